@@ -1,0 +1,121 @@
+// argv -> typed options. No process.exit here: errors are UsageError.
+import { UsageError } from '../errors.ts';
+import { didYouMean } from '../lab/suggest.ts';
+
+export const COMMANDS = ['run', 'up', 'down', 'check', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface Options {
+  command: Command;
+  args: string[];
+  /** argv after `--` (ssh) */
+  rest: string[];
+  provider?: string;
+  reportDir?: string;
+  keep: boolean;
+  json: boolean;
+  verbose: boolean;
+  color: boolean;
+  until?: string;
+  skip: string[];
+  dryRun: boolean;
+  all: boolean;
+  name?: string;
+  help: boolean;
+  version: boolean;
+}
+
+const BOOL: Record<string, keyof Options> = {
+  '--keep': 'keep', '--json': 'json', '--verbose': 'verbose', '-v': 'verbose', '--dry-run': 'dryRun', '--all': 'all', '--help': 'help', '-h': 'help', '--version': 'version',
+};
+const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name' };
+
+export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
+  const o: Options = {
+    command: 'help', args: [], rest: [], keep: false, json: false, verbose: false,
+    color: !env.NO_COLOR && !!process.stdout.isTTY, skip: [], dryRun: false, all: false, help: false, version: false,
+  };
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      o.rest = argv.slice(i + 1);
+      break;
+    }
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag === '--no-color') o.color = false;
+    else if (flag === '--color') o.color = true;
+    else if (BOOL[flag]) (o as any)[BOOL[flag]!] = true;
+    else if (VALUE[flag] || flag === '--skip') {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      if (flag === '--skip') o.skip.push(v);
+      else (o as any)[VALUE[flag]!] = v;
+    } else if (a.startsWith('-') && a !== '-') {
+      const known = [...Object.keys(BOOL), ...Object.keys(VALUE), '--skip', '--no-color'];
+      const guess = didYouMean(flag, known);
+      throw new UsageError(`unknown option ${flag}${guess ? `; did you mean ${guess}?` : ''}`, 'see virtlab --help');
+    } else positional.push(a);
+  }
+  const first = positional[0];
+  if (first === undefined) o.command = o.version ? 'help' : 'help';
+  else if ((COMMANDS as readonly string[]).includes(first)) {
+    o.command = first as Command;
+    o.args = positional.slice(1);
+  } else if (/^[a-z0-9][a-z0-9-]*$/.test(first) && !didYouMean(first, COMMANDS)) {
+    // `npm run lab kvm-macvtap` is `virtlab run kvm-macvtap`
+    o.command = 'run';
+    o.args = positional;
+  } else if (first.endsWith('.yml') || first.includes('/')) {
+    o.command = 'run';
+    o.args = positional;
+  } else {
+    const guess = didYouMean(first, COMMANDS);
+    throw new UsageError(`unknown command "${first}"${guess ? `; did you mean "${guess}"?` : ''}`, 'see virtlab --help');
+  }
+  if (o.command === 'run' && o.dryRun) o.command = 'plan';
+  return o;
+}
+
+export const HELP = `virtlab: KVM/libvirt networking labs as data, run on real libvirtd, QEMU, dnsmasq and sshd
+
+Usage: virtlab <command> [options]      (npm run lab -- <command> ...; npm run lab <lab> = run <lab>)
+
+Commands:
+  run <lab>                 the whole lifecycle: preflight, up, provision, upload, setup, ready, assert,
+                            collect (on failure), teardown (always, unless --keep)
+  up <lab>                  bring the machines up and provision them; prints how to reach each machine
+  down [<lab>] [--all]      remove everything a lab instance created (works after a crash or kill -9)
+  check <lab>               run the assertions against a lab that is up (changes nothing)
+  ssh <lab> <machine> [-- cmd ...]
+                            a shell on a machine, or one command
+  status                    the lab instances that are up, their machines and age
+  doctor                    check the host: root, kernel features, binaries (and the package for each)
+  list                      the labs with a one-line description
+  validate [<lab-or-file> ...]
+                            check labs, machines.yml and playbooks (all when no argument)
+  plan <lab>                the resolved plan (same as run --dry-run); creates nothing
+
+Options:
+  --provider <name>         machine provider (default: netns)
+  --report-dir <dir>        where junit.xml, report.json and logs go (default: the run's folder)
+  --keep                    leave the lab up after run (remove it later with virtlab down <lab>)
+  --until <step-id>         stop setup before this step (the rest is left to you)
+  --skip <step-id>          skip a setup step (repeatable)
+  --name <instance>         run under a distinct instance name (the same lab twice at once)
+  --json                    machine-readable output (plan: the plan; run: a JSON event stream)
+  --verbose, -v             show every command and its output
+  --no-color                no colours (also when NO_COLOR is set or output is not a terminal)
+  --help, -h                this text
+
+Exit codes:
+  0  all assertions passed (or the command succeeded)
+  1  an assertion failed
+  2  usage or definition error (bad command line, invalid lab / machines.yml / playbook)
+  3  host, preflight or environment error (not root, missing binary, leak found after teardown)
+  4  interrupted (SIGINT/SIGTERM); everything created was removed
+
+Environment:
+  VIRTLAB_HOME   state, runs and caches (default /var/lib/virtlab)
+  NO_COLOR       disable colours
+`;

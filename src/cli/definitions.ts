@@ -1,0 +1,71 @@
+// Commands that only read definitions: list, validate, plan.
+import { readFileSync } from 'node:fs';
+import { DefinitionError, EXIT, formatDiagnostic, UsageError } from '../errors.ts';
+import { labPath, listLabNames, loadLab, validate } from '../lab/load.ts';
+import { displayPath } from '../lab/source.ts';
+import { buildPlan, type Plan } from '../runner/plan.ts';
+import { parse } from 'yaml';
+import type { Options } from './args.ts';
+
+export function commandList(o: Options): number {
+  const rows = listLabNames().map((name) => {
+    let description = '';
+    try {
+      description = String((parse(readFileSync(labPath(name), 'utf8')) as any)?.description ?? '');
+    } catch {
+      description = '(invalid: run virtlab validate)';
+    }
+    return { name, description };
+  });
+  if (o.json) console.log(JSON.stringify(rows, null, 2));
+  else {
+    const w = Math.max(...rows.map((r) => r.name.length), 4);
+    for (const r of rows) console.log(`${r.name.padEnd(w)}  ${r.description}`);
+  }
+  return EXIT.ok;
+}
+
+export function commandValidate(o: Options): number {
+  const { checked, diagnostics } = validate(o.args);
+  if (o.json) {
+    console.log(JSON.stringify({ checked: checked.map(displayPath), problems: diagnostics }, null, 2));
+  } else {
+    for (const d of diagnostics) console.error(formatDiagnostic(d));
+    const bad = new Set(diagnostics.map((d) => d.file));
+    for (const f of checked) if (!bad.has(displayPath(f))) console.log(`ok  ${displayPath(f)}`);
+    if (diagnostics.length) console.error(`${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${bad.size} file${bad.size === 1 ? '' : 's'}`);
+  }
+  return diagnostics.length ? EXIT.usage : EXIT.ok;
+}
+
+export function commandPlan(o: Options): number {
+  if (o.args.length !== 1) throw new UsageError('plan needs exactly one lab', 'virtlab plan <lab>');
+  const plan = buildPlan(loadLab(o.args[0]!));
+  if (o.json) console.log(JSON.stringify(plan, null, 2));
+  else process.stdout.write(formatPlan(plan));
+  return EXIT.ok;
+}
+
+export function formatPlan(p: Plan): string {
+  const lines: string[] = [`lab ${p.lab}: ${p.description}`, '', 'machines:'];
+  for (const m of p.machines) {
+    lines.push(`  ${m.name} (${m.role}, ${m.ram} MiB, ${m.vcpu} vCPU)`);
+    for (const n of m.nics) lines.push(`    ${n}`);
+  }
+  lines.push('networks:');
+  for (const n of p.networks) lines.push(`  ${n.name} ${n.subnet} gateway ${n.gateway}${n.dhcp ? ` dhcp ${n.dhcp}` : ''}${n.macFiltering ? ' mac-filtering' : ''}`);
+  for (const n of p.libvirtNetworks) lines.push(`  libvirt ${n.name} on ${n.on}: forward ${n.forward}${n.dev ? ` dev ${n.dev}` : ''}`);
+  lines.push('guests:');
+  for (const g of p.guests) lines.push(`  ${g.name} on ${g.on}: image ${g.image}, ${g.ram} MiB, network ${g.network}, mac ${g.mac}`);
+  for (const s of p.stages) {
+    lines.push('', `[${s.stage}]`);
+    if (!s.steps.length) lines.push('  (nothing)');
+    for (const st of s.steps) {
+      lines.push(`  ${st.id}: ${st.title}`);
+      for (const c of st.commands) lines.push(`      $ ${c.join(' ')}`);
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+export { DefinitionError };

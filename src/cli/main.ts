@@ -1,0 +1,42 @@
+// The virtlab command line: the only place that calls process.exit.
+import { DefinitionError, EXIT, formatDiagnostic, VirtlabError } from '../errors.ts';
+import { HELP, parseArgs, type Options } from './args.ts';
+import { commandList, commandPlan, commandValidate } from './definitions.ts';
+import { COMMAND_HANDLERS } from './lifecycle.ts';
+
+async function main(argv: string[]): Promise<number> {
+  const o: Options = parseArgs(argv);
+  if (o.version) {
+    console.log('virtlab 0.1.0');
+    return EXIT.ok;
+  }
+  if (o.help || o.command === 'help') {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  switch (o.command) {
+    case 'list': return commandList(o);
+    case 'validate': return commandValidate(o);
+    case 'plan': return commandPlan(o);
+    default: return COMMAND_HANDLERS[o.command](o);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof DefinitionError) {
+      for (const d of e.diagnostics) console.error(formatDiagnostic(d));
+      console.error(`${e.diagnostics.length} problem${e.diagnostics.length === 1 ? '' : 's'} found`);
+    } else if (e instanceof VirtlabError) {
+      console.error(`virtlab: ${e.message}`);
+      if (e.hint) console.error(`hint: ${e.hint}`);
+    } else {
+      console.error('virtlab: internal error (a bug; please report it with this trace):');
+      console.error(e);
+    }
+    process.exitCode = e instanceof VirtlabError ? e.exitCode : 70;
+  },
+);

@@ -1,0 +1,62 @@
+// Error classes carry the process exit code and a hint saying what to do; anything else is a bug.
+
+export const EXIT = { ok: 0, assertion: 1, usage: 2, host: 3, interrupted: 4 } as const;
+
+export class VirtlabError extends Error {
+  readonly exitCode: number;
+  readonly hint?: string;
+  constructor(message: string, exitCode: number, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.hint = hint;
+  }
+}
+
+/** Bad command line. */
+export class UsageError extends VirtlabError {
+  constructor(message: string, hint?: string) {
+    super(message, EXIT.usage, hint);
+  }
+}
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+  hint?: string;
+}
+
+export function formatDiagnostic(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`;
+}
+
+/** One or more problems in lab / machines / playbook files. */
+export class DefinitionError extends VirtlabError {
+  readonly diagnostics: Diagnostic[];
+  constructor(diagnostics: Diagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join('\n'), EXIT.usage);
+    this.diagnostics = diagnostics;
+  }
+}
+
+/** The host or a machine is not fit to run the lab (missing binary, not root, daemon down...). */
+export class HostError extends VirtlabError {
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, EXIT.host, hint, options);
+  }
+}
+
+export class InterruptedError extends VirtlabError {
+  constructor(message = 'interrupted') {
+    super(message, EXIT.interrupted);
+  }
+}
+
+/** Wraps a cause with what we were doing: `define network "x" on kvm-01: <cause>`. */
+export function wrap(what: string, cause: unknown): VirtlabError {
+  const msg = cause instanceof Error ? cause.message : String(cause);
+  if (cause instanceof VirtlabError) return new VirtlabError(`${what}: ${msg}`, cause.exitCode, cause.hint, { cause });
+  return new HostError(`${what}: ${msg}`, undefined, { cause });
+}

@@ -1,0 +1,31 @@
+// The exact argv each hypervisor operation runs: shared by the plan (printed) and the run (executed).
+import type { Guest, ImageRef } from '../lab/model.ts';
+
+export const WORK_DIR = '/root/lab';
+export const IMAGE_DIR = '/var/lib/libvirt/images';
+export const CONSOLE_DIR = '/var/log/libvirt/qemu';
+
+export const labFilePath = (rel: string) => `${WORK_DIR}/${rel}`;
+export const imagePath = (img: ImageRef) => `${IMAGE_DIR}/${img.name}${img.version ? `-${img.version}` : ''}.qcow2`;
+export const guestDiskPath = (g: Guest) => `${IMAGE_DIR}/${g.name}-disk.qcow2`;
+export const consoleLogPath = (guest: string) => `${CONSOLE_DIR}/${guest}-console.log`;
+
+export const netDefine = (xmlRemote: string) => ['virsh', 'net-define', xmlRemote];
+export const netStart = (network: string) => ['virsh', 'net-start', network];
+export const promisc = (nic: string, state: 'on' | 'off') => ['ip', 'link', 'set', 'dev', nic, 'promisc', state];
+export const guestDisk = (g: Guest) => ['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', imagePath(g.image), guestDiskPath(g)];
+
+/** virt-install as in the original lab, with TCG (`--virt-type qemu`) and the serial console logged to a file. */
+export function virtInstall(g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): string[] {
+  return [
+    'virt-install', '--name', g.name, '--memory', String(g.ram), '--vcpus', String(g.vcpus),
+    '--virt-type', virtType, '--import', '--osinfo', 'generic',
+    '--disk', `path=${guestDiskPath(g)},format=qcow2,bus=virtio`,
+    '--network', `network=${g.network},mac=${g.mac},model=virtio`,
+    '--graphics', 'none', '--serial', `pty,log.file=${consoleLogPath(g.name)},log.append=off`,
+    '--noautoconsole', '--noreboot',
+  ];
+}
+
+export const domiflist = (guest: string) => ['virsh', 'domiflist', guest];
+export const destroyGuest = (guest: string) => ['virsh', 'destroy', guest];

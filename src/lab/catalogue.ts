@@ -1,0 +1,71 @@
+// machines.yml: the classic Vagrant-lab list, or the richer `machines:` mapping, normalised to one shape.
+import type { Role } from './model.ts';
+import type { Path, Source } from './source.ts';
+
+export interface CatalogueMachine {
+  name: string;
+  role?: Role;
+  ram: number;
+  vcpu: number;
+  ipAddr?: string;
+  nested: boolean;
+  provision?: string;
+  provider?: 'netns' | 'ssh' | 'vm';
+  /** where it is defined, for diagnostics */
+  path: Path;
+}
+
+export interface Catalogue {
+  source: Source;
+  machines: Map<string, CatalogueMachine>;
+}
+
+const num = (v: unknown, dflt: number): number => (v === undefined ? dflt : Number(v));
+
+/** Assumes the data passed schema validation. */
+export function normaliseCatalogue(source: Source): Catalogue {
+  const machines = new Map<string, CatalogueMachine>();
+  const data = source.data as any;
+  if (Array.isArray(data)) {
+    data.forEach((m: any, i: number) => {
+      machines.set(m.name, {
+        name: m.name,
+        role: m.nested ? 'hypervisor' : undefined,
+        ram: num(m.ram, 512),
+        vcpu: num(m.vcpu, 1),
+        ipAddr: m.ip_addr,
+        nested: Boolean(m.nested),
+        provision: typeof m.provision === 'string' ? m.provision : undefined,
+        path: [i],
+      });
+    });
+  } else {
+    for (const [name, m] of Object.entries<any>(data.machines)) {
+      machines.set(name, {
+        name,
+        role: m.role ?? (m.nested ? 'hypervisor' : undefined),
+        ram: num(m.ram, 512),
+        vcpu: num(m.vcpu, 1),
+        ipAddr: m.ip_addr,
+        nested: Boolean(m.nested),
+        provision: typeof m.provision === 'string' ? m.provision : undefined,
+        provider: m.provider,
+        path: ['machines', name],
+      });
+    }
+  }
+  return { source, machines };
+}
+
+/** Names defined more than once in the classic list (the mapping form cannot repeat a key). */
+export function duplicateNames(source: Source): { name: string; path: Path }[] {
+  const data = source.data;
+  if (!Array.isArray(data)) return [];
+  const seen = new Set<string>();
+  const dups: { name: string; path: Path }[] = [];
+  data.forEach((m: any, i) => {
+    if (seen.has(m?.name)) dups.push({ name: m.name, path: [i, 'name'] });
+    seen.add(m?.name);
+  });
+  return dups;
+}

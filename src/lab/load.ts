@@ -1,0 +1,116 @@
+// Finding and loading labs, machines.yml and playbooks; every problem comes back at once as diagnostics.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefinitionError, UsageError, type Diagnostic } from '../errors.ts';
+import { duplicateNames, normaliseCatalogue, type Catalogue } from './catalogue.ts';
+import type { Lab } from './model.ts';
+import { resolveLab } from './resolve.ts';
+import { compileSchemas, validateAgainst, type SchemaName } from './schema.ts';
+import { diag, readSource, type Source } from './source.ts';
+
+/** The project folder: labs/, machines.yml, playbooks/ (VIRTLAB_ROOT overrides). */
+export function projectRoot(): string {
+  return process.env.VIRTLAB_ROOT ?? fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+}
+
+export const labsDir = (root = projectRoot()) => join(root, 'labs');
+
+/** A lab reference is a name under labs/ or a path to a .yml file. */
+export function labPath(ref: string, root = projectRoot()): string {
+  if (ref.includes('/') || ref.endsWith('.yml') || ref.endsWith('.yaml')) return resolvePath(ref);
+  const p = join(labsDir(root), `${ref}.yml`);
+  if (!existsSync(p)) {
+    const known = listLabNames(root);
+    throw new UsageError(`no lab named "${ref}"`, `known labs: ${known.join(', ') || '(none)'}; or give a path to a .yml file`);
+  }
+  return p;
+}
+
+export function listLabNames(root = projectRoot()): string[] {
+  if (!existsSync(labsDir(root))) return [];
+  return readdirSync(labsDir(root))
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => basename(f, '.yml'))
+    .sort();
+}
+
+type Validators = ReturnType<typeof compileSchemas>;
+
+function loadValidated(path: string, schema: SchemaName, v: Validators, what: string): { source?: Source; diagnostics: Diagnostic[] } {
+  // Ansible playbooks and Vagrant's machines.yml are YAML 1.1 (yes/no are booleans); labs are YAML 1.2
+  const { source, diagnostics } = readSource(path, schema === 'lab' ? '1.2' : '1.1');
+  if (!source) return { diagnostics };
+  if (source.data === null || typeof source.data !== 'object') {
+    return { diagnostics: [diag(source, [], `this is not a ${what} (expected ${schema === 'lab' ? 'a mapping with description, machines, steps and assertions' : schema === 'machines' ? 'a list of machines or a "machines:" mapping' : 'a list of plays'})`)] };
+  }
+  const d = validateAgainst(v[schema], source, what);
+  if (schema === 'machines' && !d.length) {
+    for (const dup of duplicateNames(source)) d.push(diag(source, dup.path, `duplicate machine name "${dup.name}"`));
+  }
+  return { source: d.length ? undefined : source, diagnostics: d };
+}
+
+export function catalogueFor(labFile: string, root: string, v: Validators): { catalogue?: Catalogue; diagnostics: Diagnostic[] } {
+  // a lab outside the project may bring its own machines.yml beside it
+  const beside = join(dirname(labFile), 'machines.yml');
+  const path = existsSync(beside) && dirname(labFile) !== labsDir(root) ? beside : join(root, 'machines.yml');
+  const { source, diagnostics } = loadValidated(path, 'machines', v, 'machine catalogue');
+  return { catalogue: source ? normaliseCatalogue(source) : undefined, diagnostics };
+}
+
+function resolveFile(labFile: string, root: string, v: Validators): { lab?: Lab; diagnostics: Diagnostic[] } {
+  const lab = loadValidated(labFile, 'lab', v, 'lab');
+  const cat = catalogueFor(labFile, root, v);
+  if (!lab.source || !cat.catalogue) return { diagnostics: [...lab.diagnostics, ...cat.diagnostics] };
+  return resolveLab({
+    source: lab.source,
+    catalogue: cat.catalogue,
+    playbookDir: join(root, 'playbooks'),
+    readFile: (p) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined),
+    exists: (p) => existsSync(p) && statSync(p).isFile(),
+  });
+}
+
+/** Loads and resolves one lab or throws DefinitionError with every problem. */
+export function loadLab(ref: string, root = projectRoot()): Lab {
+  const { lab, diagnostics } = resolveFile(labPath(ref, root), root, compileSchemas());
+  if (!lab) throw new DefinitionError(diagnostics);
+  return lab;
+}
+
+export function listPlaybooks(root = projectRoot()): string[] {
+  const dir = join(root, 'playbooks');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).filter((f) => ['.yml', '.yaml'].includes(extname(f))).sort().map((f) => join(dir, f));
+}
+
+/**
+ * Validates labs, machines.yml and playbooks. With no refs: everything in the project.
+ * A ref may be a lab name, a lab file, machines.yml or a playbook file.
+ */
+export function validate(refs: string[], root = projectRoot()): { checked: string[]; diagnostics: Diagnostic[] } {
+  const v = compileSchemas();
+  const diagnostics: Diagnostic[] = [];
+  const checked: string[] = [];
+  const add = (file: string, d: Diagnostic[]) => {
+    checked.push(file);
+    for (const x of d) if (!diagnostics.some((y) => y.file === x.file && y.line === x.line && y.message === x.message)) diagnostics.push(x);
+  };
+  const targets = refs.length
+    ? refs
+    : [...listLabNames(root).map((n) => join(labsDir(root), `${n}.yml`)), join(root, 'machines.yml'), ...listPlaybooks(root)];
+  for (const t of targets) {
+    const path = t.includes('/') || /\.ya?ml$/.test(t) ? resolvePath(t) : labPath(t, root);
+    const kind = classify(path, root);
+    if (kind === 'lab') add(path, resolveFile(path, root, v).diagnostics);
+    else add(path, loadValidated(path, kind, v, kind === 'machines' ? 'machine catalogue' : 'playbook').diagnostics);
+  }
+  return { checked, diagnostics };
+}
+
+function classify(path: string, root: string): SchemaName {
+  if (basename(path) === 'machines.yml') return 'machines';
+  if (dirname(path) === join(root, 'playbooks') || /(^|\/)playbooks\//.test(path)) return 'playbook';
+  return 'lab';
+}

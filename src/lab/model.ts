@@ -1,0 +1,119 @@
+// The resolved lab: every default applied, every name generated, every reference checked.
+
+export type Role = 'hypervisor' | 'peer';
+export type Expect = 'pass' | 'fail';
+
+export interface Underlay {
+  name: string;
+  subnet: string; // 192.168.100.0/24
+  prefix: number;
+  gateway: string;
+  dhcp?: { start: string; end: string };
+  macFiltering: boolean;
+}
+
+export interface Nic {
+  name: string; // eth1
+  network: string;
+  /** a.b.c.d/prefix, or 'dhcp'. */
+  address: string;
+  mac: string;
+}
+
+export interface Machine {
+  name: string;
+  role: Role;
+  ram: number; // MiB
+  vcpu: number;
+  nested: boolean;
+  provision?: string; // playbook file (absolute)
+  nics: Nic[];
+}
+
+export interface ImageRef {
+  name: string; // cirros
+  version?: string;
+  /** as written: cirros@0.3.2 */
+  ref: string;
+}
+
+export interface LibvirtNetwork {
+  name: string;
+  on: string;
+  xmlFile: string; // absolute path on the control host
+  forward: string; // bridge | vepa | private | passthrough | nat | route | isolated
+  dev?: string; // lower device for macvtap modes
+}
+
+export interface Guest {
+  name: string;
+  on: string;
+  image: ImageRef;
+  network: string;
+  ram: number;
+  vcpus: number;
+  mac: string;
+  wait: boolean;
+  step: string;
+}
+
+interface StepBase {
+  id: string;
+  description?: string;
+  hint?: string;
+}
+
+export type Step =
+  | (StepBase & { kind: 'upload'; to: string; files: { src: string; rel: string }[]; images: ImageRef[] })
+  | (StepBase & { kind: 'net-define'; on: string; xml: string; rel: string; network: string })
+  | (StepBase & { kind: 'net-start'; on: string; network: string })
+  | (StepBase & { kind: 'promisc'; on: string; nic: string; state: 'on' | 'off' })
+  | (StepBase & { kind: 'guest'; on: string; guest: Guest })
+  | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string } });
+
+export type StepKind = Step['kind'];
+
+interface AssertionBase {
+  id: string;
+  expect: Expect;
+  description?: string;
+  hint?: string;
+}
+
+export type Endpoint = { type: 'machine'; name: string } | { type: 'guest'; name: string } | { type: 'ip'; ip: string };
+
+export type Assertion =
+  | (AssertionBase & { kind: 'lease'; guest: string })
+  | (AssertionBase & { kind: 'ping'; from: string; to: Endpoint; count: number })
+  | (AssertionBase & { kind: 'arp'; on: string; guest: string })
+  | (AssertionBase & { kind: 'mac-match'; guest: string })
+  | (AssertionBase & {
+      kind: 'link';
+      on: string;
+      nic?: string;
+      guestTap?: string;
+      promisc?: boolean;
+      up?: boolean;
+      ipv4?: boolean;
+    });
+
+export type AssertionKind = Assertion['kind'];
+
+export interface Lab {
+  name: string;
+  file: string;
+  dir: string;
+  description: string;
+  teaches?: string;
+  networks: Underlay[];
+  machines: Machine[];
+  libvirtNetworks: LibvirtNetwork[];
+  guests: Guest[];
+  steps: Step[];
+  assertions: Assertion[];
+  teardown: Step[];
+}
+
+export function endpointName(e: Endpoint): string {
+  return e.type === 'ip' ? e.ip : e.name;
+}

@@ -1,0 +1,159 @@
+// JSON Schema validation (ajv, allErrors) turned into file:line diagnostics a person can act on.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { Diagnostic } from '../errors.ts';
+import { diag, type Path, type Source } from './source.ts';
+import { didYouMean } from './suggest.ts';
+
+export type SchemaName = 'lab' | 'machines' | 'playbook';
+
+export const schemaDir = fileURLToPath(new URL('../../schema/', import.meta.url));
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+/** Compiles the three schemas once per call site; no module-level cache so tests stay independent. */
+export function compileSchemas(): Record<SchemaName, ValidateFunction> {
+  const ajv = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: false });
+  addFormats(ajv);
+  const load = (n: SchemaName) => ajv.compile(JSON.parse(readFileSync(`${schemaDir}${n}.schema.json`, 'utf8')));
+  return { lab: load('lab'), machines: load('machines'), playbook: load('playbook') };
+}
+
+const NOUNS: Record<string, string> = {
+  machineName: 'machine name (lowercase letters, digits and "-", starting with a letter, at most 15 characters)',
+  netName: 'network name (lowercase letters, digits and "-", starting with a letter, at most 15 characters)',
+  nicName: 'interface name (lowercase letters and digits, starting with a letter, at most 15 characters)',
+  objName: 'libvirt object name (letters, digits, "_", "." and "-", at most 32 characters)',
+  labName: 'lab name (lowercase letters, digits and "-", at most 24 characters)',
+  stepId: 'id (lowercase letters, digits and "-", at most 40 characters)',
+  cidr: 'IPv4 network in CIDR form (e.g. 192.168.100.0/24)',
+  mac: 'MAC address (six hex pairs separated by ":")',
+  relPath: 'path relative to the lab folder (letters, digits, "_", ".", "-" and "/")',
+  imageRef: 'image name (e.g. cirros or cirros@0.3.2)',
+  endpoint: 'machine name, guest name or IPv4 address',
+};
+
+function nounFor(e: ErrorObject): string | undefined {
+  const m = /#\/definitions\/([A-Za-z]+)\//.exec(e.schemaPath + '/');
+  return m ? NOUNS[m[1]!] : undefined;
+}
+
+function toPath(instancePath: string): Path {
+  if (!instancePath) return [];
+  return instancePath
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function show(v: unknown): string {
+  const s = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `a ${typeof v}`;
+}
+
+function where(path: Path): string {
+  return path.length ? `"${path.join('.')}"` : 'the document';
+}
+
+/** Validates parsed data against a schema; returns every problem, each located in the file. */
+export function validateAgainst(validate: ValidateFunction, source: Source, what: string): Diagnostic[] {
+  if (validate(source.data)) return [];
+  const errors = pickRelevant(validate.errors ?? []);
+  const out: Diagnostic[] = [];
+  for (const e of errors) {
+    const d = describe(e, source, what);
+    if (d && !out.some((o) => o.line === d.line && o.message === d.message)) out.push(d);
+  }
+  return out.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+// oneOf reports every branch's complaints; keep the branch that matches the value's type, or one summary line.
+function pickRelevant(errors: ErrorObject[]): ErrorObject[] {
+  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
+  let kept = errors.filter((e) => e.keyword !== 'if');
+  for (const o of oneOfs) {
+    const prefix = `${o.schemaPath}/`;
+    const inside = kept.filter((e) => e.schemaPath.startsWith(prefix));
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of inside) {
+      const b = e.schemaPath.slice(prefix.length).split('/')[0]!;
+      branches.set(b, [...(branches.get(b) ?? []), e]);
+    }
+    const typed = [...branches.values()].filter((errs) => !errs.some((e) => e.keyword === 'type' && e.instancePath === o.instancePath));
+    kept = kept.filter((e) => !e.schemaPath.startsWith(prefix));
+    if (typed.length === 1) kept = kept.filter((e) => e !== o).concat(typed[0]!);
+  }
+  return kept;
+}
+
+function describe(e: ErrorObject, source: Source, what: string): Diagnostic | undefined {
+  const path = toPath(e.instancePath);
+  const p = e.params as Record<string, any>;
+  switch (e.keyword) {
+    case 'required':
+      return diag(source, path, `${where(path)} is missing the required field "${p.missingProperty}"`);
+    case 'additionalProperties': {
+      const known = Object.keys((e.parentSchema as any)?.properties ?? {});
+      const key = String(p.additionalProperty);
+      const guess = didYouMean(key, known);
+      return diag(source, [...path, key], `unknown key "${key}" in ${path.length ? where(path) : `the ${what}`}${guess ? `; did you mean "${guess}"?` : ''}`,
+        known.length ? `allowed keys: ${known.join(', ')}` : undefined, { key: true });
+    }
+    case 'propertyNames': return undefined; // the pattern error that follows says it better
+    case 'pattern':
+    case 'maxLength':
+    case 'minLength': {
+      const parentIsKey = /propertyNames/.test(e.schemaPath);
+      const noun = nounFor(e);
+      const value = parentIsKey ? p.propertyName ?? path[path.length - 1] : e.data;
+      if (parentIsKey) {
+        return diag(source, [...path, String(p.propertyName ?? '')], `${show(p.propertyName ?? value)} is not a valid ${noun ?? 'name'}`, undefined, { key: true });
+      }
+      if (noun) return diag(source, path, `${where(path)}: ${show(value)} is not a valid ${noun}`);
+      if (e.keyword === 'pattern' && /\^\[\^\\n\]\+\$/.test(String(p.pattern))) return diag(source, path, `${where(path)} must be a single line`);
+      return diag(source, path, `${where(path)} ${e.keyword === 'maxLength' ? `is longer than ${p.limit} characters` : e.keyword === 'minLength' ? 'must not be empty' : `does not match ${p.pattern}`}`);
+    }
+    case 'type':
+      return diag(source, path, `${where(path)} must be ${article(String(p.type))}, not ${typeOf(e.data)}`);
+    case 'enum':
+      return diag(source, path, `${where(path)} is ${show(e.data)}; expected one of: ${(p.allowedValues as unknown[]).map((v) => String(v)).join(', ')}`);
+    case 'const':
+      return diag(source, path, `${where(path)} must be ${show(p.allowedValue)}`);
+    case 'format':
+      return diag(source, path, `${where(path)}: ${show(e.data)} is not a valid ${p.format === 'ipv4' ? 'IPv4 address' : p.format}`);
+    case 'discriminator': {
+      const kinds = ((e.parentSchema as any)?.oneOf ?? []).map((r: any) => String(r.$ref ?? '').replace(/^#\/definitions\/(step|assert)-/, ''));
+      if (p.error === 'mapping') {
+        const guess = didYouMean(String(p.tagValue), kinds);
+        return diag(source, [...path, 'kind'], `unknown kind ${show(p.tagValue)}${guess ? `; did you mean "${guess}"?` : ''}`, `known kinds: ${kinds.join(', ')}`);
+      }
+      return diag(source, path, `${where(path)} needs a "kind"`, `known kinds: ${kinds.join(', ')}`);
+    }
+    case 'minItems':
+      return diag(source, path, `${where(path)} must have at least ${p.limit} item${p.limit === 1 ? '' : 's'}`);
+    case 'minProperties':
+      return diag(source, path, `${where(path)} must have at least ${p.limit} entr${p.limit === 1 ? 'y' : 'ies'}`);
+    case 'minimum':
+    case 'maximum':
+      return diag(source, path, `${where(path)} is ${show(e.data)}; must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${p.limit}`);
+    case 'oneOf':
+      return diag(source, path, `${where(path)} has the wrong form: ${show(e.data)}`, (e.parentSchema as any)?.description);
+    default:
+      return diag(source, path, `${where(path)} ${e.message ?? 'is invalid'}`);
+  }
+}
+
+function article(type: string): string {
+  const t = type.split(',').map((x) => (x === 'object' ? 'a mapping' : x === 'array' ? 'a list' : x === 'integer' ? 'an integer' : `a ${x}`));
+  return t.join(' or ');
+}

@@ -1,0 +1,106 @@
+// A parsed YAML file that remembers where every value came from, so any problem can be reported as file:line:col.
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { Diagnostic } from '../errors.ts';
+
+export type Path = ReadonlyArray<string | number>;
+
+export interface Source {
+  /** Path as shown to the user (relative to the working directory when shorter). */
+  file: string;
+  text: string;
+  doc: Document;
+  lines: LineCounter;
+  data: unknown;
+}
+
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && rel.length < file.length ? rel : file;
+}
+
+/** Reads and parses a YAML file; returns diagnostics instead of throwing for anything the user can fix. */
+export function readSource(path: string, yamlVersion: '1.1' | '1.2' = '1.2'): { source?: Source; diagnostics: Diagnostic[] } {
+  const file = displayPath(path);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String((e as Error).message);
+    return { diagnostics: [{ file, line: 1, col: 1, message: `cannot read: ${why}` }] };
+  }
+  return parseSource(file, bytes, yamlVersion);
+}
+
+export function parseSource(file: string, bytes: Buffer, yamlVersion: '1.1' | '1.2' = '1.2'): { source?: Source; diagnostics: Diagnostic[] } {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const bad = firstInvalidUtf8(bytes);
+    const before = bytes.subarray(0, bad).toString('utf8');
+    const line = before.split('\n').length;
+    const col = before.length - before.lastIndexOf('\n');
+    return { diagnostics: [{ file, line, col, message: `the file is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at offset ${bad})`, hint: 'save the file as UTF-8' }] };
+  }
+  if (text.trim() === '' || text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
+    return { diagnostics: [{ file, line: 1, col: 1, message: 'the file is empty' }] };
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: yamlVersion });
+  const diagnostics: Diagnostic[] = doc.errors.map((err) => {
+    const pos = lines.linePos(err.pos[0]);
+    const first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    return { file, line: pos.line, col: pos.col, message: `YAML syntax error: ${first}` };
+  });
+  if (diagnostics.length) return { diagnostics };
+  return { source: { file, text, doc, lines, data: doc.toJS({ maxAliasCount: 100 }) }, diagnostics: [] };
+}
+
+function firstInvalidUtf8(bytes: Buffer): number {
+  for (let i = 0; i < bytes.length; i++) {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, i + 1));
+    } catch {
+      // a multi-byte sequence may simply be cut: confirm by decoding a few bytes more
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, Math.min(bytes.length, i + 4)));
+      } catch {
+        return i;
+      }
+    }
+  }
+  return 0;
+}
+
+/** Position of the value at `path` (or of its key when `key` is set); falls back to the nearest existing parent. */
+export function locate(source: Source, path: Path, opts: { key?: boolean } = {}): { line: number; col: number } {
+  let node: unknown = source.doc.contents;
+  let keyNode: unknown;
+  let last: unknown = node;
+  for (const seg of path) {
+    keyNode = undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      keyNode = pair.key;
+      node = pair.value ?? pair.key;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (item === undefined) break;
+      node = item;
+    } else break;
+    last = node;
+  }
+  const target = (opts.key && keyNode ? keyNode : last) as Node | undefined;
+  const offset = target?.range?.[0] ?? 0;
+  const pos = source.lines.linePos(offset);
+  return { line: pos.line, col: pos.col };
+}
+
+export function diag(source: Source, path: Path, message: string, hint?: string, opts: { key?: boolean } = {}): Diagnostic {
+  const { line, col } = locate(source, path, opts);
+  return { file: source.file, line, col, message, ...(hint ? { hint } : {}) };
+}
