@@ -1,11 +1,192 @@
 // Commands that touch machines: run, up, down, check, ssh, status, doctor.
-import { HostError } from '../errors.ts';
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT, HostError, UsageError } from '../errors.ts';
+import { loadLab } from '../lab/load.ts';
+import { builtinProviders } from '../providers/index.ts';
+import { hostProblems, which } from '../providers/netns/preflight.ts';
+import { createConsoleReporter } from '../report/console.ts';
+import type { Emit, RunEvent } from '../report/events.ts';
+import { runAssertion } from '../assertions/index.ts';
+import { home } from '../runner/home.ts';
+import { existingInstance, runnerAlive } from '../runner/instance.ts';
+import { runLifecycle } from '../runner/run.ts';
+import type { Session } from '../runner/session.ts';
+import { closeAll } from '../runner/session.ts';
+import { StateStore } from '../runner/state.ts';
+import { teardown } from '../runner/teardown.ts';
+import { commandLine } from '../transport/quote.ts';
 import type { Command, Options } from './args.ts';
 
-const notYet = (name: string) => async (_o: Options): Promise<number> => {
-  throw new HostError(`"${name}" is not available in this build yet`);
-};
+function reporter(o: Options): Emit {
+  if (o.json) return (e: RunEvent) => process.stdout.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
+  return createConsoleReporter({ color: o.color, tty: !!process.stdout.isTTY, verbose: o.verbose, write: (s) => process.stdout.write(s) });
+}
 
-export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'help'>, (o: Options) => Promise<number>> = {
-  run: notYet('run'), up: notYet('up'), down: notYet('down'), check: notYet('check'), ssh: notYet('ssh'), status: notYet('status'), doctor: notYet('doctor'),
+/** SIGINT/SIGTERM abort the run; teardown still happens. A second Ctrl-C only says we are still cleaning up. */
+function interrupts(): { signal: AbortSignal; dispose: () => void } {
+  const ac = new AbortController();
+  let count = 0;
+  const on = (sig: string) => {
+    count++;
+    if (count === 1) {
+      process.stderr.write(`\nvirtlab: ${sig}: stopping; removing everything this run created...\n`);
+      ac.abort(new Error(sig));
+    } else process.stderr.write('virtlab: still removing what was created (waits and retries are skipped); please wait\n');
+  };
+  const int = () => on('SIGINT');
+  const term = () => on('SIGTERM');
+  process.on('SIGINT', int);
+  process.on('SIGTERM', term);
+  return { signal: ac.signal, dispose: () => { process.off('SIGINT', int); process.off('SIGTERM', term); } };
+}
+
+function oneLab(o: Options, verb: string): string {
+  if (o.args.length !== 1) throw new UsageError(`${verb} needs exactly one lab`, `virtlab ${verb} <lab>`);
+  return o.args[0]!;
+}
+
+async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
+  const lab = loadLab(oneLab(o, mode));
+  const { signal, dispose } = interrupts();
+  try {
+    const out = await runLifecycle(lab, {
+      mode, provider: o.provider ?? 'netns', reportDir: o.reportDir, keep: o.keep, until: o.until, skip: o.skip, name: o.name,
+      collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 60) * 1000,
+    }, reporter(o), signal);
+    if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) printAccess(out.store);
+    else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
+    return out.exitCode;
+  } finally {
+    dispose();
+  }
+}
+
+function printAccess(store: StateStore): void {
+  const s = store.state;
+  console.log(`\nlab ${s.lab} is up as instance "${s.instance}". Reach its machines with:`);
+  for (const m of s.machines) console.log(`  virtlab ssh ${s.instance} ${m.name}        (${m.role}, ${m.mgmtHost})`);
+  console.log(`check it with: virtlab check ${s.instance}     remove it with: virtlab down ${s.instance}`);
+}
+
+function instanceStore(name: string): StateStore {
+  const st = existingInstance(home(), name);
+  if (!st) {
+    const up = StateStore.list(home()).map((x) => x.state.instance);
+    throw new HostError(`no lab instance "${name}" is up`, up.length ? `instances up: ${up.join(', ')}` : 'start one with: virtlab up <lab>');
+  }
+  return st;
+}
+
+async function down(o: Options): Promise<number> {
+  const h = home();
+  const stores = o.all ? StateStore.list(h) : [instanceStore(oneLab(o, 'down'))];
+  if (!stores.length) {
+    console.log('nothing to remove: no lab instance is up');
+    return EXIT.ok;
+  }
+  const emit = reporter(o);
+  let leaked = 0;
+  for (const store of stores) {
+    const s = store.state;
+    if (s.runnerPid !== process.pid && runnerAlive(store) && s.status !== 'kept') {
+      // a run is still going: ask it to stop and clean up after itself
+      process.kill(s.runnerPid, 'SIGTERM');
+      for (let i = 0; i < 200 && existsSync(store.path) && runnerAlive(store); i++) await new Promise((r) => setTimeout(r, 100));
+      if (!existsSync(store.path)) {
+        console.log(`${s.instance}: the running instance stopped and removed itself`);
+        continue;
+      }
+    }
+    const fresh = existsSync(store.path) ? StateStore.load(store.path) : store;
+    const leaks = await teardown(builtinProviders().get(fresh.state.provider), fresh, emit);
+    if (leaks.length) {
+      leaked++;
+      console.error(`${s.instance}: still there: ${leaks.join(', ')}`);
+    } else console.log(`${s.instance}: removed (${fresh.state.resources.length} resources of run ${s.runId}); nothing left`);
+  }
+  return leaked ? EXIT.host : EXIT.ok;
+}
+
+function status(o: Options): number {
+  const stores = StateStore.list(home());
+  const rows = stores.map((st) => {
+    const s = st.state;
+    return { instance: s.instance, lab: s.lab, runId: s.runId, provider: s.provider, status: s.status, runner: runnerAlive(st) ? s.runnerPid : null,
+      since: s.createdAt, ageS: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
+      machines: s.machines.map((m) => ({ name: m.name, role: m.role, address: m.mgmtHost, ram: m.ram, vcpu: m.vcpu })) };
+  });
+  if (o.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    return EXIT.ok;
+  }
+  if (!rows.length) console.log('no lab instance is up');
+  for (const r of rows) {
+    const state = r.status === 'kept' ? 'up' : r.runner ? `${r.status} (runner pid ${r.runner})` : r.status === 'down' ? 'left over: run virtlab down' : `${r.status}, runner gone: run virtlab down ${r.instance}`;
+    console.log(`${r.instance}  lab ${r.lab}, run ${r.runId}, ${state}, age ${fmtAge(r.ageS)}`);
+    for (const m of r.machines) console.log(`  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU`);
+  }
+  return EXIT.ok;
+}
+
+function fmtAge(s: number): string {
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+function ssh(o: Options): number {
+  if (o.args.length !== 2) throw new UsageError('ssh needs a lab instance and a machine', 'virtlab ssh <lab> <machine> [-- command ...]');
+  const store = instanceStore(o.args[0]!);
+  const m = store.state.machines.find((x) => x.name === o.args[1]);
+  if (!m) throw new UsageError(`instance ${o.args[0]} has no machine "${o.args[1]}"`, `its machines: ${store.state.machines.map((x) => x.name).join(', ')}`);
+  const known = join(store.state.runDir, 'keys', 'known_hosts');
+  writeFileSync(known, store.state.machines.map((x) => `${x.mgmtHost} ssh-ed25519 ${x.hostKey}`).join('\n') + '\n', { mode: 0o600 });
+  const argv = ['-q', '-i', store.state.keyFile, '-o', `UserKnownHostsFile=${known}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes',
+    '-o', 'LogLevel=ERROR', ...(o.rest.length ? [] : ['-t']), `root@${m.mgmtHost}`, ...(o.rest.length ? ['--', commandLine(o.rest)] : [])];
+  if (!which('ssh')) throw new HostError('the ssh client is missing', 'apt-get install -y openssh-client');
+  const r = spawnSync('ssh', argv, { stdio: 'inherit' });
+  return r.status ?? EXIT.host;
+}
+
+async function check(o: Options): Promise<number> {
+  const store = instanceStore(oneLab(o, 'check'));
+  const lab = loadLab(store.state.labFile);
+  const { machines, underlays } = builtinProviders().get(store.state.provider).attach(store);
+  const emit = reporter(o);
+  const s: Session = { lab, store, emit, signal: new AbortController().signal, machines: new Map(machines.map((m) => [m.name, m])), underlays: new Map(underlays.map((u) => [u.name, u])) };
+  const t0 = performance.now();
+  try {
+    const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));
+    for (const r of results) emit({ type: 'assertion', result: r });
+    const failed = results.some((r) => r.status === 'fail');
+    emit({ type: 'run-end', result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, durationMs: Math.round(performance.now() - t0) });
+    return failed ? EXIT.assertion : EXIT.ok;
+  } finally {
+    await closeAll(s);
+  }
+}
+
+async function doctor(o: Options): Promise<number> {
+  const problems = await hostProblems(true);
+  const kvm = existsSync('/dev/kvm');
+  const lines = [
+    `root:            ${process.getuid?.() === 0 ? 'yes' : 'no'}`,
+    `/dev/kvm:        ${kvm ? 'present (guests still run under TCG: virt-install --virt-type qemu, because a PVM-only KVM cannot run ordinary guest kernels)' : 'absent (guests run under TCG)'}`,
+    `nested virt:     the netns provider shares the host kernel; guests run in QEMU TCG inside each hypervisor machine`,
+    `guest image:     ${existsSync(join(home().images, 'cirros.qcow2')) ? join(home().images, 'cirros.qcow2') : 'not built yet (built on first run: scripts/build-guest-image.sh)'}`,
+    `state folder:    ${home().root}`,
+  ];
+  if (o.json) console.log(JSON.stringify({ ok: !problems.length, problems, kvm }, null, 2));
+  else {
+    for (const l of lines) console.log(l);
+    if (!problems.length) console.log('\nall checks passed: this host can run every lab with the netns provider');
+    for (const p of problems) console.log(`\nproblem: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
+  }
+  return problems.length ? EXIT.host : EXIT.ok;
+}
+
+export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'help'>, (o: Options) => Promise<number> | number> = {
+  run: (o) => lifecycle(o, 'run'),
+  up: (o) => lifecycle(o, 'up'),
+  down, check, ssh, status, doctor,
 };

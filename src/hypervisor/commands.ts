@@ -23,7 +23,7 @@ export function virtInstall(g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): string
     '--disk', `path=${guestDiskPath(g)},format=qcow2,bus=virtio`,
     '--network', `network=${g.network},mac=${g.mac},model=virtio`,
     '--graphics', 'none', '--serial', `pty,log.file=${consoleLogPath(g.name)},log.append=off`,
-    '--noautoconsole', '--noreboot',
+    '--noautoconsole',
   ];
 }
 

@@ -1,0 +1,18 @@
+// The shape of a check: it observes, says what it saw in one line, and keeps the commands that decided it.
+import type { Assertion } from '../lab/model.ts';
+import type { Evidence } from '../report/events.ts';
+import type { CommandResult } from '../transport/executor.ts';
+import type { Session } from '../runner/session.ts';
+
+export interface Observation {
+  ok: boolean;
+  /** what was seen, one line */
+  seen: string;
+  evidence: Evidence[];
+}
+
+export type Check<A extends Assertion = Assertion> = (a: A, s: Session) => Promise<Observation>;
+
+export function ev(r: CommandResult): Evidence {
+  return { machine: r.machine, argv: r.argv, exitCode: r.exitCode, stdout: r.stdout.slice(0, 20000), stderr: r.stderr.slice(0, 4000) || undefined };
+}

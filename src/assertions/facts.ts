@@ -1,0 +1,55 @@
+// Facts about guests that several checks need: where a guest's lease lives, its address, its host-side device.
+import type { Guest, Lab } from '../lab/model.ts';
+import { consoleText, domIfaces, libvirtLeases } from '../hypervisor/ops.ts';
+import type { Evidence } from '../report/events.ts';
+import { exec, type Session } from '../runner/session.ts';
+import { parseDnsmasqLeases, type Lease } from './parse/leases.ts';
+import { parseReadyLine } from './parse/virsh.ts';
+
+export type LeaseSource = { type: 'underlay'; network: string } | { type: 'libvirt'; machine: string; network: string };
+
+/** macvtap modes put the guest on the lower device's underlay (its DHCP server); other networks are libvirt's. */
+export function leaseSource(lab: Lab, g: Guest): LeaseSource {
+  const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === g.network);
+  if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && net.dev) {
+    const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === net.dev);
+    if (nic) return { type: 'underlay', network: nic.network };
+  }
+  return { type: 'libvirt', machine: g.on, network: g.network };
+}
+
+export function guestOf(lab: Lab, name: string): Guest {
+  const g = lab.guests.find((x) => x.name === name);
+  if (!g) throw new Error(`unknown guest ${name}`);
+  return g;
+}
+
+export async function guestLease(s: Session, g: Guest): Promise<{ lease?: Lease; evidence: Evidence }> {
+  const src = leaseSource(s.lab, g);
+  if (src.type === 'underlay') {
+    const u = s.underlays.get(src.network)!;
+    const text = await u.leases();
+    const lease = parseDnsmasqLeases(text).find((l) => l.mac === g.mac);
+    return { lease, evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text } };
+  }
+  const x = exec(s, src.machine);
+  const { leases, stdout } = await libvirtLeases(x, src.network);
+  return { lease: leases.find((l) => l.mac === g.mac), evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout } };
+}
+
+export async function guestReady(s: Session, g: Guest): Promise<{ ip: string; mac: string; hostname: string } | undefined> {
+  return parseReadyLine(await consoleText(exec(s, g.on), g.name));
+}
+
+export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string; mac?: string; evidence: Evidence }> {
+  const x = exec(s, g.on);
+  const { ifaces, stdout } = await domIfaces(x, g.name);
+  const i = ifaces.find((f) => f.mac === g.mac) ?? ifaces[0];
+  return { dev: i?.iface, mac: i?.mac, evidence: { machine: g.on, argv: ['virsh', 'domiflist', g.name], exitCode: 0, stdout } };
+}
+
+/** The first static address of a machine (for pinging it). */
+export function machineIp(lab: Lab, machine: string): string | undefined {
+  const nic = lab.machines.find((m) => m.name === machine)?.nics.find((n) => n.address !== 'dhcp');
+  return nic?.address.split('/')[0];
+}

@@ -1,0 +1,71 @@
+// Parsers for virsh and iproute2 output (machine-readable forms where the tool offers them).
+
+export interface DomIface {
+  iface: string; // host-side device (macvtap0, vnet0)
+  type: string; // direct | network | bridge
+  source: string;
+  model: string;
+  mac: string;
+}
+
+/**
+ * `virsh domiflist DOM`:
+ *  Interface   Type      Source        Model    MAC
+ *  -------------------------------------------------------------
+ *  macvtap0    network   macvtap-net   virtio   52:54:00:ff:55:d1
+ */
+export function parseDomiflist(text: string): DomIface[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 5 && /^[0-9a-f:]{17}$/i.test(f[4]!))
+    .map((f) => ({ iface: f[0]!, type: f[1]!, source: f[2]!, model: f[3]!, mac: f[4]!.toLowerCase() }));
+}
+
+export interface LinkInfo {
+  ifname: string;
+  ifindex: number;
+  flags: string[];
+  address?: string;
+  operstate?: string;
+  promiscuity?: number;
+  ipv4: string[];
+  kind?: string;
+}
+
+/** `ip -j -d addr show dev X` (one object per link). */
+export function parseIpAddrJson(text: string): LinkInfo[] {
+  const arr = JSON.parse(text || '[]') as any[];
+  return arr.map((l) => ({
+    ifname: l.ifname,
+    ifindex: l.ifindex,
+    flags: l.flags ?? [],
+    address: l.address?.toLowerCase(),
+    operstate: l.operstate,
+    promiscuity: l.promiscuity,
+    kind: l.linkinfo?.info_kind,
+    ipv4: (l.addr_info ?? []).filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`),
+  }));
+}
+
+export interface Neighbour {
+  dst: string;
+  lladdr?: string;
+  state: string[];
+  dev: string;
+}
+
+/** `ip -j neigh show` */
+export function parseNeighJson(text: string): Neighbour[] {
+  return (JSON.parse(text || '[]') as any[]).map((n) => ({ dst: n.dst, lladdr: n.lladdr?.toLowerCase(), state: n.state ?? [], dev: n.dev }));
+}
+
+/** The guest's ready line on its serial console: `virtlab-guest ready hostname=H ip=I mac=M`. */
+export function parseReadyLine(consoleText: string): { hostname: string; ip: string; mac: string } | undefined {
+  const lines = consoleText.split(/\r?\n/).filter((l) => l.includes('virtlab-guest ready'));
+  const m = /hostname=(\S+) ip=(\d+\.\d+\.\d+\.\d+) mac=([0-9a-f:]{17})/i.exec(lines[lines.length - 1] ?? '');
+  return m ? { hostname: m[1]!, ip: m[2]!, mac: m[3]!.toLowerCase() } : undefined;
+}
+
+/** CirrOS prints this at the end of its boot; the virtlab guest prints it too. */
+export const CIRROS_READY = '=== network info ===';

@@ -1,0 +1,49 @@
+// Operations on a hypervisor machine through its Executor, each error saying what we were doing.
+import { wrap } from '../errors.ts';
+import type { Guest } from '../lab/model.ts';
+import type { Executor } from '../transport/executor.ts';
+import { parseDomiflist, parseIpAddrJson, type DomIface, type LinkInfo } from '../assertions/parse/virsh.ts';
+import { parseVirshLeases, type Lease } from '../assertions/parse/leases.ts';
+import * as cmd from './commands.ts';
+
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw wrap(what, e);
+  }
+}
+
+export const defineNetwork = (x: Executor, network: string, remoteXml: string) =>
+  step(`define network "${network}" on ${x.machine}`, () => x.run(cmd.netDefine(remoteXml)));
+
+export const startNetwork = (x: Executor, network: string) =>
+  step(`start network "${network}" on ${x.machine}`, () => x.run(cmd.netStart(network)));
+
+export const setPromisc = (x: Executor, nic: string, state: 'on' | 'off') =>
+  step(`set promiscuous mode ${state} on ${nic} of ${x.machine}`, () => x.run(cmd.promisc(nic, state)));
+
+export async function launchGuest(x: Executor, g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): Promise<void> {
+  await step(`create the disk of guest "${g.name}" on ${x.machine}`, () => x.run(cmd.guestDisk(g)));
+  await step(`launch guest "${g.name}" on ${x.machine}`, () => x.run(cmd.virtInstall(g, virtType), { timeoutMs: 120000 }));
+}
+
+export async function domIfaces(x: Executor, guest: string): Promise<{ ifaces: DomIface[]; stdout: string }> {
+  const r = await x.run(cmd.domiflist(guest));
+  return { ifaces: parseDomiflist(r.stdout), stdout: r.stdout };
+}
+
+export async function linkInfo(x: Executor, dev: string): Promise<{ link?: LinkInfo; stdout: string; exitCode: number }> {
+  const r = await x.run(['ip', '-j', '-d', 'addr', 'show', 'dev', dev], { check: false });
+  return { link: r.exitCode === 0 ? parseIpAddrJson(r.stdout)[0] : undefined, stdout: r.stdout || r.stderr, exitCode: r.exitCode };
+}
+
+export async function consoleText(x: Executor, guest: string): Promise<string> {
+  const r = await x.run(['cat', cmd.consoleLogPath(guest)], { check: false });
+  return r.exitCode === 0 ? r.stdout : '';
+}
+
+export async function libvirtLeases(x: Executor, network: string): Promise<{ leases: Lease[]; stdout: string }> {
+  const r = await x.run(['virsh', 'net-dhcp-leases', network]);
+  return { leases: parseVirshLeases(r.stdout), stdout: r.stdout };
+}

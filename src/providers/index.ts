@@ -1,0 +1,9 @@
+// The one explicit list of built-in providers.
+import { ProviderRegistry } from './provider.ts';
+import { NetnsProvider } from './netns/provider.ts';
+
+export function builtinProviders(): ProviderRegistry {
+  const r = new ProviderRegistry();
+  r.register('netns', () => new NetnsProvider());
+  return r;
+}

@@ -1,0 +1,75 @@
+// Host checks for the netns provider (also `virtlab doctor`): all problems at once, each with what to do.
+import { accessSync, constants, existsSync } from 'node:fs';
+import { LocalExecutor } from '../../transport/local.ts';
+import type { Problem } from '../provider.ts';
+
+/** binary -> Debian package that provides it */
+export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }> = {
+  ip: { pkg: 'iproute2' },
+  dnsmasq: { pkg: 'dnsmasq-base' },
+  sshd: { pkg: 'openssh-server' },
+  'ssh-keygen': { pkg: 'openssh-client' },
+  unshare: { pkg: 'util-linux' },
+  tini: { pkg: 'tini' },
+  ping: { pkg: 'iputils-ping' },
+  libvirtd: { pkg: 'libvirt-daemon-system', hypervisorOnly: true },
+  virsh: { pkg: 'libvirt-clients', hypervisorOnly: true },
+  'virt-install': { pkg: 'virtinst', hypervisorOnly: true },
+  'qemu-system-x86_64': { pkg: 'qemu-system-x86', hypervisorOnly: true },
+  'qemu-img': { pkg: 'qemu-utils', hypervisorOnly: true },
+};
+
+const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+export function which(bin: string): string | undefined {
+  for (const d of PATH) {
+    try {
+      accessSync(`${d}/${bin}`, constants.X_OK);
+      return `${d}/${bin}`;
+    } catch { /* next */ }
+  }
+  return undefined;
+}
+
+export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  if (process.getuid?.() !== 0) problems.push({ what: 'virtlab must run as root (it creates network namespaces and runs libvirtd)', hint: 'run it with sudo, or as root' });
+  const missing = Object.entries(BINARIES).filter(([b, i]) => (needHypervisor || !i.hypervisorOnly) && !which(b));
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map(([, i]) => i.pkg))];
+    problems.push({ what: `missing programs: ${missing.map(([b, i]) => `${b} (package ${i.pkg})`).join(', ')}`, hint: `apt-get install -y ${pkgs.join(' ')}` });
+  }
+  if (!existsSync('/proc/self/ns/net')) problems.push({ what: 'the kernel has no network namespaces', hint: 'use a kernel with CONFIG_NET_NS' });
+  if (needHypervisor && !existsSync('/dev/net/tun')) problems.push({ what: '/dev/net/tun is missing', hint: 'load the tun module (modprobe tun)' });
+  if (problems.length || !which('ip')) return problems;
+  problems.push(...(await kernelFeatures(needHypervisor)));
+  return problems;
+}
+
+/** Creates each kind of link the labs need in a scratch namespace, and removes it. */
+async function kernelFeatures(needHypervisor: boolean): Promise<Problem[]> {
+  const local = new LocalExecutor('host');
+  const ns = `vl-preflight-${process.pid}`;
+  const add = await local.run(['ip', 'netns', 'add', ns], { check: false });
+  if (add.exitCode !== 0) return [{ what: `cannot create a network namespace: ${add.stderr.trim()}`, hint: 'are you root in the initial namespaces?' }];
+  try {
+    const tests: [string, string[]][] = [
+      ['veth', ['link', 'add', 'vt0', 'type', 'veth', 'peer', 'name', 'vt1']],
+      ['bridge', ['link', 'add', 'vb0', 'type', 'bridge']],
+      ...(needHypervisor
+        ? ([
+            ['macvtap', ['link', 'add', 'link', 'vt0', 'name', 'vm0', 'type', 'macvtap', 'mode', 'bridge']],
+            ['ifb', ['link', 'add', 'vi0', 'type', 'ifb']],
+          ] as [string, string[]][])
+        : []),
+    ];
+    const problems: Problem[] = [];
+    for (const [feature, argv] of tests) {
+      const r = await local.run(['ip', '-n', ns, ...argv], { check: false });
+      if (r.exitCode !== 0) problems.push({ what: `the kernel cannot create ${feature} links: ${r.stderr.trim()}`, hint: `load the ${feature} module (modprobe ${feature})` });
+    }
+    return problems;
+  } finally {
+    await local.run(['ip', 'netns', 'delete', ns], { check: false });
+  }
+}

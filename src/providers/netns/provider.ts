@@ -1,0 +1,281 @@
+// The netns provider: each machine is a network namespace with private mount/UTS/PID namespaces, its own sshd
+// and (hypervisors) its own libvirtd; each underlay network is a bridge in its own namespace with dnsmasq.
+import { existsSync, mkdirSync, readFileSync, rmSync, cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { HostError, wrap } from '../../errors.ts';
+import type { Lab } from '../../lab/model.ts';
+import type { Emit } from '../../report/events.ts';
+import type { Home } from '../../runner/home.ts';
+import { withHostLock } from '../../runner/lock.ts';
+import { isAlive, killOwned, procStart, spawnDetached } from '../../runner/proc.ts';
+import { StateStore, type MachineState, type NetworkState, type Resource } from '../../runner/state.ts';
+import type { CommandClock, Executor } from '../../transport/executor.ts';
+import { LocalExecutor } from '../../transport/local.ts';
+import { PrefixedExecutor } from '../../transport/prefixed.ts';
+import { SshExecutor } from '../../transport/ssh.ts';
+import type { MachineHandle, Problem, Provider, ProviderContext, UnderlayHandle } from '../provider.ts';
+import { allocateMgmt, allocateSlots, SLOT_WIDTH, tapNumbers, usedHostAddresses } from './alloc.ts';
+import { layout, prepareDirs, writeMachineFiles } from './machine-files.ts';
+import { LAN_BRIDGE, lanPort, MGMT_NIC, mgmtLink, nsMachine, nsNetwork } from './names.ts';
+import { hostProblems } from './preflight.ts';
+
+const IFB_GROUP = 7777;
+
+export class NetnsProvider implements Provider {
+  readonly name = 'netns';
+
+  preflight(lab: Lab, _home: Home): Promise<Problem[]> {
+    return hostProblems(lab.machines.some((m) => m.role === 'hypervisor'));
+  }
+
+  async up(lab: Lab, ctx: ProviderContext): Promise<void> {
+    const { store, home, emit } = ctx;
+    const local = new LocalExecutor('host', ctx.clock);
+    const { instance, runId, runDir } = store.state;
+
+    await withHostLock(home, async () => {
+      const others = StateStore.list(home).filter((o) => o.path !== store.path && o.state.status !== 'down');
+      const addrs = usedHostAddresses((await local.run(['ip', '-j', '-4', 'addr'])).stdout);
+      const pairs = allocateMgmt(lab.machines.length, others, addrs);
+      const slots = allocateSlots(lab.machines.filter((m) => m.role === 'hypervisor').length, others, tapNumbers());
+      let h = 0;
+      store.update((s) => {
+        s.networks = lab.networks.map((n): NetworkState => {
+          const dir = join(runDir, 'networks', n.name);
+          return { name: n.name, ns: nsNetwork(instance, runId, n.name), dir, leaseFile: join(dir, 'leases'), bridge: LAN_BRIDGE };
+        });
+        s.machines = lab.machines.map((m, i): MachineState => ({
+          name: m.name, role: m.role, ns: nsMachine(instance, runId, m.name), dir: join(runDir, 'machines', m.name),
+          mgmtLocal: pairs[i]!.local, mgmtHost: pairs[i]!.host, mgmtLink: mgmtLink(runId, i), hostKey: '',
+          ifindexBase: m.role === 'hypervisor' ? slots[h++]! * SLOT_WIDTH : undefined, ram: m.ram, vcpu: m.vcpu,
+        }));
+      });
+      // record every name now, under the lock, so a concurrent run sees them taken
+      for (const n of store.state.networks) store.record({ kind: 'netns', name: n.ns, owner: n.name });
+      for (const m of store.state.machines) store.record({ kind: 'netns', name: m.ns, owner: m.name });
+    });
+
+    const keyDir = join(runDir, 'keys');
+    mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+    await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-${instance}-${runId}`, '-f', store.state.keyFile]);
+
+    await Promise.all(store.state.networks.map((n) => this.upNetwork(lab, n, store, local, emit).catch((e) => { throw wrap(`bring up network ${n.name}`, e); })));
+    await Promise.all(store.state.machines.map((m, i) => this.upMachine(lab, m, i, ctx, local).catch((e) => { throw wrap(`bring up machine ${m.name}`, e); })));
+  }
+
+  private async upNetwork(lab: Lab, n: NetworkState, store: StateStore, local: LocalExecutor, emit: Emit): Promise<void> {
+    const spec = lab.networks.find((x) => x.name === n.name)!;
+    const t0 = performance.now();
+    emit({ type: 'step-start', stage: 'up', id: `net-${n.name}`, title: `underlay network ${n.name} (${spec.subnet}, DHCP ${spec.dhcp ? `${spec.dhcp.start}-${spec.dhcp.end}` : 'off'})` });
+    await local.run(['ip', 'netns', 'add', n.ns]);
+    store.record({ kind: 'dir', path: n.dir, owner: n.name });
+    mkdirSync(n.dir, { recursive: true, mode: 0o700 });
+    await ipBatch(local, n.ns, [
+      'link set lo up',
+      `link add ${LAN_BRIDGE} type bridge`,
+      `link set ${LAN_BRIDGE} up`,
+      `addr add ${spec.gateway}/${spec.prefix} dev ${LAN_BRIDGE}`,
+    ]);
+    if (spec.dhcp) {
+      const res = store.record({ kind: 'process', label: `dnsmasq for ${n.name}`, owner: n.name }) as Extract<Resource, { kind: 'process' }>;
+      const mask = prefixMask(spec.prefix);
+      const proc = spawnDetached([
+        'ip', 'netns', 'exec', n.ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--port=0',
+        '--bind-interfaces', `--interface=${LAN_BRIDGE}`, '--except-interface=lo', `--listen-address=${spec.gateway}`,
+        `--dhcp-range=${spec.dhcp.start},${spec.dhcp.end},${mask},1h`, `--dhcp-leasefile=${n.leaseFile}`, '--dhcp-authoritative',
+        '--no-ping', '--log-dhcp', `--log-facility=${join(n.dir, 'dnsmasq.log')}`, '--user=root', '--group=root',
+        `--pid-file=${join(n.dir, 'dnsmasq.pid')}`,
+      ], join(n.dir, 'dnsmasq.out'));
+      store.update(() => { res.proc = proc; });
+      await waitFor(() => existsSync(join(n.dir, 'dnsmasq.pid')) || !isAlive(proc), 5000);
+      if (!isAlive(proc)) throw new HostError(`dnsmasq for ${n.name} exited at start: ${tail(join(n.dir, 'dnsmasq.out'))}`);
+    }
+    emit({ type: 'step-end', stage: 'up', id: `net-${n.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0) });
+  }
+
+  private async upMachine(lab: Lab, m: MachineState, index: number, ctx: ProviderContext, local: LocalExecutor): Promise<void> {
+    const { store, emit, home } = ctx;
+    const spec = lab.machines.find((x) => x.name === m.name)!;
+    const hv = m.role === 'hypervisor';
+    const t0 = performance.now();
+    emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title: `${m.role} ${m.name} (${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})` });
+    await local.run(['ip', 'netns', 'add', m.ns]);
+    const lo = ['link set lo up'];
+    if (m.ifindexBase) {
+      // raise this namespace's ifindex counter into its own slot so /dev/tapN never collides (HOST-NOTES)
+      for (let i = 0; i < m.ifindexBase; i++) lo.push(`link add vlifb${i} group ${IFB_GROUP} type ifb`);
+      lo.push(`link delete group ${IFB_GROUP}`);
+    }
+    await ipBatch(local, m.ns, lo);
+    store.record({ kind: 'link', name: m.mgmtLink, owner: m.name });
+    const root = [`link add ${m.mgmtLink} type veth peer name ${MGMT_NIC} netns ${m.ns}`, `addr add ${m.mgmtLocal}/30 dev ${m.mgmtLink}`, `link set ${m.mgmtLink} up`];
+    const inside = [`addr add ${m.mgmtHost}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`];
+    const lans = new Map<string, string[]>();
+    spec.nics.forEach((nic, j) => {
+      const net = store.state.networks.find((n) => n.name === nic.network)!;
+      const port = lanPort(index, j);
+      root.push(`link add ${nic.name} netns ${m.ns} address ${nic.mac} type veth peer name ${port} netns ${net.ns}`);
+      if (nic.address !== 'dhcp') inside.push(`addr add ${nic.address} dev ${nic.name}`);
+      inside.push(`link set ${nic.name} up`);
+      lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
+    });
+    await ipBatch(local, undefined, root);
+    await ipBatch(local, m.ns, inside);
+    for (const [ns, cmds] of lans) await ipBatch(local, ns, cmds);
+
+    store.record({ kind: 'dir', path: m.dir, owner: m.name });
+    const l = layout(m.dir);
+    prepareDirs(l, hv, join(home.cache, 'libvirt-warm'));
+    await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', join(l.ssh, 'host_ed25519')]);
+    const hostKey = readFileSync(join(l.ssh, 'host_ed25519.pub'), 'utf8').split(' ')[1]!;
+    store.update(() => { m.hostKey = hostKey; });
+    writeMachineFiles(l, m.name, hv, m.mgmtHost, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
+
+    const res = store.record({ kind: 'process', label: `init of ${m.name}`, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
+    const proc = spawnDetached([
+      'ip', 'netns', 'exec', m.ns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
+      'tini', '-s', '-g', '--', '/bin/bash', l.init,
+    ], l.initLog);
+    store.update(() => { res.proc = proc; });
+
+    const exec = this.sshExecutor(store, m, ctx.clock);
+    try {
+      await exec.connect({ deadlineMs: 20000, signal: ctx.signal });
+      if (hv) await waitForLibvirt(exec, ctx.signal);
+    } catch (e) {
+      throw new HostError(`${m.name} did not come up: ${(e as Error).message}\n--- ${l.initLog} ---\n${tail(l.initLog)}`);
+    } finally {
+      await exec.close();
+    }
+    if (hv) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
+    emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0), detail: `ssh root@${m.mgmtHost}` });
+  }
+
+  private sshExecutor(store: StateStore, m: MachineState, clock?: CommandClock): SshExecutor {
+    return new SshExecutor({ machine: m.name, host: m.mgmtHost, privateKey: readFileSync(store.state.keyFile), hostKey: m.hostKey }, clock);
+  }
+
+  attach(store: StateStore, clock?: CommandClock): { machines: MachineHandle[]; underlays: UnderlayHandle[] } {
+    const local = new LocalExecutor('host', clock);
+    return {
+      machines: store.state.machines.map((m) => ({ name: m.name, role: m.role, exec: this.sshExecutor(store, m, clock), address: m.mgmtHost })),
+      underlays: store.state.networks.map((n) => ({
+        name: n.name,
+        exec: new PrefixedExecutor(`network ${n.name}`, local, ['ip', 'netns', 'exec', n.ns]),
+        leases: async () => (existsSync(n.leaseFile) ? readFileSync(n.leaseFile, 'utf8') : ''),
+      })),
+    };
+  }
+
+  async down(store: StateStore, emit: Emit): Promise<void> {
+    const local = new LocalExecutor('host');
+    const res = [...store.state.resources].reverse();
+    // 1. processes: the recorded ones, then anything still inside our namespaces (covers a kill -9 mid-start)
+    await Promise.all(res.filter((r) => r.kind === 'process').map(async (r) => {
+      if (r.kind !== 'process' || !r.proc) return;
+      const ok = await killOwned(r.proc);
+      emit({ type: 'removed', what: `process ${r.label} (pid ${r.proc.pid})`, ok });
+    }));
+    const namespaces = res.filter((r): r is Extract<Resource, { kind: 'netns' }> => r.kind === 'netns');
+    await Promise.all(namespaces.map((r) => killNamespacePids(local, r.name)));
+    // 2. namespaces (their veths, bridges and macvtaps go with them) and root-namespace links
+    await Promise.all(namespaces.map(async (r) => {
+      if (!existsSync(`/run/netns/${r.name}`)) return;
+      const out = await local.run(['ip', 'netns', 'delete', r.name], { check: false });
+      emit({ type: 'removed', what: `namespace ${r.name}`, ok: out.exitCode === 0, detail: out.stderr.trim() || undefined });
+    }));
+    for (const r of res) {
+      if (r.kind === 'link' && existsSync(`/sys/class/net/${r.name}`)) {
+        const out = await local.run(['ip', 'link', 'delete', r.name], { check: false });
+        emit({ type: 'removed', what: `link ${r.name}`, ok: out.exitCode === 0 || !existsSync(`/sys/class/net/${r.name}`) });
+      }
+    }
+    // 3. private folders (logs worth keeping were collected into the report folder)
+    for (const r of res) {
+      if (r.kind === 'dir' && existsSync(r.path)) {
+        rmSync(r.path, { recursive: true, force: true });
+        emit({ type: 'removed', what: `folder ${r.path}`, ok: !existsSync(r.path) });
+      }
+    }
+  }
+
+  async leaks(store: StateStore): Promise<string[]> {
+    // namespace teardown is asynchronous in the kernel: give it a moment before calling anything a leak
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const found = this.scan(store);
+      if (!found.length || Date.now() > deadline) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  private scan(store: StateStore): string[] {
+    const found: string[] = [];
+    for (const r of store.state.resources) {
+      if (r.kind === 'netns' && existsSync(`/run/netns/${r.name}`)) found.push(`namespace ${r.name}`);
+      if (r.kind === 'link' && existsSync(`/sys/class/net/${r.name}`)) found.push(`link ${r.name}`);
+      if (r.kind === 'process' && r.proc && isAlive(r.proc)) found.push(`process ${r.label} (pid ${r.proc.pid})`);
+      if (r.kind === 'dir' && existsSync(r.path)) found.push(`folder ${r.path}`);
+    }
+    for (const m of store.state.machines) {
+      if (!m.ifindexBase) continue;
+      for (const t of tapNumbers()) if (t >= m.ifindexBase && t < m.ifindexBase + SLOT_WIDTH) found.push(`/dev/tap${t} (slot of ${m.name})`);
+    }
+    return found;
+  }
+}
+
+async function ipBatch(local: LocalExecutor, ns: string | undefined, cmds: string[]): Promise<void> {
+  if (!cmds.length) return;
+  await local.run(['ip', ...(ns ? ['-n', ns] : []), '-batch', '-'], { input: cmds.join('\n') + '\n' });
+}
+
+async function killNamespacePids(local: LocalExecutor, ns: string): Promise<void> {
+  if (!existsSync(`/run/netns/${ns}`)) return;
+  for (let i = 0; i < 100; i++) {
+    const out = await local.run(['ip', 'netns', 'pids', ns], { check: false });
+    const pids = out.stdout.split(/\s+/).filter(Boolean).map(Number).filter((p) => procStart(p) !== undefined);
+    if (!pids.length) return;
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch { /* already gone */ }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function waitForLibvirt(exec: Executor, signal: AbortSignal): Promise<void> {
+  const until = Date.now() + 30000;
+  for (;;) {
+    const r = await exec.run(['virsh', '-q', 'list', '--name'], { check: false, timeoutMs: 20000, signal });
+    if (r.exitCode === 0) return;
+    if (Date.now() > until) throw new HostError(`libvirtd on ${exec.machine} does not answer: ${r.stderr.trim()}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+function saveWarmCache(from: string, to: string): void {
+  if (existsSync(join(to, 'qemu', 'capabilities')) || !existsSync(join(from, 'qemu', 'capabilities'))) return;
+  try {
+    cpSync(from, to, { recursive: true });
+  } catch { /* a cache; best effort */ }
+}
+
+async function waitFor(cond: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+}
+
+function prefixMask(prefix: number): string {
+  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [m >>> 24, (m >>> 16) & 255, (m >>> 8) & 255, m & 255].join('.');
+}
+
+export function tail(file: string, lines = 15): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}

@@ -1,0 +1,68 @@
+// The Provider port: brings a lab's machines up and down. One explicit registry of built-in providers.
+import { UsageError } from '../errors.ts';
+import type { Lab } from '../lab/model.ts';
+import type { Emit } from '../report/events.ts';
+import type { Home } from '../runner/home.ts';
+import type { StateStore } from '../runner/state.ts';
+import type { CommandClock, Executor } from '../transport/executor.ts';
+
+export interface Problem {
+  what: string;
+  hint?: string;
+}
+
+export interface MachineHandle {
+  name: string;
+  role: 'hypervisor' | 'peer';
+  exec: Executor;
+  /** how a person reaches it */
+  address: string;
+}
+
+/** Read access to an underlay network's own DHCP server (the LAN of the original lab). */
+export interface UnderlayHandle {
+  name: string;
+  /** dnsmasq lease file content */
+  leases(): Promise<string>;
+  exec: Executor;
+}
+
+export interface ProviderContext {
+  home: Home;
+  store: StateStore;
+  emit: Emit;
+  signal: AbortSignal;
+  clock?: CommandClock;
+}
+
+export interface Provider {
+  readonly name: string;
+  /** Every problem at once; nothing is created. */
+  preflight(lab: Lab, home: Home): Promise<Problem[]>;
+  /** Creates machines and underlays, recording each resource in the state before creating it. */
+  up(lab: Lab, ctx: ProviderContext): Promise<void>;
+  /** Handles to the machines and underlays of a live instance (after up, or later from the state file). */
+  attach(store: StateStore, clock?: CommandClock): { machines: MachineHandle[]; underlays: UnderlayHandle[] };
+  /** Removes everything the state lists, in reverse; "already gone" is success. */
+  down(store: StateStore, emit: Emit): Promise<void>;
+  /** What the state lists that still exists. */
+  leaks(store: StateStore): Promise<string[]>;
+}
+
+export type ProviderFactory = () => Provider;
+
+export class ProviderRegistry {
+  private readonly factories = new Map<string, ProviderFactory>();
+  register(name: string, f: ProviderFactory): void {
+    if (this.factories.has(name)) throw new Error(`provider "${name}" is registered twice`);
+    this.factories.set(name, f);
+  }
+  get(name: string): Provider {
+    const f = this.factories.get(name);
+    if (!f) throw new UsageError(`unknown provider "${name}"`, `known providers: ${[...this.factories.keys()].join(', ')}`);
+    return f();
+  }
+  names(): string[] {
+    return [...this.factories.keys()];
+  }
+}

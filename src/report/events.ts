@@ -1,0 +1,42 @@
+// The RunEvent union: everything a run reports; each reporter is an exhaustive formatter over it.
+import type { Stage } from '../runner/plan.ts';
+
+export type StepStatus = 'ok' | 'changed' | 'skipped' | 'failed';
+
+export interface Evidence {
+  machine: string;
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr?: string;
+}
+
+export interface AssertionResult {
+  id: string;
+  kind: string;
+  title: string;
+  expect: 'pass' | 'fail';
+  /** did the check itself succeed */
+  observed: 'pass' | 'fail';
+  /** pass when observed === expect */
+  status: 'pass' | 'fail';
+  /** one readable line: what was expected, what was seen */
+  reason: string;
+  hint?: string;
+  durationMs: number;
+  evidence: Evidence[];
+}
+
+export type RunEvent =
+  | { type: 'run-start'; lab: string; instance: string; runId: string; runDir: string; provider: string }
+  | { type: 'stage-start'; stage: Stage }
+  | { type: 'stage-end'; stage: Stage; durationMs: number; ok: boolean }
+  | { type: 'step-start'; stage: Stage; id: string; title: string }
+  | { type: 'step-end'; stage: Stage; id: string; status: StepStatus; durationMs: number; detail?: string }
+  | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string }
+  | { type: 'command'; machine: string; argv: string[]; exitCode: number; durationMs: number; output?: string }
+  | { type: 'assertion'; result: AssertionResult }
+  | { type: 'removed'; what: string; ok: boolean; detail?: string }
+  | { type: 'run-end'; result: 'pass' | 'fail' | 'error' | 'interrupted'; exitCode: number; durationMs: number; reportDir?: string; message?: string };
+
+export type Emit = (e: RunEvent) => void;

@@ -1,0 +1,39 @@
+// junit.xml: one testcase per assertion, the failure message carrying the reason and the evidence.
+import type { AssertionResult } from './events.ts';
+
+export function xmlEscape(s: string): string {
+  // XML 1.0 cannot carry most control characters at all: drop them
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
+}
+
+export function evidenceText(r: AssertionResult): string {
+  return r.evidence
+    .map((e) => `${e.machine}$ ${e.argv.join(' ')}  (exit ${e.exitCode})\n${e.stdout.trimEnd()}${e.stderr ? `\n${e.stderr.trimEnd()}` : ''}`)
+    .join('\n\n');
+}
+
+export function junitXml(suite: string, results: AssertionResult[], totalMs: number, extraFailure?: string): string {
+  const failures = results.filter((r) => r.status === 'fail').length + (extraFailure ? 1 : 0);
+  const cases = results.map((r) => {
+    const name = xmlEscape(`${r.id}: ${r.title}`);
+    const head = `    <testcase classname="${xmlEscape(suite)}" name="${name}" time="${(r.durationMs / 1000).toFixed(3)}"`;
+    if (r.status === 'pass') return `${head}/>`;
+    const msg = xmlEscape(`${r.reason}${r.hint ? ` (hint: ${r.hint})` : ''}`);
+    return `${head}>\n      <failure message="${msg}" type="${r.kind}">${xmlEscape(evidenceText(r))}</failure>\n    </testcase>`;
+  });
+  if (extraFailure) cases.push(`    <testcase classname="${xmlEscape(suite)}" name="run"><error message="${xmlEscape(extraFailure)}"/></testcase>`);
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="virtlab" tests="${cases.length}" failures="${failures}" time="${(totalMs / 1000).toFixed(3)}">`,
+    `  <testsuite name="${xmlEscape(suite)}" tests="${cases.length}" failures="${failures}" time="${(totalMs / 1000).toFixed(3)}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}

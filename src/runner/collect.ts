@@ -1,0 +1,70 @@
+// Evidence: guests' console logs (always) and, on failure, the state of every machine and network.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { consoleText } from '../hypervisor/ops.ts';
+import type { Session } from './session.ts';
+
+async function save(dir: string, name: string, fn: () => Promise<string>): Promise<string | undefined> {
+  try {
+    const text = await fn();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, name), text, { mode: 0o600 });
+    return join(dir, name);
+  } catch {
+    return undefined;
+  }
+}
+
+export async function collectConsoles(s: Session, reportDir: string): Promise<string[]> {
+  const files = await Promise.all(s.lab.guests.map((g) => save(join(reportDir, 'consoles'), `${g.name}.log`, () => consoleText(s.machines.get(g.on)!.exec, g.name))));
+  return files.filter((f): f is string => !!f);
+}
+
+export async function collectEvidence(s: Session, reportDir: string): Promise<string[]> {
+  const base = join(reportDir, 'evidence');
+  const jobs: Promise<string | undefined>[] = [];
+  const run = (machine: string, argv: string[]) => async () => {
+    const r = await s.machines.get(machine)!.exec.run(argv, { check: false, timeoutMs: 15000 });
+    return r.stdout + (r.stderr ? `\n# stderr:\n${r.stderr}` : '');
+  };
+  for (const m of s.lab.machines) {
+    const dir = join(base, m.name);
+    jobs.push(save(dir, 'ip-addr.json', run(m.name, ['ip', '-j', '-d', 'addr'])));
+    jobs.push(save(dir, 'ip-link.json', run(m.name, ['ip', '-j', '-s', 'link'])));
+    jobs.push(save(dir, 'ip-neigh.json', run(m.name, ['ip', '-j', 'neigh'])));
+    if (m.role === 'hypervisor') {
+      jobs.push(save(dir, 'virsh-list.txt', run(m.name, ['virsh', 'list', '--all'])));
+      jobs.push(save(dir, 'virsh-net-list.txt', run(m.name, ['virsh', 'net-list', '--all'])));
+      jobs.push(save(dir, 'libvirtd.log', run(m.name, ['tail', '-n', '200', '/var/log/libvirt/libvirtd.log'])));
+      for (const g of s.lab.guests.filter((x) => x.on === m.name)) jobs.push(save(dir, `dumpxml-${g.name}.xml`, run(m.name, ['virsh', 'dumpxml', g.name])));
+      for (const n of s.lab.libvirtNetworks.filter((x) => x.on === m.name)) jobs.push(save(dir, `net-dumpxml-${n.name}.xml`, run(m.name, ['virsh', 'net-dumpxml', n.name])));
+    }
+  }
+  for (const [name, u] of s.underlays) {
+    jobs.push(save(join(base, `network-${name}`), 'leases', () => u.leases()));
+    jobs.push(save(join(base, `network-${name}`), 'bridge-fdb.json', async () => (await u.exec.run(['bridge', '-j', 'fdb', 'show'], { check: false })).stdout));
+  }
+  return (await Promise.all(jobs)).filter((f): f is string => !!f);
+}
+
+export interface MachineVersions {
+  kernel: string;
+  distribution: string;
+  libvirt?: string;
+  qemu?: string;
+}
+
+export async function machineVersions(s: Session, machine: string): Promise<MachineVersions> {
+  const x = s.machines.get(machine)!.exec;
+  const [k, os, v] = await Promise.all([
+    x.run(['uname', '-r'], { check: false }),
+    x.run(['cat', '/etc/os-release'], { check: false }),
+    s.machines.get(machine)!.role === 'hypervisor' ? x.run(['virsh', 'version'], { check: false }) : Promise.resolve(undefined),
+  ]);
+  return {
+    kernel: k.stdout.trim(),
+    distribution: /PRETTY_NAME="?([^"\n]+)/.exec(os.stdout)?.[1] ?? 'unknown',
+    libvirt: v ? /Using library: libvirt ([\d.]+)/.exec(v.stdout)?.[1] : undefined,
+    qemu: v ? /Running hypervisor: QEMU ([\d.]+)/.exec(v.stdout)?.[1] : undefined,
+  };
+}

@@ -1,0 +1,63 @@
+// Processes we start and may later kill: identified by PID *and* start time, so a reused PID is never touched.
+import { spawn } from 'node:child_process';
+import { openSync, closeSync, readFileSync } from 'node:fs';
+
+export interface OwnedProcess {
+  pid: number;
+  /** field 22 of /proc/<pid>/stat: start time in clock ticks since boot */
+  start: string;
+}
+
+/** Start time of a live (not zombie) process, or undefined. */
+export function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields[0] === 'Z' || fields[0] === 'X' ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAlive(p: OwnedProcess): boolean {
+  return procStart(p.pid) === p.start;
+}
+
+/** Starts a daemon detached from us (it survives a crash of the runner), stdio to a log file. */
+export function spawnDetached(argv: string[], logFile: string, env?: Record<string, string>): OwnedProcess {
+  const fd = openSync(logFile, 'a', 0o600);
+  try {
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    child.unref();
+    if (!child.pid) throw new Error(`cannot start ${argv[0]}`);
+    const start = procStart(child.pid);
+    return { pid: child.pid, start: start ?? '' };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** SIGKILLs an owned process (if still ours) and waits until it is gone. */
+export async function killOwned(p: OwnedProcess, timeoutMs = 5000): Promise<boolean> {
+  if (!isAlive(p)) return true;
+  try {
+    process.kill(p.pid, 'SIGKILL');
+  } catch {
+    return !isAlive(p);
+  }
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (!isAlive(p)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !isAlive(p);
+}
+
+/** Children of a process (from /proc/<pid>/task/<pid>/children). */
+export function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,35 @@
+// Waiting until each guest is ready: its lease exists and its ready line is on the serial console.
+import pRetry from 'p-retry';
+import { HostError, InterruptedError } from '../errors.ts';
+import type { Guest } from '../lab/model.ts';
+import { guestLease, guestReady } from '../assertions/facts.ts';
+import { CIRROS_READY } from '../assertions/parse/virsh.ts';
+import { consoleText } from '../hypervisor/ops.ts';
+import { exec, type Session } from './session.ts';
+
+export interface Readiness {
+  ip: string;
+  mac: string;
+  ms: number;
+}
+
+export async function waitReady(s: Session, g: Guest, deadlineMs: number): Promise<Readiness> {
+  const t0 = performance.now();
+  let last = 'nothing yet';
+  try {
+    return await pRetry(async () => {
+      const [{ lease }, ready] = await Promise.all([guestLease(s, g), guestReady(s, g)]);
+      if (lease && ready) return { ip: lease.ip, mac: ready.mac, ms: Math.round(performance.now() - t0) };
+      if (lease && !ready && (await consoleText(exec(s, g.on), g.name)).includes(CIRROS_READY)) {
+        return { ip: lease.ip, mac: g.mac, ms: Math.round(performance.now() - t0) };
+      }
+      last = lease ? `lease ${lease.ip} but no ready line on the console yet` : ready ? `console says ready (${ready.ip}) but no lease` : 'no lease and no ready line yet';
+      throw new Error(last);
+    }, { retries: 100000, minTimeout: 100, maxTimeout: 250, factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal });
+  } catch (e) {
+    if (s.signal.aborted) throw new InterruptedError();
+    const tail = (await consoleText(exec(s, g.on), g.name).catch(() => '')).trimEnd().split('\n').slice(-5).join('\n    ');
+    throw new HostError(`guest ${g.name} on ${g.on} was not ready after ${Math.round(deadlineMs / 1000)} s: ${last}${tail ? `\n  last console lines:\n    ${tail}` : ''}`,
+      'see the console log in the report folder; a missing lease often means the lower device drops the guest\'s frames (promiscuous mode?)', { cause: e });
+  }
+}

@@ -1,0 +1,30 @@
+// The report folder: report.json and junit.xml (the console logs and evidence are written by collect).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AssertionResult } from '../report/events.ts';
+import { junitXml } from '../report/junit.ts';
+import type { Stage } from './plan.ts';
+
+export interface RunReport {
+  lab: string;
+  description: string;
+  instance: string;
+  runId: string;
+  provider: string;
+  result: 'pass' | 'fail' | 'error' | 'interrupted';
+  exitCode: number;
+  startedAt: string;
+  durationMs: number;
+  stages: Partial<Record<Stage, number>>;
+  steps: { stage: Stage; id: string; title: string; status: string; durationMs: number; detail?: string }[];
+  assertions: AssertionResult[];
+  machines: { name: string; role: string; ram: number; vcpu: number; kernel?: string; distribution?: string; libvirt?: string; qemu?: string }[];
+  images: { ref: string; source: string }[];
+  files: string[];
+  error?: string;
+}
+
+export function writeReports(dir: string, r: RunReport): void {
+  writeFileSync(join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(join(dir, 'junit.xml'), junitXml(r.lab, r.assertions, r.durationMs, r.result === 'error' || r.result === 'interrupted' ? r.error ?? r.result : undefined), { mode: 0o600 });
+}

@@ -1,0 +1,209 @@
+// The lifecycle of a lab run, in fixed stages:
+// preflight -> up -> provision -> upload -> setup -> ready -> assert -> collect -> teardown (always, unless --keep).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT, HostError, InterruptedError, UsageError, VirtlabError } from '../errors.ts';
+import type { Lab } from '../lab/model.ts';
+import { builtinProviders } from '../providers/index.ts';
+import type { Provider } from '../providers/provider.ts';
+import type { AssertionResult, Emit, RunEvent } from '../report/events.ts';
+import { runAssertion } from '../assertions/index.ts';
+import { collectConsoles, collectEvidence, machineVersions, type MachineVersions } from './collect.ts';
+import { home as defaultHome, type Home } from './home.ts';
+import { resolveImage, type ResolvedImage } from './images.ts';
+import { createInstance } from './instance.ts';
+import { stepTitle, type Stage } from './plan.ts';
+import { runProvisioning } from './provision.ts';
+import { waitReady } from './ready.ts';
+import { writeReports, type RunReport } from './report-files.ts';
+import { closeAll, type Session } from './session.ts';
+import type { StateStore } from './state.ts';
+import { executeStep } from './steps.ts';
+import { teardown } from './teardown.ts';
+
+export interface LifecycleOptions {
+  mode: 'run' | 'up';
+  provider: string;
+  reportDir?: string;
+  keep: boolean;
+  until?: string;
+  skip: string[];
+  name?: string;
+  collect: 'on-failure' | 'always';
+  readyTimeoutMs: number;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  result: 'pass' | 'fail' | 'error' | 'interrupted';
+  reportDir?: string;
+  results: AssertionResult[];
+  store?: StateStore;
+}
+
+export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]): void {
+  const ids = lab.steps.map((s) => s.id);
+  for (const id of [...(until ? [until] : []), ...skip]) {
+    if (!ids.includes(id)) throw new UsageError(`lab ${lab.name} has no step "${id}"`, `its steps: ${ids.join(', ')}`);
+  }
+}
+
+export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit, signal: AbortSignal, h: Home = defaultHome()): Promise<RunOutcome> {
+  checkStepIds(lab, o.until, o.skip);
+  const provider: Provider = builtinProviders().get(o.provider);
+  const t0 = performance.now();
+  const rec = new Recorder(emitOut);
+  const emit = rec.emit;
+
+  // preflight: nothing exists yet, so a failure here leaves nothing to remove
+  emit({ type: 'stage-start', stage: 'preflight' });
+  const tp = performance.now();
+  const problems = await provider.preflight(lab, h);
+  if (problems.length) {
+    emit({ type: 'stage-end', stage: 'preflight', durationMs: ms(tp), ok: false });
+    throw new HostError(`the host is not ready for lab ${lab.name}:\n${problems.map((p) => `  - ${p.what}${p.hint ? `\n    fix: ${p.hint}` : ''}`).join('\n')}`, 'virtlab doctor checks everything at once');
+  }
+  const images = new Map<string, ResolvedImage>();
+  for (const ref of new Set(lab.guests.map((g) => g.image.ref))) images.set(ref, await resolveImage(lab.guests.find((g) => g.image.ref === ref)!.image, h, emit));
+  emit({ type: 'stage-end', stage: 'preflight', durationMs: ms(tp), ok: true });
+  if (signal.aborted) throw new InterruptedError();
+
+  const store = createInstance(h, lab, provider.name, o.name);
+  const reportDir = o.reportDir ?? store.state.runDir;
+  mkdirSync(reportDir, { recursive: true, mode: 0o700 });
+  store.record({ kind: 'dir', path: join(store.state.runDir, 'keys'), owner: 'run' });
+  emit({ type: 'run-start', lab: lab.name, instance: store.state.instance, runId: store.state.runId, runDir: store.state.runDir, provider: provider.name });
+
+  let session: Session | undefined;
+  let error: unknown;
+  const versions: Record<string, MachineVersions> = {};
+  const stage = async (name: Stage, fn: () => Promise<void>) => {
+    if (signal.aborted) throw new InterruptedError();
+    emit({ type: 'stage-start', stage: name });
+    const ts = performance.now();
+    try {
+      await fn();
+      emit({ type: 'stage-end', stage: name, durationMs: ms(ts), ok: true });
+    } catch (e) {
+      emit({ type: 'stage-end', stage: name, durationMs: ms(ts), ok: false });
+      throw signal.aborted && !(e instanceof InterruptedError) ? new InterruptedError() : e;
+    }
+  };
+
+  try {
+    await stage('up', async () => {
+      await provider.up(lab, { store, home: h, emit, signal });
+      const { machines, underlays } = provider.attach(store);
+      session = { lab, store, emit, signal, machines: new Map(machines.map((m) => [m.name, m])), underlays: new Map(underlays.map((u) => [u.name, u])) };
+      store.update((s) => { s.status = 'up'; });
+      await Promise.all(lab.machines.map(async (m) => { versions[m.name] = await machineVersions(session!, m.name); }));
+    });
+    const s = session!;
+    await stage('provision', () => runProvisioning(s, emit));
+    const cut = o.until ? lab.steps.findIndex((x) => x.id === o.until) : lab.steps.length;
+    const todo = lab.steps.slice(0, cut);
+    const runSteps = async (stageName: Stage, steps: typeof lab.steps) => {
+      for (const st of steps) {
+        if (signal.aborted) throw new InterruptedError();
+        const ts = performance.now();
+        emit({ type: 'step-start', stage: stageName, id: st.id, title: stepTitle(st) });
+        if (o.skip.includes(st.id)) {
+          emit({ type: 'step-end', stage: stageName, id: st.id, status: 'skipped', durationMs: 0, detail: 'skipped with --skip' });
+          continue;
+        }
+        try {
+          const out = await executeStep(st, s, images);
+          emit({ type: 'step-end', stage: stageName, id: st.id, status: out.status, durationMs: ms(ts), detail: out.detail });
+        } catch (e) {
+          emit({ type: 'step-end', stage: stageName, id: st.id, status: 'failed', durationMs: ms(ts), detail: (e as Error).message.split('\n')[0] });
+          throw e instanceof VirtlabError ? new VirtlabError(`step ${st.id}: ${e.message}`, e.exitCode, st.hint ?? e.hint, { cause: e }) : e;
+        }
+      }
+    };
+    await stage('upload', () => runSteps('upload', todo.filter((x) => x.kind === 'upload')));
+    await stage('setup', () => runSteps('setup', todo.filter((x) => x.kind !== 'upload')));
+    await stage('ready', async () => {
+      const launched = new Set(todo.filter((x) => x.kind === 'guest' && !o.skip.includes(x.id)).map((x) => x.id));
+      await Promise.all(lab.guests.filter((g) => g.wait && launched.has(g.step)).map(async (g) => {
+        const ts = performance.now();
+        emit({ type: 'step-start', stage: 'ready', id: `ready-${g.name}`, title: `${g.name} ready (lease + ready line on its console)` });
+        try {
+          const r = await waitReady(s, g, o.readyTimeoutMs);
+          emit({ type: 'step-end', stage: 'ready', id: `ready-${g.name}`, status: 'ok', durationMs: ms(ts), detail: `${r.ip}, ${r.mac}` });
+        } catch (e) {
+          if (e instanceof InterruptedError) throw e;
+          // not fatal: the assertions say what is wrong, with the lab's hints
+          emit({ type: 'step-end', stage: 'ready', id: `ready-${g.name}`, status: 'failed', durationMs: ms(ts), detail: 'not ready' });
+          emit({ type: 'log', level: 'warn', message: (e as Error).message });
+        }
+      }));
+    });
+    if (o.mode === 'run') {
+      await stage('assert', async () => {
+        await Promise.all(lab.assertions.map(async (a) => emit({ type: 'assertion', result: await runAssertion(a, s) })));
+      });
+    }
+  } catch (e) {
+    error = e;
+  }
+
+  const failed = error !== undefined || rec.results.some((r) => r.status === 'fail');
+  if (session) {
+    try {
+      await stage('collect', async () => {
+        const files = await collectConsoles(session!, reportDir);
+        if (failed || o.collect === 'always') files.push(...(await collectEvidence(session!, reportDir)));
+        rec.files.push(...files);
+      });
+    } catch { /* evidence is best effort; teardown must still run */ }
+    await closeAll(session);
+  }
+
+  const interrupted = error instanceof InterruptedError || signal.aborted;
+  const result: RunOutcome['result'] = interrupted ? 'interrupted' : error ? 'error' : failed ? 'fail' : 'pass';
+  let exitCode: number = interrupted ? EXIT.interrupted : error instanceof VirtlabError ? error.exitCode : error ? EXIT.host : failed ? EXIT.assertion : EXIT.ok;
+  let message = error ? `${(error as Error).message}${error instanceof VirtlabError && error.hint ? `\nhint: ${error.hint}` : ''}` : undefined;
+  if (error && !(error instanceof VirtlabError)) message = `internal error: ${(error as Error).stack}`;
+
+  const keep = o.keep || (o.mode === 'up' && !error && !interrupted);
+  if (keep) {
+    store.update((st) => { st.status = 'kept'; });
+  } else {
+    const leaks = await teardown(provider, store, emit);
+    if (leaks.length) {
+      exitCode = exitCode === EXIT.ok || exitCode === EXIT.assertion ? EXIT.host : exitCode;
+      message = `${message ? `${message}\n` : ''}teardown left resources behind: ${leaks.join(', ')}\nhint: virtlab down ${store.state.instance} retries the removal`;
+    }
+  }
+
+  const report: RunReport = {
+    lab: lab.name, description: lab.description, instance: store.state.instance, runId: store.state.runId, provider: provider.name,
+    result, exitCode, startedAt: store.state.createdAt, durationMs: ms(t0), stages: rec.stages, steps: rec.steps, assertions: rec.results,
+    machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu, ...versions[m.name] })),
+    images: [...images.values()].map((i) => ({ ref: i.ref, source: i.source })), files: rec.files, error: message,
+  };
+  writeReports(reportDir, report);
+  emit({ type: 'run-end', result, exitCode, durationMs: ms(t0), reportDir, message });
+  return { exitCode, result, reportDir, results: rec.results, store };
+}
+
+function ms(t: number): number {
+  return Math.round(performance.now() - t);
+}
+
+/** Keeps what the report files need while passing every event on. */
+class Recorder {
+  readonly results: AssertionResult[] = [];
+  readonly stages: Partial<Record<Stage, number>> = {};
+  readonly steps: { stage: Stage; id: string; title: string; status: string; durationMs: number; detail?: string }[] = [];
+  readonly files: string[] = [];
+  private readonly titles = new Map<string, string>();
+  constructor(private readonly out: Emit) {}
+  emit = (e: RunEvent): void => {
+    if (e.type === 'assertion') this.results.push(e.result);
+    if (e.type === 'stage-end') this.stages[e.stage] = (this.stages[e.stage] ?? 0) + e.durationMs;
+    if (e.type === 'step-start') this.titles.set(e.id, e.title);
+    if (e.type === 'step-end') this.steps.push({ stage: e.stage, id: e.id, title: this.titles.get(e.id) ?? e.id, status: e.status, durationMs: e.durationMs, detail: e.detail });
+    this.out(e);
+  };
+}

@@ -1,0 +1,53 @@
+// The Executor port: the only way code touches a machine (argv in, result out).
+import { VirtlabError, EXIT } from '../errors.ts';
+
+export interface RunOptions {
+  timeoutMs?: number;
+  input?: string | Buffer;
+  env?: Record<string, string>;
+  sudo?: boolean;
+  /** throw CommandError on a non-zero exit (default true) */
+  check?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface CommandResult {
+  machine: string;
+  argv: string[];
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  timedOut?: boolean;
+}
+
+export interface UploadResult {
+  skipped: boolean;
+  bytes: number;
+  sha256: string;
+}
+
+export interface Executor {
+  readonly machine: string;
+  run(argv: string[], opts?: RunOptions): Promise<CommandResult>;
+  /** Copies a file; skipped when the remote file already has the same SHA-256. */
+  upload(local: string, remote: string, opts?: { mode?: number }): Promise<UploadResult>;
+  download(remote: string, local: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A command that exited non-zero: the same shape as a result, plus the machine and argv in the message. */
+export class CommandError extends VirtlabError {
+  readonly result: CommandResult;
+  constructor(result: CommandResult) {
+    const why = result.timedOut ? `timed out after ${result.durationMs} ms` : `exit ${result.exitCode}`;
+    const err = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-3).join(' | ');
+    super(`${result.machine}: \`${result.argv.join(' ')}\` failed (${why})${err ? `: ${err}` : ''}`, EXIT.host);
+    this.result = result;
+  }
+}
+
+/** Aggregated time spent inside commands, for the benchmark's overhead figure. */
+export interface CommandClock {
+  add(ms: number): void;
+}

@@ -1,0 +1,194 @@
+// Executor over one persistent ssh2 connection per machine: pinned host key, bounded channels, TCP no-delay.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { connect as tcpConnect, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import pRetry, { AbortError } from 'p-retry';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { HostError } from '../errors.ts';
+import { CommandError, type CommandClock, type CommandResult, type Executor, type RunOptions, type UploadResult } from './executor.ts';
+import { commandLine } from './quote.ts';
+
+export interface SshTarget {
+  machine: string;
+  host: string;
+  port?: number;
+  user?: string;
+  privateKey: Buffer | string;
+  /** The host's public key blob (base64 as in an OpenSSH .pub file); connections to any other key are refused. */
+  hostKey: string;
+}
+
+/** Counts concurrent channels: OpenSSH allows 10 sessions per connection by default. */
+class Semaphore {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+  constructor(private readonly max: number) {}
+  async acquire(): Promise<() => void> {
+    if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.active++;
+    return () => {
+      this.active--;
+      this.waiting.shift()?.();
+    };
+  }
+}
+
+export function keyFingerprint(base64Blob: string): string {
+  return `SHA256:${createHash('sha256').update(Buffer.from(base64Blob, 'base64')).digest('base64').replace(/=+$/, '')}`;
+}
+
+export class SshExecutor implements Executor {
+  readonly machine: string;
+  private client?: Client;
+  private connecting?: Promise<Client>;
+  private sftpP?: Promise<SFTPWrapper>;
+  private readonly channels = new Semaphore(8);
+  constructor(private readonly target: SshTarget, private readonly clock?: CommandClock) {
+    this.machine = target.machine;
+  }
+
+  /** Connects, retrying while the machine's sshd comes up, until deadlineMs. */
+  async connect(opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Client> {
+    if (this.client) return this.client;
+    this.connecting ??= pRetry(() => this.connectOnce(), {
+      retries: 1000, minTimeout: 30, maxTimeout: 300, factor: 1.4,
+      maxRetryTime: opts.deadlineMs ?? 15000, signal: opts.signal,
+    }).then((c) => {
+      this.client = c;
+      c.on('close', () => {
+        if (this.client === c) {
+          this.client = undefined;
+          this.connecting = undefined;
+          this.sftpP = undefined;
+        }
+      });
+      return c;
+    }, (e) => {
+      this.connecting = undefined;
+      throw new HostError(`cannot connect to ${this.machine} over ssh (${this.target.host}:${this.target.port ?? 22}): ${(e as Error).message}`,
+        `is the machine up? try: virtlab status`);
+    });
+    return this.connecting;
+  }
+
+  private connectOnce(): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const sock: Socket = tcpConnect({ host: this.target.host, port: this.target.port ?? 22 });
+      sock.setNoDelay(true);
+      const c = new Client();
+      let hostKeyMismatch = false;
+      const fail = (e: Error) => {
+        c.end();
+        sock.destroy();
+        reject(hostKeyMismatch ? new AbortError(e) : e);
+      };
+      sock.once('error', fail);
+      c.once('ready', () => {
+        sock.removeListener('error', fail);
+        resolve(c);
+      });
+      c.once('error', (e) => fail(hostKeyMismatch ? new Error(`host key of ${this.machine} does not match the pinned key ${keyFingerprint(this.target.hostKey)}`) : e));
+      sock.once('connect', () =>
+        c.connect({
+          sock,
+          username: this.target.user ?? 'root',
+          privateKey: this.target.privateKey,
+          readyTimeout: 5000,
+          keepaliveInterval: 5000,
+          algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'] },
+          hostVerifier: (key: Buffer) => {
+            const expected = Buffer.from(this.target.hostKey, 'base64');
+            const ok = key.length === expected.length && timingSafeEqual(key, expected);
+            if (!ok) hostKeyMismatch = true;
+            return ok;
+          },
+        }),
+      );
+    });
+  }
+
+  async run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const client = await this.connect({ signal: opts.signal });
+    const line = commandLine(argv, { env: opts.env, sudo: opts.sudo });
+    const release = await this.channels.acquire();
+    const started = performance.now();
+    try {
+      const result = await new Promise<CommandResult>((resolve, reject) => {
+        client.exec(line, (err: Error | undefined, stream: ClientChannel) => {
+          if (err) return reject(new HostError(`${this.machine}: cannot start \`${argv.join(' ')}\`: ${err.message}`));
+          const out: Buffer[] = [];
+          const errs: Buffer[] = [];
+          let code: number | undefined;
+          let timedOut = false;
+          const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; stream.close(); }, opts.timeoutMs) : undefined;
+          const onAbort = () => stream.close();
+          opts.signal?.addEventListener('abort', onAbort, { once: true });
+          stream.on('data', (b: Buffer) => out.push(b));
+          stream.stderr.on('data', (b: Buffer) => errs.push(b));
+          stream.on('exit', (c: number | null, sig?: string) => { code = c ?? (sig ? 128 + 9 : 255); });
+          stream.on('close', () => {
+            clearTimeout(timer);
+            opts.signal?.removeEventListener('abort', onAbort);
+            const durationMs = Math.round(performance.now() - started);
+            resolve({
+              machine: this.machine, argv, exitCode: timedOut ? 124 : code ?? 255,
+              stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errs).toString(), durationMs, ...(timedOut ? { timedOut } : {}),
+            });
+          });
+          if (opts.input !== undefined) stream.end(opts.input);
+          else stream.end();
+        });
+      });
+      this.clock?.add(result.durationMs);
+      if (result.exitCode !== 0 && opts.check !== false) throw new CommandError(result);
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    this.sftpP ??= this.connect().then((c) => new Promise((res, rej) => c.sftp((e, s) => (e ? rej(e) : res(s)))));
+    return this.sftpP;
+  }
+
+  async upload(local: string, remote: string, opts: { mode?: number } = {}): Promise<UploadResult> {
+    const sha256 = await fileSha256(local);
+    const bytes = (await import('node:fs')).statSync(local).size;
+    const have = await this.run(['sha256sum', remote], { check: false });
+    if (have.exitCode === 0 && have.stdout.split(' ')[0] === sha256) return { skipped: true, bytes, sha256 };
+    await this.run(['mkdir', '-p', dirname(remote)]);
+    const tmp = `${remote}.virtlab-part`;
+    const sftp = await this.sftp();
+    const started = performance.now();
+    await new Promise<void>((res, rej) => sftp.fastPut(local, tmp, { mode: opts.mode ?? 0o644 }, (e) => (e ? rej(e) : res())));
+    this.clock?.add(Math.round(performance.now() - started));
+    await this.run(['mv', '-f', tmp, remote]);
+    const check = await this.run(['sha256sum', remote]);
+    if (check.stdout.split(' ')[0] !== sha256) throw new HostError(`${this.machine}: upload of ${local} to ${remote} arrived corrupted (checksum mismatch)`);
+    return { skipped: false, bytes, sha256 };
+  }
+
+  async download(remote: string, local: string): Promise<void> {
+    await mkdir(dirname(local), { recursive: true });
+    const sftp = await this.sftp();
+    await new Promise<void>((res, rej) => sftp.fastGet(remote, local, (e) => (e ? rej(e) : res())));
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.connecting = undefined;
+    this.sftpP = undefined;
+    if (c) await new Promise<void>((res) => { c.once('close', () => res()); c.end(); setTimeout(res, 500); });
+  }
+}
+
+export function fileSha256(path: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash('sha256');
+    createReadStream(path).on('data', (d) => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej);
+  });
+}
