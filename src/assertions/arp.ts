@@ -8,7 +8,7 @@ import { parseNeighJson } from './parse/virsh.ts';
 export const arp: Check<Extract<Assertion, { kind: 'arp' }>> = async (a, s) => {
   const g = guestOf(s.lab, a.guest);
   const { lease } = await guestLease(s, g);
-  if (!lease) return { ok: false, seen: `guest ${g.name} holds no lease, so it has no address to resolve`, evidence: [] };
+  if (!lease) return { ok: false, seen: `guest ${g.name} holds no lease, so it has no address to resolve`, evidence: [], inconclusive: true };
   const x = exec(s, a.on);
   const p = await x.run(['ping', '-n', '-c', '1', '-W', '1', lease.ip], { check: false, timeoutMs: 5000 });
   const r = await x.run(['ip', '-j', 'neigh', 'show', 'to', lease.ip], { check: false });

@@ -9,6 +9,8 @@ export interface Observation {
   /** what was seen, one line */
   seen: string;
   evidence: Evidence[];
+  /** the check could not be made (e.g. the guest has no address): fails whatever was expected */
+  inconclusive?: boolean;
 }
 
 export type Check<A extends Assertion = Assertion> = (a: A, s: Session) => Promise<Observation>;

@@ -20,13 +20,15 @@ export async function runAssertion(a: Assertion, s: Session): Promise<AssertionR
   try {
     obs = await (CHECKS[a.kind] as Check)(a, s);
   } catch (e) {
-    obs = { ok: false, seen: `could not check: ${(e as Error).message}`, evidence: [] };
+    obs = { ok: false, seen: (e as Error).message, evidence: [], inconclusive: true };
   }
   const observed = obs.ok ? 'pass' : 'fail';
-  const status = observed === a.expect ? 'pass' : 'fail';
-  const reason = a.expect === 'pass'
-    ? obs.seen
-    : obs.ok ? `expected this to fail, but it worked: ${obs.seen}` : `fails as expected: ${obs.seen}`;
+  const status = obs.inconclusive ? 'fail' : observed === a.expect ? 'pass' : 'fail';
+  const reason = obs.inconclusive
+    ? `cannot check: ${obs.seen}`
+    : a.expect === 'pass'
+      ? obs.seen
+      : obs.ok ? `expected this to fail, but it worked: ${obs.seen}` : `fails as expected: ${obs.seen}`;
   return {
     id: a.id, kind: a.kind, title: assertionTitle(a), expect: a.expect, observed, status, reason,
     hint: status === 'fail' ? a.hint : undefined, durationMs: Math.round(performance.now() - t0), evidence: obs.evidence,

@@ -16,7 +16,7 @@ export async function endpointIp(a: Extract<Assertion, { kind: 'ping' }>['to'], 
 
 export const ping: Check<Extract<Assertion, { kind: 'ping' }>> = async (a, s) => {
   const target = await endpointIp(a.to, s);
-  if (!target.ip) return { ok: false, seen: target.why!, evidence: [] };
+  if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
   const r = await exec(s, a.from).run(['ping', '-n', '-c', String(a.count), '-W', '1', target.ip], { check: false, timeoutMs: 5000 + a.count * 2000 });
   const m = /(\d+) packets transmitted, (\d+) received/.exec(r.stdout);
   const seen = m ? `${m[2]}/${m[1]} replies from ${target.ip}` : `ping ${target.ip} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;

@@ -41,7 +41,7 @@ function loadValidated(path: string, schema: SchemaName, v: Validators, what: st
   // Ansible playbooks and Vagrant's machines.yml are YAML 1.1 (yes/no are booleans); labs are YAML 1.2
   const { source, diagnostics } = readSource(path, schema === 'lab' ? '1.2' : '1.1');
   if (!source) return { diagnostics };
-  if (source.data === null || typeof source.data !== 'object') {
+  if (source.data === null || typeof source.data !== 'object' || (schema === 'lab' && Array.isArray(source.data)) || (schema === 'playbook' && !Array.isArray(source.data))) {
     return { diagnostics: [diag(source, [], `this is not a ${what} (expected ${schema === 'lab' ? 'a mapping with description, machines, steps and assertions' : schema === 'machines' ? 'a list of machines or a "machines:" mapping' : 'a list of plays'})`)] };
   }
   const d = validateAgainst(v[schema], source, what);

@@ -63,7 +63,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       const e = parseIp(spec.dhcp.end)!;
       if (!isHost(c, s)) err(['networks', n, 'dhcp', 'start'], `network "${n}": DHCP range start ${spec.dhcp.start} is outside ${spec.subnet}`);
       if (!isHost(c, e)) err(['networks', n, 'dhcp', 'end'], `network "${n}": DHCP range end ${spec.dhcp.end} is outside ${spec.subnet}`);
-      if (s > e) err(['networks', n, 'dhcp'], `network "${n}": DHCP range start ${spec.dhcp.start} is after its end ${spec.dhcp.end}`);
+      if (isHost(c, s) && isHost(c, e) && s > e) err(['networks', n, 'dhcp'], `network "${n}": DHCP range start ${spec.dhcp.start} is after its end ${spec.dhcp.end}`);
       dhcp = { start: spec.dhcp.start, end: spec.dhcp.end };
     }
     networks.push({ name: n, subnet: spec.subnet, prefix: c.prefix, gateway: gw, dhcp, macFiltering: spec['mac-filtering'] ?? false });
@@ -85,10 +85,13 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     Object.entries<any>(spec.nics ?? {}).forEach(([nicName, nic], idx) => {
       const at: Path = ['machines', mName, 'nics', nicName];
       const net = networks.find((x) => x.name === nic.network);
+      // keep the NIC even when it is wrong, so later references to it do not cascade into more errors
+      const placeholder = () => nics.push({ name: nicName, network: nic.network, address: 'dhcp', mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`) });
       if (!net) {
+        placeholder();
         const known = Object.keys(raw.networks ?? {});
         const guess = didYouMean(nic.network, known);
-        if (!cidrs.has(nic.network)) err([...at, 'network'], `unknown network "${nic.network}"${guess ? `; did you mean "${guess}"?` : ''}`, `networks defined in this lab: ${known.join(', ') || '(none)'}`);
+        if (!known.includes(nic.network)) err([...at, 'network'], `unknown network "${nic.network}"${guess ? `; did you mean "${guess}"?` : ''}`, `networks defined in this lab: ${known.join(', ') || '(none)'}`);
         return;
       }
       const c = cidrs.get(net.name)!;
@@ -105,10 +108,12 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       if (ip === undefined) ip = allocate(c, net, usedIps);
       const n = parseIp(ip);
       if (n === undefined) {
+        placeholder();
         err(ipPath, `"${ip}" is not a valid IPv4 address`);
         return;
       }
       if (!isHost(c, n)) {
+        placeholder();
         err(ipPath, `${mName} ${nicName}: address ${ip} is not a host address in ${net.subnet} (network "${net.name}")`);
         return;
       }

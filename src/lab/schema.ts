@@ -33,6 +33,7 @@ const NOUNS: Record<string, string> = {
   relPath: 'path relative to the lab folder (letters, digits, "_", ".", "-" and "/")',
   imageRef: 'image name (e.g. cirros or cirros@0.3.2)',
   endpoint: 'machine name, guest name or IPv4 address',
+  size: 'whole number (e.g. 2048 or "2048")',
 };
 
 function nounFor(e: ErrorObject): string | undefined {
@@ -61,14 +62,35 @@ function typeOf(v: unknown): string {
   return `a ${typeof v}`;
 }
 
-function where(path: Path): string {
-  return path.length ? `"${path.join('.')}"` : 'the document';
+/** A field as a person would name it: `"ram" of step "guest"` rather than steps.4.ram. */
+export function whereIn(path: Path, data?: unknown): string {
+  if (!path.length) return 'the document';
+  const [head, idx, ...rest] = path;
+  const item = (data as any)?.[head as string]?.[idx as number];
+  if ((head === 'steps' || head === 'teardown' || head === 'assertions') && typeof idx === 'number') {
+    const label = `${head === 'assertions' ? 'assertion' : head === 'teardown' ? 'teardown step' : 'step'} ${item?.id ? `"${item.id}"` : `#${idx + 1}`}`;
+    return rest.length ? `"${rest.join('.')}" of ${label}` : label;
+  }
+  if (Array.isArray(data) && typeof head === 'number') {
+    const it = (data as any[])[head];
+    const label = it?.name !== undefined && it?.tasks === undefined ? `machine #${head + 1} (${it.name})` : it?.hosts !== undefined || it?.tasks !== undefined ? `play #${head + 1}${it.hosts !== undefined ? ` (hosts ${it.hosts})` : ''}` : `item #${head + 1}`;
+    if (idx === 'tasks' && typeof rest[0] === 'number') {
+      const t = it?.tasks?.[rest[0]];
+      const tl = `task #${rest[0] + 1}${t?.name ? ` ("${t.name}")` : ''} of ${label}`;
+      return rest.length > 1 ? `"${rest.slice(1).join('.')}" of ${tl}` : tl;
+    }
+    return idx === undefined ? label : `"${[idx, ...rest].join('.')}" of ${label}`;
+  }
+  return `"${path.join('.')}"`;
 }
 
 /** Validates parsed data against a schema; returns every problem, each located in the file. */
 export function validateAgainst(validate: ValidateFunction, source: Source, what: string): Diagnostic[] {
   if (validate(source.data)) return [];
-  const errors = pickRelevant(validate.errors ?? []);
+  let errors = pickRelevant(validate.errors ?? []);
+  // "missing description" next to "unknown key descripton; did you mean description" says the same twice
+  const typos = errors.filter((e) => e.keyword === 'additionalProperties').map((e) => ({ at: e.instancePath, guess: didYouMean(String((e.params as any).additionalProperty), Object.keys((e.parentSchema as any)?.properties ?? {})) }));
+  errors = errors.filter((e) => !(e.keyword === 'required' && typos.some((t) => t.at === e.instancePath && t.guess === (e.params as any).missingProperty)));
   const out: Diagnostic[] = [];
   for (const e of errors) {
     const d = describe(e, source, what);
@@ -77,27 +99,22 @@ export function validateAgainst(validate: ValidateFunction, source: Source, what
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
 }
 
-// oneOf reports every branch's complaints; keep the branch that matches the value's type, or one summary line.
+// oneOf reports every branch's complaints (with $ref branches their schemaPaths differ): when the value matched a
+// branch's type, keep that branch's errors; when it matched none, keep one summary line.
 function pickRelevant(errors: ErrorObject[]): ErrorObject[] {
-  const oneOfs = errors.filter((e) => e.keyword === 'oneOf');
   let kept = errors.filter((e) => e.keyword !== 'if');
-  for (const o of oneOfs) {
-    const prefix = `${o.schemaPath}/`;
-    const inside = kept.filter((e) => e.schemaPath.startsWith(prefix));
-    const branches = new Map<string, ErrorObject[]>();
-    for (const e of inside) {
-      const b = e.schemaPath.slice(prefix.length).split('/')[0]!;
-      branches.set(b, [...(branches.get(b) ?? []), e]);
-    }
-    const typed = [...branches.values()].filter((errs) => !errs.some((e) => e.keyword === 'type' && e.instancePath === o.instancePath));
-    kept = kept.filter((e) => !e.schemaPath.startsWith(prefix));
-    if (typed.length === 1) kept = kept.filter((e) => e !== o).concat(typed[0]!);
+  for (const o of errors.filter((e) => e.keyword === 'oneOf')) {
+    const under = (e: ErrorObject) => e !== o && (e.instancePath === o.instancePath || e.instancePath.startsWith(`${o.instancePath}/`));
+    const typeHere = (e: ErrorObject) => e.keyword === 'type' && e.instancePath === o.instancePath;
+    const specific = kept.filter((e) => under(e) && !typeHere(e));
+    kept = specific.length ? kept.filter((e) => e !== o && !typeHere(e)) : kept.filter((e) => !(under(e) && typeHere(e)));
   }
   return kept;
 }
 
 function describe(e: ErrorObject, source: Source, what: string): Diagnostic | undefined {
   const path = toPath(e.instancePath);
+  const where = (p: Path) => whereIn(p, source.data);
   const p = e.params as Record<string, any>;
   switch (e.keyword) {
     case 'required':

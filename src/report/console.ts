@@ -72,7 +72,7 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
         break;
       case 'run-end': {
         const passed = results.filter((r) => r.status === 'pass').length;
-        const verdict = e.result === 'pass' ? paint('green', 'PASS') : e.result === 'interrupted' ? paint('yellow', 'INTERRUPTED') : paint('red', e.result === 'fail' ? 'FAIL' : 'ERROR');
+        const verdict = e.result === 'pass' ? paint('green', results.length ? 'PASS' : 'OK') : e.result === 'interrupted' ? paint('yellow', 'INTERRUPTED') : paint('red', e.result === 'fail' ? 'FAIL' : 'ERROR');
         line('');
         if (results.length) line(`${verdict}  ${passed}/${results.length} assertions as expected  ${paint('dim', secs(e.durationMs))}`);
         else line(`${verdict}  ${paint('dim', secs(e.durationMs))}`);

@@ -51,6 +51,7 @@ export class NetnsProvider implements Provider {
         }));
       });
       // record every name now, under the lock, so a concurrent run sees them taken
+      for (const d of ['machines', 'networks']) store.record({ kind: 'dir', path: join(runDir, d), owner: 'run' });
       for (const n of store.state.networks) store.record({ kind: 'netns', name: n.ns, owner: n.name });
       for (const m of store.state.machines) store.record({ kind: 'netns', name: m.ns, owner: m.name });
     });

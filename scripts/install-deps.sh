@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs everything virtlab needs on a Debian 12 host (as root): Debian packages, the npm dependencies and the
+# test guest image. Safe to run again: each part is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils virtinst
+  openssh-server openssh-client dnsmasq-base iproute2 iptables iputils-ping busybox-static tini
+  mtools syslinux syslinux-common fdisk
+)
+
+if [ "$(id -u)" != 0 ]; then echo "install-deps: run this as root (it installs Debian packages)" >&2; exit 3; fi
+
+missing=()
+for p in "${PACKAGES[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# Debian starts libvirtd and dnsmasq for the host's default network; virtlab runs its own, one per machine.
+
+if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "install-deps: virtlab needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 3
+fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+bash scripts/build-guest-image.sh >/dev/null
+echo "install-deps: ready" >&2

@@ -1,0 +1,47 @@
+// Every bad-input fixture must fail validation with exactly its golden message (file:line:col + hint).
+import test from 'ava';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatDiagnostic } from '../../src/errors.ts';
+import { validate } from '../../src/lab/load.ts';
+
+const dir = 'test/fixtures/bad';
+const fixtures = [
+  ...readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => join(dir, f)),
+  join(dir, 'machines-bad', 'machines.yml'),
+  ...readdirSync(join(dir, 'playbooks')).map((f) => join(dir, 'playbooks', f)),
+];
+
+test('there are at least 50 bad-input fixtures', (t) => {
+  t.true(fixtures.length >= 50, `only ${fixtures.length}`);
+});
+
+for (const f of fixtures) {
+  test(`golden: ${f}`, (t) => {
+    const { diagnostics } = validate([f]);
+    t.true(diagnostics.length > 0, 'a bad fixture must produce at least one problem');
+    for (const d of diagnostics) t.true(d.line >= 1 && d.col >= 1);
+    const actual = diagnostics.map(formatDiagnostic).join('\n') + '\n';
+    const golden = f.replace(/\.yml$/, '.expected');
+    if (process.env.UPDATE_GOLDEN || !existsSync(golden)) writeFileSync(golden, actual);
+    t.is(actual, readFileSync(golden, 'utf8'));
+  });
+}
+
+test('the CLI exits 2 and prints every fixture\'s problems at once', (t) => {
+  const r = spawnSync('npx', ['tsx', 'src/cli/main.ts', 'validate', ...fixtures], { encoding: 'utf8' });
+  t.is(r.status, 2);
+  for (const f of fixtures) {
+    const first = readFileSync(f.replace(/\.yml$/, '.expected'), 'utf8').split('\n')[0]!;
+    t.true(r.stderr.includes(first), `missing: ${first}`);
+  }
+  t.regex(r.stderr, /\d+ problems in \d+ files/);
+});
+
+test('the project\'s own labs, machines.yml and playbooks are valid', (t) => {
+  const out = execFileSync('npx', ['tsx', 'src/cli/main.ts', 'validate'], { encoding: 'utf8' });
+  t.regex(out, /ok {2}labs\/kvm-macvtap\.yml/);
+  t.regex(out, /ok {2}machines\.yml/);
+  t.regex(out, /ok {2}playbooks\/provision\.yml/);
+});

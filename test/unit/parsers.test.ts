@@ -1,0 +1,55 @@
+// Parsers tested on output captured from the real tools (test/fixtures/captured).
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { parseDnsmasqLeases, parseVirshLeases } from '../../src/assertions/parse/leases.ts';
+import { parseDomiflist, parseIpAddrJson, parseNeighJson, parseReadyLine } from '../../src/assertions/parse/virsh.ts';
+import { parseNetworkXml } from '../../src/lab/netxml.ts';
+
+const cap = (f: string) => readFileSync(`test/fixtures/captured/${f}`, 'utf8');
+
+test('virsh domiflist: the device name is read, not assumed', (t) => {
+  t.deepEqual(parseDomiflist(cap('domiflist.txt')), [{ iface: 'macvtap0', type: 'direct', source: 'macvtap-net', model: 'virtio', mac: '52:54:00:ff:55:d1' }]);
+});
+
+test('dnsmasq lease file', (t) => {
+  const [l] = parseDnsmasqLeases(cap('dnsmasq.leases'));
+  t.is(l!.mac, '52:54:00:ff:55:d1');
+  t.is(l!.ip, '192.168.100.183');
+  t.is(l!.hostname, 'cirros');
+});
+
+test('virsh net-dhcp-leases', (t) => {
+  const text = ` Expiry Time           MAC address         Protocol   IP address           Hostname   Client ID or DUID
+-----------------------------------------------------------------------------------------------------------
+ 2026-11-26 16:01:02   52:54:00:58:e4:7f   ipv4       192.168.122.113/24   node-1     -
+ 2026-11-26 16:01:05   52:54:00:ae:45:66   ipv4       192.168.122.181/24   -          01:52:54:00:ae:45:66
+`;
+  t.deepEqual(parseVirshLeases(text).map((l) => [l.mac, l.ip, l.hostname]), [['52:54:00:58:e4:7f', '192.168.122.113', 'node-1'], ['52:54:00:ae:45:66', '192.168.122.181', undefined]]);
+});
+
+test('ip -j -d addr: flags, kind, IPv4 addresses', (t) => {
+  const [eth1] = parseIpAddrJson(cap('ip-addr-eth1.json'));
+  t.true(eth1!.flags.includes('PROMISC'));
+  t.deepEqual(eth1!.ipv4, ['192.168.100.101/24']);
+  const [mv] = parseIpAddrJson(cap('ip-addr-macvtap0.json'));
+  t.is(mv!.kind, 'macvtap');
+  t.deepEqual(mv!.ipv4, []);
+  t.is(mv!.address, '52:54:00:ff:55:d1');
+});
+
+test('ip -j neigh', (t) => {
+  t.deepEqual(parseNeighJson(cap('ip-neigh-guest.json')), [{ dst: '192.168.100.183', lladdr: '52:54:00:ff:55:d1', state: ['REACHABLE'], dev: 'eth1' }]);
+});
+
+test('the guest\'s ready line on its console', (t) => {
+  t.deepEqual(parseReadyLine(cap('console-cirros.log')), { hostname: 'cirros', ip: '192.168.100.183', mac: '52:54:00:ff:55:d1' });
+  t.is(parseReadyLine('booting...\n'), undefined);
+});
+
+test('libvirt network XML: name, forward mode, device', (t) => {
+  t.deepEqual(parseNetworkXml(readFileSync('labs/kvm-macvtap/macvtap.xml', 'utf8')), { name: 'macvtap-net', forward: 'bridge', dev: 'eth1', bridge: undefined });
+  t.deepEqual(parseNetworkXml("<network><name>hostntw</name><bridge name='virbr2'/></network>"), { name: 'hostntw', forward: 'isolated', dev: undefined, bridge: 'virbr2' });
+  t.like(parseNetworkXml("<network><name>n</name><forward mode='nat'/></network>"), { forward: 'nat' });
+  t.true('error' in parseNetworkXml('<network><name>a b;c</name></network>'));
+  t.true('error' in parseNetworkXml('<domain/>'));
+});
