@@ -1,0 +1,121 @@
+// The netns provider on real sshd, libvirtd, dnsmasq and QEMU: isolation between machines and instances, the
+// executor, playbook idempotence, and cleanup after the runner is killed with SIGKILL.
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadLab } from '../../src/lab/load.ts';
+import { NetnsProvider } from '../../src/providers/netns/provider.ts';
+import { home } from '../../src/runner/home.ts';
+import { runPlaybook } from '../../src/runner/provision.ts';
+import { StateStore } from '../../src/runner/state.ts';
+import type { RunEvent } from '../../src/report/events.ts';
+import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+
+function virtlabAsync(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (out += d));
+    p.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+const attach = (instance: string) => {
+  const store = StateStore.load(StateStore.pathFor(home(), instance));
+  return { store, ...new NetnsProvider().attach(store) };
+};
+
+test.serial('two labs up at once: machines see only their own guests, names and taps never collide', async (t) => {
+  const [a, b] = await Promise.all([virtlabAsync(['up', 'kvm-macvtap', '--name', 'e2e-a']), virtlabAsync(['up', 'test/fixtures/labs/two-hypervisors.yml', '--name', 'e2e-b'])]);
+  const runIds: string[] = [];
+  try {
+    t.is(a.code, 0, a.out);
+    t.is(b.code, 0, b.out);
+    const A = attach('e2e-a');
+    const B = attach('e2e-b');
+    runIds.push(A.store.state.runId, B.store.state.runId);
+    const mgmt = [...A.store.state.machines, ...B.store.state.machines].map((m) => m.mgmtHost);
+    t.is(new Set(mgmt).size, mgmt.length, 'management addresses are unique across instances');
+    const list = async (x: { machines: { name: string; exec: any }[] }, m: string) => (await x.machines.find((y) => y.name === m)!.exec.run(['virsh', '-c', 'qemu:///system', 'list', '--name'])).stdout.trim();
+    t.is(await list(A, 'kvm-01'), 'cirros');
+    t.is(await list(B, 'kvm-01'), 'guest1');
+    t.is(await list(B, 'kvm-02'), 'guest2');
+    // each QEMU holds the /dev/tapN of its own machine's macvtap (HOST-NOTES: silent cross-wiring otherwise)
+    const taps: string[] = [];
+    for (const [x, m] of [[A, 'kvm-01'], [B, 'kvm-01'], [B, 'kvm-02']] as const) {
+      const e = x.machines.find((y) => y.name === m)!.exec;
+      const dev = (await e.run(['sh', '-c', 'virsh domiflist "$(virsh list --name | head -1)" | awk \'/macvtap/ {print $1}\''])).stdout.trim();
+      const ifindex = (await e.run(['cat', `/sys/class/net/${dev}/ifindex`])).stdout.trim();
+      const fds = (await e.run(['sh', '-c', 'ls -l /proc/$(pgrep -o qemu-system)/fd'])).stdout;
+      t.regex(fds, new RegExp(`-> /dev/tap${ifindex}\\n`), `${m}: QEMU must hold /dev/tap${ifindex}`);
+      const sysDev = (await e.run(['cat', `/sys/class/net/${dev}/macvtap/tap${ifindex}/dev`])).stdout.trim();
+      const node = (await e.run(['stat', '-c', '%t:%T', `/dev/tap${ifindex}`])).stdout.trim();
+      t.is(node.split(':').map((h) => parseInt(h, 16)).join(':'), sysDev, `${m}: /dev/tap${ifindex} is the macvtap's own device`);
+      taps.push(ifindex);
+    }
+    t.is(new Set(taps).size, 3, `tap numbers must differ: ${taps}`);
+    // the executor: checksum-verified upload, skipped the second time
+    const kvm = A.machines.find((m) => m.name === 'kvm-01')!.exec;
+    const f = join(mkdtempSync(join(tmpdir(), 'virtlab-up-')), 'payload.bin');
+    writeFileSync(f, Buffer.alloc(300000, 7));
+    const first = await kvm.upload(f, '/root/lab/payload.bin');
+    const second = await kvm.upload(f, '/root/lab/payload.bin');
+    t.false(first.skipped);
+    t.true(second.skipped);
+    t.is((await kvm.run(['sha256sum', '/root/lab/payload.bin'])).stdout.split(' ')[0], first.sha256);
+    // a failed command keeps the shape of a result, plus the machine
+    const err = await t.throwsAsync(kvm.run(['sh', '-c', 'echo oops >&2; exit 3']));
+    t.regex(err!.message, /^kvm-01: `sh -c echo oops >&2; exit 3` failed \(exit 3\): oops/);
+    // playbooks: a second run changes nothing
+    const lab = loadLab('kvm-macvtap');
+    for (const m of lab.machines) {
+      const events: RunEvent[] = [];
+      const exec = A.machines.find((x) => x.name === m.name)!.exec;
+      const again = await runPlaybook(m, exec, { sharedFilesystem: true, emit: (e) => events.push(e), stage: 'provision' });
+      t.is(again.failed, 0);
+      t.is(again.changed, 0, `${m.name}: ${JSON.stringify(events.filter((e) => e.type === 'step-end'))}`);
+      t.true(again.ok > 0);
+    }
+    for (const x of [A, B]) for (const m of x.machines) await m.exec.close();
+  } finally {
+    t.is(virtlab(['down', 'e2e-a']).code, 0);
+    t.is(virtlab(['down', 'e2e-b']).code, 0);
+  }
+  t.deepEqual(leftovers('e2e-a', runIds[0]), []);
+  t.deepEqual(leftovers('e2e-b', runIds[1]), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test.serial('virtlab down cleans up after `up` was killed with SIGKILL mid-way', async (t) => {
+  const statePath = StateStore.pathFor(home(), 'e2e-kill');
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', 'kvm-macvtap', '--name', 'e2e-kill'], { stdio: 'ignore' });
+  // kill it once the hypervisor's daemons are being started (the state lists the init process)
+  const until = Date.now() + 60000;
+  let runId: string | undefined;
+  while (Date.now() < until) {
+    if (existsSync(statePath)) {
+      try {
+        const s = JSON.parse(readFileSync(statePath, 'utf8'));
+        runId = s.runId;
+        if (s.resources.some((r: any) => r.kind === 'process' && r.label === 'init of kvm-01' && r.proc)) break;
+      } catch { /* being written */ }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  p.kill('SIGKILL');
+  await new Promise((r) => p.on('close', r));
+  t.truthy(runId, 'the run got far enough to create resources');
+  t.not(leftovers('e2e-kill', runId).length, 0, 'something was left behind to clean up');
+  const st = virtlab(['status']);
+  t.regex(st.stdout, /e2e-kill .*runner gone: run virtlab down e2e-kill/);
+  const refused = virtlab(['up', 'kvm-macvtap', '--name', 'e2e-kill']);
+  t.is(refused.code, 3);
+  t.regex(refused.stderr, /lab instance "e2e-kill" was left behind by a run that did not finish/);
+  const d = virtlab(['down', 'e2e-kill']);
+  t.is(d.code, 0, d.out);
+  t.deepEqual(leftovers('e2e-kill', runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
