@@ -148,6 +148,19 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   }
 
   const failed = error !== undefined || rec.results.some((r) => r.status === 'fail');
+  if (session && lab.teardown.length && !o.keep && !(o.mode === 'up' && !error)) {
+    // the lab's own teardown steps run while the machines are still there; a failure here is reported, not fatal
+    for (const st of lab.teardown) {
+      const ts = performance.now();
+      emit({ type: 'step-start', stage: 'teardown', id: st.id, title: stepTitle(st) });
+      try {
+        const out = await executeStep(st, session, images);
+        emit({ type: 'step-end', stage: 'teardown', id: st.id, status: out.status, durationMs: ms(ts), detail: out.detail });
+      } catch (e) {
+        emit({ type: 'step-end', stage: 'teardown', id: st.id, status: 'failed', durationMs: ms(ts), detail: (e as Error).message.split('\n')[0] });
+      }
+    }
+  }
   if (session) {
     try {
       await stage('collect', async () => {
