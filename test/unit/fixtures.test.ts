@@ -10,7 +10,7 @@ const dir = 'test/fixtures/bad';
 const fixtures = [
   ...readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => join(dir, f)),
   join(dir, 'machines-bad', 'machines.yml'),
-  ...readdirSync(join(dir, 'playbooks')).map((f) => join(dir, 'playbooks', f)),
+  ...readdirSync(join(dir, 'playbooks')).filter((f) => f.endsWith('.yml')).map((f) => join(dir, 'playbooks', f)),
 ];
 
 test('there are at least 50 bad-input fixtures', (t) => {
