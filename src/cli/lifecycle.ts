@@ -53,7 +53,7 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
   try {
     const out = await runLifecycle(lab, {
       mode, provider: o.provider ?? 'netns', reportDir: o.reportDir, keep: o.keep, until: o.until, skip: o.skip, name: o.name,
-      collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 60) * 1000,
+      collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
     }, reporter(o), signal);
     if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) printAccess(out.store);
     else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);

@@ -6,6 +6,8 @@ export interface OwnedProcess {
   pid: number;
   /** field 22 of /proc/<pid>/stat: start time in clock ticks since boot */
   start: string;
+  /** the process leads a process group of helpers that go with it */
+  group?: boolean;
 }
 
 /** Start time of a live (not zombie) process, or undefined. */
@@ -24,14 +26,14 @@ export function isAlive(p: OwnedProcess): boolean {
 }
 
 /** Starts a daemon detached from us (it survives a crash of the runner), stdio to a log file. */
-export function spawnDetached(argv: string[], logFile: string, env?: Record<string, string>): OwnedProcess {
+export function spawnDetached(argv: string[], logFile: string, env?: Record<string, string>, group = false): OwnedProcess {
   const fd = openSync(logFile, 'a', 0o600);
   try {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     child.unref();
     if (!child.pid) throw new Error(`cannot start ${argv[0]}`);
     const start = procStart(child.pid);
-    return { pid: child.pid, start: start ?? '' };
+    return { pid: child.pid, start: start ?? '', ...(group ? { group } : {}) };
   } finally {
     closeSync(fd);
   }
@@ -41,7 +43,8 @@ export function spawnDetached(argv: string[], logFile: string, env?: Record<stri
 export async function killOwned(p: OwnedProcess, timeoutMs = 5000): Promise<boolean> {
   if (!isAlive(p)) return true;
   try {
-    process.kill(p.pid, 'SIGKILL');
+    // detached processes lead their own process group: kill the group to take their helpers along
+    process.kill(p.group ? -p.pid : p.pid, 'SIGKILL');
   } catch {
     return !isAlive(p);
   }

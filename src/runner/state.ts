@@ -35,6 +35,9 @@ export interface NetworkState {
   dir: string;
   leaseFile: string;
   bridge: string;
+  macFiltering?: boolean;
+  /** machine NICs plugged into this network's bridge */
+  ports: { machine: string; machineNs: string; nic: string; port: string; mac: string }[];
 }
 
 export interface LabState {

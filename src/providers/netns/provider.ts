@@ -2,6 +2,7 @@
 // and (hypervisors) its own libvirtd; each underlay network is a bridge in its own namespace with dnsmasq.
 import { existsSync, mkdirSync, readFileSync, rmSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HostError, wrap } from '../../errors.ts';
 import type { Lab } from '../../lab/model.ts';
 import type { Emit } from '../../report/events.ts';
@@ -20,6 +21,7 @@ import { LAN_BRIDGE, lanPort, MGMT_NIC, mgmtLink, nsMachine, nsNetwork } from '.
 import { hostProblems } from './preflight.ts';
 
 const IFB_GROUP = 7777;
+const SWITCH_AGENT = fileURLToPath(new URL('./switch-agent.sh', import.meta.url));
 
 export class NetnsProvider implements Provider {
   readonly name = 'netns';
@@ -42,7 +44,7 @@ export class NetnsProvider implements Provider {
       store.update((s) => {
         s.networks = lab.networks.map((n): NetworkState => {
           const dir = join(runDir, 'networks', n.name);
-          return { name: n.name, ns: nsNetwork(instance, runId, n.name), dir, leaseFile: join(dir, 'leases'), bridge: LAN_BRIDGE };
+          return { name: n.name, ns: nsNetwork(instance, runId, n.name), dir, leaseFile: join(dir, 'leases'), bridge: LAN_BRIDGE, macFiltering: n.macFiltering, ports: [] };
         });
         s.machines = lab.machines.map((m, i): MachineState => ({
           name: m.name, role: m.role, ns: nsMachine(instance, runId, m.name), dir: join(runDir, 'machines', m.name),
@@ -62,6 +64,29 @@ export class NetnsProvider implements Provider {
 
     await Promise.all(store.state.networks.map((n) => this.upNetwork(lab, n, store, local, emit).catch((e) => { throw wrap(`bring up network ${n.name}`, e); })));
     await Promise.all(store.state.machines.map((m, i) => this.upMachine(lab, m, i, ctx, local).catch((e) => { throw wrap(`bring up machine ${m.name}`, e); })));
+    await Promise.all(store.state.networks.filter((n) => n.macFiltering).map((n) => this.macFiltering(n, store, local).catch((e) => { throw wrap(`make network ${n.name} mac-filtering`, e); })));
+  }
+
+  /**
+   * The outer hypervisor's switch: each machine port gets an ebtables chain that accepts frames for the NIC's own
+   * MAC and multicast/broadcast, and drops the rest unless the NIC is promiscuous (the switch agent follows it).
+   */
+  private async macFiltering(n: NetworkState, store: StateStore, local: LocalExecutor): Promise<void> {
+    const eb = (args: string[]) => local.run(['ip', 'netns', 'exec', n.ns, 'ebtables', ...args]);
+    for (const p of n.ports) {
+      const chain = `vl-${p.port}`;
+      await eb(['-N', chain, '-P', 'DROP']);
+      await eb(['-A', chain, '-d', p.mac, '-j', 'ACCEPT']);
+      await eb(['-A', chain, '-d', 'Multicast', '-j', 'ACCEPT']);
+      await eb(['-A', 'FORWARD', '-o', p.port, '-j', chain]);
+      await eb(['-A', 'OUTPUT', '-o', p.port, '-j', chain]);
+    }
+    const res = store.record({ kind: 'process', label: `switch agent for ${n.name}`, owner: n.name }) as Extract<Resource, { kind: 'process' }>;
+    const log = join(n.dir, 'switch-agent.log');
+    const proc = spawnDetached(['ip', 'netns', 'exec', n.ns, 'bash', SWITCH_AGENT, ...n.ports.flatMap((p) => [p.machineNs, p.nic, `vl-${p.port}`])], log, undefined, true);
+    store.update(() => { res.proc = proc; });
+    await waitFor(() => /switch agent ready/.test(tail(log, 50)) || !isAlive(proc), 5000);
+    if (!isAlive(proc)) throw new HostError(`the switch agent of ${n.name} exited: ${tail(log)}`);
   }
 
   private async upNetwork(lab: Lab, n: NetworkState, store: StateStore, local: LocalExecutor, emit: Emit): Promise<void> {
@@ -119,6 +144,7 @@ export class NetnsProvider implements Provider {
       if (nic.address !== 'dhcp') inside.push(`addr add ${nic.address} dev ${nic.name}`);
       inside.push(`link set ${nic.name} up`);
       lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
+      store.update(() => { net.ports.push({ machine: m.name, machineNs: m.ns, nic: nic.name, port, mac: nic.mac }); });
     });
     await ipBatch(local, undefined, root);
     await ipBatch(local, m.ns, inside);
