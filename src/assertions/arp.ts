@@ -1,20 +1,24 @@
 import type { Assertion } from '../lab/model.ts';
-import { exec } from '../runner/session.ts';
+import { nodeExec } from '../runner/session.ts';
 import { ev, type Check } from './check.ts';
-import { guestLease, guestOf } from './facts.ts';
-import { parseNeighJson } from './parse/virsh.ts';
+import { guestOf, machineNic } from './facts.ts';
+import { endpointIp } from './ping.ts';
+import { parseNeighJson, parseProcArp } from './parse/virsh.ts';
 
-/** The machine's neighbour entry for the guest's address carries the guest's MAC (a ping first fills the table). */
+/** The node's neighbour entry for the target's address carries the target's MAC (a ping first fills the table). */
 export const arp: Check<Extract<Assertion, { kind: 'arp' }>> = async (a, s) => {
-  const g = guestOf(s.lab, a.guest);
-  const { lease } = await guestLease(s, g);
-  if (!lease) return { ok: false, seen: `guest ${g.name} holds no lease, so it has no address to resolve`, evidence: [], inconclusive: true };
-  const x = exec(s, a.on);
-  const p = await x.run(['ping', '-n', '-c', '1', '-W', '1', lease.ip], { check: false, timeoutMs: 5000 });
-  const r = await x.run(['ip', '-j', 'neigh', 'show', 'to', lease.ip], { check: false });
-  const n = r.exitCode === 0 ? parseNeighJson(r.stdout).find((e) => e.dst === lease.ip && e.lladdr) : undefined;
-  if (!n) return { ok: false, seen: `${a.on} has no neighbour entry with a MAC for ${lease.ip}`, evidence: [ev(p), ev(r)] };
-  return n.lladdr === g.mac
-    ? { ok: true, seen: `${lease.ip} is at ${n.lladdr} (${n.state.join(',')}) on ${n.dev}`, evidence: [ev(p), ev(r)] }
-    : { ok: false, seen: `${lease.ip} is at ${n.lladdr}, expected ${g.mac}`, evidence: [ev(p), ev(r)] };
+  const t = a.target;
+  const want = t.type === 'guest' ? guestOf(s.lab, t.name).mac : t.type === 'machine' ? machineNic(s.lab, t.name)?.mac : undefined;
+  const { ip, why } = await endpointIp(t, s);
+  if (!ip) return { ok: false, seen: why!.replace('to ping', 'to resolve'), evidence: [], inconclusive: true };
+  const x = nodeExec(s, a.on);
+  const p = await x.run(['ping', '-c', '1', '-W', '1', ip], { check: false, timeoutMs: 8000 });
+  const guestSide = !s.machines.has(a.on);
+  const r = guestSide ? await x.run(['cat', '/proc/net/arp'], { check: false }) : await x.run(['ip', '-j', 'neigh', 'show', 'to', ip], { check: false });
+  const entries = r.exitCode !== 0 ? [] : guestSide ? parseProcArp(r.stdout) : parseNeighJson(r.stdout);
+  const n = entries.find((e) => e.dst === ip && e.lladdr);
+  if (!n) return { ok: false, seen: `${a.on} has no neighbour entry with a MAC for ${ip}`, evidence: [ev(p), ev(r)] };
+  return n.lladdr === want
+    ? { ok: true, seen: `${ip} is at ${n.lladdr}${n.state.length ? ` (${n.state.join(',')})` : ''} on ${n.dev}`, evidence: [ev(p), ev(r)] }
+    : { ok: false, seen: `${ip} is at ${n.lladdr}, expected ${want}`, evidence: [ev(p), ev(r)] };
 };

@@ -1,5 +1,5 @@
 // Facts about guests that several checks need: where a guest's lease lives, its address, its host-side device.
-import type { Guest, Lab } from '../lab/model.ts';
+import type { Guest, Lab, Nic } from '../lab/model.ts';
 import { consoleText, domIfaces, libvirtLeases } from '../hypervisor/ops.ts';
 import type { Evidence } from '../report/events.ts';
 import { exec, type Session } from '../runner/session.ts';
@@ -48,8 +48,11 @@ export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string;
   return { dev: i?.iface, mac: i?.mac, evidence: { machine: g.on, argv: ['virsh', 'domiflist', g.name], exitCode: 0, stdout } };
 }
 
-/** The first static address of a machine (for pinging it). */
+/** The first NIC of a machine with a static address (the one pings and ARP checks use). */
+export function machineNic(lab: Lab, machine: string): Nic | undefined {
+  return lab.machines.find((m) => m.name === machine)?.nics.find((n) => n.address !== 'dhcp');
+}
+
 export function machineIp(lab: Lab, machine: string): string | undefined {
-  const nic = lab.machines.find((m) => m.name === machine)?.nics.find((n) => n.address !== 'dhcp');
-  return nic?.address.split('/')[0];
+  return machineNic(lab, machine)?.address.split('/')[0];
 }

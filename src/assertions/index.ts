@@ -9,9 +9,10 @@ import { lease } from './lease.ts';
 import { link } from './link.ts';
 import { macMatch } from './mac-match.ts';
 import { ping } from './ping.ts';
+import { guestIp } from './guest-ip.ts';
 
 export const CHECKS: { [K in AssertionKind]: Check<Extract<Assertion, { kind: K }>> } = {
-  lease, ping, arp, 'mac-match': macMatch, link,
+  lease, ping, arp, 'mac-match': macMatch, link, 'guest-ip': guestIp,
 };
 
 export async function runAssertion(a: Assertion, s: Session): Promise<AssertionResult> {

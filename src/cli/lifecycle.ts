@@ -12,8 +12,7 @@ import { runAssertion } from '../assertions/index.ts';
 import { home } from '../runner/home.ts';
 import { existingInstance, runnerAlive } from '../runner/instance.ts';
 import { runLifecycle } from '../runner/run.ts';
-import type { Session } from '../runner/session.ts';
-import { closeAll } from '../runner/session.ts';
+import { closeAll, makeSession } from '../runner/session.ts';
 import { StateStore } from '../runner/state.ts';
 import { teardown } from '../runner/teardown.ts';
 import { commandLine } from '../transport/quote.ts';
@@ -151,9 +150,8 @@ function ssh(o: Options): number {
 async function check(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'check'));
   const lab = loadLab(store.state.labFile);
-  const { machines, underlays } = builtinProviders().get(store.state.provider).attach(store);
   const emit = reporter(o);
-  const s: Session = { lab, store, emit, signal: new AbortController().signal, machines: new Map(machines.map((m) => [m.name, m])), underlays: new Map(underlays.map((u) => [u.name, u])) };
+  const s = makeSession(lab, store, builtinProviders().get(store.state.provider).attach(store), emit, new AbortController().signal);
   const t0 = performance.now();
   try {
     const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));

@@ -85,7 +85,8 @@ export type Endpoint = { type: 'machine'; name: string } | { type: 'guest'; name
 export type Assertion =
   | (AssertionBase & { kind: 'lease'; guest: string })
   | (AssertionBase & { kind: 'ping'; from: string; to: Endpoint; count: number })
-  | (AssertionBase & { kind: 'arp'; on: string; guest: string })
+  | (AssertionBase & { kind: 'arp'; on: string; target: Endpoint })
+  | (AssertionBase & { kind: 'guest-ip'; guest: string; nic: string })
   | (AssertionBase & { kind: 'mac-match'; guest: string })
   | (AssertionBase & {
       kind: 'link';

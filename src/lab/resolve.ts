@@ -292,6 +292,19 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     err(path, `unknown guest "${g}"${guess ? `; did you mean "${guess}"?` : ''}`, `guests launched by this lab: ${guestNames.join(', ') || '(none)'}`);
     return false;
   };
+  const checkNode = (path: Path, n: string): boolean => {
+    if (guestNames.includes(n) || labMachineNames.includes(n)) return true;
+    const guess = didYouMean(n, [...labMachineNames, ...guestNames]);
+    err(path, `unknown machine or guest "${n}"${guess ? `; did you mean "${guess}"?` : ''}`, `machines: ${labMachineNames.join(', ')}; guests: ${guestNames.join(', ') || '(none)'}`);
+    return false;
+  };
+  const endpoint = (path: Path, v: string): Endpoint | undefined => {
+    if (parseIp(v) !== undefined) return { type: 'ip', ip: v };
+    if (labMachineNames.includes(v)) return { type: 'machine', name: v };
+    if (guestNames.includes(v)) return { type: 'guest', name: v };
+    checkNode(path, v);
+    return undefined;
+  };
   (raw.assertions ?? []).forEach((a: any, i: number) => {
     const at: Path = ['assertions', i];
     const id: string = a.id ?? `${a.kind}-${i + 1}`;
@@ -304,16 +317,25 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         if (checkGuest([...at, 'guest'], a.guest)) assertions.push({ ...common, kind: a.kind, guest: a.guest });
         break;
       case 'ping': {
-        if (!checkMachine([...at, 'from'], a.from)) break;
-        let to: Endpoint | undefined;
-        if (parseIp(a.to) !== undefined) to = { type: 'ip', ip: a.to };
-        else if (labMachineNames.includes(a.to)) to = { type: 'machine', name: a.to };
-        else if (checkGuest([...at, 'to'], a.to)) to = { type: 'guest', name: a.to };
+        if (!checkNode([...at, 'from'], a.from)) break;
+        const to = endpoint([...at, 'to'], a.to);
         if (to) assertions.push({ ...common, kind: 'ping', from: a.from, to, count: a.count ?? 1 });
         break;
       }
-      case 'arp':
-        if (checkMachine([...at, 'on'], a.on) && checkGuest([...at, 'guest'], a.guest)) assertions.push({ ...common, kind: 'arp', on: a.on, guest: a.guest });
+      case 'arp': {
+        if ((a.guest === undefined) === (a.target === undefined)) {
+          err(at, 'an arp assertion needs exactly one of "target" or "guest"');
+          break;
+        }
+        const target = a.guest !== undefined ? (checkGuest([...at, 'guest'], a.guest) ? { type: 'guest' as const, name: a.guest } : undefined) : endpoint([...at, 'target'], a.target);
+        if (checkNode([...at, 'on'], a.on) && target) {
+          if (target.type === 'ip') err([...at, 'target'], 'an arp target must be a machine or a guest (its MAC must be known)');
+          else assertions.push({ ...common, kind: 'arp', on: a.on, target });
+        }
+        break;
+      }
+      case 'guest-ip':
+        if (checkGuest([...at, 'guest'], a.guest)) assertions.push({ ...common, kind: 'guest-ip', guest: a.guest, nic: a.nic ?? 'eth0' });
         break;
       case 'link': {
         if (!checkMachine([...at, 'on'], a.on)) break;

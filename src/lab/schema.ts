@@ -33,6 +33,7 @@ const NOUNS: Record<string, string> = {
   relPath: 'path relative to the lab folder (letters, digits, "_", ".", "-" and "/")',
   imageRef: 'image name (e.g. cirros or cirros@0.3.2)',
   endpoint: 'machine name, guest name or IPv4 address',
+  node: 'machine or guest name',
   size: 'whole number (e.g. 2048 or "2048")',
 };
 

@@ -56,7 +56,8 @@ export function assertionTitle(a: Assertion): string {
   switch (a.kind) {
     case 'lease': return `guest ${a.guest} holds a DHCP lease${exp}`;
     case 'ping': return `${a.from} can ping ${endpointName(a.to)}${exp}`;
-    case 'arp': return `${a.on}'s neighbour entry for ${a.guest} carries ${a.guest}'s MAC${exp}`;
+    case 'arp': return `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${endpointName(a.target)}'s MAC${exp}`;
+    case 'guest-ip': return `${a.guest}'s own ${a.nic} address equals its lease${exp}`;
     case 'mac-match': return `${a.guest}'s MAC equals its host-side device's MAC${exp}`;
     case 'link': {
       const what = a.nic ?? `${a.guestTap}'s host-side device`;

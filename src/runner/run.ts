@@ -16,7 +16,7 @@ import { stepTitle, type Stage } from './plan.ts';
 import { runProvisioning } from './provision.ts';
 import { waitReady } from './ready.ts';
 import { writeReports, type RunReport } from './report-files.ts';
-import { closeAll, type Session } from './session.ts';
+import { closeAll, makeSession, type Session } from './session.ts';
 import type { StateStore } from './state.ts';
 import { executeStep } from './steps.ts';
 import { teardown } from './teardown.ts';
@@ -93,8 +93,8 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   try {
     await stage('up', async () => {
       await provider.up(lab, { store, home: h, emit, signal });
-      const { machines, underlays } = provider.attach(store);
-      session = { lab, store, emit, signal, machines: new Map(machines.map((m) => [m.name, m])), underlays: new Map(underlays.map((u) => [u.name, u])) };
+      session = makeSession(lab, store, provider.attach(store), emit, signal);
+      for (const i of images.values()) if (i.login) session.logins.set(i.ref, i.login);
       store.update((s) => { s.status = 'up'; });
       await Promise.all(lab.machines.map(async (m) => { versions[m.name] = await machineVersions(session!, m.name); }));
     });

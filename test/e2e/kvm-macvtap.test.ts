@@ -13,7 +13,7 @@ test.serial('kvm-macvtap: all assertions pass and nothing is left behind', (t) =
   t.is(r.code, 0, r.out);
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
   t.is(report.result, 'pass');
-  t.is(report.assertions.length, 7);
+  t.is(report.assertions.length, 10);
   for (const a of report.assertions) t.is(a.status, 'pass', `${a.id}: ${a.reason}`);
   const byId = Object.fromEntries(report.assertions.map((a: any) => [a.id, a]));
   // real outcomes, not just statuses
@@ -26,9 +26,13 @@ test.serial('kvm-macvtap: all assertions pass and nothing is left behind', (t) =
   t.regex(byId['mac-match'].reason, new RegExp(`guest says ${mac}, macvtap\\d+ on kvm-01 has ${mac}`));
   t.regex(byId['link-promisc'].reason, /PROMISC set/);
   t.regex(byId['link-macvtap'].reason, /macvtap\d+ \(macvtap\) on kvm-01: no IPv4 address/);
+  // from inside the guest, over its serial console
+  t.regex(byId['guest-ping-remote'].reason, /^1\/1 replies from 192\.168\.100\.102$/);
+  t.regex(byId['guest-arp'].reason, /^192\.168\.100\.102 is at 52:54:00:[0-9a-f:]{8} on eth0$/);
+  t.regex(byId['guest-ip'].reason, /^eth0 of cirros has (192\.168\.100\.\d+); lease \1$/);
   // reports
   const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
-  t.regex(junit, /tests="7" failures="0"/);
+  t.regex(junit, /tests="10" failures="0"/);
   t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), new RegExp(`virtlab-guest ready hostname=cirros ip=192\\.168\\.100\\.\\d+ mac=${mac}`));
   t.is(report.machines.find((m: any) => m.name === 'kvm-01').libvirt, '9.0.0');
   t.deepEqual(leftovers('e2e-main', report.runId), []);
@@ -69,7 +73,7 @@ test.serial('--keep leaves the lab up for virtlab ssh and check; virtlab down re
     t.regex(st.stdout, /e2e-keep {2}lab kvm-macvtap, run [0-9a-f]{6}, up/);
     const chk = virtlab(['check', 'e2e-keep']);
     t.is(chk.code, 0, chk.out);
-    t.regex(chk.stdout, /PASS {2}7\/7 assertions as expected/);
+    t.regex(chk.stdout, /PASS {2}10\/10 assertions as expected/);
   } finally {
     const d = virtlab(['down', 'e2e-keep']);
     t.is(d.code, 0, d.out);

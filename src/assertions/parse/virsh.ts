@@ -69,3 +69,13 @@ export function parseReadyLine(consoleText: string): { hostname: string; ip: str
 
 /** CirrOS prints this at the end of its boot; the virtlab guest prints it too. */
 export const CIRROS_READY = '=== network info ===';
+
+/** /proc/net/arp (the guest has no `ip -j`): IP, HW type, Flags (0x2 = complete), HW address, Mask, Device. */
+export function parseProcArp(text: string): Neighbour[] {
+  return text
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 6)
+    .map((f) => ({ dst: f[0]!, lladdr: f[2] === '0x0' ? undefined : f[3]!.toLowerCase(), state: f[2] === '0x0' ? ['INCOMPLETE'] : [], dev: f[5]! }));
+}
