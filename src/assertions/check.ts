@@ -1,6 +1,6 @@
 // The shape of a check: it observes, says what it saw in one line, and keeps the commands that decided it.
 import type { Assertion } from '../lab/model.ts';
-import type { Evidence } from '../report/events.ts';
+import type { Evidence, GridCell } from '../report/events.ts';
 import type { CommandResult } from '../transport/executor.ts';
 import type { Session } from '../runner/session.ts';
 
@@ -11,6 +11,7 @@ export interface Observation {
   evidence: Evidence[];
   /** the check could not be made (e.g. the guest has no address): fails whatever was expected */
   inconclusive?: boolean;
+  cells?: GridCell[];
 }
 
 export type Check<A extends Assertion = Assertion> = (a: A, s: Session) => Promise<Observation>;

@@ -10,9 +10,10 @@ import { link } from './link.ts';
 import { macMatch } from './mac-match.ts';
 import { ping } from './ping.ts';
 import { guestIp } from './guest-ip.ts';
+import { reachability } from './reachability.ts';
 
 export const CHECKS: { [K in AssertionKind]: Check<Extract<Assertion, { kind: K }>> } = {
-  lease, ping, arp, 'mac-match': macMatch, link, 'guest-ip': guestIp,
+  lease, ping, arp, 'mac-match': macMatch, link, 'guest-ip': guestIp, reachability,
 };
 
 export async function runAssertion(a: Assertion, s: Session): Promise<AssertionResult> {
@@ -33,5 +34,6 @@ export async function runAssertion(a: Assertion, s: Session): Promise<AssertionR
   return {
     id: a.id, kind: a.kind, title: assertionTitle(a), expect: a.expect, observed, status, reason,
     hint: status === 'fail' ? a.hint : undefined, durationMs: Math.round(performance.now() - t0), evidence: obs.evidence,
+    ...(obs.cells ? { cells: obs.cells } : {}),
   };
 }

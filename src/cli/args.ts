@@ -21,6 +21,7 @@ export interface Options {
   dryRun: boolean;
   all: boolean;
   name?: string;
+  variant?: string;
   help: boolean;
   version: boolean;
 }
@@ -28,7 +29,7 @@ export interface Options {
 const BOOL: Record<string, keyof Options> = {
   '--keep': 'keep', '--json': 'json', '--verbose': 'verbose', '-v': 'verbose', '--dry-run': 'dryRun', '--all': 'all', '--help': 'help', '-h': 'help', '--version': 'version',
 };
-const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name' };
+const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant' };
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
   const o: Options = {
@@ -103,6 +104,7 @@ Options:
   --until <step-id>         stop setup before this step (the rest is left to you)
   --skip <step-id>          skip a setup step (repeatable)
   --name <instance>         run under a distinct instance name (the same lab twice at once)
+  --variant <name>          run one variant of a lab that declares variants (default: all of them)
   --json                    machine-readable output (plan: the plan; run: a JSON event stream)
   --verbose, -v             show every command and its output
   --no-color                no colours (also when NO_COLOR is set or output is not a terminal)

@@ -11,7 +11,7 @@ import type { Emit, RunEvent } from '../report/events.ts';
 import { runAssertion } from '../assertions/index.ts';
 import { home } from '../runner/home.ts';
 import { existingInstance, runnerAlive } from '../runner/instance.ts';
-import { runLifecycle } from '../runner/run.ts';
+import { runLifecycle, type RunOutcome } from '../runner/run.ts';
 import { closeAll, makeSession } from '../runner/session.ts';
 import { StateStore } from '../runner/state.ts';
 import { teardown } from '../runner/teardown.ts';
@@ -47,19 +47,38 @@ function oneLab(o: Options, verb: string): string {
 }
 
 async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
-  const lab = loadLab(oneLab(o, mode));
+  const ref = oneLab(o, mode);
+  const base = loadLab(ref, undefined, o.variant);
+  // a lab with variants runs each of them (one after another) unless --variant picks one; `up` keeps one variant
+  const variants = o.variant ? [o.variant] : base.variants.length && mode === 'run' ? base.variants : [undefined];
   const { signal, dispose } = interrupts();
+  const outcomes: { variant?: string; out: RunOutcome }[] = [];
   try {
-    const out = await runLifecycle(lab, {
-      mode, provider: o.provider ?? 'netns', reportDir: o.reportDir, keep: o.keep, until: o.until, skip: o.skip, name: o.name,
-      collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
-    }, reporter(o), signal);
-    if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) printAccess(out.store);
-    else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
-    return out.exitCode;
+    for (const v of variants) {
+      if (signal.aborted) break;
+      const lab = v === base.variant ? base : loadLab(ref, undefined, v);
+      if (variants.length > 1 && !o.json) console.log(`\n=== ${lab.name}, variant ${v} (${Object.entries(lab.params).map(([k, x]) => `${k}=${x}`).join(', ')}) ===`);
+      const out = await runLifecycle(lab, {
+        mode, provider: o.provider ?? 'netns', reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
+        until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+      }, reporter(o), signal);
+      outcomes.push({ variant: v, out });
+      if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) printAccess(out.store);
+      else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
+      if (o.keep && variants.length > 1) break; // a kept instance blocks the next variant's instance name
+    }
   } finally {
     dispose();
   }
+  if (variants.length > 1 && !o.json) {
+    console.log(`\n${base.name}: ${outcomes.length} variant${outcomes.length === 1 ? '' : 's'}`);
+    for (const { variant, out } of outcomes) {
+      const passed = out.results.filter((r) => r.status === 'pass').length;
+      console.log(`  ${out.result.toUpperCase().padEnd(11)} ${variant!.padEnd(20)} ${passed}/${out.results.length} assertions as expected${out.reportDir ? `   ${out.reportDir}` : ''}`);
+    }
+  }
+  const worst = [EXIT.interrupted, EXIT.host, EXIT.usage, EXIT.assertion].find((c) => outcomes.some((x) => x.out.exitCode === c));
+  return signal.aborted ? EXIT.interrupted : worst ?? EXIT.ok;
 }
 
 function printAccess(store: StateStore): void {
@@ -149,7 +168,7 @@ function ssh(o: Options): number {
 
 async function check(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'check'));
-  const lab = loadLab(store.state.labFile);
+  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
   const emit = reporter(o);
   const s = makeSession(lab, store, builtinProviders().get(store.state.provider).attach(store), emit, new AbortController().signal);
   const t0 = performance.now();

@@ -7,7 +7,8 @@ import { duplicateNames, normaliseCatalogue, type Catalogue } from './catalogue.
 import type { Lab } from './model.ts';
 import { resolveLab } from './resolve.ts';
 import { compileSchemas, validateAgainst, type SchemaName } from './schema.ts';
-import { diag, readSource, type Source } from './source.ts';
+import { diag, readSource, type Source, type Transform } from './source.ts';
+import { paramsFor, readVariantInfo, render, type VariantInfo } from './variants.ts';
 
 /** The project folder: labs/, machines.yml, playbooks/ (VIRTLAB_ROOT overrides). */
 export function projectRoot(): string {
@@ -37,9 +38,9 @@ export function listLabNames(root = projectRoot()): string[] {
 
 type Validators = ReturnType<typeof compileSchemas>;
 
-function loadValidated(path: string, schema: SchemaName, v: Validators, what: string): { source?: Source; diagnostics: Diagnostic[] } {
+function loadValidated(path: string, schema: SchemaName, v: Validators, what: string, transform?: Transform): { source?: Source; diagnostics: Diagnostic[] } {
   // Ansible playbooks and Vagrant's machines.yml are YAML 1.1 (yes/no are booleans); labs are YAML 1.2
-  const { source, diagnostics } = readSource(path, schema === 'lab' ? '1.2' : '1.1');
+  const { source, diagnostics } = readSource(path, schema === 'lab' ? '1.2' : '1.1', transform);
   if (!source) return { diagnostics };
   if (source.data === null || typeof source.data !== 'object' || (schema === 'lab' && Array.isArray(source.data)) || (schema === 'playbook' && !Array.isArray(source.data))) {
     return { diagnostics: [diag(source, [], `this is not a ${what} (expected ${schema === 'lab' ? 'a mapping with description, machines, steps and assertions' : schema === 'machines' ? 'a list of machines or a "machines:" mapping' : 'a list of plays'})`)] };
@@ -59,22 +60,39 @@ export function catalogueFor(labFile: string, root: string, v: Validators): { ca
   return { catalogue: source ? normaliseCatalogue(source) : undefined, diagnostics };
 }
 
-function resolveFile(labFile: string, root: string, v: Validators): { lab?: Lab; diagnostics: Diagnostic[] } {
-  const lab = loadValidated(labFile, 'lab', v, 'lab');
+export function variantsOf(labFile: string): VariantInfo {
+  try {
+    return readVariantInfo(readFileSync(labFile, 'utf8'));
+  } catch {
+    return { defaults: {}, variants: {} };
+  }
+}
+
+function resolveFile(labFile: string, root: string, v: Validators, variant?: string): { lab?: Lab; diagnostics: Diagnostic[] } {
+  const info = variantsOf(labFile);
+  if (variant !== undefined && !(variant in info.variants)) {
+    const names = Object.keys(info.variants);
+    throw new UsageError(`lab ${basename(labFile, '.yml')} has no variant "${variant}"`, names.length ? `its variants: ${names.join(', ')}` : 'it declares no variants');
+  }
+  const params = paramsFor(info, variant);
+  const lab = loadValidated(labFile, 'lab', v, 'lab', (text, file) => render(text, params, file));
   const cat = catalogueFor(labFile, root, v);
   if (!lab.source || !cat.catalogue) return { diagnostics: [...lab.diagnostics, ...cat.diagnostics] };
   return resolveLab({
     source: lab.source,
     catalogue: cat.catalogue,
     playbookDir: join(root, 'playbooks'),
-    readFile: (p) => (existsSync(p) ? readFileSync(p, 'utf8') : undefined),
+    readFile: (p) => (existsSync(p) ? render(readFileSync(p, 'utf8'), params, p).text : undefined),
     exists: (p) => existsSync(p) && statSync(p).isFile(),
+    params,
+    variant,
+    variants: Object.keys(info.variants),
   });
 }
 
 /** Loads and resolves one lab or throws DefinitionError with every problem. */
-export function loadLab(ref: string, root = projectRoot()): Lab {
-  const { lab, diagnostics } = resolveFile(labPath(ref, root), root, compileSchemas());
+export function loadLab(ref: string, root = projectRoot(), variant?: string): Lab {
+  const { lab, diagnostics } = resolveFile(labPath(ref, root), root, compileSchemas(), variant);
   if (!lab) throw new DefinitionError(diagnostics);
   return lab;
 }
@@ -94,7 +112,7 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
   const diagnostics: Diagnostic[] = [];
   const checked: string[] = [];
   const add = (file: string, d: Diagnostic[]) => {
-    checked.push(file);
+    if (!checked.includes(file)) checked.push(file);
     for (const x of d) if (!diagnostics.some((y) => y.file === x.file && y.line === x.line && y.message === x.message)) diagnostics.push(x);
   };
   const targets = refs.length
@@ -103,7 +121,10 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
   for (const t of targets) {
     const path = t.includes('/') || /\.ya?ml$/.test(t) ? resolvePath(t) : labPath(t, root);
     const kind = classify(path, root);
-    if (kind === 'lab') add(path, resolveFile(path, root, v).diagnostics);
+    if (kind === 'lab') {
+      add(path, resolveFile(path, root, v).diagnostics);
+      for (const name of Object.keys(variantsOf(path).variants)) add(path, resolveFile(path, root, v, name).diagnostics.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })));
+    }
     else add(path, loadValidated(path, kind, v, kind === 'machines' ? 'machine catalogue' : 'playbook').diagnostics);
   }
   return { checked, diagnostics };

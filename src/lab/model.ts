@@ -69,7 +69,8 @@ export type Step =
   | (StepBase & { kind: 'net-start'; on: string; network: string })
   | (StepBase & { kind: 'promisc'; on: string; nic: string; state: 'on' | 'off' })
   | (StepBase & { kind: 'guest'; on: string; guest: Guest })
-  | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string } });
+  | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string } })
+  | (StepBase & { kind: 'hairpin'; network: string; machine: string; nic: string; state: 'on' | 'off' });
 
 export type StepKind = Step['kind'];
 
@@ -87,6 +88,7 @@ export type Assertion =
   | (AssertionBase & { kind: 'ping'; from: string; to: Endpoint; count: number })
   | (AssertionBase & { kind: 'arp'; on: string; target: Endpoint })
   | (AssertionBase & { kind: 'guest-ip'; guest: string; nic: string })
+  | (AssertionBase & { kind: 'reachability'; cells: { from: string; to: Endpoint; expect: Expect }[] })
   | (AssertionBase & { kind: 'mac-match'; guest: string })
   | (AssertionBase & {
       kind: 'link';
@@ -113,6 +115,11 @@ export interface Lab {
   steps: Step[];
   assertions: Assertion[];
   teardown: Step[];
+  /** parameter values this lab was rendered with */
+  params: Record<string, string>;
+  variant?: string;
+  /** every variant the lab declares */
+  variants: string[];
 }
 
 export function endpointName(e: Endpoint): string {

@@ -18,6 +18,9 @@ export interface ResolveInput {
   /** reads a lab file (XML, script); undefined when missing */
   readFile: (absPath: string) => string | undefined;
   exists: (absPath: string) => boolean;
+  params?: Record<string, string>;
+  variant?: string;
+  variants?: string[];
 }
 
 /** A MAC that is the same for the same lab and name, in QEMU's 52:54:00 range. */
@@ -178,8 +181,8 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       if (ids.has(id)) err([...at, 'id'], `duplicate step id "${id}"`, 'step ids must be unique within the lab');
       ids.set(id, at);
       const common = { id, description: s.description, hint: s.hint };
-      const on: string | undefined = s.on ?? s.to;
-      if (on !== undefined && !checkMachine([...at, s.on !== undefined ? 'on' : 'to'], on, ['net-define', 'net-start', 'guest'].includes(s.kind) ? 'hypervisor' : undefined)) return;
+      const on: string | undefined = s.on ?? s.to ?? s.machine;
+      if (on !== undefined && !checkMachine([...at, s.on !== undefined ? 'on' : s.to !== undefined ? 'to' : 'machine'], on, ['net-define', 'net-start', 'guest'].includes(s.kind) ? 'hypervisor' : undefined)) return;
       const up = uploaded.get(on!) ?? new Set<string>();
       uploaded.set(on!, up);
       switch (s.kind) {
@@ -250,6 +253,14 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           };
           guests.push(guest);
           steps.push({ ...common, kind: 'guest', on: on!, guest });
+          break;
+        }
+        case 'hairpin': {
+          const m = machine(on!);
+          const nic = m?.nics.find((n) => n.name === s.nic);
+          if (m && !nic) err([...at, 'nic'], `${on} has no NIC "${s.nic}"`, `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`);
+          else if (nic && nic.network !== s.network) err([...at, 'network'], `${on} ${s.nic} is plugged into "${nic.network}", not "${s.network}"`);
+          steps.push({ ...common, kind: 'hairpin', network: s.network, machine: on!, nic: s.nic, state: s.state ?? 'on' });
           break;
         }
         case 'command': {
@@ -334,6 +345,18 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         }
         break;
       }
+      case 'reachability': {
+        const cells: { from: string; to: Endpoint; expect: 'pass' | 'fail' }[] = [];
+        for (const [from, row] of Object.entries<any>(a.expect)) {
+          if (!checkNode([...at, 'expect', from], from)) continue;
+          for (const [to, exp] of Object.entries<any>(row)) {
+            const t = endpoint([...at, 'expect', from, to], to);
+            if (t) cells.push({ from, to: t, expect: exp });
+          }
+        }
+        assertions.push({ ...common, expect: 'pass', kind: 'reachability', cells });
+        break;
+      }
       case 'guest-ip':
         if (checkGuest([...at, 'guest'], a.guest)) assertions.push({ ...common, kind: 'guest-ip', guest: a.guest, nic: a.nic ?? 'eth0' });
         break;
@@ -369,7 +392,10 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   if (out.length) return { diagnostics: out };
   return {
     diagnostics: [],
-    lab: { name, file, dir: labDir, description: raw.description, teaches: raw.teaches, networks, machines, libvirtNetworks, guests, steps, assertions, teardown },
+    lab: {
+      name, file, dir: labDir, description: raw.description, teaches: raw.teaches, networks, machines, libvirtNetworks, guests, steps, assertions, teardown,
+      params: input.params ?? {}, variant: input.variant, variants: input.variants ?? [],
+    },
   };
 }
 

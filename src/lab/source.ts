@@ -21,7 +21,9 @@ export function displayPath(file: string): string {
 }
 
 /** Reads and parses a YAML file; returns diagnostics instead of throwing for anything the user can fix. */
-export function readSource(path: string, yamlVersion: '1.1' | '1.2' = '1.2'): { source?: Source; diagnostics: Diagnostic[] } {
+export type Transform = (text: string, file: string) => { text: string; diagnostics: Diagnostic[] };
+
+export function readSource(path: string, yamlVersion: '1.1' | '1.2' = '1.2', transform?: Transform): { source?: Source; diagnostics: Diagnostic[] } {
   const file = displayPath(path);
   let bytes: Buffer;
   try {
@@ -31,10 +33,10 @@ export function readSource(path: string, yamlVersion: '1.1' | '1.2' = '1.2'): { 
     const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String((e as Error).message);
     return { diagnostics: [{ file, line: 1, col: 1, message: `cannot read: ${why}` }] };
   }
-  return parseSource(file, bytes, yamlVersion);
+  return parseSource(file, bytes, yamlVersion, transform);
 }
 
-export function parseSource(file: string, bytes: Buffer, yamlVersion: '1.1' | '1.2' = '1.2'): { source?: Source; diagnostics: Diagnostic[] } {
+export function parseSource(file: string, bytes: Buffer, yamlVersion: '1.1' | '1.2' = '1.2', transform?: Transform): { source?: Source; diagnostics: Diagnostic[] } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -44,6 +46,11 @@ export function parseSource(file: string, bytes: Buffer, yamlVersion: '1.1' | '1
     const line = before.split('\n').length;
     const col = before.length - before.lastIndexOf('\n');
     return { diagnostics: [{ file, line, col, message: `the file is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at offset ${bad})`, hint: 'save the file as UTF-8' }] };
+  }
+  if (transform) {
+    const t = transform(text, file);
+    if (t.diagnostics.length) return { diagnostics: t.diagnostics };
+    text = t.text;
   }
   if (text.trim() === '' || text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
     return { diagnostics: [{ file, line: 1, col: 1, message: 'the file is empty' }] };

@@ -64,6 +64,7 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
         const exp = r.expect === 'fail' ? paint('dim', ' [expected failure]') : '';
         line(`  ${r.status === 'pass' ? ok : bad} ${r.id}: ${r.title}${exp}`);
         line(paint('dim', `      ${r.reason}`));
+        if (r.cells) for (const l of gridLines(r, ok, bad)) line(`      ${l}`);
         if (r.status === 'fail' && r.hint) line(`      ${paint('yellow', 'hint:')} ${r.hint}`);
         break;
       }
@@ -82,4 +83,24 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
       }
     }
   };
+}
+
+/** A grid as a table: rows are sources, columns targets; each cell shows what was expected and whether it held. */
+export function gridLines(r: AssertionResult, ok: string, bad: string): string[] {
+  const cells = r.cells ?? [];
+  const nodes = [...new Set(cells.flatMap((c) => [c.from, c.to]))];
+  const rows = nodes.filter((n) => cells.some((c) => c.from === n));
+  const cols = nodes.filter((n) => cells.some((c) => c.to === n));
+  const w = Math.max(9, ...rows.map((x) => x.length), ...cols.map((x) => x.length)) + 1;
+  const strip = (x: string) => x.replace(/\x1b\[[0-9;]*m/g, '');
+  const pad = (x: string) => x + ' '.repeat(Math.max(0, w - strip(x).length));
+  const out = [pad('from \\ to') + cols.map(pad).join('')];
+  for (const f of rows) {
+    out.push(pad(f) + cols.map((t) => {
+      const c = cells.find((x) => x.from === f && x.to === t);
+      return pad(c ? (c.status === 'pass' ? `${c.expect} ${ok}` : `${c.expect} ${bad} (saw ${c.observed})`) : '·');
+    }).join(''));
+  }
+  out.push('(each cell: the expected result of a ping from the row to the column, and whether it held)');
+  return out;
 }

@@ -11,6 +11,15 @@ export interface Evidence {
   stderr?: string;
 }
 
+export interface GridCell {
+  from: string;
+  to: string;
+  expect: 'pass' | 'fail';
+  observed: 'pass' | 'fail';
+  status: 'pass' | 'fail';
+  reason: string;
+}
+
 export interface AssertionResult {
   id: string;
   kind: string;
@@ -25,6 +34,8 @@ export interface AssertionResult {
   hint?: string;
   durationMs: number;
   evidence: Evidence[];
+  /** reachability grids: one cell per ordered pair */
+  cells?: GridCell[];
 }
 
 export type RunEvent =

@@ -18,8 +18,11 @@ export function evidenceText(r: AssertionResult): string {
 }
 
 export function junitXml(suite: string, results: AssertionResult[], totalMs: number, extraFailure?: string): string {
-  const failures = results.filter((r) => r.status === 'fail').length + (extraFailure ? 1 : 0);
-  const cases = results.map((r) => {
+  const failures = results.flatMap((r): { status: string }[] => r.cells ?? [r]).filter((r) => r.status === 'fail').length + (extraFailure ? 1 : 0);
+  const cases = results.flatMap((r): AssertionResult[] => (r.cells ? r.cells.map((c) => ({
+    ...r, id: `${r.id}[${c.from}->${c.to}]`, title: `${c.from} -> ${c.to} (expected ${c.expect})`, status: c.status, reason: c.reason, cells: undefined,
+    evidence: r.evidence.filter((e) => e.machine.startsWith(c.from)),
+  })) : [r])).map((r) => {
     const name = xmlEscape(`${r.id}: ${r.title}`);
     const head = `    <testcase classname="${xmlEscape(suite)}" name="${name}" time="${(r.durationMs / 1000).toFixed(3)}"`;
     if (r.status === 'pass') return `${head}/>`;

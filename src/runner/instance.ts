@@ -44,7 +44,7 @@ export function createInstance(h: Home, lab: Lab, provider: string, instanceName
   const runDir = runDirOverride ?? join(h.runs, `${instance}-${runId}`);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   return StateStore.create(h, {
-    version: 1, instance, lab: lab.name, labFile: lab.file, runId, provider, runnerPid: process.pid,
+    version: 1, instance, lab: lab.name, labFile: lab.file, variant: lab.variant, runId, provider, runnerPid: process.pid,
     createdAt: new Date().toISOString(), runDir, keyFile: join(runDir, 'keys', 'id_ed25519'), status: 'creating',
     machines: [], networks: [], resources: [],
   });

@@ -37,7 +37,13 @@ export function stepCommands(s: Step): string[][] {
       return [cmd.guestDisk(s.guest), cmd.virtInstall(s.guest)];
     case 'command':
       return s.argv ? [s.argv] : [['upload', s.script!.rel, cmd.labFilePath(s.script!.rel)], ['sh', cmd.labFilePath(s.script!.rel)]];
+    case 'hairpin':
+      return [['bridge', 'link', 'set', 'dev', `<port of ${s.machine} ${s.nic}>`, 'hairpin', s.state]];
   }
+}
+
+export function stepMachine(s: Step): string | undefined {
+  return s.kind === 'upload' ? s.to : s.kind === 'hairpin' ? undefined : s.on;
 }
 
 export function stepTitle(s: Step): string {
@@ -48,6 +54,7 @@ export function stepTitle(s: Step): string {
     case 'promisc': return `promiscuous mode ${s.state} for ${s.nic} on ${s.on}`;
     case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, network ${s.guest.network}`;
     case 'command': return `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`;
+    case 'hairpin': return `hairpin ${s.state} on the ${s.network} switch port of ${s.machine} ${s.nic}`;
   }
 }
 
@@ -57,6 +64,7 @@ export function assertionTitle(a: Assertion): string {
     case 'lease': return `guest ${a.guest} holds a DHCP lease${exp}`;
     case 'ping': return `${a.from} can ping ${endpointName(a.to)}${exp}`;
     case 'arp': return `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${endpointName(a.target)}'s MAC${exp}`;
+    case 'reachability': return `reachability grid (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`;
     case 'guest-ip': return `${a.guest}'s own ${a.nic} address equals its lease${exp}`;
     case 'mac-match': return `${a.guest}'s MAC equals its host-side device's MAC${exp}`;
     case 'link': {
@@ -86,11 +94,11 @@ export function buildPlan(lab: Lab): Plan {
       { stage: 'up', steps: lab.machines.map((m) => ({ id: `up-${m.name}`, title: `bring up ${m.role} ${m.name} (${m.ram} MiB, ${m.vcpu} vCPU)`, on: m.name, commands: [] })) },
       { stage: 'provision', steps: lab.machines.filter((m) => m.provision).map((m) => ({ id: `provision-${m.name}`, title: `run playbook ${m.provision!.split('/').pop()} on ${m.name}`, on: m.name, commands: [] })) },
       { stage: 'upload', steps: uploads.map((s) => ({ id: s.id, title: stepTitle(s), on: s.kind === 'upload' ? s.to : undefined, commands: stepCommands(s) })) },
-      { stage: 'setup', steps: setup.map((s) => ({ id: s.id, title: stepTitle(s), on: 'on' in s ? s.on : undefined, commands: stepCommands(s) })) },
+      { stage: 'setup', steps: setup.map((s) => ({ id: s.id, title: stepTitle(s), on: stepMachine(s), commands: stepCommands(s) })) },
       { stage: 'ready', steps: lab.guests.filter((g) => g.wait).map((g) => ({ id: `ready-${g.name}`, title: `wait until ${g.name} holds a lease and printed its ready line`, on: g.on, commands: [] })) },
       { stage: 'assert', steps: lab.assertions.map((a) => ({ id: a.id, title: assertionTitle(a), commands: [] })) },
       { stage: 'collect', steps: [{ id: 'collect', title: 'on failure: console logs, dumpxml, ip -j addr/link/neigh, leases, libvirtd log', commands: [] }] },
-      { stage: 'teardown', steps: [...lab.teardown.map((s) => ({ id: s.id, title: stepTitle(s), on: 'on' in s ? s.on : undefined, commands: stepCommands(s) })), { id: 'teardown', title: 'remove everything the run created, then check nothing is left', commands: [] }] },
+      { stage: 'teardown', steps: [...lab.teardown.map((s) => ({ id: s.id, title: stepTitle(s), on: stepMachine(s), commands: stepCommands(s) })), { id: 'teardown', title: 'remove everything the run created, then check nothing is left', commands: [] }] },
     ],
   };
 }

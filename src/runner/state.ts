@@ -45,6 +45,7 @@ export interface LabState {
   instance: string;
   lab: string;
   labFile: string;
+  variant?: string;
   runId: string;
   provider: string;
   runnerPid: number;

@@ -1,7 +1,10 @@
 // Executes one setup step on its machine; every object it creates is recorded in the state first.
-import { dirname } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { hasTemplates, render } from '../lab/variants.ts';
 import * as cmd from '../hypervisor/commands.ts';
 import * as ops from '../hypervisor/ops.ts';
+import { HostError } from '../errors.ts';
 import type { Step } from '../lab/model.ts';
 import type { StepStatus } from '../report/events.ts';
 import type { ResolvedImage } from './images.ts';
@@ -18,7 +21,7 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
     case 'upload': {
       const x = exec(s, step.to);
       const jobs = [
-        ...step.files.map((f) => ({ local: f.src, remote: cmd.labFilePath(f.rel) })),
+        ...step.files.map((f) => ({ local: renderedFile(s, f.src, f.rel), remote: cmd.labFilePath(f.rel) })),
         ...step.images.map((i) => ({ local: images.get(i.ref)!.path, remote: cmd.imagePath(i) })),
       ];
       const done = await Promise.all(jobs.map(async (j) => {
@@ -45,6 +48,13 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       await ops.launchGuest(exec(s, step.on), step.guest);
       return { status: 'changed', detail: `mac ${step.guest.mac}` };
     }
+    case 'hairpin': {
+      const u = s.underlays.get(step.network);
+      const port = u?.ports.find((p) => p.machine === step.machine && p.nic === step.nic)?.port;
+      if (!u || !port) throw new HostError(`no switch port for ${step.machine} ${step.nic} on ${step.network}`);
+      await u.exec.run(['bridge', 'link', 'set', 'dev', port, 'hairpin', step.state]);
+      return { status: 'changed', detail: `port ${port}` };
+    }
     case 'command': {
       const x = exec(s, step.on);
       if (step.argv) {
@@ -58,4 +68,15 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       return { status: 'changed', detail: r.stdout.trim().split('\n').pop()?.slice(0, 120) };
     }
   }
+}
+
+/** A lab file with {{ parameters }} is uploaded as rendered for this run's variant. */
+function renderedFile(s: Session, src: string, rel: string): string {
+  if (!Object.keys(s.lab.params).length) return src;
+  const text = readFileSync(src, 'utf8');
+  if (!hasTemplates(text)) return src;
+  const out = join(s.store.state.runDir, 'rendered', rel);
+  mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
+  writeFileSync(out, render(text, s.lab.params, src).text, { mode: 0o600 });
+  return out;
 }

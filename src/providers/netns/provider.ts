@@ -190,6 +190,7 @@ export class NetnsProvider implements Provider {
         name: n.name,
         exec: new PrefixedExecutor(`network ${n.name}`, local, ['ip', 'netns', 'exec', n.ns]),
         leases: async () => (existsSync(n.leaseFile) ? readFileSync(n.leaseFile, 'utf8') : ''),
+        ports: n.ports.map((p) => ({ machine: p.machine, nic: p.nic, port: p.port })),
       })),
     };
   }
