@@ -94,11 +94,14 @@ case "$1" in
   bound|renew)
     ip -4 addr flush dev "$interface"
     ip addr add "$ip/${mask:-24}" dev "$interface"
-    [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"
+    # the first NIC owns the default route; a NIC attached later must not steal it
+    if [ -n "$router" ] && { [ "$interface" = eth0 ] || ! ip route | grep -q '^default'; }; then
+      ip route replace default via "${router%% *}" dev "$interface"
+    fi
     [ -n "$hostname" ] && hostname "$hostname"
     mac=$(cat /sys/class/net/$interface/address)
     echo "=== network info ===" > /dev/console
-    echo "virtlab-guest ready hostname=$(hostname) ip=$ip mac=$mac" > /dev/console
+    echo "virtlab-guest ready hostname=$(hostname) ip=$ip mac=$mac iface=$interface" > /dev/console
     ;;
 esac
 exit 0
@@ -114,9 +117,15 @@ for m in $(cat /etc/modules); do insmod /lib/modules/$m.ko; done
 hostname cirros
 ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
-ip link set eth0 up
 echo "virtlab-guest booted mac=$(cat /sys/class/net/eth0/address)" > /dev/console
-udhcpc -i eth0 -s /etc/udhcpc.script -b -t 30 -T 1 -A 2 -x hostname:cirros >/dev/null 2>&1
+# DHCP on every NIC, including ones attached later (virsh attach-interface)
+dhcp() { ip link set "$1" up; udhcpc -i "$1" -s /etc/udhcpc.script -b -t 30 -T 1 -A 2 -x hostname:cirros -p "/run/udhcpc.$1.pid" >/dev/null 2>&1; }
+dhcp eth0
+touch /run/dhcp.eth0
+( while true; do
+    for d in /sys/class/net/eth*; do n=${d##*/}; [ -e "/run/dhcp.$n" ] && continue; touch "/run/dhcp.$n"; dhcp "$n"; done
+    sleep 1
+  done ) &
 # a root shell on the serial console (the console executor uses it); respawn when it exits
 while true; do setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'; done
 EOS

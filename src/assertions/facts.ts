@@ -9,13 +9,13 @@ import { parseReadyLine } from './parse/virsh.ts';
 export type LeaseSource = { type: 'underlay'; network: string } | { type: 'libvirt'; machine: string; network: string };
 
 /** macvtap modes put the guest on the lower device's underlay (its DHCP server); other networks are libvirt's. */
-export function leaseSource(lab: Lab, g: Guest): LeaseSource {
-  const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === g.network);
+export function leaseSource(lab: Lab, g: Guest, network = g.network): LeaseSource {
+  const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === network);
   if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && net.dev) {
     const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === net.dev);
     if (nic) return { type: 'underlay', network: nic.network };
   }
-  return { type: 'libvirt', machine: g.on, network: g.network };
+  return { type: 'libvirt', machine: g.on, network };
 }
 
 export function guestOf(lab: Lab, name: string): Guest {
@@ -24,21 +24,25 @@ export function guestOf(lab: Lab, name: string): Guest {
   return g;
 }
 
-export async function guestLease(s: Session, g: Guest): Promise<{ lease?: Lease; evidence: Evidence }> {
-  const src = leaseSource(s.lab, g);
+/** The lease of a guest's NIC (its first NIC unless a network is named). */
+export async function guestLease(s: Session, g: Guest, network = g.network): Promise<{ lease?: Lease; evidence: Evidence }> {
+  const mac = g.nics.find((n) => n.network === network)?.mac ?? g.mac;
+  const src = leaseSource(s.lab, g, network);
   if (src.type === 'underlay') {
     const u = s.underlays.get(src.network)!;
     const text = await u.leases();
-    const lease = parseDnsmasqLeases(text).find((l) => l.mac === g.mac);
+    const lease = parseDnsmasqLeases(text).find((l) => l.mac === mac);
     return { lease, evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text } };
   }
   const x = exec(s, src.machine);
   const { leases, stdout } = await libvirtLeases(x, src.network);
-  return { lease: leases.find((l) => l.mac === g.mac), evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout } };
+  return { lease: leases.find((l) => l.mac === mac), evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout } };
 }
 
 export async function guestReady(s: Session, g: Guest): Promise<{ ip: string; mac: string; hostname: string } | undefined> {
-  return parseReadyLine(await consoleText(exec(s, g.on), g.name));
+  // the first NIC's line: what the guest itself says about eth0
+  const text = await consoleText(exec(s, g.on), g.name);
+  return parseReadyLine(text.split('\n').filter((l) => !/ iface=(?!eth0\b)/.test(l)).join('\n'));
 }
 
 export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string; mac?: string; evidence: Evidence }> {

@@ -11,9 +11,10 @@ import { macMatch } from './mac-match.ts';
 import { ping } from './ping.ts';
 import { guestIp } from './guest-ip.ts';
 import { reachability } from './reachability.ts';
+import { seenSource } from './seen-source.ts';
 
 export const CHECKS: { [K in AssertionKind]: Check<Extract<Assertion, { kind: K }>> } = {
-  lease, ping, arp, 'mac-match': macMatch, link, 'guest-ip': guestIp, reachability,
+  lease, ping, arp, 'mac-match': macMatch, link, 'guest-ip': guestIp, reachability, 'seen-source': seenSource,
 };
 
 export async function runAssertion(a: Assertion, s: Session): Promise<AssertionResult> {

@@ -27,5 +27,7 @@ export function virtInstall(g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): string
   ];
 }
 
+export const attachInterface = (guest: string, network: string, mac: string) =>
+  ['virsh', 'attach-interface', guest, 'network', network, '--mac', mac, '--model', 'virtio', '--live'];
 export const domiflist = (guest: string) => ['virsh', 'domiflist', guest];
 export const destroyGuest = (guest: string) => ['virsh', 'destroy', guest];

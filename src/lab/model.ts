@@ -45,11 +45,20 @@ export interface LibvirtNetwork {
   dev?: string; // lower device for macvtap modes
 }
 
+export interface GuestNic {
+  network: string;
+  mac: string;
+  /** the step that adds it (the guest step for the first NIC, attach-interface for later ones) */
+  step: string;
+}
+
 export interface Guest {
   name: string;
   on: string;
   image: ImageRef;
   network: string;
+  /** every NIC, the first one from the guest step */
+  nics: GuestNic[];
   ram: number;
   vcpus: number;
   mac: string;
@@ -69,8 +78,9 @@ export type Step =
   | (StepBase & { kind: 'net-start'; on: string; network: string })
   | (StepBase & { kind: 'promisc'; on: string; nic: string; state: 'on' | 'off' })
   | (StepBase & { kind: 'guest'; on: string; guest: Guest })
-  | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string } })
-  | (StepBase & { kind: 'hairpin'; network: string; machine: string; nic: string; state: 'on' | 'off' });
+  | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string }; guest?: boolean })
+  | (StepBase & { kind: 'hairpin'; network: string; machine: string; nic: string; state: 'on' | 'off' })
+  | (StepBase & { kind: 'attach-interface'; on: string; guest: string; network: string; mac: string });
 
 export type StepKind = Step['kind'];
 
@@ -84,7 +94,8 @@ interface AssertionBase {
 export type Endpoint = { type: 'machine'; name: string } | { type: 'guest'; name: string } | { type: 'ip'; ip: string };
 
 export type Assertion =
-  | (AssertionBase & { kind: 'lease'; guest: string })
+  | (AssertionBase & { kind: 'lease'; guest: string; network?: string })
+  | (AssertionBase & { kind: 'seen-source'; from: string; to: string; source: Endpoint })
   | (AssertionBase & { kind: 'ping'; from: string; to: Endpoint; count: number })
   | (AssertionBase & { kind: 'arp'; on: string; target: Endpoint })
   | (AssertionBase & { kind: 'guest-ip'; guest: string; nic: string })

@@ -182,6 +182,13 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       ids.set(id, at);
       const common = { id, description: s.description, hint: s.hint };
       const on: string | undefined = s.on ?? s.to ?? s.machine;
+      if (s.kind === 'command' && guests.some((g) => g.name === s.on)) {
+        // a command inside a guest, over its console
+        if (s.argv === undefined) err([...at, 'argv'], 'a command step on a guest needs "argv" (a script cannot be uploaded over a console)');
+        else steps.push({ id, description: s.description, hint: s.hint, kind: 'command', on: s.on, argv: s.argv, guest: true });
+        if (ids.has(id) && ids.get(id) !== at) { /* reported above */ }
+        return;
+      }
       if (on !== undefined && !checkMachine([...at, s.on !== undefined ? 'on' : s.to !== undefined ? 'to' : 'machine'], on, ['net-define', 'net-start', 'guest'].includes(s.kind) ? 'hypervisor' : undefined)) return;
       const up = uploaded.get(on!) ?? new Set<string>();
       uploaded.set(on!, up);
@@ -249,10 +256,25 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           if (machine(s.name)) err([...at, 'name'], `guest name "${s.name}" is also a machine name`);
           const guest: Guest = {
             name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network,
-            ram: s.ram ?? 128, vcpus: s.vcpus ?? 1, mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(), wait: s.wait ?? true, step: id,
+            ram: s.ram ?? 128, vcpus: s.vcpus ?? 1, mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(), wait: s.wait ?? true, step: id, nics: [],
           };
+          guest.nics.push({ network: s.network, mac: guest.mac, step: id });
           guests.push(guest);
           steps.push({ ...common, kind: 'guest', on: on!, guest });
+          break;
+        }
+        case 'attach-interface': {
+          const g = guests.find((x) => x.name === s.guest);
+          if (!g) {
+            err([...at, 'guest'], `guest "${s.guest}" is not launched by an earlier step`);
+            return;
+          }
+          if (g.on !== on) err([...at, 'on'], `guest "${s.guest}" runs on ${g.on}, not on ${on}`);
+          if (!started.has(`${on}/${s.network}`)) err([...at, 'network'], `network "${s.network}" is not started on ${on} by an earlier net-start step`);
+          if (g.nics.some((n) => n.network === s.network)) err([...at, 'network'], `guest "${s.guest}" already has a NIC on "${s.network}"`);
+          const mac = (s.mac ?? stableMac(name, `${s.guest}/${s.network}`)).toLowerCase();
+          g.nics.push({ network: s.network, mac, step: id });
+          steps.push({ ...common, kind: 'attach-interface', on: on!, guest: s.guest, network: s.network, mac });
           break;
         }
         case 'hairpin': {
@@ -324,9 +346,22 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     const common = { id, expect: (a.expect ?? 'pass') as 'pass' | 'fail', description: a.description, hint: a.hint };
     switch (a.kind) {
       case 'lease':
+        if (!checkGuest([...at, 'guest'], a.guest)) break;
+        if (a.network !== undefined && !guests.find((g) => g.name === a.guest)!.nics.some((n) => n.network === a.network)) {
+          err([...at, 'network'], `guest "${a.guest}" has no NIC on network "${a.network}"`);
+          break;
+        }
+        assertions.push({ ...common, kind: 'lease', guest: a.guest, network: a.network });
+        break;
       case 'mac-match':
         if (checkGuest([...at, 'guest'], a.guest)) assertions.push({ ...common, kind: a.kind, guest: a.guest });
         break;
+      case 'seen-source': {
+        if (!checkNode([...at, 'from'], a.from) || !checkMachine([...at, 'to'], a.to)) break;
+        const source = endpoint([...at, 'source'], a.source);
+        if (source) assertions.push({ ...common, kind: 'seen-source', from: a.from, to: a.to, source });
+        break;
+      }
       case 'ping': {
         if (!checkNode([...at, 'from'], a.from)) break;
         const to = endpoint([...at, 'to'], a.to);

@@ -39,6 +39,8 @@ export function stepCommands(s: Step): string[][] {
       return s.argv ? [s.argv] : [['upload', s.script!.rel, cmd.labFilePath(s.script!.rel)], ['sh', cmd.labFilePath(s.script!.rel)]];
     case 'hairpin':
       return [['bridge', 'link', 'set', 'dev', `<port of ${s.machine} ${s.nic}>`, 'hairpin', s.state]];
+    case 'attach-interface':
+      return [cmd.attachInterface(s.guest, s.network, s.mac)];
   }
 }
 
@@ -55,13 +57,15 @@ export function stepTitle(s: Step): string {
     case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, network ${s.guest.network}`;
     case 'command': return `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`;
     case 'hairpin': return `hairpin ${s.state} on the ${s.network} switch port of ${s.machine} ${s.nic}`;
+    case 'attach-interface': return `attach a NIC on ${s.network} to running guest "${s.guest}" on ${s.on} (mac ${s.mac})`;
   }
 }
 
 export function assertionTitle(a: Assertion): string {
   const exp = a.expect === 'fail' ? ' (expected to fail)' : '';
   switch (a.kind) {
-    case 'lease': return `guest ${a.guest} holds a DHCP lease${exp}`;
+    case 'lease': return `guest ${a.guest} holds a DHCP lease${a.network ? ` on ${a.network}` : ''}${exp}`;
+    case 'seen-source': return `${a.to} sees ${a.from}'s packets coming from ${endpointName(a.source)}${exp}`;
     case 'ping': return `${a.from} can ping ${endpointName(a.to)}${exp}`;
     case 'arp': return `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${endpointName(a.target)}'s MAC${exp}`;
     case 'reachability': return `reachability grid (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`;

@@ -13,12 +13,18 @@ export interface Readiness {
   ms: number;
 }
 
-export async function waitReady(s: Session, g: Guest, deadlineMs: number): Promise<Readiness> {
+export async function waitReady(s: Session, g: Guest, deadlineMs: number, ranSteps?: Set<string>): Promise<Readiness> {
   const t0 = performance.now();
   let last = 'nothing yet';
+  const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
   try {
     return await pRetry(async () => {
-      const [{ lease }, ready] = await Promise.all([guestLease(s, g), guestReady(s, g)]);
+      const [{ lease }, ready, ...others] = await Promise.all([guestLease(s, g), guestReady(s, g), ...extra.map((n) => guestLease(s, g, n.network))]);
+      const missing = extra.filter((_, i) => !others[i]!.lease).map((n) => n.network);
+      if (lease && ready && missing.length) {
+        last = `no lease yet for its NIC on ${missing.join(', ')}`;
+        throw new Error(last);
+      }
       if (lease && ready) return { ip: lease.ip, mac: ready.mac, ms: Math.round(performance.now() - t0) };
       if (lease && !ready && (await consoleText(exec(s, g.on), g.name)).includes(CIRROS_READY)) {
         return { ip: lease.ip, mac: g.mac, ms: Math.round(performance.now() - t0) };

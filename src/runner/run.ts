@@ -123,12 +123,13 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     await stage('upload', () => runSteps('upload', todo.filter((x) => x.kind === 'upload')));
     await stage('setup', () => runSteps('setup', todo.filter((x) => x.kind !== 'upload')));
     await stage('ready', async () => {
-      const launched = new Set(todo.filter((x) => x.kind === 'guest' && !o.skip.includes(x.id)).map((x) => x.id));
+      const ran = new Set(todo.filter((x) => !o.skip.includes(x.id)).map((x) => x.id));
+      const launched = new Set(todo.filter((x) => x.kind === 'guest' && ran.has(x.id)).map((x) => x.id));
       await Promise.all(lab.guests.filter((g) => g.wait && launched.has(g.step)).map(async (g) => {
         const ts = performance.now();
         emit({ type: 'step-start', stage: 'ready', id: `ready-${g.name}`, title: `${g.name} ready (lease + ready line on its console)` });
         try {
-          const r = await waitReady(s, g, o.readyTimeoutMs);
+          const r = await waitReady(s, g, o.readyTimeoutMs, ran);
           emit({ type: 'step-end', stage: 'ready', id: `ready-${g.name}`, status: 'ok', durationMs: ms(ts), detail: `${r.ip}, ${r.mac}` });
         } catch (e) {
           if (e instanceof InterruptedError) throw e;

@@ -8,7 +8,8 @@ import { HostError } from '../errors.ts';
 import type { Step } from '../lab/model.ts';
 import type { StepStatus } from '../report/events.ts';
 import type { ResolvedImage } from './images.ts';
-import { exec, type Session } from './session.ts';
+import { waitReady } from './ready.ts';
+import { exec, nodeExec, type Session } from './session.ts';
 
 export interface StepOutcome {
   status: StepStatus;
@@ -48,6 +49,9 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       await ops.launchGuest(exec(s, step.on), step.guest);
       return { status: 'changed', detail: `mac ${step.guest.mac}` };
     }
+    case 'attach-interface':
+      await exec(s, step.on).run(cmd.attachInterface(step.guest, step.network, step.mac));
+      return { status: 'changed' };
     case 'hairpin': {
       const u = s.underlays.get(step.network);
       const port = u?.ports.find((p) => p.machine === step.machine && p.nic === step.nic)?.port;
@@ -56,6 +60,12 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       return { status: 'changed', detail: `port ${port}` };
     }
     case 'command': {
+      if (step.guest) {
+        // a guest answers on its console once it has booted
+        await waitReady(s, s.lab.guests.find((g) => g.name === step.on)!, 60000);
+        const r = await nodeExec(s, step.on).run(step.argv!, { timeoutMs: 60000 });
+        return { status: 'changed', detail: r.stdout.trim().split('\n').pop()?.slice(0, 120) || undefined };
+      }
       const x = exec(s, step.on);
       if (step.argv) {
         const r = await x.run(step.argv, { timeoutMs: 300000 });

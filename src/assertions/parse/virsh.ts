@@ -60,11 +60,16 @@ export function parseNeighJson(text: string): Neighbour[] {
   return (JSON.parse(text || '[]') as any[]).map((n) => ({ dst: n.dst, lladdr: n.lladdr?.toLowerCase(), state: n.state ?? [], dev: n.dev }));
 }
 
-/** The guest's ready line on its serial console: `virtlab-guest ready hostname=H ip=I mac=M`. */
-export function parseReadyLine(consoleText: string): { hostname: string; ip: string; mac: string } | undefined {
-  const lines = consoleText.split(/\r?\n/).filter((l) => l.includes('virtlab-guest ready'));
-  const m = /hostname=(\S+) ip=(\d+\.\d+\.\d+\.\d+) mac=([0-9a-f:]{17})/i.exec(lines[lines.length - 1] ?? '');
-  return m ? { hostname: m[1]!, ip: m[2]!, mac: m[3]!.toLowerCase() } : undefined;
+/** The guest's ready line on its serial console: `virtlab-guest ready hostname=H ip=I mac=M [iface=ethN]`; the
+ * last one for the given MAC (or the last one of all). */
+export function parseReadyLine(consoleText: string, mac?: string): { hostname: string; ip: string; mac: string; iface?: string } | undefined {
+  const found = consoleText
+    .split(/\r?\n/)
+    .map((l) => /virtlab-guest ready hostname=(\S+) ip=(\d+\.\d+\.\d+\.\d+) mac=([0-9a-f:]{17})(?: iface=(\S+))?/i.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ hostname: m[1]!, ip: m[2]!, mac: m[3]!.toLowerCase(), ...(m[4] ? { iface: m[4] } : {}) }))
+    .filter((r) => !mac || r.mac === mac.toLowerCase());
+  return found[found.length - 1];
 }
 
 /** CirrOS prints this at the end of its boot; the virtlab guest prints it too. */

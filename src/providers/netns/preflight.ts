@@ -11,6 +11,7 @@ export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }>
   'ssh-keygen': { pkg: 'openssh-client' },
   unshare: { pkg: 'util-linux' },
   tini: { pkg: 'tini' },
+  tcpdump: { pkg: 'tcpdump' },
   ping: { pkg: 'iputils-ping' },
   libvirtd: { pkg: 'libvirt-daemon-system', hypervisorOnly: true },
   virsh: { pkg: 'libvirt-clients', hypervisorOnly: true },
