@@ -8,7 +8,8 @@ import { parseNeighJson, parseProcArp } from './parse/virsh.ts';
 /** The node's neighbour entry for the target's address carries the target's MAC (a ping first fills the table). */
 export const arp: Check<Extract<Assertion, { kind: 'arp' }>> = async (a, s) => {
   const t = a.target;
-  const want = t.type === 'guest' ? guestOf(s.lab, t.name).mac : t.type === 'machine' ? machineNic(s.lab, t.name)?.mac : undefined;
+  // with proxy ARP, another machine answers for the target: the entry carries that machine's MAC
+  const want = a.answeredBy ? machineNic(s.lab, a.answeredBy)?.mac : t.type === 'guest' ? guestOf(s.lab, t.name).mac : t.type === 'machine' ? machineNic(s.lab, t.name)?.mac : undefined;
   const { ip, why } = await endpointIp(t, s);
   if (!ip) return { ok: false, seen: why!.replace('to ping', 'to resolve'), evidence: [], inconclusive: true };
   const x = nodeExec(s, a.on);
@@ -19,6 +20,6 @@ export const arp: Check<Extract<Assertion, { kind: 'arp' }>> = async (a, s) => {
   const n = entries.find((e) => e.dst === ip && e.lladdr);
   if (!n) return { ok: false, seen: `${a.on} has no neighbour entry with a MAC for ${ip}`, evidence: [ev(p), ev(r)] };
   return n.lladdr === want
-    ? { ok: true, seen: `${ip} is at ${n.lladdr}${n.state.length ? ` (${n.state.join(',')})` : ''} on ${n.dev}`, evidence: [ev(p), ev(r)] }
-    : { ok: false, seen: `${ip} is at ${n.lladdr}, expected ${want}`, evidence: [ev(p), ev(r)] };
+    ? { ok: true, seen: `${ip} is at ${n.lladdr}${a.answeredBy ? ` (${a.answeredBy}'s MAC)` : ''}${n.state.length ? ` (${n.state.join(',')})` : ''} on ${n.dev}`, evidence: [ev(p), ev(r)] }
+    : { ok: false, seen: `${ip} is at ${n.lladdr}, expected ${want}${a.answeredBy ? ` (${a.answeredBy}'s MAC)` : ''}`, evidence: [ev(p), ev(r)] };
 };

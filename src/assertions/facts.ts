@@ -6,10 +6,14 @@ import { exec, type Session } from '../runner/session.ts';
 import { parseDnsmasqLeases, type Lease } from './parse/leases.ts';
 import { parseReadyLine } from './parse/virsh.ts';
 
-export type LeaseSource = { type: 'underlay'; network: string } | { type: 'libvirt'; machine: string; network: string };
+export type LeaseSource =
+  | { type: 'underlay'; network: string }
+  | { type: 'libvirt'; machine: string; network: string }
+  | { type: 'file'; machine: string; path: string };
 
 /** macvtap modes put the guest on the lower device's underlay (its DHCP server); other networks are libvirt's. */
 export function leaseSource(lab: Lab, g: Guest, network = g.network): LeaseSource {
+  if (g.leases && network === g.network) return { type: 'file', machine: g.leases.on, path: g.leases.path };
   const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === network);
   if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && net.dev) {
     const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === net.dev);
@@ -35,6 +39,10 @@ export async function guestLease(s: Session, g: Guest, network = g.network): Pro
     return { lease, evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text } };
   }
   const x = exec(s, src.machine);
+  if (src.type === 'file') {
+    const r = await x.run(['cat', src.path], { check: false });
+    return { lease: parseDnsmasqLeases(r.stdout).find((l) => l.mac === mac), evidence: { machine: src.machine, argv: ['cat', src.path], exitCode: r.exitCode, stdout: r.stdout } };
+  }
   const { leases, stdout } = await libvirtLeases(x, src.network);
   return { lease: leases.find((l) => l.mac === mac), evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout } };
 }

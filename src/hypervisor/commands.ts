@@ -21,7 +21,7 @@ export function virtInstall(g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): string
     'virt-install', '--name', g.name, '--memory', String(g.ram), '--vcpus', String(g.vcpus),
     '--virt-type', virtType, '--import', '--osinfo', 'generic',
     '--disk', `path=${guestDiskPath(g)},format=qcow2,bus=virtio`,
-    '--network', `network=${g.network},mac=${g.mac},model=virtio`,
+    '--network', g.tap ? `type=ethernet,target.dev=${g.tap},mac=${g.mac},model=virtio` : `network=${g.network},mac=${g.mac},model=virtio`,
     '--graphics', 'none', '--serial', `pty,log.file=${consoleLogPath(g.name)},log.append=off`,
     '--noautoconsole',
   ];

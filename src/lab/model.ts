@@ -64,6 +64,10 @@ export interface Guest {
   mac: string;
   wait: boolean;
   step: string;
+  /** a routed tap (libvirt type='ethernet') instead of a libvirt network */
+  tap?: string;
+  /** lease file of a DHCP server the lab runs itself */
+  leases?: { on: string; path: string };
 }
 
 interface StepBase {
@@ -97,7 +101,7 @@ export type Assertion =
   | (AssertionBase & { kind: 'lease'; guest: string; network?: string })
   | (AssertionBase & { kind: 'seen-source'; from: string; to: string; source: Endpoint })
   | (AssertionBase & { kind: 'ping'; from: string; to: Endpoint; count: number })
-  | (AssertionBase & { kind: 'arp'; on: string; target: Endpoint })
+  | (AssertionBase & { kind: 'arp'; on: string; target: Endpoint; answeredBy?: string })
   | (AssertionBase & { kind: 'guest-ip'; guest: string; nic: string })
   | (AssertionBase & { kind: 'reachability'; cells: { from: string; to: Endpoint; expect: Expect }[] })
   | (AssertionBase & { kind: 'mac-match'; guest: string })

@@ -247,7 +247,11 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         case 'guest': {
           const img = imageRef(s.image, [...at, 'image']);
           if (img && !up.has(`image:${s.image}`)) err([...at, 'image'], `image "${s.image}" is not uploaded to ${on} by an earlier step`, `add it to the images of an upload step to ${on}`);
-          if (!libvirtNetworks.some((n) => n.on === on && n.name === s.network)) {
+          if ((s.network === undefined) === (s.tap === undefined)) {
+            err(at, 'a guest needs exactly one of "network" (a libvirt network) or "tap" (a routed tap device)');
+          } else if (s.tap !== undefined) {
+            // the lab's own steps route the tap; nothing to check here
+          } else if (!libvirtNetworks.some((n) => n.on === on && n.name === s.network)) {
             err([...at, 'network'], `network "${s.network}" is not defined on ${on} by an earlier net-define step`);
           } else if (!started.has(`${on}/${s.network}`)) {
             err([...at, 'network'], `network "${s.network}" is not started on ${on} by an earlier net-start step`);
@@ -255,10 +259,11 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           if (guests.some((g) => g.name === s.name)) err([...at, 'name'], `duplicate guest name "${s.name}"`);
           if (machine(s.name)) err([...at, 'name'], `guest name "${s.name}" is also a machine name`);
           const guest: Guest = {
-            name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network,
+            name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network ?? `tap:${s.tap}`, tap: s.tap, leases: s.leases,
             ram: s.ram ?? 128, vcpus: s.vcpus ?? 1, mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(), wait: s.wait ?? true, step: id, nics: [],
           };
-          guest.nics.push({ network: s.network, mac: guest.mac, step: id });
+          guest.nics.push({ network: guest.network, mac: guest.mac, step: id });
+          if (s.leases && !checkMachine([...at, 'leases', 'on'], s.leases.on)) return;
           guests.push(guest);
           steps.push({ ...common, kind: 'guest', on: on!, guest });
           break;
@@ -374,9 +379,10 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           break;
         }
         const target = a.guest !== undefined ? (checkGuest([...at, 'guest'], a.guest) ? { type: 'guest' as const, name: a.guest } : undefined) : endpoint([...at, 'target'], a.target);
-        if (checkNode([...at, 'on'], a.on) && target) {
+        const by: string | undefined = a['answered-by'];
+        if (checkNode([...at, 'on'], a.on) && target && (by === undefined || checkMachine([...at, 'answered-by'], by))) {
           if (target.type === 'ip') err([...at, 'target'], 'an arp target must be a machine or a guest (its MAC must be known)');
-          else assertions.push({ ...common, kind: 'arp', on: a.on, target });
+          else assertions.push({ ...common, kind: 'arp', on: a.on, target, ...(by ? { answeredBy: by } : {}) });
         }
         break;
       }

@@ -54,7 +54,7 @@ export function stepTitle(s: Step): string {
     case 'net-define': return `define libvirt network "${s.network}" from ${s.rel} on ${s.on}`;
     case 'net-start': return `start libvirt network "${s.network}" on ${s.on}`;
     case 'promisc': return `promiscuous mode ${s.state} for ${s.nic} on ${s.on}`;
-    case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, network ${s.guest.network}`;
+    case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, ${s.guest.tap ? `routed tap ${s.guest.tap}` : `network ${s.guest.network}`}`;
     case 'command': return `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`;
     case 'hairpin': return `hairpin ${s.state} on the ${s.network} switch port of ${s.machine} ${s.nic}`;
     case 'attach-interface': return `attach a NIC on ${s.network} to running guest "${s.guest}" on ${s.on} (mac ${s.mac})`;
@@ -67,7 +67,7 @@ export function assertionTitle(a: Assertion): string {
     case 'lease': return `guest ${a.guest} holds a DHCP lease${a.network ? ` on ${a.network}` : ''}${exp}`;
     case 'seen-source': return `${a.to} sees ${a.from}'s packets coming from ${endpointName(a.source)}${exp}`;
     case 'ping': return `${a.from} can ping ${endpointName(a.to)}${exp}`;
-    case 'arp': return `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${endpointName(a.target)}'s MAC${exp}`;
+    case 'arp': return `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${a.answeredBy ?? endpointName(a.target)}'s MAC${exp}`;
     case 'reachability': return `reachability grid (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`;
     case 'guest-ip': return `${a.guest}'s own ${a.nic} address equals its lease${exp}`;
     case 'mac-match': return `${a.guest}'s MAC equals its host-side device's MAC${exp}`;

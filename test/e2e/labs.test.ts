@@ -34,3 +34,45 @@ test.serial('macvtap-modes: every mode x hairpin variant matches the measured ta
   }
   t.deepEqual(orphanNamespaceProcesses(), []);
 });
+
+test.serial('kvm-nat-hostonly: NAT masquerades, host-only isolates, a NIC attached live gets a lease', (t) => {
+  const dir = tmp();
+  const r = virtlab(['run', 'kvm-nat-hostonly', '--name', 'e2e-nat', '--report-dir', dir]);
+  t.is(r.code, 0, r.out);
+  const rep = report(dir);
+  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  t.regex(a['lease-nat'].reason, /holds 192\.168\.100\.\d+ from libvirt network natntw on kvm-01/);
+  t.regex(a['lease-host'].reason, /holds 192\.168\.110\.\d+ from libvirt network hostntw on kvm-01/);
+  t.regex(a['lease-attached'].reason, /holds 192\.168\.110\.\d+ from libvirt network hostntw on kvm-01/);
+  t.is(a['nat-source'].reason, "remote-01 sees guest-nat's pings coming from 10.0.50.11 (expected 10.0.50.11)");
+  t.is(a['nat-out'].observed, 'pass');
+  for (const id of ['nat-in', 'hostonly-out', 'hostonly-in']) {
+    t.is(a[id].observed, 'fail', id);
+    t.regex(a[id].reason, /^fails as expected: 0\/1 replies/, `${id} must fail because of libvirt's rules, not for lack of a route`);
+  }
+  t.is(a['hostonly-from-host'].observed, 'pass');
+  t.deepEqual(leftovers('e2e-nat', rep.runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test.serial('kvm-routed: the peer reaches the routed guest through proxy ARP, never seeing its MAC', (t) => {
+  const dir = tmp();
+  const r = virtlab(['run', 'kvm-routed', '--name', 'e2e-routed', '--report-dir', dir]);
+  t.is(r.code, 0, r.out);
+  const rep = report(dir);
+  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  t.is(a.lease.reason, '52:54:00:10:00:50 holds 192.168.100.50 from /root/lab/routed.leases on kvm-01');
+  t.is(a['ping-remote'].reason, '1/1 replies from 192.168.100.50');
+  t.is(a['guest-out'].reason, '1/1 replies from 192.168.100.102');
+  t.regex(a['proxy-arp'].reason, /^192\.168\.100\.50 is at (52:54:00:[0-9a-f:]{8}) \(kvm-01's MAC\)/);
+  t.is(a['guest-mac-hidden'].observed, 'fail');
+  t.notRegex(a['proxy-arp'].reason, /52:54:00:10:00:50/);
+  t.deepEqual(leftovers('e2e-routed', rep.runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test('virtlab list shows every lab with its description', (t) => {
+  const r = virtlab(['list']);
+  t.is(r.code, 0);
+  for (const lab of ['kvm-macvtap', 'kvm-nat-hostonly', 'kvm-routed', 'macvtap-modes']) t.regex(r.stdout, new RegExp(`^${lab} +\\S.+$`, 'm'));
+});
