@@ -35,6 +35,6 @@ export async function runAssertion(a: Assertion, s: Session): Promise<AssertionR
   return {
     id: a.id, kind: a.kind, title: assertionTitle(a), expect: a.expect, observed, status, reason,
     hint: status === 'fail' ? a.hint : undefined, durationMs: Math.round(performance.now() - t0), evidence: obs.evidence,
-    ...(obs.cells ? { cells: obs.cells } : {}),
+    ...(obs.cells ? { cells: obs.cells } : {}), points: a.points,
   };
 }

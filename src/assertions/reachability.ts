@@ -7,7 +7,7 @@ import { ping } from './ping.ts';
 export const reachability: Check<Extract<Assertion, { kind: 'reachability' }>> = async (a, s) => {
   const evidence: Evidence[] = [];
   const cells: GridCell[] = await Promise.all(a.cells.map(async (c) => {
-    const o = await ping({ kind: 'ping', id: `${a.id}:${c.from}->${endpointName(c.to)}`, expect: c.expect, from: c.from, to: c.to, count: 1 }, s);
+    const o = await ping({ kind: 'ping', id: `${a.id}:${c.from}->${endpointName(c.to)}`, expect: c.expect, points: 0, from: c.from, to: c.to, count: 1 }, s);
     evidence.push(...o.evidence);
     const observed = o.ok ? 'pass' : 'fail';
     const status = !o.inconclusive && observed === c.expect ? 'pass' : 'fail';

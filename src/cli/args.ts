@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.ts';
 import { didYouMean } from '../lab/suggest.ts';
 
-export const COMMANDS = ['run', 'up', 'down', 'check', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
+export const COMMANDS = ['run', 'up', 'down', 'check', 'reset', 'explain', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Options {
@@ -22,6 +22,7 @@ export interface Options {
   all: boolean;
   name?: string;
   variant?: string;
+  to?: string;
   help: boolean;
   version: boolean;
 }
@@ -29,7 +30,7 @@ export interface Options {
 const BOOL: Record<string, keyof Options> = {
   '--keep': 'keep', '--json': 'json', '--verbose': 'verbose', '-v': 'verbose', '--dry-run': 'dryRun', '--all': 'all', '--help': 'help', '-h': 'help', '--version': 'version',
 };
-const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant' };
+const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant', '--to': 'to' };
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
   const o: Options = {
@@ -87,7 +88,9 @@ Commands:
                             collect (on failure), teardown (always, unless --keep)
   up <lab>                  bring the machines up and provision them; prints how to reach each machine
   down [<lab>] [--all]      remove everything a lab instance created (works after a crash or kill -9)
-  check <lab>               run the assertions against a lab that is up (changes nothing)
+  check <lab>               run the assertions against a lab that is up (changes nothing); prints a score
+  reset <lab> [--to <step>] bring a lab that is up back to a known step (default: where up --until left it)
+  explain <lab>             the lab's walkthrough: each step, the exact command it runs, and why
   ssh <lab> <machine> [-- cmd ...]
                             a shell on a machine, or one command
   status                    the lab instances that are up, their machines and age

@@ -12,6 +12,9 @@ import { runAssertion } from '../assertions/index.ts';
 import { home } from '../runner/home.ts';
 import { existingInstance, runnerAlive } from '../runner/instance.ts';
 import { runLifecycle, type RunOutcome } from '../runner/run.ts';
+import { explain, instructions, score } from './course.ts';
+import { writeReports } from '../runner/report-files.ts';
+import { mkdirSync } from 'node:fs';
 import { closeAll, makeSession } from '../runner/session.ts';
 import { StateStore } from '../runner/state.ts';
 import { teardown } from '../runner/teardown.ts';
@@ -63,7 +66,11 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
         until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
       }, reporter(o), signal);
       outcomes.push({ variant: v, out });
-      if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) printAccess(out.store);
+      if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) {
+        printAccess(out.store);
+        const from = o.until ?? lab.exercise?.from;
+        if (from) process.stdout.write(instructions(lab, from, out.store.state.instance));
+      }
       else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
       if (o.keep && variants.length > 1) break; // a kept instance blocks the next variant's instance name
     }
@@ -176,7 +183,17 @@ async function check(o: Options): Promise<number> {
     const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));
     for (const r of results) emit({ type: 'assertion', result: r });
     const failed = results.some((r) => r.status === 'fail');
-    emit({ type: 'run-end', result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, durationMs: Math.round(performance.now() - t0) });
+    const sc = score(results);
+    const durationMs = Math.round(performance.now() - t0);
+    if (o.reportDir) {
+      mkdirSync(o.reportDir, { recursive: true, mode: 0o700 });
+      writeReports(o.reportDir, {
+        lab: lab.name, description: lab.description, instance: store.state.instance, runId: store.state.runId, provider: store.state.provider,
+        result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, startedAt: new Date().toISOString(), durationMs, stages: { assert: durationMs },
+        steps: [], assertions: results, machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu })), images: [], files: [], score: sc,
+      });
+    }
+    emit({ type: 'run-end', result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, durationMs, message: `score ${sc.points}/${sc.max}`, reportDir: o.reportDir });
     return failed ? EXIT.assertion : EXIT.ok;
   } finally {
     await closeAll(s);
@@ -202,8 +219,27 @@ async function doctor(o: Options): Promise<number> {
   return problems.length ? EXIT.host : EXIT.ok;
 }
 
+/** Back to a known step: the instance is removed and brought up again to that step, under the same name. */
+async function reset(o: Options): Promise<number> {
+  const store = instanceStore(oneLab(o, 'reset'));
+  const s = store.state;
+  const to = o.to ?? s.until;
+  const lab = loadLab(s.labFile, undefined, s.variant);
+  const downCode = await down({ ...o, args: [s.instance], all: false });
+  if (downCode !== EXIT.ok) return downCode;
+  return lifecycle({ ...o, args: [s.labFile], name: s.instance, until: to, variant: s.variant, keep: true }, 'up').then((c) => {
+    if (c === EXIT.ok) console.log(`${s.instance}: reset to ${to ? `before step "${to}"` : `the end of setup`} of ${lab.name}`);
+    return c;
+  });
+}
+
+function explainCmd(o: Options): number {
+  process.stdout.write(explain(loadLab(oneLab(o, 'explain'), undefined, o.variant)));
+  return EXIT.ok;
+}
+
 export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'help'>, (o: Options) => Promise<number> | number> = {
   run: (o) => lifecycle(o, 'run'),
   up: (o) => lifecycle(o, 'up'),
-  down, check, ssh, status, doctor,
+  down, check, ssh, status, doctor, reset, explain: explainCmd,
 };

@@ -91,6 +91,7 @@ export type StepKind = Step['kind'];
 interface AssertionBase {
   id: string;
   expect: Expect;
+  points: number;
   description?: string;
   hint?: string;
 }
@@ -135,6 +136,7 @@ export interface Lab {
   variant?: string;
   /** every variant the lab declares */
   variants: string[];
+  exercise?: { goal: string; text?: string; from?: string };
 }
 
 export function endpointName(e: Endpoint): string {

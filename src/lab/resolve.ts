@@ -348,7 +348,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     const id: string = a.id ?? `${a.kind}-${i + 1}`;
     if (aIds.has(id) || ids.has(id)) err([...at, 'id'], `duplicate id "${id}"`, 'assertion ids must be unique and differ from step ids');
     aIds.add(id);
-    const common = { id, expect: (a.expect ?? 'pass') as 'pass' | 'fail', description: a.description, hint: a.hint };
+    const common = { id, expect: (a.expect ?? 'pass') as 'pass' | 'fail', description: a.description, hint: a.hint, points: a.points ?? 1 };
     switch (a.kind) {
       case 'lease':
         if (!checkGuest([...at, 'guest'], a.guest)) break;
@@ -430,12 +430,15 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     }
   });
 
+  if (raw.exercise?.from !== undefined && !steps.some((x) => x.id === raw.exercise.from)) {
+    err(['exercise', 'from'], `exercise starts at step "${raw.exercise.from}", which this lab does not have`, `its steps: ${steps.map((x) => x.id).join(', ')}`);
+  }
   if (out.length) return { diagnostics: out };
   return {
     diagnostics: [],
     lab: {
       name, file, dir: labDir, description: raw.description, teaches: raw.teaches, networks, machines, libvirtNetworks, guests, steps, assertions, teardown,
-      params: input.params ?? {}, variant: input.variant, variants: input.variants ?? [],
+      params: input.params ?? {}, variant: input.variant, variants: input.variants ?? [], exercise: raw.exercise,
     },
   };
 }

@@ -34,6 +34,8 @@ export interface AssertionResult {
   hint?: string;
   durationMs: number;
   evidence: Evidence[];
+  /** course mode: what this check is worth */
+  points?: number;
   /** reachability grids: one cell per ordered pair */
   cells?: GridCell[];
 }

@@ -22,6 +22,8 @@ export interface RunReport {
   images: { ref: string; source: string }[];
   files: string[];
   error?: string;
+  /** course mode: points of the checks that passed, out of all */
+  score?: { points: number; max: number };
 }
 
 export function writeReports(dir: string, r: RunReport): void {

@@ -19,6 +19,7 @@ import { writeReports, type RunReport } from './report-files.ts';
 import { closeAll, makeSession, type Session } from './session.ts';
 import type { StateStore } from './state.ts';
 import { executeStep } from './steps.ts';
+import { score } from './score.ts';
 import { teardown } from './teardown.ts';
 
 export interface LifecycleOptions {
@@ -69,6 +70,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   if (signal.aborted) throw new InterruptedError();
 
   const store = createInstance(h, lab, provider.name, o.name);
+  if (o.until) store.update((st) => { st.until = o.until; });
   const reportDir = o.reportDir ?? store.state.runDir;
   mkdirSync(reportDir, { recursive: true, mode: 0o700 });
   store.record({ kind: 'dir', path: join(store.state.runDir, 'keys'), owner: 'run' });
@@ -195,6 +197,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     result, exitCode, startedAt: store.state.createdAt, durationMs: ms(t0), stages: rec.stages, steps: rec.steps, assertions: rec.results,
     machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu, ...versions[m.name] })),
     images: [...images.values()].map((i) => ({ ref: i.ref, source: i.source })), files: rec.files, error: message,
+    ...(lab.exercise ? { score: score(rec.results) } : {}),
   };
   writeReports(reportDir, report);
   emit({ type: 'run-end', result, exitCode, durationMs: ms(t0), reportDir, message });

@@ -46,6 +46,8 @@ export interface LabState {
   lab: string;
   labFile: string;
   variant?: string;
+  /** `up --until`: the step the setup stopped before */
+  until?: string;
   runId: string;
   provider: string;
   runnerPid: number;

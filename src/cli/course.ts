@@ -1,0 +1,38 @@
+// Course mode: the walkthrough (explain), the instructions left to a student (up --until), grading (score), reset.
+import type { Lab, Step } from '../lab/model.ts';
+import { assertionTitle, stepCommands, stepTitle } from '../runner/plan.ts';
+
+export { score } from '../runner/score.ts';
+
+function stepText(s: Step, n: number): string[] {
+  const cmds = stepCommands(s).map((c) => (c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${c.join(' ')}`));
+  const on = s.kind === 'upload' ? s.to : s.kind === 'hairpin' ? `the ${s.network} switch` : s.on;
+  return [`${n}. [${s.id}] ${stepTitle(s)}`, ...(s.description ? [`    why: ${s.description}`] : []), `    on ${on}:`, ...cmds];
+}
+
+/** Every step of the lab with the exact command it runs and why; then what is checked. */
+export function explain(lab: Lab): string {
+  const lines = [`${lab.name}: ${lab.description}`, ''];
+  if (lab.teaches) lines.push(...lab.teaches.trimEnd().split('\n'), '');
+  lines.push('Steps:');
+  lab.steps.forEach((s, i) => lines.push(...stepText(s, i + 1)));
+  lines.push('', 'Checks:');
+  for (const a of lab.assertions) {
+    lines.push(`  - [${a.id}] ${assertionTitle(a)}${a.points !== 1 ? ` (${a.points} points)` : ''}`);
+    if (a.description) lines.push(`      why: ${a.description}`);
+    if (a.hint) lines.push(`      hint when it fails: ${a.hint}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** What a student does by hand after `virtlab up <lab> --until <from>`. */
+export function instructions(lab: Lab, from: string, instance: string): string {
+  const i = lab.steps.findIndex((s) => s.id === from);
+  const todo = lab.steps.slice(i);
+  const lines = ['', `Exercise: ${lab.exercise?.goal ?? lab.description}`];
+  if (lab.exercise?.text) lines.push(...lab.exercise.text.trimEnd().split('\n'));
+  lines.push(`The lab is up to (not including) step "${from}". Do these steps yourself (virtlab ssh ${instance} <machine>):`);
+  todo.forEach((s, n) => lines.push(...stepText(s, n + 1)));
+  lines.push(`When done, check your work: virtlab check ${instance}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,80 @@
+// Course mode, played by a student on kvm-macvtap: the lab is handed over before net-define, the student does the
+// rest by hand through `virtlab ssh`, forgets promisc, gets a partial score with the promisc hint, fixes it, passes.
+import test from 'ava';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadLab } from '../../src/lab/load.ts';
+import { stepCommands } from '../../src/runner/plan.ts';
+import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+
+async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (fn()) return true;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return fn();
+}
+
+test.serial('a student does the lab by hand and is graded', async (t) => {
+  const up = virtlab(['up', 'kvm-macvtap', '--until', 'net-define', '--name', 'e2e-student']);
+  t.is(up.code, 0, up.out);
+  t.regex(up.stdout, /Exercise: Give the CirrOS guest on kvm-01 a macvtap connection to the LAN/);
+  t.regex(up.stdout, /\$ virsh net-define \/root\/lab\/kvm-macvtap\/macvtap\.xml/);
+  t.regex(up.stdout, /virtlab check e2e-student/);
+  const runId = JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-student.json', 'utf8')).runId;
+  try {
+    // the setup stopped before net-define: no libvirt network yet, but the XML and the image are on kvm-01
+    t.notRegex(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'virsh', 'net-list', '--all', '--name']).stdout, /macvtap-net/);
+    t.is(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'test', '-f', '/root/lab/kvm-macvtap/macvtap.xml']).code, 0);
+    // the student types the walkthrough's commands, except promisc
+    const lab = loadLab('kvm-macvtap');
+    for (const id of ['net-define', 'net-start', 'guest']) {
+      for (const argv of stepCommands(lab.steps.find((s) => s.id === id)!)) {
+        const r = virtlab(['ssh', 'e2e-student', 'kvm-01', '--', ...argv]);
+        t.is(r.code, 0, `${argv.join(' ')}: ${r.out}`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 8000)); // the guest boots and asks for an address in vain
+    const dir = mkdtempSync(join(tmpdir(), 'virtlab-course-'));
+    const c1 = virtlab(['check', 'e2e-student', '--report-dir', dir]);
+    t.is(c1.code, 1, c1.out);
+    t.regex(c1.stdout, /FAIL lease: guest cirros holds a DHCP lease\n.*\n\s+hint: The guest got no address\. Is eth1 on kvm-01 promiscuous \(step `promisc`\)\?/);
+    t.regex(c1.stdout, /FAIL link-promisc: eth1 on kvm-01 is promiscuous\n.*\n\s+hint: Run `ip link set eth1 promisc on` on kvm-01/);
+    const r1 = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    t.true(r1.score.points > 0 && r1.score.points < r1.score.max, JSON.stringify(r1.score));
+    t.is(r1.score.max, 13);
+    t.regex(c1.stdout, new RegExp(`score ${r1.score.points}/13`));
+    t.true(existsSync(join(dir, 'junit.xml')));
+    // the student remembers step 4
+    t.is(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'ip', 'link', 'set', 'eth1', 'promisc', 'on']).code, 0);
+    let last = '';
+    t.true(await eventually(() => {
+      const c = virtlab(['check', 'e2e-student', '--report-dir', dir]);
+      last = c.out;
+      return c.code === 0;
+    }, 45000), last);
+    t.regex(last, /score 13\/13/);
+    t.deepEqual(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).score, { points: 13, max: 13 });
+    // reset brings the lab back to where the exercise starts
+    const rs = virtlab(['reset', 'e2e-student']);
+    t.is(rs.code, 0, rs.out);
+    t.regex(rs.stdout, /e2e-student: reset to before step "net-define"/);
+    t.is(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'virsh', 'list', '--all', '--name']).stdout.trim(), '');
+  } finally {
+    const state = existsSync('/var/lib/virtlab/state/e2e-student.json') ? JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-student.json', 'utf8')).runId : runId;
+    t.is(virtlab(['down', 'e2e-student']).code, 0);
+    t.deepEqual(leftovers('e2e-student', state), []);
+  }
+  t.deepEqual(leftovers('e2e-student', runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test('explain prints every step with its exact command and why', (t) => {
+  const r = virtlab(['explain', 'kvm-macvtap']);
+  t.is(r.code, 0);
+  t.regex(r.stdout, /4\. \[promisc\] promiscuous mode on for eth1 on kvm-01\n\s+why: This step is very important! \(the original README\)\n\s+on kvm-01:\n\s+\$ ip link set dev eth1 promisc on/);
+  t.regex(r.stdout, /\$ virt-install --name cirros --memory 128 .*--virt-type qemu --import/);
+  t.regex(r.stdout, /\[ping-remote\] remote-01 can ping cirros \(3 points\)/);
+});
