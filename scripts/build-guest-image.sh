@@ -5,12 +5,13 @@
 # is launched the classic way (virt-install --import --disk ...). Cached: rebuilt only when an input changes.
 #
 # usage: scripts/build-guest-image.sh [--force]     prints the qcow2 path on stdout
-# env:   VIRTLAB_HOME (default /var/lib/virtlab), GUEST_KERNEL_PKG (default: what linux-image-cloud-amd64 depends on)
+# env:   VIRTLAB_CACHE (default $VIRTLAB_HOME/cache, VIRTLAB_HOME defaulting to /var/lib/virtlab),
+#        GUEST_KERNEL_PKG (default: what linux-image-cloud-amd64 depends on)
 set -euo pipefail
 
-HOME_DIR=${VIRTLAB_HOME:-/var/lib/virtlab}
-CACHE=$HOME_DIR/cache/images
-DEBS=$HOME_DIR/cache/debs
+CACHE_DIR=${VIRTLAB_CACHE:-${VIRTLAB_HOME:-/var/lib/virtlab}/cache}
+CACHE=$CACHE_DIR/images
+DEBS=$CACHE_DIR/debs
 OUT=$CACHE/cirros.qcow2
 FORCE=${1:-}
 say() { echo "guest-image: $*" >&2; }

@@ -25,6 +25,8 @@ export interface UnderlayHandle {
   /** dnsmasq lease file content */
   leases(): Promise<string>;
   exec: Executor;
+  /** false when the network's own DHCP server is no longer running */
+  dhcpAlive(): boolean;
   /** switch ports: which machine NIC is plugged into which port */
   ports: { machine: string; nic: string; port: string }[];
 }

@@ -21,6 +21,7 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
   let pendingLine: string | undefined; // the step-start line we may overwrite in place on a TTY
   const titles = new Map<string, string>();
   const results: AssertionResult[] = [];
+  let interrupted = false; // after an interrupt, every removal is shown
   const line = (s: string) => {
     pendingLine = undefined;
     o.write(`${s}\n`);
@@ -68,8 +69,12 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
         if (r.status === 'fail' && r.hint) line(`      ${paint('yellow', 'hint:')} ${r.hint}`);
         break;
       }
+      case 'interrupted':
+        interrupted = true;
+        line(paint('yellow', `interrupted by ${e.signal}${e.stage ? ` during ${e.stage}` : ''}: removing everything this run created`));
+        break;
       case 'removed':
-        if (o.verbose || !e.ok) line(`  ${e.ok ? ok : bad} removed ${e.what}${e.detail ? ` (${e.detail})` : ''}`);
+        if (o.verbose || !e.ok || interrupted) line(`  ${e.ok ? ok : bad} removed ${e.what}${e.detail ? ` (${e.detail})` : ''}`);
         break;
       case 'run-end': {
         const passed = results.filter((r) => r.status === 'pass').length;

@@ -50,6 +50,7 @@ export type RunEvent =
   | { type: 'command'; machine: string; argv: string[]; exitCode: number; durationMs: number; output?: string }
   | { type: 'assertion'; result: AssertionResult }
   | { type: 'removed'; what: string; ok: boolean; detail?: string }
+  | { type: 'interrupted'; signal: string; stage?: string }
   | { type: 'run-end'; result: 'pass' | 'fail' | 'error' | 'interrupted'; exitCode: number; durationMs: number; reportDir?: string; message?: string };
 
 export type Emit = (e: RunEvent) => void;

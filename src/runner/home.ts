@@ -11,5 +11,7 @@ export interface Home {
 
 export function home(env: Record<string, string | undefined> = process.env): Home {
   const root = env.VIRTLAB_HOME ?? '/var/lib/virtlab';
-  return { root, state: join(root, 'state'), runs: join(root, 'runs'), cache: join(root, 'cache'), images: join(root, 'cache', 'images') };
+  // the cache (guest images, downloads, libvirt's capabilities) can live apart from state and runs
+  const cache = env.VIRTLAB_CACHE ?? join(root, 'cache');
+  return { root, state: join(root, 'state'), runs: join(root, 'runs'), cache, images: join(cache, 'images') };
 }

@@ -29,7 +29,7 @@ export function cirrosLogin(version: string): { user: string; password: string }
 /** Builds (or finds cached) the virtlab test guest. */
 export async function localGuest(home: Home, emit: Emit): Promise<string> {
   const cached = join(home.images, 'cirros.qcow2');
-  const r = await new LocalExecutor('host').run(['bash', buildScript], { env: { VIRTLAB_HOME: home.root }, check: false, timeoutMs: 600000 });
+  const r = await new LocalExecutor('host').run(['bash', buildScript], { env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 600000 });
   if (r.exitCode !== 0) throw new HostError(`cannot build the guest image: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, 'run scripts/build-guest-image.sh by hand to see why');
   if (/building/.test(r.stderr)) emit({ type: 'log', level: 'info', message: `built the test guest image (${cached})` });
   return r.stdout.trim().split('\n').pop() || cached;

@@ -79,8 +79,12 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   let session: Session | undefined;
   let error: unknown;
   const versions: Record<string, MachineVersions> = {};
+  let current: Stage | undefined;
+  const onAbort = () => emit({ type: 'interrupted', signal: String((signal.reason as Error)?.message ?? 'signal'), stage: current });
+  signal.addEventListener('abort', onAbort, { once: true });
   const stage = async (name: Stage, fn: () => Promise<void>) => {
     if (signal.aborted) throw new InterruptedError();
+    current = name;
     emit({ type: 'stage-start', stage: name });
     const ts = performance.now();
     try {
@@ -88,7 +92,10 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       emit({ type: 'stage-end', stage: name, durationMs: ms(ts), ok: true });
     } catch (e) {
       emit({ type: 'stage-end', stage: name, durationMs: ms(ts), ok: false });
-      throw signal.aborted && !(e instanceof InterruptedError) ? new InterruptedError() : e;
+      if (signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError(`interrupted during ${name}`);
+      // say where it happened: "stage setup: step net-define: define network ... on kvm-01: <cause>"
+      if (e instanceof VirtlabError && !e.message.startsWith('stage ')) throw new VirtlabError(`stage ${name}: ${e.message}`, e.exitCode, e.hint, { cause: e });
+      throw e;
     }
   };
 
@@ -199,7 +206,12 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     images: [...images.values()].map((i) => ({ ref: i.ref, source: i.source })), files: rec.files, error: message,
     ...(lab.exercise ? { score: score(rec.results) } : {}),
   };
-  writeReports(reportDir, report);
+  signal.removeEventListener('abort', onAbort);
+  try {
+    writeReports(reportDir, report);
+  } catch (e) {
+    emit({ type: 'log', level: 'warn', message: `cannot write the report into ${reportDir}: ${(e as Error).message}` });
+  }
   emit({ type: 'run-end', result, exitCode, durationMs: ms(t0), reportDir, message });
   return { exitCode, result, reportDir, results: rec.results, store };
 }

@@ -135,6 +135,10 @@ export class StateStore {
   }
 
   remove(): void {
-    rmSync(this.path, { force: true });
+    try {
+      rmSync(this.path, { force: true });
+    } catch (e) {
+      throw new HostError(`cannot remove state file ${this.path}: ${(e as Error).message}`);
+    }
   }
 }

@@ -7,16 +7,25 @@ import type { StateStore } from './state.ts';
 export async function teardown(provider: Provider, store: StateStore, emit: Emit): Promise<string[]> {
   emit({ type: 'stage-start', stage: 'teardown' });
   const t0 = performance.now();
-  store.update((s) => { s.status = 'tearing-down'; });
+  tryState(emit, () => store.update((s) => { s.status = 'tearing-down'; }));
   try {
     await provider.down(store, emit);
   } catch (e) {
     emit({ type: 'log', level: 'warn', message: `teardown: ${(e as Error).message}` });
   }
   const leaks = await provider.leaks(store);
-  if (leaks.length) store.update((s) => { s.status = 'down'; });
-  else store.remove();
+  if (leaks.length) tryState(emit, () => store.update((s) => { s.status = 'down'; }));
+  else tryState(emit, () => store.remove());
   emit({ type: 'step-end', stage: 'teardown', id: 'leak-check', status: leaks.length ? 'failed' : 'ok', durationMs: 0, detail: leaks.length ? `${leaks.length} left` : `removed ${store.state.resources.length} resources, nothing left` });
   emit({ type: 'stage-end', stage: 'teardown', durationMs: Math.round(performance.now() - t0), ok: leaks.length === 0 });
   return leaks;
+}
+
+// teardown must go on even when the state folder became unwritable: the state in memory says what to remove
+function tryState(emit: Emit, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    emit({ type: 'log', level: 'warn', message: (e as Error).message });
+  }
 }

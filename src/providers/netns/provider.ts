@@ -191,6 +191,7 @@ export class NetnsProvider implements Provider {
         exec: new PrefixedExecutor(`network ${n.name}`, local, ['ip', 'netns', 'exec', n.ns]),
         leases: async () => (existsSync(n.leaseFile) ? readFileSync(n.leaseFile, 'utf8') : ''),
         ports: n.ports.map((p) => ({ machine: p.machine, nic: p.nic, port: p.port })),
+        dhcpAlive: () => store.state.resources.some((r) => r.kind === 'process' && r.owner === n.name && r.label.startsWith('dnsmasq') && r.proc && isAlive(r.proc)),
       })),
     };
   }

@@ -1,0 +1,49 @@
+// Runs virtlab in the background with --json and lets a test act when a given event arrives.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Running {
+  child: ChildProcess;
+  events: any[];
+  /** resolves with the first event matching pred */
+  when(pred: (e: any) => boolean, timeoutMs?: number): Promise<any>;
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+export function startVirtlab(args: string[], env: Record<string, string> = {}): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--json'], { env: { ...process.env, NO_COLOR: '1', ...env } });
+  const events: any[] = [];
+  const waiters: { pred: (e: any) => boolean; resolve: (e: any) => void }[] = [];
+  let stdout = '';
+  let stderr = '';
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d;
+    buf += d;
+    let i: number;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      try {
+        const e = JSON.parse(line);
+        events.push(e);
+        for (const w of [...waiters]) if (w.pred(e)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(e);
+        }
+      } catch { /* not an event */ }
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => (stderr += d));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+  return {
+    child, events, done,
+    when: (pred, timeoutMs = 120000) => {
+      const hit = events.find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve, reject) => {
+        waiters.push({ pred, resolve });
+        setTimeout(() => reject(new Error(`no matching event within ${timeoutMs} ms; saw: ${events.map((e) => e.type + (e.stage ? `:${e.stage}` : '')).join(' ')}`)), timeoutMs).unref();
+      });
+    },
+  };
+}

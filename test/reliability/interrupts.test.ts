@@ -1,0 +1,50 @@
+// SIGINT / SIGTERM in every stage: everything created is removed, the removals are shown, exit 4, a clean host.
+import test from 'ava';
+import { leftovers, orphanNamespaceProcesses } from '../helpers/host.ts';
+import { startVirtlab } from '../helpers/spawn.ts';
+
+const STAGES = ['preflight', 'up', 'provision', 'upload', 'setup', 'ready', 'assert'] as const;
+
+for (const [i, stage] of STAGES.entries()) {
+  test.serial(`SIGINT during ${stage}`, async (t) => {
+    const name = `rel-int-${i}`;
+    const run = startVirtlab(['run', 'kvm-macvtap', '--name', name]);
+    await run.when((e) => e.type === 'stage-start' && e.stage === stage);
+    // inside the stage, not at its very first instant, where a step is running
+    if (stage === 'ready' || stage === 'assert') await new Promise((r) => setTimeout(r, 400));
+    run.child.kill('SIGINT');
+    const { code, stderr } = await run.done;
+    t.is(code, 4, stderr);
+    const start = run.events.find((e) => e.type === 'run-start');
+    if (stage !== 'preflight') {
+      t.truthy(run.events.find((e) => e.type === 'interrupted'), 'the interrupt is reported');
+      t.true(run.events.some((e) => e.type === 'removed' && e.ok), 'what was removed is reported');
+      t.is(run.events.find((e) => e.type === 'run-end')?.result, 'interrupted');
+      t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'), 'the leak check is clean');
+    }
+    t.deepEqual(leftovers(name, start?.runId), []);
+    t.deepEqual(orphanNamespaceProcesses(), []);
+  });
+}
+
+test.serial('a second Ctrl-C during teardown does not stop the cleanup', async (t) => {
+  const run = startVirtlab(['run', 'kvm-macvtap', '--name', 'rel-int-twice']);
+  await run.when((e) => e.type === 'stage-start' && e.stage === 'ready');
+  run.child.kill('SIGINT');
+  await run.when((e) => e.type === 'stage-start' && e.stage === 'teardown');
+  run.child.kill('SIGINT');
+  const { code, stderr } = await run.done;
+  t.is(code, 4);
+  t.regex(stderr, /still removing what was created/);
+  t.deepEqual(leftovers('rel-int-twice', run.events.find((e) => e.type === 'run-start').runId), []);
+});
+
+test.serial('SIGTERM during setup', async (t) => {
+  const run = startVirtlab(['run', 'kvm-macvtap', '--name', 'rel-term']);
+  await run.when((e) => e.type === 'stage-start' && e.stage === 'setup');
+  run.child.kill('SIGTERM');
+  const { code } = await run.done;
+  t.is(code, 4);
+  t.is(run.events.find((e) => e.type === 'interrupted')?.signal, 'SIGTERM');
+  t.deepEqual(leftovers('rel-term', run.events.find((e) => e.type === 'run-start').runId), []);
+});
