@@ -42,7 +42,12 @@ export function createInstance(h: Home, lab: Lab, provider: string, instanceName
   }
   const runId = newRunId();
   const runDir = runDirOverride ?? join(h.runs, `${instance}-${runId}`);
-  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new HostError(`cannot write state file ${StateStore.pathFor(h, instance)}: cannot create the run folder ${runDir}: ${(e as Error).message}`,
+      'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)');
+  }
   return StateStore.create(h, {
     version: 1, instance, lab: lab.name, labFile: lab.file, variant: lab.variant, runId, provider, runnerPid: process.pid,
     createdAt: new Date().toISOString(), runDir, keyFile: join(runDir, 'keys', 'id_ed25519'), status: 'creating',

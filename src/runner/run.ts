@@ -9,7 +9,7 @@ import type { Provider } from '../providers/provider.ts';
 import type { AssertionResult, Emit, RunEvent } from '../report/events.ts';
 import { runAssertion } from '../assertions/index.ts';
 import { collectConsoles, collectEvidence, machineVersions, type MachineVersions } from './collect.ts';
-import { home as defaultHome, type Home } from './home.ts';
+import { home as defaultHome, writableProblem, type Home } from './home.ts';
 import { resolveImage, type ResolvedImage } from './images.ts';
 import { createInstance } from './instance.ts';
 import { stepTitle, type Stage } from './plan.ts';
@@ -60,6 +60,8 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   emit({ type: 'stage-start', stage: 'preflight' });
   const tp = performance.now();
   const problems = await provider.preflight(lab, h);
+  const unwritable = writableProblem(h);
+  if (unwritable) problems.unshift({ what: unwritable, hint: 'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)' });
   if (problems.length) {
     emit({ type: 'stage-end', stage: 'preflight', durationMs: ms(tp), ok: false });
     throw new HostError(`the host is not ready for lab ${lab.name}:\n${problems.map((p) => `  - ${p.what}${p.hint ? `\n    fix: ${p.hint}` : ''}`).join('\n')}`, 'virtlab doctor checks everything at once');

@@ -76,7 +76,11 @@ export class StateStore {
   }
 
   static create(h: Home, state: LabState): StateStore {
-    mkdirSync(h.state, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(h.state, { recursive: true, mode: 0o700 });
+    } catch (e) {
+      throw new HostError(`cannot write state file ${StateStore.pathFor(h, state.instance)}: ${(e as Error).message}`, 'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)');
+    }
     const s = new StateStore(StateStore.pathFor(h, state.instance), state);
     s.save();
     return s;
