@@ -16,7 +16,8 @@ function snapshot() {
     netns: count('/run/netns', /^vl-/),
     links: count('/sys/class/net', /^vl/),
     taps: count('/dev', /^tap\d+$/),
-    processes: count('/proc', /^\d+$/),
+    // user-space processes only: kernel threads (empty cmdline) come and go on their own
+    processes: readdirSync('/proc').filter((f) => /^\d+$/.test(f)).filter((p) => { try { return readFileSync(`/proc/${p}/cmdline`).length > 0; } catch { return false; } }).length,
     mounts: readFileSync('/proc/self/mounts', 'utf8').split('\n').length,
     fileHandles: Number(readFileSync('/proc/sys/fs/file-nr', 'utf8').split(/\s+/)[0]),
     stateFiles: count('/var/lib/virtlab/state', /\.json$/),
