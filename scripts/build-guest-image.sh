@@ -29,6 +29,8 @@ file_is_static=$(od -An -c -N 4 "$BUSYBOX" | tr -d ' \n')
 mkdir -p "$CACHE" "$DEBS"
 
 KPKG=${GUEST_KERNEL_PKG:-}
+# the kernel chosen once is kept (asking apt costs about a second): --force or GUEST_KERNEL_PKG choose again
+if [ -z "$KPKG" ] && [ "$FORCE" != "--force" ] && [ -s "$CACHE/kernel-pkg" ]; then KPKG=$(cat "$CACHE/kernel-pkg"); fi
 if [ -z "$KPKG" ]; then
   KPKG=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}') || true
 fi
@@ -39,6 +41,7 @@ if [ -z "$KPKG" ]; then
   KPKG=$(basename "$cached" | cut -d_ -f1)
 fi
 
+echo "$KPKG" > "$CACHE/kernel-pkg"
 KDEB=$(ls -1 "$DEBS/${KPKG}"_*.deb 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$KDEB" ]; then
   say "downloading $KPKG (once; kept in $DEBS)"

@@ -48,7 +48,7 @@ export interface Provider {
   /** Handles to the machines and underlays of a live instance (after up, or later from the state file). */
   attach(store: StateStore, clock?: CommandClock): { machines: MachineHandle[]; underlays: UnderlayHandle[] };
   /** Removes everything the state lists, in reverse; "already gone" is success. */
-  down(store: StateStore, emit: Emit): Promise<void>;
+  down(store: StateStore, emit: Emit, clock?: CommandClock): Promise<void>;
   /** What the state lists that still exists. */
   leaks(store: StateStore): Promise<string[]>;
 }

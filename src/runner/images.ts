@@ -8,6 +8,7 @@ import { HostError } from '../errors.ts';
 import type { ImageRef } from '../lab/model.ts';
 import type { Emit } from '../report/events.ts';
 import { LocalExecutor } from '../transport/local.ts';
+import type { CommandClock } from '../transport/executor.ts';
 import type { Home } from './home.ts';
 
 export interface ResolvedImage {
@@ -27,9 +28,9 @@ export function cirrosLogin(version: string): { user: string; password: string }
 }
 
 /** Builds (or finds cached) the virtlab test guest. */
-export async function localGuest(home: Home, emit: Emit): Promise<string> {
+export async function localGuest(home: Home, emit: Emit, clock?: CommandClock): Promise<string> {
   const cached = join(home.images, 'cirros.qcow2');
-  const r = await new LocalExecutor('host').run(['bash', buildScript], { env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 600000 });
+  const r = await new LocalExecutor('host', clock).run(['bash', buildScript], { env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 600000 });
   if (r.exitCode !== 0) throw new HostError(`cannot build the guest image: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, 'run scripts/build-guest-image.sh by hand to see why');
   if (/building/.test(r.stderr)) emit({ type: 'log', level: 'info', message: `built the test guest image (${cached})` });
   return r.stdout.trim().split('\n').pop() || cached;
@@ -64,9 +65,9 @@ export async function downloadCirros(version: string, dir: string, mirror = proc
   return dest;
 }
 
-export async function resolveImage(img: ImageRef, home: Home, emit: Emit): Promise<ResolvedImage> {
+export async function resolveImage(img: ImageRef, home: Home, emit: Emit, clock?: CommandClock): Promise<ResolvedImage> {
   if (img.name !== 'cirros') throw new HostError(`no source for image ${img.ref}`);
-  if (!img.version) return { ref: img.ref, path: await localGuest(home, emit), source: 'virtlab test guest (Debian cloud kernel + busybox)' };
+  if (!img.version) return { ref: img.ref, path: await localGuest(home, emit, clock), source: 'virtlab test guest (Debian cloud kernel + busybox)' };
   try {
     const path = await downloadCirros(img.version, join(home.images, 'cirros-official'));
     return { ref: img.ref, path, source: `CirrOS ${img.version} (official image, checksum verified)`, login: cirrosLogin(img.version) };

@@ -24,6 +24,8 @@ export interface RunReport {
   error?: string;
   /** course mode: points of the checks that passed, out of all */
   score?: { points: number; max: number };
+  /** wall time split into time inside commands, waiting for guests, and virtlab's own time */
+  timing?: { commandMs: number; waitMs: number; overheadMs: number };
 }
 
 export function writeReports(dir: string, r: RunReport): void {

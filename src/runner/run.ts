@@ -19,6 +19,7 @@ import { writeReports, type RunReport } from './report-files.ts';
 import { closeAll, makeSession, type Session } from './session.ts';
 import type { StateStore } from './state.ts';
 import { executeStep } from './steps.ts';
+import { IntervalClock } from './clock.ts';
 import { score } from './score.ts';
 import { teardown } from './teardown.ts';
 
@@ -53,6 +54,8 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   checkStepIds(lab, o.until, o.skip);
   const provider: Provider = builtinProviders().get(o.provider);
   const t0 = performance.now();
+  const clock = new IntervalClock();
+  const waits: [number, number][] = []; // waiting for guests to boot is neither a command nor virtlab's own time
   const rec = new Recorder(emitOut);
   const emit = rec.emit;
 
@@ -67,7 +70,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     throw new HostError(`the host is not ready for lab ${lab.name}:\n${problems.map((p) => `  - ${p.what}${p.hint ? `\n    fix: ${p.hint}` : ''}`).join('\n')}`, 'virtlab doctor checks everything at once');
   }
   const images = new Map<string, ResolvedImage>();
-  for (const ref of new Set(lab.guests.map((g) => g.image.ref))) images.set(ref, await resolveImage(lab.guests.find((g) => g.image.ref === ref)!.image, h, emit));
+  for (const ref of new Set(lab.guests.map((g) => g.image.ref))) images.set(ref, await resolveImage(lab.guests.find((g) => g.image.ref === ref)!.image, h, emit, clock));
   emit({ type: 'stage-end', stage: 'preflight', durationMs: ms(tp), ok: true });
   if (signal.aborted) throw new InterruptedError();
 
@@ -81,6 +84,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   let session: Session | undefined;
   let error: unknown;
   const versions: Record<string, MachineVersions> = {};
+  let versionsDone: Promise<void> = Promise.resolve();
   let current: Stage | undefined;
   const onAbort = () => emit({ type: 'interrupted', signal: String((signal.reason as Error)?.message ?? 'signal'), stage: current });
   signal.addEventListener('abort', onAbort, { once: true });
@@ -103,11 +107,12 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
 
   try {
     await stage('up', async () => {
-      await provider.up(lab, { store, home: h, emit, signal });
-      session = makeSession(lab, store, provider.attach(store), emit, signal);
+      await provider.up(lab, { store, home: h, emit, signal, clock });
+      session = makeSession(lab, store, provider.attach(store, clock), emit, signal);
       for (const i of images.values()) if (i.login) session.logins.set(i.ref, i.login);
       store.update((s) => { s.status = 'up'; });
-      await Promise.all(lab.machines.map(async (m) => { versions[m.name] = await machineVersions(session!, m.name); }));
+      // versions are for the report: gather them while the next stages run
+      versionsDone = Promise.all(lab.machines.map(async (m) => { versions[m.name] = await machineVersions(session!, m.name); })).then(() => {}, () => {});
     });
     const s = session!;
     await stage('provision', () => runProvisioning(s, emit));
@@ -134,6 +139,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     await stage('upload', () => runSteps('upload', todo.filter((x) => x.kind === 'upload')));
     await stage('setup', () => runSteps('setup', todo.filter((x) => x.kind !== 'upload')));
     await stage('ready', async () => {
+      const tw = performance.now();
       const ran = new Set(todo.filter((x) => !o.skip.includes(x.id)).map((x) => x.id));
       const launched = new Set(todo.filter((x) => x.kind === 'guest' && ran.has(x.id)).map((x) => x.id));
       await Promise.all(lab.guests.filter((g) => g.wait && launched.has(g.step)).map(async (g) => {
@@ -149,6 +155,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
           emit({ type: 'log', level: 'warn', message: (e as Error).message });
         }
       }));
+      waits.push([tw, performance.now()]);
     });
     if (o.mode === 'run') {
       await stage('assert', async () => {
@@ -159,6 +166,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     error = e;
   }
 
+  await versionsDone;
   const failed = error !== undefined || rec.results.some((r) => r.status === 'fail');
   if (session && lab.teardown.length && !o.keep && !(o.mode === 'up' && !error)) {
     // the lab's own teardown steps run while the machines are still there; a failure here is reported, not fatal
@@ -194,7 +202,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   if (keep) {
     store.update((st) => { st.status = 'kept'; });
   } else {
-    const leaks = await teardown(provider, store, emit);
+    const leaks = await teardown(provider, store, emit, clock);
     if (leaks.length) {
       exitCode = exitCode === EXIT.ok || exitCode === EXIT.assertion ? EXIT.host : exitCode;
       message = `${message ? `${message}\n` : ''}teardown left resources behind: ${leaks.join(', ')}\nhint: virtlab down ${store.state.instance} retries the removal`;
@@ -207,6 +215,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu, ...versions[m.name] })),
     images: [...images.values()].map((i) => ({ ref: i.ref, source: i.source })), files: rec.files, error: message,
     ...(lab.exercise ? { score: score(rec.results) } : {}),
+    timing: { commandMs: Math.round(clock.covered()), waitMs: Math.round(clock.covered(waits) - clock.covered()), overheadMs: Math.round(ms(t0) - clock.covered(waits)) },
   };
   signal.removeEventListener('abort', onAbort);
   try {

@@ -9,6 +9,7 @@ import type { Step } from '../lab/model.ts';
 import type { StepStatus } from '../report/events.ts';
 import type { ResolvedImage } from './images.ts';
 import { waitReady } from './ready.ts';
+import { ConsoleExecutor } from '../transport/console.ts';
 import { exec, nodeExec, type Session } from './session.ts';
 
 export interface StepOutcome {
@@ -47,6 +48,9 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
     case 'guest': {
       rec({ kind: 'domain', name: step.guest.name, owner: step.on });
       await ops.launchGuest(exec(s, step.on), step.guest);
+      // get the serial console ready while the guest boots (checks from inside the guest use it)
+      const c = nodeExec(s, step.guest.name);
+      if (c instanceof ConsoleExecutor) c.attach().catch(() => {});
       return { status: 'changed', detail: `mac ${step.guest.mac}` };
     }
     case 'attach-interface':

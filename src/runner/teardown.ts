@@ -2,14 +2,15 @@
 import type { Provider } from '../providers/provider.ts';
 import type { Emit } from '../report/events.ts';
 import type { StateStore } from './state.ts';
+import type { CommandClock } from '../transport/executor.ts';
 
 /** Returns what is still there; the state file is removed only when nothing is. */
-export async function teardown(provider: Provider, store: StateStore, emit: Emit): Promise<string[]> {
+export async function teardown(provider: Provider, store: StateStore, emit: Emit, clock?: CommandClock): Promise<string[]> {
   emit({ type: 'stage-start', stage: 'teardown' });
   const t0 = performance.now();
   tryState(emit, () => store.update((s) => { s.status = 'tearing-down'; }));
   try {
-    await provider.down(store, emit);
+    await provider.down(store, emit, clock);
   } catch (e) {
     emit({ type: 'log', level: 'warn', message: `teardown: ${(e as Error).message}` });
   }

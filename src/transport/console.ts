@@ -18,7 +18,7 @@ export interface ConsoleTarget {
 export class ConsoleExecutor implements Executor {
   readonly machine: string;
   private queue: Promise<unknown> = Promise.resolve();
-  private pty?: string;
+  private pty?: Promise<string>;
   constructor(private readonly t: ConsoleTarget) {
     this.machine = `${t.guest} (console)`;
   }
@@ -29,8 +29,14 @@ export class ConsoleExecutor implements Executor {
     return job;
   }
 
+  /** Finds the console's pty and starts holding it open (QEMU needs about a second to notice); call it early. */
+  attach(): Promise<string> {
+    this.pty ??= this.findPty();
+    this.pty.catch(() => { this.pty = undefined; });
+    return this.pty;
+  }
+
   private async findPty(): Promise<string> {
-    if (this.pty) return this.pty;
     const r = await this.t.host.run(['virsh', 'ttyconsole', this.t.guest], { check: false });
     const pty = r.stdout.trim();
     if (r.exitCode !== 0 || !/^\/dev\/pts\/\d+$/.test(pty)) throw new HostError(`guest ${this.t.guest} has no serial console pty on ${this.t.host.machine}: ${r.stderr.trim() || pty}`);
@@ -42,7 +48,6 @@ export class ConsoleExecutor implements Executor {
       await this.t.host.run(['sh', '-c', 'setsid sh -c \'echo $$ > "$1"; exec cat "$0" > /dev/null\' "$0" "$1" < /dev/null > /dev/null 2>&1 &', pty, pidfile]);
       await new Promise((res) => setTimeout(res, 1200));
     }
-    this.pty = pty;
     return pty;
   }
 
@@ -57,7 +62,7 @@ export class ConsoleExecutor implements Executor {
   }
 
   private async send(text: string): Promise<void> {
-    await this.t.host.run(['sh', '-c', 'cat > "$0"', await this.findPty()], { input: text });
+    await this.t.host.run(['sh', '-c', 'cat > "$0"', await this.attach()], { input: text });
   }
 
   /** Waits until the console output after offset matches re; returns the text or undefined on timeout. */
@@ -66,7 +71,7 @@ export class ConsoleExecutor implements Executor {
       const text = await this.logFrom(offset);
       if (re.test(text)) return text;
       if (Date.now() > deadline || signal?.aborted) return undefined;
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 

@@ -47,7 +47,7 @@ export class CommandError extends VirtlabError {
   }
 }
 
-/** Aggregated time spent inside commands, for the benchmark's overhead figure. */
+/** Records when commands ran (performance.now() times), for the benchmark's overhead figure. */
 export interface CommandClock {
-  add(ms: number): void;
+  span(start: number, end: number): void;
 }

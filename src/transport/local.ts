@@ -45,8 +45,9 @@ export class LocalExecutor implements Executor {
   }
 
   private result(argv: string[], exitCode: number, stdout: string, stderr: string, started: number, timedOut: boolean): CommandResult {
-    const durationMs = Math.round(performance.now() - started);
-    this.clock?.add(durationMs);
+    const end = performance.now();
+    const durationMs = Math.round(end - started);
+    this.clock?.span(started, end);
     return { machine: this.machine, argv, exitCode: timedOut ? 124 : exitCode, stdout, stderr, durationMs, ...(timedOut ? { timedOut } : {}) };
   }
 

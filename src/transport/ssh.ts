@@ -141,7 +141,7 @@ export class SshExecutor implements Executor {
           else stream.end();
         });
       });
-      this.clock?.add(result.durationMs);
+      this.clock?.span(started, performance.now());
       if (result.exitCode !== 0 && opts.check !== false) throw new CommandError(result);
       return result;
     } finally {
@@ -164,7 +164,7 @@ export class SshExecutor implements Executor {
     const sftp = await this.sftp();
     const started = performance.now();
     await new Promise<void>((res, rej) => sftp.fastPut(local, tmp, { mode: opts.mode ?? 0o644 }, (e) => (e ? rej(e) : res())));
-    this.clock?.add(Math.round(performance.now() - started));
+    this.clock?.span(started, performance.now());
     await this.run(['mv', '-f', tmp, remote]);
     const check = await this.run(['sha256sum', remote]);
     if (check.stdout.split(' ')[0] !== sha256) throw new HostError(`${this.machine}: upload of ${local} to ${remote} arrived corrupted (checksum mismatch)`);
