@@ -1,0 +1,159 @@
+// npm run bench [-- --runs N] [--quick]: how fast kvm-macvtap runs, how close to the floor, how the lab scales.
+// Prints a table and writes bench/results.json. Figures, never pass/fail: targets are compared in the table.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { NetnsProvider } from '../src/providers/netns/provider.ts';
+import { home } from '../src/runner/home.ts';
+import { StateStore } from '../src/runner/state.ts';
+
+const argv = process.argv.slice(2);
+const quick = argv.includes('--quick');
+const runs = Number(argv[argv.indexOf('--runs') + 1] || 0) || (quick ? 2 : 5);
+const CLI = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+function virtlab(args: string[]) {
+  const t0 = performance.now();
+  const r = spawnSync(CLI[0]!, [...CLI.slice(1), ...args, '--no-color'], { encoding: 'utf8' });
+  return { code: r.status, out: r.stdout + r.stderr, s: (performance.now() - t0) / 1000 };
+}
+
+function hostInfo() {
+  const v = spawnSync('virsh', ['-c', 'test:///default', 'version'], { encoding: 'utf8' }).stdout;
+  const q = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout;
+  return {
+    cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gib: Math.round(totalmem() / 2 ** 30), kernel: release(),
+    libvirt: /Using library: libvirt ([\d.]+)/.exec(v)?.[1], qemu: /QEMU emulator version ([\d.]+)/.exec(q)?.[1], node: process.versions.node,
+  };
+}
+
+// 1. e2e vs floor, interleaved
+const image = spawnSync('bash', ['scripts/build-guest-image.sh'], { encoding: 'utf8' }).stdout.trim();
+const warm = join(home().cache, 'libvirt-warm');
+const e2e: number[] = [];
+const floor: number[] = [];
+const overhead: number[] = [];
+const stageTimes: Record<string, number[]> = {};
+for (let i = 1; i <= runs; i++) {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-bench-'));
+  const v = virtlab(['run', 'kvm-macvtap', '--name', 'bench', '--report-dir', dir]);
+  if (v.code !== 0) throw new Error(`virtlab run failed in the benchmark:\n${v.out}`);
+  const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  e2e.push(v.s);
+  // virtlab's own time: the whole process (node start included) minus time inside commands and guest waits
+  overhead.push(v.s - (rep.timing.commandMs + rep.timing.waitMs) / 1000);
+  for (const [k, ms] of Object.entries<number>(rep.stages)) (stageTimes[k] ??= []).push(ms / 1000);
+  const t0 = performance.now();
+  const f = spawnSync('bash', ['bench/floor.sh', image, warm], { encoding: 'utf8' });
+  const fs = (performance.now() - t0) / 1000;
+  const fails = Number(f.stdout.trim().split(/\s+/)[1]);
+  if (f.status !== 0 || fails !== 0) throw new Error(`floor script failed: ${f.stdout}${f.stderr}`);
+  floor.push(fs);
+  log(`run ${i}/${runs}: virtlab ${v.s.toFixed(2)} s (own time ${overhead[overhead.length - 1]!.toFixed(2)} s), floor ${fs.toFixed(2)} s`);
+}
+
+// 2. a trivial command over the Executor, on a live machine
+let sshExecMs = NaN;
+let sshConnectMs = NaN;
+{
+  const up = virtlab(['up', 'kvm-macvtap', '--until', 'net-define', '--name', 'bench-ssh']);
+  if (up.code !== 0) throw new Error(up.out);
+  try {
+    const store = StateStore.load(StateStore.pathFor(home(), 'bench-ssh'));
+    const m = new NetnsProvider().attach(store).machines.find((x) => x.name === 'kvm-01')!;
+    const c0 = performance.now();
+    await m.exec.run(['true']);
+    sshConnectMs = performance.now() - c0;
+    const xs: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await m.exec.run(['true']);
+      xs.push(performance.now() - t);
+    }
+    sshExecMs = median(xs);
+    await m.exec.close();
+  } finally {
+    virtlab(['down', 'bench-ssh']);
+  }
+}
+
+// 3. scale: 4 hypervisors x 4 guests; RSS of everything in the lab's namespaces, sampled while it runs
+function labRssMb(prefix: string): number {
+  let kb = 0;
+  const nss = existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(prefix)) : [];
+  for (const ns of nss) {
+    const pids = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout.split(/\s+/).filter(Boolean);
+    for (const p of pids) {
+      try {
+        kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+      } catch { /* gone */ }
+    }
+  }
+  return kb / 1024;
+}
+const scale = await new Promise<{ leased_s: number; peak_rss_mb: number; teardown_s: number; guests: number; passed: boolean }>((resolve, reject) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-scale-'));
+  const p = spawn(CLI[0]!, [...CLI.slice(1), 'run', 'bench/labs/scale.yml', '--name', 'bench-scale', '--report-dir', dir, '--json'], { env: { ...process.env, VIRTLAB_READY_TIMEOUT: '180' } });
+  let peak = 0;
+  const timer = setInterval(() => { peak = Math.max(peak, labRssMb('vl-bench-scale-')); }, 300);
+  let buf = '';
+  let setupAt = 0;
+  let readyAt = 0;
+  p.stdout.on('data', (d) => {
+    buf += d;
+    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
+      try {
+        const e = JSON.parse(buf.slice(0, i));
+        if (e.type === 'stage-start' && e.stage === 'setup') setupAt = Date.parse(e.time);
+        if (e.type === 'stage-end' && e.stage === 'ready') readyAt = Date.parse(e.time);
+      } catch { /* not an event */ }
+    }
+  });
+  p.on('close', (code) => {
+    clearInterval(timer);
+    try {
+      const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+      resolve({ leased_s: r2((readyAt - setupAt) / 1000), peak_rss_mb: Math.round(peak), teardown_s: r2(rep.stages.teardown / 1000), guests: 16, passed: code === 0 });
+    } catch (e) {
+      reject(e);
+    }
+  });
+});
+log(`scale: every guest leased ${scale.leased_s} s after setup began, peak RSS ${scale.peak_rss_mb} MB, teardown ${scale.teardown_s} s`);
+
+const results = {
+  when: new Date().toISOString(),
+  runs,
+  e2e_s: r2(median(e2e)),
+  stages: Object.fromEntries(Object.entries(stageTimes).map(([k, v]) => [k, r2(median(v))])),
+  floor_s: r2(median(floor)),
+  ratio: r2(median(e2e) / median(floor)),
+  overhead_s: r2(median(overhead)),
+  ssh_exec_ms: r2(sshExecMs),
+  ssh_connect_ms: r2(sshConnectMs),
+  scale,
+  host: hostInfo(),
+};
+writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
+
+const rows: [string, string, string][] = [
+  ['e2e_s (virtlab run kvm-macvtap, median)', String(results.e2e_s), '<= 15'],
+  ['floor_s (same lab, plain shell)', String(results.floor_s), ''],
+  ['ratio', String(results.ratio), '<= 1.2'],
+  ['overhead_s (virtlab\'s own time)', String(results.overhead_s), '<= 1'],
+  ['ssh_exec_ms (trivial command)', String(results.ssh_exec_ms), '<= 10'],
+  ['scale.leased_s (4 hv x 4 guests)', String(scale.leased_s), '<= 60'],
+  ['scale.peak_rss_mb', String(scale.peak_rss_mb), ''],
+  ['scale.teardown_s', String(scale.teardown_s), '<= 3'],
+  ...Object.entries(results.stages).map(([k, v]) => [`  stage ${k}`, String(v), ''] as [string, string, string]),
+];
+console.log(`virtlab benchmark: ${runs} runs on ${results.host.cpus} CPUs, ${results.host.memory_gib} GiB, kernel ${results.host.kernel}, libvirt ${results.host.libvirt}, QEMU ${results.host.qemu}`);
+for (const [k, v, target] of rows) console.log(`${k.padEnd(42)} ${v.padStart(8)}  ${target}`);
+console.log('written: bench/results.json');
