@@ -11,7 +11,8 @@ import { StateStore } from '../src/runner/state.ts';
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const runs = Number(argv[argv.indexOf('--runs') + 1] || 0) || (quick ? 2 : 5);
-const CLI = [process.execPath, '--import', 'tsx', 'src/cli/main.ts'];
+// what `npm run lab` runs (the compiled CLI), without npm's own start-up
+const CLI = [process.execPath, 'bin/virtlab.js'];
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;

@@ -22,7 +22,8 @@ import { LAN_BRIDGE, lanPort, MGMT_NIC, mgmtLink, nsMachine, nsNetwork } from '.
 import { hostProblems } from './preflight.ts';
 
 const IFB_GROUP = 7777;
-const SWITCH_AGENT = fileURLToPath(new URL('./switch-agent.sh', import.meta.url));
+// resolved from the project root so that the compiled dist/ finds it too
+const SWITCH_AGENT = fileURLToPath(new URL('../../../src/providers/netns/switch-agent.sh', import.meta.url));
 
 export class NetnsProvider implements Provider {
   readonly name = 'netns';

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The virtlab command: the compiled CLI (dist/) when it is newer than every source file, else the TypeScript
+// sources through tsx (so an edit is never run stale). `npm run build` (run by npm ci) compiles.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const stamp = join(root, 'dist', '.stamp');
+
+function newest(dir) {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest(join(root, 'src'))) {
+  await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(pathToFileURL(join(root, 'src', 'cli', 'main.ts')).href);
+}
