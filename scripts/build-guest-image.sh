@@ -124,7 +124,18 @@ i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1
 echo "virtlab-guest booted mac=$(cat /sys/class/net/eth0/address)" > /dev/console
 # DHCP on every NIC, including ones attached later (virsh attach-interface)
 dhcp() { ip link set "$1" up; udhcpc -i "$1" -s /etc/udhcpc.script -b -t 30 -T 1 -A 2 -x hostname:cirros -p "/run/udhcpc.$1.pid" >/dev/null 2>&1; }
-dhcp eth0
+# a static address from the kernel command line (virtlab.ip=A.B.C.D/NN virtlab.gw=G) replaces DHCP on eth0
+SIP=; SGW=
+for a in $(cat /proc/cmdline); do case "$a" in virtlab.ip=*) SIP=${a#*=} ;; virtlab.gw=*) SGW=${a#*=} ;; esac; done
+if [ -n "$SIP" ]; then
+  ip link set eth0 up
+  ip addr add "$SIP" dev eth0
+  [ -n "$SGW" ] && ip route add default via "$SGW"
+  echo "=== network info ===" > /dev/console
+  echo "virtlab-guest ready hostname=$(hostname) ip=${SIP%/*} mac=$(cat /sys/class/net/eth0/address) iface=eth0 static" > /dev/console
+else
+  dhcp eth0
+fi
 touch /run/dhcp.eth0
 ( while true; do
     for d in /sys/class/net/eth*; do n=${d##*/}; [ -e "/run/dhcp.$n" ] && continue; touch "/run/dhcp.$n"; dhcp "$n"; done

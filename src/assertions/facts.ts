@@ -31,6 +31,10 @@ export function guestOf(lab: Lab, name: string): Guest {
 /** The lease of a guest's NIC (its first NIC unless a network is named). */
 export async function guestLease(s: Session, g: Guest, network = g.network): Promise<{ lease?: Lease; evidence: Evidence }> {
   const mac = g.nics.find((n) => n.network === network)?.mac ?? g.mac;
+  if (g.staticIp && network === g.network) {
+    // no DHCP: the address the lab gave it stands in for a lease
+    return { lease: { mac, ip: g.staticIp.address.split('/')[0]! }, evidence: { machine: g.on, argv: ['(static address on the kernel command line)'], exitCode: 0, stdout: g.staticIp.address } };
+  }
   const src = leaseSource(s.lab, g, network);
   if (src.type === 'underlay') {
     const u = s.underlays.get(src.network)!;

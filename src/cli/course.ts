@@ -6,7 +6,7 @@ export { score } from '../runner/score.ts';
 
 function stepText(s: Step, n: number): string[] {
   const cmds = stepCommands(s).map((c) => (c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${c.join(' ')}`));
-  const on = s.kind === 'upload' ? s.to : s.kind === 'hairpin' ? `the ${s.network} switch` : s.on;
+  const on = s.kind === 'upload' ? s.to : s.kind === 'hairpin' ? `the ${s.network} switch` : s.kind === 'check' ? 'virtlab' : s.on;
   return [`${n}. [${s.id}] ${stepTitle(s)}`, ...(s.description ? [`    why: ${s.description}`] : []), `    on ${on}:`, ...cmds];
 }
 

@@ -7,6 +7,8 @@ export const CONSOLE_DIR = '/var/log/libvirt/qemu';
 
 export const labFilePath = (rel: string) => `${WORK_DIR}/${rel}`;
 export const imagePath = (img: ImageRef) => `${IMAGE_DIR}/${img.name}${img.version ? `-${img.version}` : ''}.qcow2`;
+export const kernelPath = (img: ImageRef) => `${IMAGE_DIR}/${img.name}${img.version ? `-${img.version}` : ''}-vmlinuz`;
+export const initrdPath = (img: ImageRef) => `${IMAGE_DIR}/${img.name}${img.version ? `-${img.version}` : ''}-initrd.gz`;
 export const guestDiskPath = (g: Guest) => `${IMAGE_DIR}/${g.name}-disk.qcow2`;
 export const consoleLogPath = (guest: string) => `${CONSOLE_DIR}/${guest}-console.log`;
 
@@ -21,7 +23,11 @@ export function virtInstall(g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): string
     'virt-install', '--name', g.name, '--memory', String(g.ram), '--vcpus', String(g.vcpus),
     '--virt-type', virtType, '--import', '--osinfo', 'generic',
     '--disk', `path=${guestDiskPath(g)},format=qcow2,bus=virtio`,
-    '--network', g.tap ? `type=ethernet,target.dev=${g.tap},mac=${g.mac},model=virtio` : `network=${g.network},mac=${g.mac},model=virtio`,
+    '--network', g.tap ? `type=ethernet,target.dev=${g.tap},mac=${g.mac},model=virtio`
+      : g.direct ? `type=direct,source=${g.direct.dev},source.mode=${g.direct.mode},mac=${g.mac},model=virtio`
+      : `network=${g.network},mac=${g.mac},model=virtio`,
+    // a static address travels on the kernel command line: boot the image's kernel directly
+    ...(g.staticIp ? ['--boot', `kernel=${kernelPath(g.image)},initrd=${initrdPath(g.image)},kernel_args=console=ttyS0 loglevel=3 virtlab.ip=${g.staticIp.address}${g.staticIp.gateway ? ` virtlab.gw=${g.staticIp.gateway}` : ''}`] : []),
     '--graphics', 'none', '--serial', `pty,log.file=${consoleLogPath(g.name)},log.append=off`,
     '--noautoconsole',
   ];

@@ -68,6 +68,10 @@ export interface Guest {
   tap?: string;
   /** lease file of a DHCP server the lab runs itself */
   leases?: { on: string; path: string };
+  /** a static address on the kernel command line (no DHCP) */
+  staticIp?: { address: string; gateway?: string };
+  /** <interface type='direct'> on a hypervisor NIC */
+  direct?: { dev: string; mode: string };
 }
 
 interface StepBase {
@@ -84,7 +88,8 @@ export type Step =
   | (StepBase & { kind: 'guest'; on: string; guest: Guest })
   | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string }; guest?: boolean })
   | (StepBase & { kind: 'hairpin'; network: string; machine: string; nic: string; state: 'on' | 'off' })
-  | (StepBase & { kind: 'attach-interface'; on: string; guest: string; network: string; mac: string });
+  | (StepBase & { kind: 'attach-interface'; on: string; guest: string; network: string; mac: string })
+  | (StepBase & { kind: 'check'; assertions: string[] });
 
 export type StepKind = Step['kind'];
 
@@ -141,4 +146,25 @@ export interface Lab {
 
 export function endpointName(e: Endpoint): string {
   return e.type === 'ip' ? e.ip : e.name;
+}
+
+/** Every machine or guest an assertion involves. */
+export function assertionNodes(a: Assertion): string[] {
+  const ep = (e: Endpoint) => (e.type === 'ip' ? [] : [e.name]);
+  switch (a.kind) {
+    case 'lease':
+    case 'mac-match':
+    case 'guest-ip':
+      return [a.guest];
+    case 'ping':
+      return [a.from, ...ep(a.to)];
+    case 'arp':
+      return [a.on, ...ep(a.target)];
+    case 'link':
+      return [a.on, ...(a.guestTap ? [a.guestTap] : [])];
+    case 'reachability':
+      return a.cells.flatMap((c) => [c.from, ...ep(c.to)]);
+    case 'seen-source':
+      return [a.from, a.to, ...ep(a.source)];
+  }
 }

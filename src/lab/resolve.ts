@@ -173,6 +173,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   const libvirtNetworks: LibvirtNetwork[] = [];
   const started = new Set<string>();
   const guests: Guest[] = [];
+  const checkRefs: { at: Path; ids: string[] }[] = [];
   const resolveSteps = (list: any[], base: 'steps' | 'teardown'): Step[] => {
     const steps: Step[] = [];
     list.forEach((s: any, i: number) => {
@@ -247,8 +248,11 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         case 'guest': {
           const img = imageRef(s.image, [...at, 'image']);
           if (img && !up.has(`image:${s.image}`)) err([...at, 'image'], `image "${s.image}" is not uploaded to ${on} by an earlier step`, `add it to the images of an upload step to ${on}`);
-          if ((s.network === undefined) === (s.tap === undefined)) {
-            err(at, 'a guest needs exactly one of "network" (a libvirt network) or "tap" (a routed tap device)');
+          if ([s.network, s.tap, s.direct].filter((x) => x !== undefined).length !== 1) {
+            err(at, 'a guest needs exactly one of "network" (a libvirt network), "tap" (a routed tap device) or "direct" (macvtap on a NIC)');
+          } else if (s.direct !== undefined) {
+            const m = machine(on!);
+            if (m && !m.nics.some((n) => n.name === s.direct.dev)) err([...at, 'direct', 'dev'], `${on} has no NIC "${s.direct.dev}"`, `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`);
           } else if (s.tap !== undefined) {
             // the lab's own steps route the tap; nothing to check here
           } else if (!libvirtNetworks.some((n) => n.on === on && n.name === s.network)) {
@@ -259,7 +263,9 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           if (guests.some((g) => g.name === s.name)) err([...at, 'name'], `duplicate guest name "${s.name}"`);
           if (machine(s.name)) err([...at, 'name'], `guest name "${s.name}" is also a machine name`);
           const guest: Guest = {
-            name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network ?? `tap:${s.tap}`, tap: s.tap, leases: s.leases,
+            name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network ?? (s.tap ? `tap:${s.tap}` : `direct:${s.direct?.dev}`), tap: s.tap, leases: s.leases,
+            direct: s.direct ? { dev: s.direct.dev, mode: s.direct.mode ?? 'bridge' } : undefined,
+            staticIp: s.ip ? { address: s.ip, gateway: s.gateway } : undefined,
             ram: s.ram ?? 128, vcpus: s.vcpus ?? 1, mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(), wait: s.wait ?? true, step: id, nics: [],
           };
           guest.nics.push({ network: guest.network, mac: guest.mac, step: id });
@@ -282,6 +288,10 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           steps.push({ ...common, kind: 'attach-interface', on: on!, guest: s.guest, network: s.network, mac });
           break;
         }
+        case 'check':
+          steps.push({ ...common, kind: 'check', assertions: s.assertions });
+          checkRefs.push({ at, ids: s.assertions });
+          break;
         case 'hairpin': {
           const m = machine(on!);
           const nic = m?.nics.find((n) => n.name === s.nic);
@@ -430,6 +440,11 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     }
   });
 
+  for (const ref of checkRefs) {
+    ref.ids.forEach((aid, j) => {
+      if (!assertions.some((a) => a.id === aid)) err([...ref.at, 'assertions', j], `no assertion with id "${aid}"`, `assertion ids: ${assertions.map((a) => a.id).join(', ')}`);
+    });
+  }
   if (raw.exercise?.from !== undefined && !steps.some((x) => x.id === raw.exercise.from)) {
     err(['exercise', 'from'], `exercise starts at step "${raw.exercise.from}", which this lab does not have`, `its steps: ${steps.map((x) => x.id).join(', ')}`);
   }

@@ -16,6 +16,9 @@ export interface ResolvedImage {
   path: string;
   /** what actually runs, for the report */
   source: string;
+  /** kernel and initramfs for direct kernel boot (the virtlab test guest has them) */
+  kernel?: string;
+  initrd?: string;
   /** console login, when the image needs one */
   login?: { user: string; password: string };
 }
@@ -67,12 +70,15 @@ export async function downloadCirros(version: string, dir: string, mirror = proc
 
 export async function resolveImage(img: ImageRef, home: Home, emit: Emit, clock?: CommandClock): Promise<ResolvedImage> {
   if (img.name !== 'cirros') throw new HostError(`no source for image ${img.ref}`);
-  if (!img.version) return { ref: img.ref, path: await localGuest(home, emit, clock), source: 'virtlab test guest (Debian cloud kernel + busybox)' };
+  if (!img.version) {
+    const path = await localGuest(home, emit, clock);
+    return { ref: img.ref, path, kernel: join(home.images, 'cirros-vmlinuz'), initrd: join(home.images, 'cirros-initrd.gz'), source: 'virtlab test guest (Debian cloud kernel + busybox)' };
+  }
   try {
     const path = await downloadCirros(img.version, join(home.images, 'cirros-official'));
     return { ref: img.ref, path, source: `CirrOS ${img.version} (official image, checksum verified)`, login: cirrosLogin(img.version) };
   } catch (e) {
     emit({ type: 'log', level: 'warn', message: `CirrOS ${img.version} is not available (${(e as Error).message}); the virtlab test guest stands in` });
-    return { ref: img.ref, path: await localGuest(home, emit), source: `virtlab test guest standing in for CirrOS ${img.version} (offline)` };
+    return { ref: img.ref, path: await localGuest(home, emit, clock), kernel: join(home.images, 'cirros-vmlinuz'), initrd: join(home.images, 'cirros-initrd.gz'), source: `virtlab test guest standing in for CirrOS ${img.version} (offline)` };
   }
 }

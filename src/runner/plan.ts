@@ -41,11 +41,13 @@ export function stepCommands(s: Step): string[][] {
       return [['bridge', 'link', 'set', 'dev', `<port of ${s.machine} ${s.nic}>`, 'hairpin', s.state]];
     case 'attach-interface':
       return [cmd.attachInterface(s.guest, s.network, s.mac)];
+    case 'check':
+      return [];
   }
 }
 
 export function stepMachine(s: Step): string | undefined {
-  return s.kind === 'upload' ? s.to : s.kind === 'hairpin' ? undefined : s.on;
+  return s.kind === 'upload' ? s.to : s.kind === 'hairpin' || s.kind === 'check' ? undefined : s.on;
 }
 
 export function stepTitle(s: Step): string {
@@ -54,10 +56,11 @@ export function stepTitle(s: Step): string {
     case 'net-define': return `define libvirt network "${s.network}" from ${s.rel} on ${s.on}`;
     case 'net-start': return `start libvirt network "${s.network}" on ${s.on}`;
     case 'promisc': return `promiscuous mode ${s.state} for ${s.nic} on ${s.on}`;
-    case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, ${s.guest.tap ? `routed tap ${s.guest.tap}` : `network ${s.guest.network}`}`;
+    case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, ${s.guest.tap ? `routed tap ${s.guest.tap}` : s.guest.direct ? `direct macvtap on ${s.guest.direct.dev} (${s.guest.direct.mode})` : `network ${s.guest.network}`}${s.guest.staticIp ? `, static ${s.guest.staticIp.address}` : ''}`;
     case 'command': return `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`;
     case 'hairpin': return `hairpin ${s.state} on the ${s.network} switch port of ${s.machine} ${s.nic}`;
     case 'attach-interface': return `attach a NIC on ${s.network} to running guest "${s.guest}" on ${s.on} (mac ${s.mac})`;
+    case 'check': return `check now: ${s.assertions.join(', ')}`;
   }
 }
 

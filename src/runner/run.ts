@@ -159,7 +159,9 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     });
     if (o.mode === 'run') {
       await stage('assert', async () => {
-        await Promise.all(lab.assertions.map(async (a) => emit({ type: 'assertion', result: await runAssertion(a, s) })));
+        // checks that a check step ran already (a phase of the lab) are not run again
+        const done = new Set(todo.flatMap((x) => (x.kind === 'check' && !o.skip.includes(x.id) ? x.assertions : [])));
+        await Promise.all(lab.assertions.filter((a) => !done.has(a.id)).map(async (a) => emit({ type: 'assertion', result: await runAssertion(a, s) })));
       });
     }
   } catch (e) {

@@ -5,10 +5,11 @@ import { hasTemplates, render } from '../lab/variants.ts';
 import * as cmd from '../hypervisor/commands.ts';
 import * as ops from '../hypervisor/ops.ts';
 import { HostError } from '../errors.ts';
-import type { Step } from '../lab/model.ts';
+import { assertionNodes, type Step } from '../lab/model.ts';
 import type { StepStatus } from '../report/events.ts';
 import type { ResolvedImage } from './images.ts';
 import { waitReady } from './ready.ts';
+import { runAssertion } from '../assertions/index.ts';
 import { ConsoleExecutor } from '../transport/console.ts';
 import { exec, nodeExec, type Session } from './session.ts';
 
@@ -25,6 +26,12 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       const jobs = [
         ...step.files.map((f) => ({ local: renderedFile(s, f.src, f.rel), remote: cmd.labFilePath(f.rel) })),
         ...step.images.map((i) => ({ local: images.get(i.ref)!.path, remote: cmd.imagePath(i) })),
+        // guests with a static address boot the image's kernel directly
+        ...step.images.filter((i) => s.lab.guests.some((g) => g.on === step.to && g.image.ref === i.ref && g.staticIp)).flatMap((i) => {
+          const r = images.get(i.ref)!;
+          if (!r.kernel || !r.initrd) throw new HostError(`image ${i.ref} (${r.source}) has no kernel for a guest with a static address`);
+          return [{ local: r.kernel, remote: cmd.kernelPath(i) }, { local: r.initrd, remote: cmd.initrdPath(i) }];
+        }),
       ];
       const done = await Promise.all(jobs.map(async (j) => {
         rec({ kind: 'remote-file', path: j.remote, owner: step.to });
@@ -52,6 +59,18 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       const c = nodeExec(s, step.guest.name);
       if (c instanceof ConsoleExecutor) c.attach().catch(() => {});
       return { status: 'changed', detail: `mac ${step.guest.mac}` };
+    }
+    case 'check': {
+      // a phase of the lab: these checks run now, while the lab is in this state
+      const lab = s.lab;
+      const checks = step.assertions.map((id) => lab.assertions.find((a) => a.id === id)!);
+      // the guests these checks involve must have booted first
+      const names = new Set(checks.flatMap(assertionNodes));
+      await Promise.all(lab.guests.filter((g) => names.has(g.name)).map((g) => waitReady(s, g, 60000)));
+      const results = await Promise.all(checks.map((a) => runAssertion(a, s)));
+      for (const r of results) s.emit({ type: 'assertion', result: r });
+      const bad = results.filter((r) => r.status === 'fail').length;
+      return { status: 'ok', detail: `${results.length - bad}/${results.length} as expected` };
     }
     case 'attach-interface':
       await exec(s, step.on).run(cmd.attachInterface(step.guest, step.network, step.mac));

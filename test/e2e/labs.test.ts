@@ -76,3 +76,19 @@ test('virtlab list shows every lab with its description', (t) => {
   t.is(r.code, 0);
   for (const lab of ['kvm-macvtap', 'kvm-nat-hostonly', 'kvm-routed', 'macvtap-modes']) t.regex(r.stdout, new RegExp(`^${lab} +\\S.+$`, 'm'));
 });
+
+test.serial('macvtap-direct: a static guest on a direct macvtap; a foreign MAC breaks it, restoring heals it', (t) => {
+  const dir = tmp();
+  const r = virtlab(['run', 'macvtap-direct', '--name', 'e2e-direct', '--report-dir', dir]);
+  t.is(r.code, 0, r.out);
+  const rep = report(dir);
+  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  for (const p of ['1', '3']) for (const id of [`gateway-${p}`, `remote-${p}`, `from-remote-${p}`]) t.is(a[id].observed, 'pass', id);
+  for (const id of ['gateway-2', 'remote-2', 'from-remote-2']) t.regex(a[id].reason, /^fails as expected: 0\/2 replies/, id);
+  t.regex(a['mac-match'].reason, /guest says 52:54:00:d1:00:60, macvtap\d+ on kvm-01 has 52:54:00:d1:00:60/);
+  // the phases ran in order, inside the setup
+  const order = rep.steps.filter((s: any) => s.stage === 'setup').map((s: any) => s.id);
+  t.deepEqual(order, ['guest', 'phase-1', 'change-mac', 'phase-2', 'restore-mac', 'phase-3']);
+  t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), /virtlab-guest ready hostname=cirros ip=192\.168\.100\.60 mac=52:54:00:d1:00:60 iface=eth0 static/);
+  t.deepEqual(leftovers('e2e-direct', rep.runId), []);
+});
