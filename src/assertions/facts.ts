@@ -1,5 +1,5 @@
 // Facts about guests that several checks need: where a guest's lease lives, its address, its host-side device.
-import type { Guest, Lab, Nic } from '../lab/model.ts';
+import { qemuMacvtapName, type Guest, type Lab, type Nic } from '../lab/model.ts';
 import { consoleText, domIfaces, libvirtLeases } from '../hypervisor/ops.ts';
 import type { Evidence } from '../report/events.ts';
 import { exec, type Session } from '../runner/session.ts';
@@ -14,6 +14,11 @@ export type LeaseSource =
 /** macvtap modes put the guest on the lower device's underlay (its DHCP server); other networks are libvirt's. */
 export function leaseSource(lab: Lab, g: Guest, network = g.network): LeaseSource {
   if (g.leases && network === g.network) return { type: 'file', machine: g.leases.on, path: g.leases.path };
+  if (g.direct && network === g.network) {
+    // a direct macvtap puts the guest on its lower device's underlay, like a macvtap network
+    const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === g.direct!.dev);
+    if (nic) return { type: 'underlay', network: nic.network };
+  }
   const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === network);
   if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && net.dev) {
     const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === net.dev);
@@ -59,6 +64,12 @@ export async function guestReady(s: Session, g: Guest): Promise<{ ip: string; ma
 
 export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string; mac?: string; evidence: Evidence }> {
   const x = exec(s, g.on);
+  if (g.qemu) {
+    // no libvirt: the macvtap virtlab created for it
+    const dev = qemuMacvtapName(g.name);
+    const r = await x.run(['ip', '-br', 'link', 'show', 'dev', dev], { check: false });
+    return { dev: r.exitCode === 0 ? dev : undefined, mac: r.stdout.split(/\s+/)[2], evidence: { machine: g.on, argv: ['ip', '-br', 'link', 'show', 'dev', dev], exitCode: r.exitCode, stdout: r.stdout } };
+  }
   const { ifaces, stdout } = await domIfaces(x, g.name);
   const i = ifaces.find((f) => f.mac === g.mac) ?? ifaces[0];
   return { dev: i?.iface, mac: i?.mac, evidence: { machine: g.on, argv: ['virsh', 'domiflist', g.name], exitCode: 0, stdout } };

@@ -1,6 +1,6 @@
 // Operations on a hypervisor machine through its Executor, each error saying what we were doing.
 import { wrap } from '../errors.ts';
-import type { Guest } from '../lab/model.ts';
+import { qemuMacvtapName, type Guest } from '../lab/model.ts';
 import type { Executor } from '../transport/executor.ts';
 import { parseDomiflist, parseIpAddrJson, type DomIface, type LinkInfo } from '../assertions/parse/virsh.ts';
 import { parseVirshLeases, type Lease } from '../assertions/parse/leases.ts';
@@ -25,6 +25,10 @@ export const setPromisc = (x: Executor, nic: string, state: 'on' | 'off') =>
 
 export async function launchGuest(x: Executor, g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): Promise<void> {
   await step(`create the disk of guest "${g.name}" on ${x.machine}`, () => x.run(cmd.guestDisk(g)));
+  if (g.qemu) {
+    await step(`launch guest "${g.name}" with bare QEMU on ${x.machine}`, () => x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name)), { timeoutMs: 60000 }));
+    return;
+  }
   await step(`launch guest "${g.name}" on ${x.machine}`, () => x.run(cmd.virtInstall(g, virtType), { timeoutMs: 120000 }));
 }
 

@@ -70,9 +70,14 @@ export interface Guest {
   leases?: { on: string; path: string };
   /** a static address on the kernel command line (no DHCP) */
   staticIp?: { address: string; gateway?: string };
-  /** <interface type='direct'> on a hypervisor NIC */
+  /** <interface type='direct'> on a hypervisor NIC (or, launched by bare QEMU, a macvtap virtlab creates) */
   direct?: { dev: string; mode: string };
+  /** launched by bare QEMU instead of libvirt */
+  qemu?: boolean;
 }
+
+/** The macvtap device virtlab creates for a guest launched by bare QEMU. */
+export const qemuMacvtapName = (guest: string) => `mvt-${guest}`.slice(0, 15);
 
 interface StepBase {
   id: string;

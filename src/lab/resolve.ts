@@ -248,6 +248,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         case 'guest': {
           const img = imageRef(s.image, [...at, 'image']);
           if (img && !up.has(`image:${s.image}`)) err([...at, 'image'], `image "${s.image}" is not uploaded to ${on} by an earlier step`, `add it to the images of an upload step to ${on}`);
+          if (s.launch === 'qemu' && s.direct === undefined) err([...at, 'launch'], 'a guest launched by bare QEMU needs "direct" (the NIC its macvtap sits on)');
           if ([s.network, s.tap, s.direct].filter((x) => x !== undefined).length !== 1) {
             err(at, 'a guest needs exactly one of "network" (a libvirt network), "tap" (a routed tap device) or "direct" (macvtap on a NIC)');
           } else if (s.direct !== undefined) {
@@ -266,6 +267,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
             name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network ?? (s.tap ? `tap:${s.tap}` : `direct:${s.direct?.dev}`), tap: s.tap, leases: s.leases,
             direct: s.direct ? { dev: s.direct.dev, mode: s.direct.mode ?? 'bridge' } : undefined,
             staticIp: s.ip ? { address: s.ip, gateway: s.gateway } : undefined,
+            qemu: s.launch === 'qemu' ? true : undefined,
             ram: s.ram ?? 128, vcpus: s.vcpus ?? 1, mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(), wait: s.wait ?? true, step: id, nics: [],
           };
           guest.nics.push({ network: guest.network, mac: guest.mac, step: id });

@@ -1,7 +1,7 @@
 // Pure: Lab -> Plan (stages -> steps with the commands they will run). `virtlab plan` prints it.
 import * as cmd from '../hypervisor/commands.ts';
 import type { Assertion, Lab, Step } from '../lab/model.ts';
-import { endpointName } from '../lab/model.ts';
+import { endpointName, qemuMacvtapName } from '../lab/model.ts';
 
 export const STAGES = ['preflight', 'up', 'provision', 'upload', 'setup', 'ready', 'assert', 'collect', 'teardown'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -34,7 +34,7 @@ export function stepCommands(s: Step): string[][] {
     case 'promisc':
       return [cmd.promisc(s.nic, s.state)];
     case 'guest':
-      return [cmd.guestDisk(s.guest), cmd.virtInstall(s.guest)];
+      return [cmd.guestDisk(s.guest), s.guest.qemu ? cmd.qemuMacvtap(s.guest, qemuMacvtapName(s.guest.name)) : cmd.virtInstall(s.guest)];
     case 'command':
       return s.argv ? [s.argv] : [['upload', s.script!.rel, cmd.labFilePath(s.script!.rel)], ['sh', cmd.labFilePath(s.script!.rel)]];
     case 'hairpin':
@@ -56,7 +56,7 @@ export function stepTitle(s: Step): string {
     case 'net-define': return `define libvirt network "${s.network}" from ${s.rel} on ${s.on}`;
     case 'net-start': return `start libvirt network "${s.network}" on ${s.on}`;
     case 'promisc': return `promiscuous mode ${s.state} for ${s.nic} on ${s.on}`;
-    case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, ${s.guest.tap ? `routed tap ${s.guest.tap}` : s.guest.direct ? `direct macvtap on ${s.guest.direct.dev} (${s.guest.direct.mode})` : `network ${s.guest.network}`}${s.guest.staticIp ? `, static ${s.guest.staticIp.address}` : ''}`;
+    case 'guest': return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, ${s.guest.qemu ? `bare QEMU on a macvtap of ${s.guest.direct!.dev}` : s.guest.tap ? `routed tap ${s.guest.tap}` : s.guest.direct ? `direct macvtap on ${s.guest.direct.dev} (${s.guest.direct.mode})` : `network ${s.guest.network}`}${s.guest.staticIp ? `, static ${s.guest.staticIp.address}` : ''}`;
     case 'command': return `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`;
     case 'hairpin': return `hairpin ${s.state} on the ${s.network} switch port of ${s.machine} ${s.nic}`;
     case 'attach-interface': return `attach a NIC on ${s.network} to running guest "${s.guest}" on ${s.on} (mac ${s.mac})`;

@@ -1,6 +1,6 @@
 // A live lab: its machines and underlays reachable through Executors, guests through their serial consoles.
 import { HostError } from '../errors.ts';
-import { consoleLogPath } from '../hypervisor/commands.ts';
+import { consoleLogPath, qemuPidPath } from '../hypervisor/commands.ts';
 import type { Lab } from '../lab/model.ts';
 import type { MachineHandle, UnderlayHandle } from '../providers/provider.ts';
 import type { Emit } from '../report/events.ts';
@@ -42,7 +42,7 @@ export function nodeExec(s: Session, name: string): Executor {
   if (!g) throw new HostError(`${name} is neither a machine nor a guest of this lab`);
   let c = s.consoles.get(name);
   if (!c) {
-    c = new ConsoleExecutor({ guest: name, host: exec(s, g.on), logPath: consoleLogPath(name), login: s.logins.get(g.image.ref) });
+    c = new ConsoleExecutor({ guest: name, host: exec(s, g.on), logPath: consoleLogPath(name), login: s.logins.get(g.image.ref), qemuPidFile: g.qemu ? qemuPidPath(name) : undefined });
     s.consoles.set(name, c);
   }
   return c;

@@ -13,6 +13,8 @@ export interface ConsoleTarget {
   /** the serial console log on the hypervisor (virt-install --serial pty,log.file=...) */
   logPath: string;
   login?: { user: string; password: string };
+  /** for a guest QEMU runs without libvirt: QEMU's pid file (its pty is found from the process's open files) */
+  qemuPidFile?: string;
 }
 
 export class ConsoleExecutor implements Executor {
@@ -37,8 +39,11 @@ export class ConsoleExecutor implements Executor {
   }
 
   private async findPty(): Promise<string> {
-    const r = await this.t.host.run(['virsh', 'ttyconsole', this.t.guest], { check: false });
-    const pty = r.stdout.trim();
+    // without libvirt, the pty is the one whose master QEMU holds open (fdinfo of /dev/ptmx names its index)
+    const r = this.t.qemuPidFile
+      ? await this.t.host.run(['sh', '-c', 'pid=$(cat "$0"); for fd in /proc/$pid/fd/*; do [ "$(readlink "$fd")" = /dev/ptmx ] && sed -n "s#^tty-index:[[:space:]]*#/dev/pts/#p" "/proc/$pid/fdinfo/${fd##*/}"; done; exit 0', this.t.qemuPidFile], { check: false })
+      : await this.t.host.run(['virsh', 'ttyconsole', this.t.guest], { check: false });
+    const pty = r.stdout.trim().split('\n')[0]!;
     if (r.exitCode !== 0 || !/^\/dev\/pts\/\d+$/.test(pty)) throw new HostError(`guest ${this.t.guest} has no serial console pty on ${this.t.host.machine}: ${r.stderr.trim() || pty}`);
     // QEMU reads a pty only while its other end is open (it re-checks about once a second): keep one reader on it
     // for the guest's lifetime, which also drains what the guest prints (the log file keeps everything)

@@ -92,3 +92,20 @@ test.serial('macvtap-direct: a static guest on a direct macvtap; a foreign MAC b
   t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), /virtlab-guest ready hostname=cirros ip=192\.168\.100\.60 mac=52:54:00:d1:00:60 iface=eth0 static/);
   t.deepEqual(leftovers('e2e-direct', rep.runId), []);
 });
+
+test.serial('qemu-macvtap: bare QEMU on a macvtap made with ip link behaves like the libvirt lab', (t) => {
+  const dir = tmp();
+  const r = virtlab(['run', 'qemu-macvtap', '--name', 'e2e-qemu', '--report-dir', dir]);
+  t.is(r.code, 0, r.out);
+  const rep = report(dir);
+  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  t.regex(a['mac-match'].reason, /guest says (52:54:00:[0-9a-f:]{8}), mvt-cirros on kvm-01 has \1$/);
+  t.regex(a['link-macvtap'].reason, /^mvt-cirros \(macvtap\) on kvm-01: no IPv4 address$/);
+  t.is(a['ping-host'].observed, 'fail');
+  t.regex(a['ping-remote'].reason, /^1\/1 replies from 192\.168\.100\.\d+$/);
+  t.regex(a['guest-ip'].reason, /^eth0 of cirros has (192\.168\.100\.\d+); lease \1$/);
+  // no libvirt domain was involved
+  const guest = rep.steps.find((s: any) => s.id === 'guest');
+  t.regex(guest.title, /bare QEMU on a macvtap of eth1/);
+  t.deepEqual(leftovers('e2e-qemu', rep.runId), []);
+});
