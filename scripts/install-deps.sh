@@ -10,6 +10,9 @@ PACKAGES=(
   mtools syslinux syslinux-common fdisk
 )
 
+# --test: also what the test suite needs (headless Chromium renders the HTML reports)
+[ "${1:-}" = "--test" ] && PACKAGES+=(chromium)
+
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run this as root (it installs Debian packages)" >&2; exit 3; fi
 
 missing=()

@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.ts';
 import { didYouMean } from '../lab/suggest.ts';
 
-export const COMMANDS = ['run', 'up', 'down', 'check', 'reset', 'explain', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
+export const COMMANDS = ['run', 'up', 'down', 'check', 'reset', 'explain', 'graph', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Options {
@@ -23,6 +23,11 @@ export interface Options {
   name?: string;
   variant?: string;
   to?: string;
+  format?: string;
+  out?: string;
+  reportFormat?: string;
+  inventory?: string;
+  targets?: string;
   help: boolean;
   version: boolean;
 }
@@ -30,7 +35,7 @@ export interface Options {
 const BOOL: Record<string, keyof Options> = {
   '--keep': 'keep', '--json': 'json', '--verbose': 'verbose', '-v': 'verbose', '--dry-run': 'dryRun', '--all': 'all', '--help': 'help', '-h': 'help', '--version': 'version',
 };
-const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant', '--to': 'to' };
+const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant', '--to': 'to', '--format': 'format', '--out': 'out', '--report-format': 'reportFormat', '--inventory': 'inventory', '--targets': 'targets' };
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
   const o: Options = {
@@ -91,6 +96,8 @@ Commands:
   check <lab>               run the assertions against a lab that is up (changes nothing); prints a score
   reset <lab> [--to <step>] bring a lab that is up back to a known step (default: where up --until left it)
   explain <lab>             the lab's walkthrough: each step, the exact command it runs, and why
+  graph <lab> [--format svg|mermaid|dot] [--out <file>]
+                            the lab's topology (SVG written to <lab>.svg by default; text formats to stdout)
   ssh <lab> <machine> [-- cmd ...]
                             a shell on a machine, or one command
   status                    the lab instances that are up, their machines and age
@@ -101,8 +108,10 @@ Commands:
   plan <lab>                the resolved plan (same as run --dry-run); creates nothing
 
 Options:
-  --provider <name>         machine provider (default: netns)
-  --report-dir <dir>        where junit.xml, report.json and logs go (default: the run's folder)
+  --provider <name>         machine provider: netns (default: machines are namespaces on this host) or ssh
+  --inventory <file>        ssh provider: the existing hosts (address, user, key, pinned host key)
+  --report-dir <dir>        where report.html, junit.xml, report.json and logs go (default: the run's folder)
+  --report-format <list>    which reports: json,junit,html (default) and tap, comma-separated
   --keep                    leave the lab up after run (remove it later with virtlab down <lab>)
   --until <step-id>         stop setup before this step (the rest is left to you)
   --skip <step-id>          skip a setup step (repeatable)

@@ -1,5 +1,6 @@
 // Commands that only read definitions: list, validate, plan.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { labGraph, toDot, toMermaid, toSvg } from '../report/graph.ts';
 import { DefinitionError, EXIT, formatDiagnostic, UsageError } from '../errors.ts';
 import { labPath, listLabNames, loadLab, validate } from '../lab/load.ts';
 import { displayPath } from '../lab/source.ts';
@@ -69,3 +70,21 @@ export function formatPlan(p: Plan): string {
 }
 
 export { DefinitionError };
+
+export function commandGraph(o: Options): number {
+  if (o.args.length !== 1) throw new UsageError('graph needs exactly one lab', 'virtlab graph <lab> [--format svg|mermaid|dot] [--out <file>]');
+  const lab = loadLab(o.args[0]!, undefined, o.variant);
+  const g = labGraph(lab);
+  const format = o.format ?? 'svg';
+  let text: string;
+  if (format === 'svg') text = toSvg(g, `${lab.name} topology`);
+  else if (format === 'mermaid') text = toMermaid(g);
+  else if (format === 'dot') text = toDot(g, lab.name);
+  else throw new UsageError(`unknown graph format "${format}"`, 'formats: svg, mermaid, dot');
+  const out = o.out ?? (format === 'svg' ? `${lab.name}.svg` : undefined);
+  if (out) {
+    writeFileSync(out, text);
+    console.log(`wrote ${out}`);
+  } else process.stdout.write(text);
+  return EXIT.ok;
+}

@@ -62,8 +62,8 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
       const lab = v === base.variant ? base : loadLab(ref, undefined, v);
       if (variants.length > 1 && !o.json) console.log(`\n=== ${lab.name}, variant ${v} (${Object.entries(lab.params).map(([k, x]) => `${k}=${x}`).join(', ')}) ===`);
       const out = await runLifecycle(lab, {
-        mode, provider: o.provider ?? 'netns', reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
-        until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+        mode, provider: o.provider ?? 'netns', inventory: o.inventory, reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
+        until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', reportFormats: reportFormats(o), readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
       }, reporter(o), signal);
       outcomes.push({ variant: v, out });
       if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) {
@@ -86,6 +86,13 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
   }
   const worst = [EXIT.interrupted, EXIT.host, EXIT.usage, EXIT.assertion].find((c) => outcomes.some((x) => x.out.exitCode === c));
   return signal.aborted ? EXIT.interrupted : worst ?? EXIT.ok;
+}
+
+function reportFormats(o: Options): string[] {
+  const known = ['json', 'junit', 'html', 'tap'];
+  const list = (o.reportFormat ?? 'json,junit,html').split(',').map((x) => x.trim()).filter(Boolean);
+  for (const f of list) if (!known.includes(f)) throw new UsageError(`unknown report format "${f}"`, `formats: ${known.join(', ')}`);
+  return list;
 }
 
 function printAccess(store: StateStore): void {
@@ -125,7 +132,7 @@ async function down(o: Options): Promise<number> {
       }
     }
     const fresh = existsSync(store.path) ? StateStore.load(store.path) : store;
-    const leaks = await teardown(builtinProviders().get(fresh.state.provider), fresh, emit);
+    const leaks = await teardown(builtinProviders().get(fresh.state.provider, { inventory: fresh.state.inventory }), fresh, emit);
     if (leaks.length) {
       leaked++;
       console.error(`${s.instance}: still there: ${leaks.join(', ')}`);
@@ -177,7 +184,7 @@ async function check(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'check'));
   const lab = loadLab(store.state.labFile, undefined, store.state.variant);
   const emit = reporter(o);
-  const s = makeSession(lab, store, builtinProviders().get(store.state.provider).attach(store), emit, new AbortController().signal);
+  const s = makeSession(lab, store, builtinProviders().get(store.state.provider, { inventory: store.state.inventory }).attach(store), emit, new AbortController().signal);
   const t0 = performance.now();
   try {
     const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));
@@ -191,7 +198,7 @@ async function check(o: Options): Promise<number> {
         lab: lab.name, description: lab.description, instance: store.state.instance, runId: store.state.runId, provider: store.state.provider,
         result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, startedAt: new Date().toISOString(), durationMs, stages: { assert: durationMs },
         steps: [], assertions: results, machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu })), images: [], files: [], score: sc,
-      });
+      }, lab, reportFormats(o));
     }
     emit({ type: 'run-end', result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, durationMs, message: `score ${sc.points}/${sc.max}`, reportDir: o.reportDir });
     return failed ? EXIT.assertion : EXIT.ok;
@@ -238,7 +245,7 @@ function explainCmd(o: Options): number {
   return EXIT.ok;
 }
 
-export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'help'>, (o: Options) => Promise<number> | number> = {
+export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'graph' | 'help'>, (o: Options) => Promise<number> | number> = {
   run: (o) => lifecycle(o, 'run'),
   up: (o) => lifecycle(o, 'up'),
   down, check, ssh, status, doctor, reset, explain: explainCmd,

@@ -1,7 +1,7 @@
 // The virtlab command line: the only place that calls process.exit.
 import { DefinitionError, EXIT, formatDiagnostic, VirtlabError } from '../errors.ts';
 import { HELP, parseArgs, type Options } from './args.ts';
-import { commandList, commandPlan, commandValidate } from './definitions.ts';
+import { commandGraph, commandList, commandPlan, commandValidate } from './definitions.ts';
 import { COMMAND_HANDLERS } from './lifecycle.ts';
 
 async function main(argv: string[]): Promise<number> {
@@ -18,6 +18,7 @@ async function main(argv: string[]): Promise<number> {
     case 'list': return commandList(o);
     case 'validate': return commandValidate(o);
     case 'plan': return commandPlan(o);
+    case 'graph': return commandGraph(o);
     default: return COMMAND_HANDLERS[o.command](o);
   }
 }

@@ -53,7 +53,12 @@ export interface Provider {
   leaks(store: StateStore): Promise<string[]>;
 }
 
-export type ProviderFactory = () => Provider;
+export interface ProviderOptions {
+  /** ssh provider: the inventory file of existing hosts */
+  inventory?: string;
+}
+
+export type ProviderFactory = (o: ProviderOptions) => Provider;
 
 export class ProviderRegistry {
   private readonly factories = new Map<string, ProviderFactory>();
@@ -61,10 +66,10 @@ export class ProviderRegistry {
     if (this.factories.has(name)) throw new Error(`provider "${name}" is registered twice`);
     this.factories.set(name, f);
   }
-  get(name: string): Provider {
+  get(name: string, o: ProviderOptions = {}): Provider {
     const f = this.factories.get(name);
     if (!f) throw new UsageError(`unknown provider "${name}"`, `known providers: ${[...this.factories.keys()].join(', ')}`);
-    return f();
+    return f(o);
   }
   names(): string[] {
     return [...this.factories.keys()];

@@ -3,6 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AssertionResult } from '../report/events.ts';
 import { junitXml } from '../report/junit.ts';
+import { htmlReport } from '../report/html.ts';
+import { tapReport } from '../report/tap.ts';
+import type { Lab } from '../lab/model.ts';
 import type { Stage } from './plan.ts';
 
 export interface RunReport {
@@ -28,7 +31,11 @@ export interface RunReport {
   timing?: { commandMs: number; waitMs: number; overheadMs: number };
 }
 
-export function writeReports(dir: string, r: RunReport): void {
-  writeFileSync(join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
-  writeFileSync(join(dir, 'junit.xml'), junitXml(r.lab, r.assertions, r.durationMs, r.result === 'error' || r.result === 'interrupted' ? r.error ?? r.result : undefined), { mode: 0o600 });
+export function writeReports(dir: string, r: RunReport, lab?: Lab, formats: string[] = ['json', 'junit', 'html']): void {
+  if (formats.includes('json')) writeFileSync(join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+  if (formats.includes('junit')) writeFileSync(join(dir, 'junit.xml'), junitXml(r.lab, r.assertions, r.durationMs, r.result === 'error' || r.result === 'interrupted' ? r.error ?? r.result : undefined), { mode: 0o600 });
+  if (formats.includes('tap')) writeFileSync(join(dir, 'report.tap'), tapReport(r.assertions, r.result === 'error' || r.result === 'interrupted' ? r.error ?? r.result : undefined), { mode: 0o600 });
+  if (formats.includes('html') && lab) {
+    writeFileSync(join(dir, 'report.html'), htmlReport({ ...r, lab, reportDir: dir, stages: r.stages }), { mode: 0o600 });
+  }
 }

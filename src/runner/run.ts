@@ -33,6 +33,10 @@ export interface LifecycleOptions {
   name?: string;
   collect: 'on-failure' | 'always';
   readyTimeoutMs: number;
+  /** ssh provider: inventory of existing hosts */
+  inventory?: string;
+  /** json, junit, html (default) and tap */
+  reportFormats?: string[];
 }
 
 export interface RunOutcome {
@@ -52,7 +56,7 @@ export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]
 
 export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit, signal: AbortSignal, h: Home = defaultHome()): Promise<RunOutcome> {
   checkStepIds(lab, o.until, o.skip);
-  const provider: Provider = builtinProviders().get(o.provider);
+  const provider: Provider = builtinProviders().get(o.provider, { inventory: o.inventory });
   const t0 = performance.now();
   const clock = new IntervalClock();
   const waits: [number, number][] = []; // waiting for guests to boot is neither a command nor virtlab's own time
@@ -221,7 +225,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   };
   signal.removeEventListener('abort', onAbort);
   try {
-    writeReports(reportDir, report);
+    writeReports(reportDir, report, lab, o.reportFormats);
   } catch (e) {
     emit({ type: 'log', level: 'warn', message: `cannot write the report into ${reportDir}: ${(e as Error).message}` });
   }

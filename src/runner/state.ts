@@ -13,7 +13,9 @@ export type Resource =
   | { kind: 'dir'; path: string; owner: string }
   | { kind: 'libvirt-network'; name: string; owner: string }
   | { kind: 'domain'; name: string; owner: string }
-  | { kind: 'remote-file'; path: string; owner: string };
+  | { kind: 'remote-file'; path: string; owner: string }
+  /** a change on an existing host, and the argv that undoes it there */
+  | { kind: 'undo'; what: string; owner: string; argv: string[] };
 
 export interface MachineState {
   name: string;
@@ -54,6 +56,8 @@ export interface LabState {
   createdAt: string;
   runDir: string;
   keyFile: string;
+  /** ssh provider: the inventory of existing hosts */
+  inventory?: string;
   status: 'creating' | 'up' | 'kept' | 'tearing-down' | 'down';
   mgmtBlock?: number; // index of the management address block
   slot?: number; // ifindex slot

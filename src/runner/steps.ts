@@ -5,7 +5,7 @@ import { hasTemplates, render } from '../lab/variants.ts';
 import * as cmd from '../hypervisor/commands.ts';
 import * as ops from '../hypervisor/ops.ts';
 import { HostError } from '../errors.ts';
-import { assertionNodes, type Step } from '../lab/model.ts';
+import { assertionNodes, qemuMacvtapName, type Step } from '../lab/model.ts';
 import type { StepStatus } from '../report/events.ts';
 import type { ResolvedImage } from './images.ts';
 import { waitReady } from './ready.ts';
@@ -33,6 +33,10 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
           return [{ local: r.kernel, remote: cmd.kernelPath(i) }, { local: r.initrd, remote: cmd.initrdPath(i) }];
         }),
       ];
+      // folders virtlab creates on the machine are removed again at teardown (existing hosts keep nothing)
+      const dirs = [...new Set(jobs.flatMap((j) => parents(j.remote)))].sort((a, b) => b.length - a.length);
+      const missing = await Promise.all(dirs.map(async (d) => ((await x.run(['test', '-d', d], { check: false })).exitCode !== 0 ? d : undefined)));
+      for (const d of missing.filter((m): m is string => !!m).reverse()) rec({ kind: 'undo', what: `folder ${d}`, owner: step.to, argv: ['rmdir', '--', d] });
       const done = await Promise.all(jobs.map(async (j) => {
         rec({ kind: 'remote-file', path: j.remote, owner: step.to });
         return x.upload(j.local, j.remote);
@@ -49,11 +53,23 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
     case 'net-start':
       await ops.startNetwork(exec(s, step.on), step.network);
       return { status: 'changed' };
-    case 'promisc':
-      await ops.setPromisc(exec(s, step.on), step.nic, step.state);
-      return { status: 'changed' };
+    case 'promisc': {
+      const x = exec(s, step.on);
+      const before = (await x.run(['ip', '-o', 'link', 'show', 'dev', step.nic])).stdout;
+      const was = /<[^>]*PROMISC/.test(before) ? 'on' : 'off';
+      if (was !== step.state) rec({ kind: 'undo', what: `promiscuous mode of ${step.nic}`, owner: step.on, argv: cmd.promisc(step.nic, was) });
+      await ops.setPromisc(x, step.nic, step.state);
+      return { status: was === step.state ? 'ok' : 'changed' };
+    }
     case 'guest': {
-      rec({ kind: 'domain', name: step.guest.name, owner: step.on });
+      const g = step.guest;
+      rec({ kind: 'remote-file', path: cmd.guestDiskPath(g), owner: step.on });
+      rec({ kind: 'remote-file', path: `/run/virtlab-console-${g.name}.pid`, owner: step.on });
+      if (g.qemu) {
+        rec({ kind: 'undo', what: `bare QEMU guest ${g.name} and its macvtap`, owner: step.on, argv: ['sh', '-c', 'kill "$(cat "$0")" 2>/dev/null; sleep 0.2; ip link delete "$1" 2>/dev/null; rm -f "$0"; true', cmd.qemuPidPath(g.name), qemuMacvtapName(g.name)] });
+        rec({ kind: 'remote-file', path: cmd.consoleLogPath(g.name), owner: step.on });
+        rec({ kind: 'remote-file', path: cmd.qemuOutPath(g.name), owner: step.on });
+      } else rec({ kind: 'domain', name: g.name, owner: step.on });
       await ops.launchGuest(exec(s, step.on), step.guest);
       // get the serial console ready while the guest boots (checks from inside the guest use it)
       const c = nodeExec(s, step.guest.name);
@@ -111,5 +127,12 @@ function renderedFile(s: Session, src: string, rel: string): string {
   const out = join(s.store.state.runDir, 'rendered', rel);
   mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
   writeFileSync(out, render(text, s.lab.params, src).text, { mode: 0o600 });
+  return out;
+}
+
+/** /a/b/c/file -> [/a/b/c, /a/b, /a] */
+function parents(path: string): string[] {
+  const out: string[] = [];
+  for (let d = dirname(path); d !== '/' && d !== '.'; d = dirname(d)) out.push(d);
   return out;
 }

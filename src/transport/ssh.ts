@@ -17,7 +17,11 @@ export interface SshTarget {
   user?: string;
   privateKey: Buffer | string;
   /** The host's public key blob (base64 as in an OpenSSH .pub file); connections to any other key are refused. */
-  hostKey: string;
+  hostKey?: string;
+  /** Or its SHA256 fingerprint ("SHA256:..."), as ssh-keygen -l prints it. */
+  fingerprint?: string;
+  /** run every command through `sudo -n` */
+  sudo?: boolean;
 }
 
 /** Counts concurrent channels: OpenSSH allows 10 sessions per connection by default. */
@@ -79,6 +83,7 @@ export class SshExecutor implements Executor {
       sock.setNoDelay(true);
       const c = new Client();
       let hostKeyMismatch = false;
+      let seen = '';
       const fail = (e: Error) => {
         c.end();
         sock.destroy();
@@ -89,7 +94,9 @@ export class SshExecutor implements Executor {
         sock.removeListener('error', fail);
         resolve(c);
       });
-      c.once('error', (e) => fail(hostKeyMismatch ? new Error(`host key of ${this.machine} does not match the pinned key ${keyFingerprint(this.target.hostKey)}`) : e));
+      c.once('error', (e) => fail(hostKeyMismatch
+        ? new Error(`host key of ${this.machine} (${this.target.host}) is ${seen}, not the pinned ${this.target.fingerprint ?? keyFingerprint(this.target.hostKey ?? '')}; if the host really changed, pin ${seen}`)
+        : e));
       sock.once('connect', () =>
         c.connect({
           sock,
@@ -99,8 +106,12 @@ export class SshExecutor implements Executor {
           keepaliveInterval: 5000,
           algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'] },
           hostVerifier: (key: Buffer) => {
-            const expected = Buffer.from(this.target.hostKey, 'base64');
-            const ok = key.length === expected.length && timingSafeEqual(key, expected);
+            seen = keyFingerprint(key.toString('base64'));
+            let ok: boolean;
+            if (this.target.hostKey) {
+              const expected = Buffer.from(this.target.hostKey, 'base64');
+              ok = key.length === expected.length && timingSafeEqual(key, expected);
+            } else ok = !!this.target.fingerprint && this.target.fingerprint === seen;
             if (!ok) hostKeyMismatch = true;
             return ok;
           },
@@ -111,7 +122,7 @@ export class SshExecutor implements Executor {
 
   async run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
     const client = await this.connect({ signal: opts.signal });
-    const line = commandLine(argv, { env: opts.env, sudo: opts.sudo });
+    const line = commandLine(argv, { env: opts.env, sudo: opts.sudo ?? this.target.sudo });
     const release = await this.channels.acquire();
     const started = performance.now();
     try {

@@ -17,7 +17,7 @@ test('kvm-macvtap resolves machines from the classic machines.yml', (t) => {
   t.is(g.name, 'cirros');
   t.is(g.mac, stableMac('kvm-macvtap', 'cirros'));
   t.regex(g.mac, /^52:54:00(:[0-9a-f]{2}){3}$/);
-  t.is(lab.assertions.length, 7);
+  t.is(lab.assertions.length, 10);
   t.is(lab.assertions.find((a) => a.id === 'ping-host')!.expect, 'fail');
 });
 

@@ -1,0 +1,88 @@
+// report.html: one self-contained page (inline CSS and SVG, no fetches): description, topology with the run's
+// reachability, assertions with collapsible evidence, grids as coloured tables, stage timings, versions, files.
+import { basename, relative } from 'node:path';
+import type { Lab } from '../lab/model.ts';
+import type { AssertionResult } from './events.ts';
+import { labGraph, toSvg } from './graph.ts';
+import { evidenceText, xmlEscape as esc } from './junit.ts';
+
+export interface HtmlInput {
+  lab: Lab;
+  instance: string;
+  runId: string;
+  result: string;
+  durationMs: number;
+  startedAt: string;
+  stages: Record<string, number | undefined>;
+  assertions: AssertionResult[];
+  machines: { name: string; role: string; kernel?: string; distribution?: string; libvirt?: string; qemu?: string }[];
+  images: { ref: string; source: string }[];
+  files: string[];
+  reportDir: string;
+  error?: string;
+  score?: { points: number; max: number };
+}
+
+const CSS = `
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328;padding:0 1rem}
+h1{margin-bottom:.2rem} .sub{color:#57606a;margin-top:0}
+.verdict{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:bold}
+.pass{background:#1a7f37} .fail,.error{background:#cf222e} .interrupted{background:#9a6700}
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
+th{background:#f6f8fa} tr.a-pass td.status{color:#1a7f37;font-weight:bold} tr.a-fail td.status{color:#cf222e;font-weight:bold}
+tr.a-fail{background:#ffebe9} details pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:12px;white-space:pre-wrap}
+td.cell-pass{background:#dafbe1} td.cell-fail{background:#ffcecb} td.cell-none{color:#8c959f}
+.bar{height:14px;background:#0969da;border-radius:3px} .graph{overflow-x:auto;border:1px solid #d0d7de;border-radius:6px;padding:.5rem}
+.hint{color:#9a6700} .expected{color:#57606a;font-size:.9em} code{background:#f6f8fa;padding:0 .2rem}
+`;
+
+function grid(r: AssertionResult): string {
+  const cells = r.cells ?? [];
+  const nodes = [...new Set(cells.flatMap((c) => [c.from, c.to]))];
+  const rows = nodes.filter((n) => cells.some((c) => c.from === n));
+  const cols = nodes.filter((n) => cells.some((c) => c.to === n));
+  const head = `<tr><th>from \\ to</th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
+  const body = rows.map((f) => `<tr><th>${esc(f)}</th>${cols.map((t) => {
+    const c = cells.find((x) => x.from === f && x.to === t);
+    if (!c) return '<td class="cell-none">·</td>';
+    return `<td class="cell-${c.status}" title="${esc(c.reason)}">expected ${c.expect}${c.status === 'pass' ? ' ✓' : ` ✗ saw ${c.observed}`}</td>`;
+  }).join('')}</tr>`).join('');
+  return `<table class="grid">${head}${body}</table>`;
+}
+
+export function htmlReport(i: HtmlInput): string {
+  const graph = toSvg(labGraph(i.lab, i.assertions), `${i.lab.name} topology`);
+  const maxStage = Math.max(1, ...Object.values(i.stages).map((v) => v ?? 0));
+  const rows = i.assertions.map((r) => `
+<tr class="a-${r.status}" id="assert-${esc(r.id)}"><td class="status">${r.status === 'pass' ? '✓ pass' : '✗ fail'}</td>
+<td><b>${esc(r.id)}</b>: ${esc(r.title)}${r.expect === 'fail' ? ' <span class="expected">(expected failure)</span>' : ''}
+<div class="reason">${esc(r.reason)}</div>${r.status === 'fail' && r.hint ? `<div class="hint">hint: ${esc(r.hint)}</div>` : ''}
+${r.cells ? grid(r) : ''}
+${r.evidence.length ? `<details><summary>evidence (${r.evidence.length} command${r.evidence.length === 1 ? '' : 's'})</summary><pre>${esc(evidenceText(r))}</pre></details>` : ''}</td></tr>`).join('');
+  const files = i.files.map((f) => {
+    const rel = relative(i.reportDir, f);
+    return `<li><a href="${esc(rel)}">${esc(rel || basename(f))}</a></li>`;
+  }).join('');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>virtlab ${esc(i.lab.name)}: ${esc(i.result)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><style>${CSS}</style></head>
+<body>
+<h1>${esc(i.lab.name)} <span class="verdict ${esc(i.result)}" id="verdict">${esc(i.result.toUpperCase())}</span></h1>
+<p class="sub">${esc(i.lab.description)}<br>instance ${esc(i.instance)}, run ${esc(i.runId)}, ${esc(i.startedAt)}, ${(i.durationMs / 1000).toFixed(1)} s${i.lab.variant ? `, variant ${esc(i.lab.variant)}` : ''}${i.score ? `, score ${i.score.points}/${i.score.max}` : ''}</p>
+${i.error ? `<p class="hint"><b>error:</b> ${esc(i.error)}</p>` : ''}
+${i.lab.teaches ? `<h2>What it teaches</h2><p>${esc(i.lab.teaches)}</p>` : ''}
+<h2>Topology</h2>
+<p class="expected">Green arrows: pings that went through; red: pings that did not; dashed: failures the lab expects.</p>
+<div class="graph">${graph}</div>
+<h2>Assertions (${i.assertions.filter((r) => r.status === 'pass').length}/${i.assertions.length} as expected)</h2>
+<table id="assertions"><tr><th>result</th><th>check</th></tr>${rows}</table>
+<h2>Stages</h2>
+<table id="stages">${Object.entries(i.stages).map(([k, v]) => `<tr><td>${esc(k)}</td><td style="width:70%"><div class="bar" style="width:${(((v ?? 0) / maxStage) * 100).toFixed(1)}%"></div></td><td>${((v ?? 0) / 1000).toFixed(2)} s</td></tr>`).join('')}</table>
+<h2>Machines and versions</h2>
+<table id="versions"><tr><th>machine</th><th>role</th><th>kernel</th><th>distribution</th><th>libvirt</th><th>QEMU</th></tr>
+${i.machines.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.role)}</td><td>${esc(m.kernel ?? '')}</td><td>${esc(m.distribution ?? '')}</td><td>${esc(m.libvirt ?? '')}</td><td>${esc(m.qemu ?? '')}</td></tr>`).join('')}</table>
+<p>Images: ${i.images.map((im) => `<code>${esc(im.ref)}</code>: ${esc(im.source)}`).join('; ') || 'none'}</p>
+<h2>Files</h2><ul id="files">${files || '<li>none</li>'}</ul>
+</body></html>
+`;
+}
