@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.ts';
 import { didYouMean } from '../lab/suggest.ts';
 
-export const COMMANDS = ['run', 'up', 'down', 'check', 'reset', 'explain', 'graph', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
+export const COMMANDS = ['run', 'up', 'down', 'check', 'reset', 'explain', 'graph', 'matrix', 'diff', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Options {
@@ -96,6 +96,11 @@ Commands:
   check <lab>               run the assertions against a lab that is up (changes nothing); prints a score
   reset <lab> [--to <step>] bring a lab that is up back to a known step (default: where up --until left it)
   explain <lab>             the lab's walkthrough: each step, the exact command it runs, and why
+  matrix <lab> --targets <file>
+                            run the lab on every target (targets sharing no host at once); a table of
+                            assertions x targets with versions, matrix.md, matrix.json and junit.xml
+  diff <report-a> <report-b>
+                            assertions that flipped and versions that differ between two runs
   graph <lab> [--format svg|mermaid|dot] [--out <file>]
                             the lab's topology (SVG written to <lab>.svg by default; text formats to stdout)
   ssh <lab> <machine> [-- cmd ...]

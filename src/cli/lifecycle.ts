@@ -245,7 +245,7 @@ function explainCmd(o: Options): number {
   return EXIT.ok;
 }
 
-export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'graph' | 'help'>, (o: Options) => Promise<number> | number> = {
+export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'graph' | 'matrix' | 'diff' | 'help'>, (o: Options) => Promise<number> | number> = {
   run: (o) => lifecycle(o, 'run'),
   up: (o) => lifecycle(o, 'up'),
   down, check, ssh, status, doctor, reset, explain: explainCmd,

@@ -3,6 +3,7 @@ import { DefinitionError, EXIT, formatDiagnostic, VirtlabError } from '../errors
 import { HELP, parseArgs, type Options } from './args.ts';
 import { commandGraph, commandList, commandPlan, commandValidate } from './definitions.ts';
 import { COMMAND_HANDLERS } from './lifecycle.ts';
+import { commandDiff, commandMatrix } from './matrix.ts';
 
 async function main(argv: string[]): Promise<number> {
   const o: Options = parseArgs(argv);
@@ -19,6 +20,8 @@ async function main(argv: string[]): Promise<number> {
     case 'validate': return commandValidate(o);
     case 'plan': return commandPlan(o);
     case 'graph': return commandGraph(o);
+    case 'matrix': return commandMatrix(o);
+    case 'diff': return commandDiff(o);
     default: return COMMAND_HANDLERS[o.command](o);
   }
 }

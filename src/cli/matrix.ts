@@ -1,0 +1,101 @@
+// virtlab matrix (one lab on several targets) and virtlab diff (what changed between two runs).
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse } from 'yaml';
+import { EXIT, UsageError } from '../errors.ts';
+import { loadLab } from '../lab/load.ts';
+import { home } from '../runner/home.ts';
+import type { RunReport } from '../runner/report-files.ts';
+import { runLifecycle } from '../runner/run.ts';
+import { createConsoleReporter } from '../report/console.ts';
+import { loadInventory } from '../providers/ssh/inventory.ts';
+import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixText, type MatrixColumn } from '../report/matrix.ts';
+import type { Options } from './args.ts';
+
+interface Target {
+  name: string;
+  provider: string;
+  inventory?: string;
+}
+
+function loadTargets(file: string): Target[] {
+  let raw: any;
+  try {
+    raw = parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`cannot read targets file ${file}: ${(e as Error).message}`);
+  }
+  const entries = Object.entries<any>(raw?.targets ?? {});
+  if (!entries.length) throw new UsageError(`targets file ${file} lists no targets`, 'targets:\n  name: { provider: ssh, inventory: hosts.yml }');
+  return entries.map(([name, t]) => {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 16) throw new UsageError(`target name "${name}" must be lowercase letters, digits and "-", at most 16 characters`);
+    const inv = t?.inventory ? (isAbsolute(t.inventory) ? t.inventory : join(dirname(resolve(file)), t.inventory)) : undefined;
+    return { name, provider: t?.provider ?? 'netns', inventory: inv };
+  });
+}
+
+/** Targets that share a host must not run at the same time. */
+function waves(targets: Target[]): Target[][] {
+  const hostsOf = (t: Target) => (t.inventory ? [...loadInventory(t.inventory).hosts.values()].map((h) => `${h.host}:${h.port}`) : []);
+  const out: { targets: Target[]; hosts: Set<string> }[] = [];
+  for (const t of targets) {
+    const hs = hostsOf(t);
+    const w = out.find((x) => !hs.some((h) => x.hosts.has(h)));
+    if (w) {
+      w.targets.push(t);
+      hs.forEach((h) => w.hosts.add(h));
+    } else out.push({ targets: [t], hosts: new Set(hs) });
+  }
+  return out.map((w) => w.targets);
+}
+
+export async function commandMatrix(o: Options): Promise<number> {
+  if (o.args.length !== 1 || !o.targets) throw new UsageError('matrix needs a lab and a targets file', 'virtlab matrix <lab> --targets targets.yml');
+  const lab = loadLab(o.args[0]!, undefined, o.variant);
+  const targets = loadTargets(o.targets);
+  const dir = o.reportDir ?? join(home().runs, `matrix-${lab.name}-${Date.now().toString(36)}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const cols: MatrixColumn[] = [];
+  const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, write: () => {} });
+  for (const wave of waves(targets)) {
+    await Promise.all(wave.map(async (t) => {
+      const reportDir = join(dir, t.name);
+      process.stdout.write(`${t.name}: running ${lab.name} (${t.provider})\n`);
+      try {
+        const out = await runLifecycle(lab, {
+          mode: 'run', provider: t.provider, inventory: t.inventory, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
+          collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+        }, quiet, new AbortController().signal);
+        cols.push({ target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) });
+        process.stdout.write(`${t.name}: ${out.result}\n`);
+      } catch (e) {
+        cols.push({ target: t.name, error: (e as Error).message.split('\n')[0] });
+        process.stdout.write(`${t.name}: error: ${(e as Error).message.split('\n')[0]}\n`);
+      }
+    }));
+  }
+  cols.sort((a, b) => targets.findIndex((t) => t.name === a.target) - targets.findIndex((t) => t.name === b.target));
+  writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(lab.name, cols), { mode: 0o600 });
+  writeFileSync(join(dir, 'matrix.json'), `${JSON.stringify(matrixJson(lab.name, cols), null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'junit.xml'), matrixJunit(cols), { mode: 0o600 });
+  if (o.json) console.log(JSON.stringify(matrixJson(lab.name, cols), null, 2));
+  else process.stdout.write(`\n${matrixText(lab.name, cols)}report: ${dir} (matrix.md, matrix.json, junit.xml, one folder per target)\n`);
+  return cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok;
+}
+
+function readReport(p: string): RunReport {
+  const file = existsSync(p) && statSync(p).isDirectory() ? join(p, 'report.json') : p;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RunReport;
+  } catch (e) {
+    throw new UsageError(`cannot read report ${file}: ${(e as Error).message}`, 'give a report.json or the folder that holds it');
+  }
+}
+
+export function commandDiff(o: Options): number {
+  if (o.args.length !== 2) throw new UsageError('diff needs two reports', 'virtlab diff <report-a> <report-b>   (report.json files or their folders)');
+  const d = diffReports(readReport(o.args[0]!), readReport(o.args[1]!));
+  if (o.json) console.log(JSON.stringify(d, null, 2));
+  else process.stdout.write(diffText(d, o.args[0]!, o.args[1]!));
+  return d.flipped.length ? EXIT.assertion : EXIT.ok;
+}
