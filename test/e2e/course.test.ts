@@ -6,16 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLab } from '../../src/lab/load.ts';
 import { stepCommands } from '../../src/runner/plan.ts';
-import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
-async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  return fn();
-}
 
 test.serial('a student does the lab by hand and is graded', async (t) => {
   const up = virtlab(['up', 'kvm-macvtap', '--until', 'net-define', '--name', 'e2e-student']);

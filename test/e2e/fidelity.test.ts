@@ -4,16 +4,8 @@ import test from 'ava';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
-async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (fn()) return true;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  return fn();
-}
 
 test.serial('kvm-macvtap --skip promisc fails for the right reason, and promisc by hand heals it', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-fid-'));

@@ -66,3 +66,13 @@ export function orphanNamespaceProcesses(): string[] {
   }
   return out;
 }
+
+/** Polls fn once a second until it holds or ms have passed. */
+export async function eventually(fn: () => boolean, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (fn()) return true;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return fn();
+}
