@@ -1,5 +1,6 @@
 // Commands that touch machines: run, up, down, check, ssh, status, doctor.
 import { spawnSync } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
@@ -29,6 +30,8 @@ function reporter(o: Options): Emit {
 /** SIGINT/SIGTERM abort the run; teardown still happens. A second Ctrl-C only says we are still cleaning up. */
 function interrupts(): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
+  // every wait of every guest listens to it: many guests at once are not a leak
+  setMaxListeners(1000, ac.signal);
   let count = 0;
   const on = (sig: string) => {
     count++;

@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
+import { setMaxListeners } from 'node:events';
 import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
 import { home } from '../runner/home.ts';
@@ -65,7 +66,7 @@ export async function commandMatrix(o: Options): Promise<number> {
         const out = await runLifecycle(lab, {
           mode: 'run', provider: t.provider, inventory: t.inventory, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
           collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
-        }, quiet, new AbortController().signal);
+        }, quiet, manyListeners(new AbortController().signal));
         cols.push({ target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) });
         process.stdout.write(`${t.name}: ${out.result}\n`);
       } catch (e) {
@@ -98,4 +99,9 @@ export function commandDiff(o: Options): number {
   if (o.json) console.log(JSON.stringify(d, null, 2));
   else process.stdout.write(diffText(d, o.args[0]!, o.args[1]!));
   return d.flipped.length ? EXIT.assertion : EXIT.ok;
+}
+
+function manyListeners(signal: AbortSignal): AbortSignal {
+  setMaxListeners(1000, signal);
+  return signal;
 }

@@ -13,7 +13,7 @@ export interface Readiness {
   ms: number;
 }
 
-export async function waitReady(s: Session, g: Guest, deadlineMs: number, ranSteps?: Set<string>): Promise<Readiness> {
+export async function waitReady(s: Session, g: Guest, deadlineMs: number, ranSteps?: Set<string>, waiting = 1): Promise<Readiness> {
   const t0 = performance.now();
   let last = 'nothing yet';
   const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
@@ -31,7 +31,10 @@ export async function waitReady(s: Session, g: Guest, deadlineMs: number, ranSte
       }
       last = lease ? `lease ${lease.ip} but no ready line on the console yet` : ready ? `console says ready (${ready.ip}) but no lease` : 'no lease and no ready line yet';
       throw new Error(last);
-    }, { retries: 100000, minTimeout: 100, maxTimeout: 250, factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal });
+    }, {
+      // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do
+      retries: 100000, minTimeout: 100 * Math.max(1, waiting / 4), maxTimeout: 250 * Math.max(1, waiting / 4), factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal,
+    });
   } catch (e) {
     if (s.signal.aborted) throw new InterruptedError();
     const tail = (await consoleText(exec(s, g.on), g.name).catch(() => '')).trimEnd().split('\n').slice(-5).join('\n    ');

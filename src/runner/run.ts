@@ -146,11 +146,12 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       const tw = performance.now();
       const ran = new Set(todo.filter((x) => !o.skip.includes(x.id)).map((x) => x.id));
       const launched = new Set(todo.filter((x) => x.kind === 'guest' && ran.has(x.id)).map((x) => x.id));
-      await Promise.all(lab.guests.filter((g) => g.wait && launched.has(g.step)).map(async (g) => {
+      const waiting = lab.guests.filter((g) => g.wait && launched.has(g.step));
+      await Promise.all(waiting.map(async (g) => {
         const ts = performance.now();
         emit({ type: 'step-start', stage: 'ready', id: `ready-${g.name}`, title: `${g.name} ready (lease + ready line on its console)` });
         try {
-          const r = await waitReady(s, g, o.readyTimeoutMs, ran);
+          const r = await waitReady(s, g, o.readyTimeoutMs, ran, waiting.length);
           emit({ type: 'step-end', stage: 'ready', id: `ready-${g.name}`, status: 'ok', durationMs: ms(ts), detail: `${r.ip}, ${r.mac}` });
         } catch (e) {
           if (e instanceof InterruptedError) throw e;
@@ -173,6 +174,11 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   }
 
   await versionsDone;
+  for (const m of lab.machines.filter((x) => x.role === 'hypervisor' && versions[x.name])) {
+    const v = versions[m.name]!;
+    emit({ type: 'log', level: 'info', message: `${m.name}: kernel ${v.kernel}, ${v.distribution}, libvirt ${v.libvirt ?? '?'}, QEMU ${v.qemu ?? '?'}` });
+  }
+  if (images.size) emit({ type: 'log', level: 'info', message: `images: ${[...images.values()].map((i) => `${i.ref} = ${i.source}`).join('; ')}` });
   const failed = error !== undefined || rec.results.some((r) => r.status === 'fail');
   if (session && lab.teardown.length && !o.keep && !(o.mode === 'up' && !error)) {
     // the lab's own teardown steps run while the machines are still there; a failure here is reported, not fatal
