@@ -12,6 +12,8 @@ export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }>
   unshare: { pkg: 'util-linux' },
   tini: { pkg: 'tini' },
   tcpdump: { pkg: 'tcpdump' },
+  ebtables: { pkg: 'iptables' },
+  bridge: { pkg: 'iproute2' },
   ping: { pkg: 'iputils-ping' },
   libvirtd: { pkg: 'libvirt-daemon-system', hypervisorOnly: true },
   virsh: { pkg: 'libvirt-clients', hypervisorOnly: true },
