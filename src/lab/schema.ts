@@ -13,8 +13,16 @@ export const schemaDir = fileURLToPath(new URL('../../schema/', import.meta.url)
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-/** Compiles the three schemas once per call site; no module-level cache so tests stay independent. */
+// Compiling costs about 150 ms and a run needs the validators several times (lab, each machine's playbook). The
+// schemas are files of the installation that never change while a process runs, so they are compiled once.
+let compiled: Record<SchemaName, ValidateFunction> | undefined;
+
 export function compileSchemas(): Record<SchemaName, ValidateFunction> {
+  compiled ??= compileFresh();
+  return compiled;
+}
+
+function compileFresh(): Record<SchemaName, ValidateFunction> {
   const ajv = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: false });
   addFormats(ajv);
   const load = (n: SchemaName) => ajv.compile(JSON.parse(readFileSync(`${schemaDir}${n}.schema.json`, 'utf8')));

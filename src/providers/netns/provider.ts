@@ -27,6 +27,8 @@ const SWITCH_AGENT = fileURLToPath(new URL('../../../src/providers/netns/switch-
 
 export class NetnsProvider implements Provider {
   readonly name = 'netns';
+  /** connections opened while bringing machines up, handed on to the session (saves a connection per machine) */
+  private readonly live = new Map<string, SshExecutor>();
 
   preflight(lab: Lab, _home: Home): Promise<Problem[]> {
     return hostProblems(lab.machines.some((m) => m.role === 'hypervisor'));
@@ -170,10 +172,10 @@ export class NetnsProvider implements Provider {
     try {
       await exec.connect({ deadlineMs: 20000, signal: ctx.signal });
       if (hv) await waitForLibvirt(exec, ctx.signal);
+      this.live.set(`${store.path}/${m.name}`, exec);
     } catch (e) {
-      throw new HostError(`${m.name} did not come up: ${(e as Error).message}\n--- ${l.initLog} ---\n${tail(l.initLog)}`);
-    } finally {
       await exec.close();
+      throw new HostError(`${m.name} did not come up: ${(e as Error).message}\n--- ${l.initLog} ---\n${tail(l.initLog)}`);
     }
     if (hv) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
     emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0), detail: `ssh root@${m.mgmtHost}` });
@@ -186,7 +188,11 @@ export class NetnsProvider implements Provider {
   attach(store: StateStore, clock?: CommandClock): { machines: MachineHandle[]; underlays: UnderlayHandle[] } {
     const local = new LocalExecutor('host', clock);
     return {
-      machines: store.state.machines.map((m) => ({ name: m.name, role: m.role, exec: this.sshExecutor(store, m, clock), address: m.mgmtHost })),
+      machines: store.state.machines.map((m) => {
+        const kept = this.live.get(`${store.path}/${m.name}`);
+        this.live.delete(`${store.path}/${m.name}`);
+        return { name: m.name, role: m.role, exec: kept ?? this.sshExecutor(store, m, clock), address: m.mgmtHost };
+      }),
       underlays: store.state.networks.map((n) => ({
         name: n.name,
         exec: new PrefixedExecutor(`network ${n.name}`, local, ['ip', 'netns', 'exec', n.ns]),
@@ -198,6 +204,9 @@ export class NetnsProvider implements Provider {
   }
 
   async down(store: StateStore, emit: Emit, clock?: CommandClock): Promise<void> {
+    // connections from an `up` that never reached a session (it failed part-way) would keep the process alive
+    await Promise.all([...this.live.values()].map((x) => x.close()));
+    this.live.clear();
     const local = new LocalExecutor('host', clock);
     const res = [...store.state.resources].reverse();
     // 1. processes: the recorded ones, then anything still inside our namespaces (covers a kill -9 mid-start)
