@@ -193,7 +193,8 @@ export class SshExecutor implements Executor {
     this.client = undefined;
     this.connecting = undefined;
     this.sftpP = undefined;
-    if (c) await new Promise<void>((res) => { c.once('close', () => res()); c.end(); setTimeout(res, 500); });
+    // wait for the close, but never keep the process alive for the fallback timer
+    if (c) await new Promise<void>((res) => { c.once('close', () => res()); c.end(); setTimeout(res, 500).unref(); });
   }
 }
 
