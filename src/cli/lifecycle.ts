@@ -1,7 +1,9 @@
 // Commands that touch machines: run, up, down, check, ssh, status, doctor.
 import { spawnSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { loadInventory } from '../providers/ssh/inventory.ts';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
@@ -174,13 +176,22 @@ function ssh(o: Options): number {
   const store = instanceStore(o.args[0]!);
   const m = store.state.machines.find((x) => x.name === o.args[1]);
   if (!m) throw new UsageError(`instance ${o.args[0]} has no machine "${o.args[1]}"`, `its machines: ${store.state.machines.map((x) => x.name).join(', ')}`);
-  const known = join(store.state.runDir, 'keys', 'known_hosts');
-  writeFileSync(known, store.state.machines.map((x) => `${x.mgmtHost} ssh-ed25519 ${x.hostKey}`).join('\n') + '\n', { mode: 0o600 });
-  const argv = ['-q', '-i', store.state.keyFile, '-o', `UserKnownHostsFile=${known}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR', ...(o.rest.length ? [] : ['-t']), `root@${m.mgmtHost}`, ...(o.rest.length ? ['--', commandLine(o.rest)] : [])];
+  // netns machines: the run's own key; existing hosts (ssh provider): what the inventory says
+  const inv = store.state.inventory ? loadInventory(store.state.inventory).hosts.get(m.name) : undefined;
+  const key = inv?.key ?? store.state.keyFile;
+  const known = join(tmpdir(), `virtlab-known-${process.pid}`);
+  const hostKey = inv ? inv.hostKey : `ssh-ed25519 ${m.hostKey}`;
+  writeFileSync(known, hostKey ? `${inv && inv.port !== 22 ? `[${m.mgmtHost}]:${inv.port}` : m.mgmtHost} ${hostKey}\n` : '', { mode: 0o600 });
+  const argv = ['-q', '-i', key, '-o', `UserKnownHostsFile=${known}`, '-o', `StrictHostKeyChecking=${hostKey ? 'yes' : 'ask'}`, '-o', 'IdentitiesOnly=yes',
+    '-o', 'LogLevel=ERROR', ...(inv ? ['-p', String(inv.port)] : []), ...(o.rest.length ? [] : ['-t']), `${inv?.user ?? 'root'}@${m.mgmtHost}`,
+    ...(o.rest.length ? ['--', commandLine(o.rest, { sudo: inv?.sudo })] : [])];
   if (!which('ssh')) throw new HostError('the ssh client is missing', 'apt-get install -y openssh-client');
-  const r = spawnSync('ssh', argv, { stdio: 'inherit' });
-  return r.status ?? EXIT.host;
+  try {
+    const r = spawnSync('ssh', argv, { stdio: 'inherit' });
+    return r.status ?? EXIT.host;
+  } finally {
+    rmSync(known, { force: true });
+  }
 }
 
 async function check(o: Options): Promise<number> {
