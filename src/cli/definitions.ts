@@ -1,7 +1,7 @@
 // Commands that only read definitions: list, validate, plan.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { labGraph, toDot, toMermaid, toSvg } from '../report/graph.ts';
-import { DefinitionError, EXIT, formatDiagnostic, UsageError } from '../errors.ts';
+import { EXIT, formatDiagnostic, UsageError } from '../errors.ts';
 import { labPath, listLabNames, loadLab, validate } from '../lab/load.ts';
 import { displayPath } from '../lab/source.ts';
 import { buildPlan, type Plan } from '../runner/plan.ts';
@@ -68,8 +68,6 @@ export function formatPlan(p: Plan): string {
   }
   return lines.join('\n') + '\n';
 }
-
-export { DefinitionError };
 
 export function commandGraph(o: Options): number {
   if (o.args.length !== 1) throw new UsageError('graph needs exactly one lab', 'virtlab graph <lab> [--format svg|mermaid|dot] [--out <file>]');

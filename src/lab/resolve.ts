@@ -187,7 +187,6 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         // a command inside a guest, over its console
         if (s.argv === undefined) err([...at, 'argv'], 'a command step on a guest needs "argv" (a script cannot be uploaded over a console)');
         else steps.push({ id, description: s.description, hint: s.hint, kind: 'command', on: s.on, argv: s.argv, guest: true });
-        if (ids.has(id) && ids.get(id) !== at) { /* reported above */ }
         return;
       }
       if (on !== undefined && !checkMachine([...at, s.on !== undefined ? 'on' : s.to !== undefined ? 'to' : 'machine'], on, ['net-define', 'net-start', 'guest'].includes(s.kind) ? 'hypervisor' : undefined)) return;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { HostError, UsageError } from '../errors.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Home } from './home.ts';
+import { pidExists } from './proc.ts';
 import { StateStore } from './state.ts';
 
 export function newRunId(): string {
@@ -12,12 +13,7 @@ export function newRunId(): string {
 }
 
 export function runnerAlive(s: StateStore): boolean {
-  try {
-    process.kill(s.state.runnerPid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return pidExists(s.state.runnerPid);
 }
 
 /** Refuses a second live instance of the same name; a stale one (its runner died) must be removed first. */

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from '../errors.ts';
 import type { Home } from './home.ts';
+import { pidExists } from './proc.ts';
 
 export async function withHostLock<T>(h: Home, fn: () => Promise<T> | T, timeoutMs = 15000): Promise<T> {
   const dir = join(h.root, 'alloc.lock');
@@ -19,7 +20,7 @@ export async function withHostLock<T>(h: Home, fn: () => Promise<T> | T, timeout
       try {
         holder = Number(readFileSync(join(dir, 'pid'), 'utf8'));
       } catch { /* being written */ }
-      if (Number.isInteger(holder) && !alive(holder)) rmSync(dir, { recursive: true, force: true });
+      if (Number.isInteger(holder) && !pidExists(holder)) rmSync(dir, { recursive: true, force: true });
       if (Date.now() > until) throw new HostError(`timed out waiting for the allocation lock ${dir} (held by pid ${holder})`);
       await new Promise((r) => setTimeout(r, 25));
     }
@@ -28,14 +29,5 @@ export async function withHostLock<T>(h: Home, fn: () => Promise<T> | T, timeout
     return await fn();
   } finally {
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -56,11 +56,12 @@ export async function killOwned(p: OwnedProcess, timeoutMs = 5000): Promise<bool
   return !isAlive(p);
 }
 
-/** Children of a process (from /proc/<pid>/task/<pid>/children). */
-export function childrenOf(pid: number): number[] {
+/** Whether any process has this PID (EPERM: it exists, it just is not ours to signal). */
+export function pidExists(pid: number): boolean {
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -1,7 +1,7 @@
 // Running playbooks on machines through their Executors: ok / changed / failed per task, a summary per machine,
 // and a second run of the same playbook changes nothing.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 import { HostError } from '../errors.ts';
 import type { Machine } from '../lab/model.ts';
@@ -174,10 +174,10 @@ async function getUrl(a: Record<string, any>, c: ModuleContext): Promise<TaskOut
       if (got !== want?.toLowerCase()) return { status: 'failed', detail: `checksum mismatch for ${url}: ${algo} ${got}, expected ${want}` };
     }
     writeFileSync(`${cached}.part`, data);
-    (await import('node:fs')).renameSync(`${cached}.part`, cached);
+    renameSync(`${cached}.part`, cached);
   } else if (a.checksum) {
     const [algo, want] = String(a.checksum).split(':') as [string, string];
-    const got = algo === 'sha256' ? await fileSha256(cached) : createHash(algo).update((await import('node:fs')).readFileSync(cached)).digest('hex');
+    const got = algo === 'sha256' ? await fileSha256(cached) : createHash(algo).update(readFileSync(cached)).digest('hex');
     if (got !== want?.toLowerCase()) return { status: 'failed', detail: `cached ${cached} does not match checksum ${a.checksum}` };
   }
   let dest = String(a.dest);

@@ -3,7 +3,7 @@
 // between markers that the echoed command line itself cannot contain. One command at a time per console.
 import { randomBytes } from 'node:crypto';
 import { HostError } from '../errors.ts';
-import type { CommandResult, Executor, RunOptions, UploadResult } from './executor.ts';
+import { CommandError, type CommandResult, type Executor, type RunOptions, type UploadResult } from './executor.ts';
 import { commandLine } from './quote.ts';
 
 export interface ConsoleTarget {
@@ -104,16 +104,14 @@ export class ConsoleExecutor implements Executor {
     const durationMs = Date.now() - started;
     if (!text) {
       const result = { machine: this.machine, argv, exitCode: 124, stdout: '', stderr: 'no answer on the serial console', durationMs, timedOut: true };
-      if (opts.check !== false) throw new HostError(`${this.machine}: \`${argv.join(' ')}\` got no answer on the serial console within ${opts.timeoutMs ?? 30000} ms`);
+      if (opts.check !== false) throw new CommandError(result);
       return result;
     }
     const begin = text.indexOf(`VLBEGIN-${id}\n`);
     const end = new RegExp(`VLEND-${id}-(\\d+)`).exec(text)!;
     const stdout = begin >= 0 ? text.slice(begin + `VLBEGIN-${id}\n`.length, end.index) : '';
     const result: CommandResult = { machine: this.machine, argv, exitCode: Number(end[1]), stdout, stderr: '', durationMs };
-    if (result.exitCode !== 0 && opts.check !== false) {
-      throw new HostError(`${this.machine}: \`${argv.join(' ')}\` failed (exit ${result.exitCode}): ${stdout.trim().split('\n').slice(-2).join(' | ')}`);
-    }
+    if (result.exitCode !== 0 && opts.check !== false) throw new CommandError(result);
     return result;
   }
 

@@ -1,6 +1,6 @@
 // Executor over one persistent ssh2 connection per machine: pinned host key, bounded channels, TCP no-delay.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -167,7 +167,7 @@ export class SshExecutor implements Executor {
 
   async upload(local: string, remote: string, opts: { mode?: number } = {}): Promise<UploadResult> {
     const sha256 = await fileSha256(local);
-    const bytes = (await import('node:fs')).statSync(local).size;
+    const bytes = statSync(local).size;
     const have = await this.run(['sha256sum', remote], { check: false });
     if (have.exitCode === 0 && have.stdout.split(' ')[0] === sha256) return { skipped: true, bytes, sha256 };
     await this.run(['mkdir', '-p', dirname(remote)]);

@@ -1,5 +1,5 @@
 // The other classic labs, end to end on real components, each expected failure exercised.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,15 @@ import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'virtlab-labs-'));
 const report = (dir: string) => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+
+/** Runs a lab that must pass; its report, and its assertions by id. */
+function runPassing(t: ExecutionContext, lab: string, name: string): { dir: string; rep: any; a: Record<string, any> } {
+  const dir = tmp();
+  const r = virtlab(['run', lab, '--name', name, '--report-dir', dir]);
+  t.is(r.code, 0, r.out);
+  const rep = report(dir);
+  return { dir, rep, a: Object.fromEntries(rep.assertions.map((x: any) => [x.id, x])) };
+}
 
 test.serial('macvtap-modes: every mode x hairpin variant matches the measured table', (t) => {
   const dir = tmp();
@@ -36,11 +45,7 @@ test.serial('macvtap-modes: every mode x hairpin variant matches the measured ta
 });
 
 test.serial('kvm-nat-hostonly: NAT masquerades, host-only isolates, a NIC attached live gets a lease', (t) => {
-  const dir = tmp();
-  const r = virtlab(['run', 'kvm-nat-hostonly', '--name', 'e2e-nat', '--report-dir', dir]);
-  t.is(r.code, 0, r.out);
-  const rep = report(dir);
-  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  const { rep, a } = runPassing(t, 'kvm-nat-hostonly', 'e2e-nat');
   t.regex(a['lease-nat'].reason, /holds 192\.168\.100\.\d+ from libvirt network natntw on kvm-01/);
   t.regex(a['lease-host'].reason, /holds 192\.168\.110\.\d+ from libvirt network hostntw on kvm-01/);
   t.regex(a['lease-attached'].reason, /holds 192\.168\.110\.\d+ from libvirt network hostntw on kvm-01/);
@@ -56,11 +61,7 @@ test.serial('kvm-nat-hostonly: NAT masquerades, host-only isolates, a NIC attach
 });
 
 test.serial('kvm-routed: the peer reaches the routed guest through proxy ARP, never seeing its MAC', (t) => {
-  const dir = tmp();
-  const r = virtlab(['run', 'kvm-routed', '--name', 'e2e-routed', '--report-dir', dir]);
-  t.is(r.code, 0, r.out);
-  const rep = report(dir);
-  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  const { rep, a } = runPassing(t, 'kvm-routed', 'e2e-routed');
   t.is(a.lease.reason, '52:54:00:10:00:50 holds 192.168.100.50 from /root/lab/routed.leases on kvm-01');
   t.is(a['ping-remote'].reason, '1/1 replies from 192.168.100.50');
   t.is(a['guest-out'].reason, '1/1 replies from 192.168.100.102');
@@ -78,11 +79,7 @@ test('virtlab list shows every lab with its description', (t) => {
 });
 
 test.serial('macvtap-direct: a static guest on a direct macvtap; a foreign MAC breaks it, restoring heals it', (t) => {
-  const dir = tmp();
-  const r = virtlab(['run', 'macvtap-direct', '--name', 'e2e-direct', '--report-dir', dir]);
-  t.is(r.code, 0, r.out);
-  const rep = report(dir);
-  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  const { dir, rep, a } = runPassing(t, 'macvtap-direct', 'e2e-direct');
   for (const p of ['1', '3']) for (const id of [`gateway-${p}`, `remote-${p}`, `from-remote-${p}`]) t.is(a[id].observed, 'pass', id);
   for (const id of ['gateway-2', 'remote-2', 'from-remote-2']) t.regex(a[id].reason, /^fails as expected: 0\/2 replies/, id);
   t.regex(a['mac-match'].reason, /guest says 52:54:00:d1:00:60, macvtap\d+ on kvm-01 has 52:54:00:d1:00:60/);
@@ -94,11 +91,7 @@ test.serial('macvtap-direct: a static guest on a direct macvtap; a foreign MAC b
 });
 
 test.serial('qemu-macvtap: bare QEMU on a macvtap made with ip link behaves like the libvirt lab', (t) => {
-  const dir = tmp();
-  const r = virtlab(['run', 'qemu-macvtap', '--name', 'e2e-qemu', '--report-dir', dir]);
-  t.is(r.code, 0, r.out);
-  const rep = report(dir);
-  const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+  const { rep, a } = runPassing(t, 'qemu-macvtap', 'e2e-qemu');
   t.regex(a['mac-match'].reason, /guest says (52:54:00:[0-9a-f:]{8}), mvt-cirros on kvm-01 has \1$/);
   t.regex(a['link-macvtap'].reason, /^mvt-cirros \(macvtap\) on kvm-01: no IPv4 address$/);
   t.is(a['ping-host'].observed, 'fail');

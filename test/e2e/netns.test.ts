@@ -12,16 +12,8 @@ import { runPlaybook } from '../../src/runner/provision.ts';
 import { StateStore } from '../../src/runner/state.ts';
 import type { RunEvent } from '../../src/report/events.ts';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+import { startVirtlab } from '../helpers/spawn.ts';
 
-function virtlabAsync(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn('npx', ['tsx', 'src/cli/main.ts', ...args], { env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (out += d));
-    p.on('close', (code) => resolve({ code, out }));
-  });
-}
 
 const attach = (instance: string) => {
   const store = StateStore.load(StateStore.pathFor(home(), instance));
@@ -29,11 +21,11 @@ const attach = (instance: string) => {
 };
 
 test.serial('two labs up at once: machines see only their own guests, names and taps never collide', async (t) => {
-  const [a, b] = await Promise.all([virtlabAsync(['up', 'kvm-macvtap', '--name', 'e2e-a']), virtlabAsync(['up', 'test/fixtures/labs/two-hypervisors.yml', '--name', 'e2e-b'])]);
+  const [a, b] = await Promise.all([startVirtlab(['up', 'kvm-macvtap', '--name', 'e2e-a']).done, startVirtlab(['up', 'test/fixtures/labs/two-hypervisors.yml', '--name', 'e2e-b']).done]);
   const runIds: string[] = [];
   try {
-    t.is(a.code, 0, a.out);
-    t.is(b.code, 0, b.out);
+    t.is(a.code, 0, a.stdout + a.stderr);
+    t.is(b.code, 0, b.stdout + b.stderr);
     const A = attach('e2e-a');
     const B = attach('e2e-b');
     runIds.push(A.store.state.runId, B.store.state.runId);

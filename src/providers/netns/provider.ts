@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError, wrap } from '../../errors.ts';
+import { formatIp, mask } from '../../lab/ipv4.ts';
 import type { Lab } from '../../lab/model.ts';
 import type { Emit } from '../../report/events.ts';
 import type { Home } from '../../runner/home.ts';
@@ -107,11 +108,11 @@ export class NetnsProvider implements Provider {
     ]);
     if (spec.dhcp) {
       const res = store.record({ kind: 'process', label: `dnsmasq for ${n.name}`, owner: n.name }) as Extract<Resource, { kind: 'process' }>;
-      const mask = prefixMask(spec.prefix);
+      const netmask = formatIp(mask(spec.prefix));
       const proc = spawnDetached([
         'ip', 'netns', 'exec', n.ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--port=0',
         '--bind-interfaces', `--interface=${LAN_BRIDGE}`, '--except-interface=lo', `--listen-address=${spec.gateway}`,
-        `--dhcp-range=${spec.dhcp.start},${spec.dhcp.end},${mask},1h`, `--dhcp-leasefile=${n.leaseFile}`, '--dhcp-authoritative',
+        `--dhcp-range=${spec.dhcp.start},${spec.dhcp.end},${netmask},1h`, `--dhcp-leasefile=${n.leaseFile}`, '--dhcp-authoritative',
         '--no-ping', '--log-dhcp', `--log-facility=${join(n.dir, 'dnsmasq.log')}`, '--user=root', '--group=root',
         `--pid-file=${join(n.dir, 'dnsmasq.pid')}`,
       ], join(n.dir, 'dnsmasq.out'));
@@ -304,11 +305,6 @@ function saveWarmCache(from: string, to: string): void {
 async function waitFor(cond: () => boolean, ms: number): Promise<void> {
   const until = Date.now() + ms;
   while (!cond() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
-}
-
-function prefixMask(prefix: number): string {
-  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return [m >>> 24, (m >>> 16) & 255, (m >>> 8) & 255, m & 255].join('.');
 }
 
 export function tail(file: string, lines = 15): string {
