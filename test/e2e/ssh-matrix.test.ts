@@ -24,10 +24,15 @@ test.serial('kvm-macvtap through the ssh provider, a two-target matrix, and a di
     const a = inventory('hosts-a');
     const b = inventory('hosts-b');
     // a run on existing hosts: everything it created there is removed again
-    const r = virtlab(['run', 'kvm-macvtap', '--provider', 'ssh', '--inventory', a, '--name', 'via-ssh', '--report-dir', join(dir, 'ssh-run')]);
+    const r = virtlab(['run', 'kvm-macvtap', '--provider', 'ssh', '--inventory', a, '--name', 'via-ssh', '--keep', '--report-dir', join(dir, 'ssh-run')]);
     t.is(r.code, 0, r.out);
     t.regex(r.stdout, /ok existing host kvm-01 \(100\.127\.\d+\.\d+\)/);
     t.regex(r.stdout, /PASS {2}10\/10 assertions as expected/);
+    // kept: virtlab ssh reaches the existing host with the inventory's key and pinned host key
+    t.is(virtlab(['ssh', 'via-ssh', 'kvm-01', '--', 'virsh', 'list', '--name']).stdout.trim(), 'cirros');
+    const dn = virtlab(['down', 'via-ssh']);
+    t.is(dn.code, 0, dn.out);
+    t.regex(dn.stdout, /via-ssh: removed \(\d+ resources of run [0-9a-f]{6}\); nothing left/);
     const left = virtlab(['ssh', 'hosts-a', 'kvm-01', '--', 'sh', '-c', 'virsh list --all --name; virsh net-list --all --name; ls /var/lib/libvirt/images; ip -o link show dev eth1']);
     t.notRegex(left.stdout, /cirros|macvtap-net|qcow2|PROMISC/, left.stdout);
     // an unknown host key is refused, naming the fingerprint to pin
