@@ -27,6 +27,7 @@ export interface Options {
   out?: string;
   reportFormat?: string;
   inventory?: string;
+  kernel?: string;
   targets?: string;
   help: boolean;
   version: boolean;
@@ -35,7 +36,7 @@ export interface Options {
 const BOOL: Record<string, keyof Options> = {
   '--keep': 'keep', '--json': 'json', '--verbose': 'verbose', '-v': 'verbose', '--dry-run': 'dryRun', '--all': 'all', '--help': 'help', '-h': 'help', '--version': 'version',
 };
-const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant', '--to': 'to', '--format': 'format', '--out': 'out', '--report-format': 'reportFormat', '--inventory': 'inventory', '--targets': 'targets' };
+const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant', '--to': 'to', '--format': 'format', '--out': 'out', '--report-format': 'reportFormat', '--inventory': 'inventory', '--kernel': 'kernel', '--targets': 'targets' };
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
   const o: Options = {
@@ -113,7 +114,10 @@ Commands:
   plan <lab>                the resolved plan (same as run --dry-run); creates nothing
 
 Options:
-  --provider <name>         machine provider: netns (default: machines are namespaces on this host) or ssh
+  --provider <name>         machine provider: netns (default: machines are namespaces on this host), vm
+                            (hypervisors are QEMU VMs with their own kernel, KVM inside them) or ssh
+  --kernel <package>        vm provider: the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64;
+                            also linux-image-6.12-cloud-amd64, or any linux-image-* package: added to the image)
   --inventory <file>        ssh provider: the existing hosts (address, user, key, pinned host key)
   --report-dir <dir>        where report.html, junit.xml, report.json and logs go (default: the run's folder)
   --report-format <list>    which reports: json,junit,html (default) and tap, comma-separated

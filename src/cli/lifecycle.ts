@@ -4,6 +4,9 @@ import { setMaxListeners } from 'node:events';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadInventory } from '../providers/ssh/inventory.ts';
+import { hostAccel } from '../providers/vm/accel.ts';
+import { machineImages } from '../providers/vm/image.ts';
+import { nestedReport, vmProblems } from '../providers/vm/preflight.ts';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
@@ -67,7 +70,7 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
       const lab = v === base.variant ? base : loadLab(ref, undefined, v);
       if (variants.length > 1 && !o.json) console.log(`\n=== ${lab.name}, variant ${v} (${Object.entries(lab.params).map(([k, x]) => `${k}=${x}`).join(', ')}) ===`);
       const out = await runLifecycle(lab, {
-        mode, provider: o.provider ?? 'netns', inventory: o.inventory, reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
+        mode, provider: o.provider ?? 'netns', inventory: o.inventory, kernel: o.kernel, reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
         until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', reportFormats: reportFormats(o), readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
       }, reporter(o), signal);
       outcomes.push({ variant: v, out });
@@ -224,18 +227,24 @@ async function check(o: Options): Promise<number> {
 async function doctor(o: Options): Promise<number> {
   const problems = await hostProblems(true);
   const kvm = existsSync('/dev/kvm');
+  const accel = hostAccel();
+  const vmProblemsNow = vmProblems([{ name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] }], home());
+  const images = machineImages(home());
   const lines = [
     `root:            ${process.getuid?.() === 0 ? 'yes' : 'no'}`,
-    `/dev/kvm:        ${kvm ? 'present (guests still run under TCG: virt-install --virt-type qemu, because a PVM-only KVM cannot run ordinary guest kernels)' : 'absent (guests run under TCG)'}`,
-    `nested virt:     the netns provider shares the host kernel; guests run in QEMU TCG inside each hypervisor machine`,
+    `/dev/kvm:        ${kvm ? `present${accel.accel === 'tcg' ? ' but not usable for ordinary guests (the CPU offers no vmx/svm: a PVM-only KVM)' : ''}` : 'absent'}`,
+    `netns provider:  machines share this host's kernel; their guests run under QEMU TCG (virt-install --virt-type qemu)`,
+    ...nestedReport(),
     `guest image:     ${existsSync(join(home().images, 'cirros.qcow2')) ? join(home().images, 'cirros.qcow2') : 'not built yet (built on first run: scripts/build-guest-image.sh)'}`,
+    `machine image:   ${images.length ? images.map((i) => `${i.dir} (kernels ${i.kernels.map((k) => k.version).join(', ')})`).join('; ') : 'not built yet (built on first vm run, about 1.5 min: scripts/build-vm-image.sh)'}`,
     `state folder:    ${home().root}`,
   ];
-  if (o.json) console.log(JSON.stringify({ ok: !problems.length, problems, kvm }, null, 2));
+  if (o.json) console.log(JSON.stringify({ ok: !problems.length, problems, kvm, vm: { accel: accel.accel, why: accel.why, problems: vmProblemsNow, images } }, null, 2));
   else {
     for (const l of lines) console.log(l);
     if (!problems.length) console.log('\nall checks passed: this host can run every lab with the netns provider');
     for (const p of problems) console.log(`\nproblem: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
+    for (const p of vmProblemsNow) console.log(`\nvm provider: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
   }
   return problems.length ? EXIT.host : EXIT.ok;
 }

@@ -17,6 +17,8 @@ interface Target {
   name: string;
   provider: string;
   inventory?: string;
+  /** vm provider: the kernel the hypervisor VMs boot */
+  kernel?: string;
 }
 
 function loadTargets(file: string): Target[] {
@@ -31,7 +33,8 @@ function loadTargets(file: string): Target[] {
   return entries.map(([name, t]) => {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 16) throw new UsageError(`target name "${name}" must be lowercase letters, digits and "-", at most 16 characters`);
     const inv = t?.inventory ? (isAbsolute(t.inventory) ? t.inventory : join(dirname(resolve(file)), t.inventory)) : undefined;
-    return { name, provider: t?.provider ?? 'netns', inventory: inv };
+    if (t?.kernel !== undefined && (typeof t.kernel !== 'string' || !/^[a-z0-9][a-z0-9.+-]{0,79}$/.test(t.kernel))) throw new UsageError(`target ${name}: kernel must be a Debian kernel package name or version`, 'kernel: linux-image-6.12-cloud-amd64');
+    return { name, provider: t?.provider ?? 'netns', inventory: inv, kernel: t?.kernel };
   });
 }
 
@@ -61,10 +64,10 @@ export async function commandMatrix(o: Options): Promise<number> {
   for (const wave of waves(targets)) {
     await Promise.all(wave.map(async (t) => {
       const reportDir = join(dir, t.name);
-      process.stdout.write(`${t.name}: running ${lab.name} (${t.provider})\n`);
+      process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${t.kernel ? `, kernel ${t.kernel}` : ''})\n`);
       try {
         const out = await runLifecycle(lab, {
-          mode: 'run', provider: t.provider, inventory: t.inventory, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
+          mode: 'run', provider: t.provider, inventory: t.inventory, kernel: t.kernel, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
           collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
         }, quiet, manyListeners(new AbortController().signal));
         cols.push({ target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) });

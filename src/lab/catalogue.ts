@@ -11,6 +11,8 @@ export interface CatalogueMachine {
   nested: boolean;
   provision?: string;
   provider?: 'netns' | 'ssh' | 'vm';
+  /** vm provider: the Debian kernel package (or version) the machine boots */
+  kernel?: string;
   /** where it is defined, for diagnostics */
   path: Path;
 }
@@ -50,6 +52,7 @@ export function normaliseCatalogue(source: Source): Catalogue {
         nested: Boolean(m.nested),
         provision: typeof m.provision === 'string' ? m.provision : undefined,
         provider: m.provider,
+        kernel: m.kernel,
         path: ['machines', name],
       });
     }

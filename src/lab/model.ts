@@ -28,6 +28,10 @@ export interface Machine {
   nested: boolean;
   provision?: string; // playbook file (absolute)
   nics: Nic[];
+  /** asked for by machines.yml: `vm` boots this machine as a QEMU VM whatever the provider (netns or vm) */
+  provider?: 'netns' | 'vm';
+  /** vm provider: the Debian kernel package (or its version) this machine boots */
+  kernel?: string;
 }
 
 export interface ImageRef {

@@ -136,7 +136,8 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         provision = undefined;
       }
     }
-    machines.push({ name: mName, role: spec.role, ram: spec.ram ?? cat.ram, vcpu: spec.vcpu ?? cat.vcpu, nested: cat.nested, provision, nics });
+    machines.push({ name: mName, role: spec.role, ram: spec.ram ?? cat.ram, vcpu: spec.vcpu ?? cat.vcpu, nested: cat.nested, provision, nics,
+      ...(cat.provider === 'vm' || cat.provider === 'netns' ? { provider: cat.provider } : {}), ...(cat.kernel ? { kernel: cat.kernel } : {}) });
   }
 
   const machine = (n: string) => machines.find((m) => m.name === n);

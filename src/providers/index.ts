@@ -2,10 +2,12 @@
 import { ProviderRegistry } from './provider.ts';
 import { NetnsProvider } from './netns/provider.ts';
 import { SshProvider } from './ssh/provider.ts';
+import { VmProvider } from './vm/provider.ts';
 
 export function builtinProviders(): ProviderRegistry {
   const r = new ProviderRegistry();
-  r.register('netns', () => new NetnsProvider());
+  r.register('netns', (o) => new NetnsProvider({ kernel: o.kernel }));
+  r.register('vm', (o) => new VmProvider({ kernel: o.kernel }));
   r.register('ssh', (o) => new SshProvider(o.inventory));
   return r;
 }

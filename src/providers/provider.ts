@@ -17,6 +17,14 @@ export interface MachineHandle {
   exec: Executor;
   /** how a person reaches it */
   address: string;
+  /** how guests on this hypervisor are accelerated: kvm only where /dev/kvm works inside the machine */
+  guestVirt?: 'kvm' | 'qemu';
+  /** the machine shares the control host's files (a namespace): packages are checked, never installed */
+  sharedFilesystem?: boolean;
+  /** host file with the machine's own console (VM machines) */
+  consoleLog?: string;
+  /** what the machine is, for the report: "namespace", "VM (TCG)", "VM (KVM)" */
+  kind?: string;
 }
 
 /** Read access to an underlay network's own DHCP server (the LAN of the original lab). */
@@ -51,11 +59,15 @@ export interface Provider {
   down(store: StateStore, emit: Emit, clock?: CommandClock): Promise<void>;
   /** What the state lists that still exists. */
   leaks(store: StateStore): Promise<string[]>;
+  /** Host files worth keeping in the report (machine consoles), read before teardown, even when up failed. */
+  logs?(store: StateStore): { name: string; path: string }[];
 }
 
 export interface ProviderOptions {
   /** ssh provider: the inventory file of existing hosts */
   inventory?: string;
+  /** vm provider: the kernel hypervisor VMs boot unless machines.yml names one */
+  kernel?: string;
 }
 
 export type ProviderFactory = (o: ProviderOptions) => Provider;

@@ -28,7 +28,7 @@ export interface TaskOutcome {
 export async function runProvisioning(s: Session, emit: Emit): Promise<void> {
   const failures: string[] = [];
   await Promise.all(s.lab.machines.filter((m) => m.provision).map(async (m) => {
-    const counts = await runPlaybook(m, s.machines.get(m.name)!.exec, { sharedFilesystem: s.store.state.provider === 'netns', emit, stage: 'provision' });
+    const counts = await runPlaybook(m, s.machines.get(m.name)!.exec, { sharedFilesystem: s.machines.get(m.name)!.sharedFilesystem ?? false, emit, stage: 'provision' });
     if (counts.failed) failures.push(`${m.name}: ${counts.failed} task(s) failed`);
   }));
   if (failures.length) throw new HostError(`provisioning failed (${failures.join('; ')})`, 'see the failed tasks above');

@@ -13,8 +13,13 @@ export interface Readiness {
   ms: number;
 }
 
-export async function waitReady(s: Session, g: Guest, deadlineMs: number, ranSteps?: Set<string>, waiting = 1): Promise<Readiness> {
+/** A guest inside a VM machine boots inside an emulated machine: it gets four times the time. */
+export const VM_READY_FACTOR = 4;
+
+export async function waitReady(s: Session, g: Guest, baseDeadlineMs: number, ranSteps?: Set<string>, waiting = 1): Promise<Readiness> {
   const t0 = performance.now();
+  const inVm = s.machines.get(g.on)?.kind?.startsWith('VM') ?? false;
+  const deadlineMs = inVm ? baseDeadlineMs * VM_READY_FACTOR : baseDeadlineMs;
   let last = 'nothing yet';
   const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
   try {
@@ -33,7 +38,7 @@ export async function waitReady(s: Session, g: Guest, deadlineMs: number, ranSte
       throw new Error(last);
     }, {
       // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do
-      retries: 100000, minTimeout: 100 * Math.max(1, waiting / 4), maxTimeout: 250 * Math.max(1, waiting / 4), factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal,
+      retries: 100000, minTimeout: (inVm ? 300 : 100) * Math.max(1, waiting / 4), maxTimeout: (inVm ? 1000 : 250) * Math.max(1, waiting / 4), factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal,
     });
   } catch (e) {
     if (s.signal.aborted) throw new InterruptedError();

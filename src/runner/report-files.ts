@@ -21,7 +21,8 @@ export interface RunReport {
   stages: Partial<Record<Stage, number>>;
   steps: { stage: Stage; id: string; title: string; status: string; durationMs: number; detail?: string }[];
   assertions: AssertionResult[];
-  machines: { name: string; role: string; ram: number; vcpu: number; kernel?: string; distribution?: string; libvirt?: string; qemu?: string }[];
+  /** kind: namespace, VM (TCG), VM (KVM), host; guests: how a hypervisor's guests are accelerated (KVM or TCG) */
+  machines: { name: string; role: string; ram: number; vcpu: number; kernel?: string; distribution?: string; libvirt?: string; qemu?: string; kind?: string; guests?: string }[];
   images: { ref: string; source: string }[];
   files: string[];
   error?: string;

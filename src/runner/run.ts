@@ -1,6 +1,6 @@
 // The lifecycle of a lab run, in fixed stages:
 // preflight -> up -> provision -> upload -> setup -> ready -> assert -> collect -> teardown (always, unless --keep).
-import { mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostError, InterruptedError, UsageError, VirtlabError } from '../errors.ts';
 import type { Lab } from '../lab/model.ts';
@@ -35,6 +35,8 @@ export interface LifecycleOptions {
   readyTimeoutMs: number;
   /** ssh provider: inventory of existing hosts */
   inventory?: string;
+  /** vm provider: the kernel hypervisor VMs boot */
+  kernel?: string;
   /** json, junit, html (default) and tap */
   reportFormats?: string[];
 }
@@ -56,7 +58,7 @@ export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]
 
 export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit, signal: AbortSignal, h: Home = defaultHome()): Promise<RunOutcome> {
   checkStepIds(lab, o.until, o.skip);
-  const provider: Provider = builtinProviders().get(o.provider, { inventory: o.inventory });
+  const provider: Provider = builtinProviders().get(o.provider, { inventory: o.inventory, kernel: o.kernel });
   const t0 = performance.now();
   const clock = new IntervalClock();
   const waits: [number, number][] = []; // waiting for guests to boot is neither a command nor virtlab's own time
@@ -181,7 +183,9 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   await versionsDone;
   for (const m of lab.machines.filter((x) => x.role === 'hypervisor' && versions[x.name])) {
     const v = versions[m.name]!;
-    emit({ type: 'log', level: 'info', message: `${m.name}: kernel ${v.kernel}, ${v.distribution}, libvirt ${v.libvirt ?? '?'}, QEMU ${v.qemu ?? '?'}` });
+    const h = session?.machines.get(m.name);
+    const how = h?.kind ? ` (${h.kind}, guests under ${h.guestVirt === 'kvm' ? 'KVM' : 'TCG'})` : '';
+    emit({ type: 'log', level: 'info', message: `${m.name}${how}: kernel ${v.kernel}, ${v.distribution}, libvirt ${v.libvirt ?? '?'}, QEMU ${v.qemu ?? '?'}` });
   }
   if (images.size) emit({ type: 'log', level: 'info', message: `images: ${[...images.values()].map((i) => `${i.ref} = ${i.source}`).join('; ')}` });
   const failed = error !== undefined || rec.results.some((r) => r.status === 'fail');
@@ -208,6 +212,14 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     } catch { /* evidence is best effort; teardown must still run */ }
     await closeAll(session);
   }
+  // machines' own consoles (VM machines), kept even when they never came up: that is when they matter most
+  for (const l of provider.logs?.(store) ?? []) {
+    try {
+      mkdirSync(join(reportDir, 'consoles'), { recursive: true, mode: 0o700 });
+      copyFileSync(l.path, join(reportDir, 'consoles', `machine-${l.name}.log`));
+      rec.files.push(join(reportDir, 'consoles', `machine-${l.name}.log`));
+    } catch { /* best effort */ }
+  }
 
   const interrupted = error instanceof InterruptedError || signal.aborted;
   const result: RunOutcome['result'] = interrupted ? 'interrupted' : error ? 'error' : failed ? 'fail' : 'pass';
@@ -229,7 +241,10 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   const report: RunReport = {
     lab: lab.name, description: lab.description, instance: store.state.instance, runId: store.state.runId, provider: provider.name,
     result, exitCode, startedAt: store.state.createdAt, durationMs: ms(t0), stages: rec.stages, steps: rec.steps, assertions: rec.results,
-    machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu, ...versions[m.name] })),
+    machines: lab.machines.map((m) => {
+      const h = session?.machines.get(m.name);
+      return { name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu, ...versions[m.name], ...(h?.kind ? { kind: h.kind } : {}), ...(m.role === 'hypervisor' && h ? { guests: h.guestVirt === 'kvm' ? 'KVM' : 'TCG' } : {}) };
+    }),
     images: [...images.values()].map((i) => ({ ref: i.ref, source: i.source })), files: rec.files, error: message,
     ...(lab.exercise ? { score: score(rec.results) } : {}),
     timing: { commandMs: Math.round(clock.covered()), waitMs: Math.round(clock.covered(waits) - clock.covered()), overheadMs: Math.round(ms(t0) - clock.covered(waits)) },

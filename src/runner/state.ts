@@ -1,5 +1,6 @@
 // The state file of a lab instance: every resource is recorded here BEFORE it is created, so `down` can always
 // find it (even after kill -9), and nothing that is not listed here is ever touched.
+import type { VmState } from '../providers/vm/machine.ts';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from '../errors.ts';
@@ -29,6 +30,8 @@ export interface MachineState {
   ifindexBase?: number;
   ram: number;
   vcpu: number;
+  /** set when the machine is a QEMU VM (vm provider, or `provider: vm` in machines.yml) */
+  vm?: VmState;
 }
 
 export interface NetworkState {

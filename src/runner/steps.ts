@@ -70,7 +70,7 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
         rec({ kind: 'remote-file', path: cmd.consoleLogPath(g.name), owner: step.on });
         rec({ kind: 'remote-file', path: cmd.qemuOutPath(g.name), owner: step.on });
       } else rec({ kind: 'domain', name: g.name, owner: step.on });
-      await ops.launchGuest(exec(s, step.on), step.guest);
+      await ops.launchGuest(exec(s, step.on), step.guest, s.machines.get(step.on)?.guestVirt ?? 'qemu');
       // get the serial console ready while the guest boots (checks from inside the guest use it)
       const c = nodeExec(s, step.guest.name);
       if (c instanceof ConsoleExecutor) c.attach().catch(() => {});

@@ -9,6 +9,8 @@ export interface RunOptions {
   /** throw CommandError on a non-zero exit (default true) */
   check?: boolean;
   signal?: AbortSignal;
+  /** each line of stderr as it comes (progress of long host commands; the local executor calls it) */
+  onStderrLine?: (line: string) => void;
 }
 
 export interface CommandResult {

@@ -26,7 +26,14 @@ export class LocalExecutor implements Executor {
       let timedOut = false;
       const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs) : undefined;
       child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
+      let partial = '';
+      child.stderr.on('data', (b: Buffer) => {
+        err.push(b);
+        if (!opts.onStderrLine) return;
+        const lines = (partial + b.toString()).split('\n');
+        partial = lines.pop()!;
+        for (const l of lines) opts.onStderrLine(l);
+      });
       child.on('error', (e) => {
         clearTimeout(timer);
         const result = this.result(argv, 127, '', e.message, started, timedOut);

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError, wrap } from '../../errors.ts';
 import { formatIp, mask } from '../../lab/ipv4.ts';
-import type { Lab } from '../../lab/model.ts';
+import type { Lab, Machine } from '../../lab/model.ts';
 import type { Emit } from '../../report/events.ts';
 import type { Home } from '../../runner/home.ts';
 import { withHostLock } from '../../runner/lock.ts';
-import { isAlive, killOwned, procStart, spawnDetached } from '../../runner/proc.ts';
+import { isAlive, killOwned, procStart, spawnDetached, type OwnedProcess } from '../../runner/proc.ts';
 import { StateStore, type MachineState, type NetworkState, type Resource } from '../../runner/state.ts';
 import type { CommandClock, Executor } from '../../transport/executor.ts';
 import { LocalExecutor } from '../../transport/local.ts';
@@ -21,18 +21,44 @@ import { allocateMgmt, allocateSlots, SLOT_WIDTH, tapNumbers, usedHostAddresses 
 import { layout, prepareDirs, writeMachineFiles } from './machine-files.ts';
 import { LAN_BRIDGE, lanPort, MGMT_NIC, mgmtLink, nsMachine, nsNetwork } from './names.ts';
 import { hostProblems } from './preflight.ts';
+import { KVM_PROBE } from '../vm/accel.ts';
+import { saveWarmCaps, warmCapsFile } from '../vm/caps.ts';
+import { DEFAULT_KERNEL, machineImage, type MachineImage } from '../vm/image.ts';
+import { startVm, vmImageFiles, vmLinks, vmState, vmVeths } from '../vm/machine.ts';
+import { vmProblems } from '../vm/preflight.ts';
 
 const IFB_GROUP = 7777;
 // resolved from the project root so that the compiled dist/ finds it too
 const SWITCH_AGENT = fileURLToPath(new URL('../../../src/providers/netns/switch-agent.sh', import.meta.url));
 
+export interface NetnsOptions {
+  /** which machines boot as QEMU VMs: those machines.yml marks `provider: vm` (netns), or every hypervisor too (vm) */
+  vms?: 'requested' | 'hypervisors';
+  /** the kernel VM hypervisors boot unless machines.yml names one */
+  kernel?: string;
+  name?: string;
+}
+
 export class NetnsProvider implements Provider {
-  readonly name = 'netns';
+  readonly name: string;
+  private readonly opts: NetnsOptions;
   /** connections opened while bringing machines up, handed on to the session (saves a connection per machine) */
   private readonly live = new Map<string, SshExecutor>();
 
-  preflight(lab: Lab, _home: Home): Promise<Problem[]> {
-    return hostProblems(lab.machines.some((m) => m.role === 'hypervisor'));
+  constructor(o: NetnsOptions = {}) {
+    this.opts = o;
+    this.name = o.name ?? 'netns';
+  }
+
+  /** Is this machine a QEMU VM under this provider? */
+  isVm(m: Machine): boolean {
+    return m.provider === 'vm' || (m.provider !== 'netns' && this.opts.vms === 'hypervisors' && m.role === 'hypervisor');
+  }
+
+  async preflight(lab: Lab, home: Home): Promise<Problem[]> {
+    const vms = lab.machines.filter((m) => this.isVm(m));
+    const local = lab.machines.filter((m) => !this.isVm(m));
+    return [...await hostProblems(local.some((m) => m.role === 'hypervisor')), ...vmProblems(vms, home)];
   }
 
   async up(lab: Lab, ctx: ProviderContext): Promise<void> {
@@ -40,11 +66,15 @@ export class NetnsProvider implements Provider {
     const local = new LocalExecutor('host', ctx.clock);
     const { instance, runId, runDir } = store.state;
 
+    const vmMachines = lab.machines.filter((m) => this.isVm(m));
+    const image = vmMachines.length ? await this.image(vmMachines, ctx) : undefined;
+
     await withHostLock(home, async () => {
       const others = StateStore.list(home).filter((o) => o.path !== store.path && o.state.status !== 'down');
       const addrs = usedHostAddresses((await local.run(['ip', '-j', '-4', 'addr'])).stdout);
       const pairs = allocateMgmt(lab.machines.length, others, addrs);
-      const slots = allocateSlots(lab.machines.filter((m) => m.role === 'hypervisor').length, others, tapNumbers());
+      // ifindex slots keep /dev/tapN apart for hypervisors that share this kernel (VMs have their own)
+      const slots = allocateSlots(lab.machines.filter((m) => m.role === 'hypervisor' && !this.isVm(m)).length, others, tapNumbers());
       let h = 0;
       store.update((s) => {
         s.networks = lab.networks.map((n): NetworkState => {
@@ -54,7 +84,8 @@ export class NetnsProvider implements Provider {
         s.machines = lab.machines.map((m, i): MachineState => ({
           name: m.name, role: m.role, ns: nsMachine(instance, runId, m.name), dir: join(runDir, 'machines', m.name),
           mgmtLocal: pairs[i]!.local, mgmtHost: pairs[i]!.host, mgmtLink: mgmtLink(runId, i), hostKey: '',
-          ifindexBase: m.role === 'hypervisor' ? slots[h++]! * SLOT_WIDTH : undefined, ram: m.ram, vcpu: m.vcpu,
+          ifindexBase: m.role === 'hypervisor' && !this.isVm(m) ? slots[h++]! * SLOT_WIDTH : undefined, ram: m.ram, vcpu: m.vcpu,
+          ...(image && this.isVm(m) ? { vm: vmState(m, image, this.opts.kernel, join(runDir, 'machines', m.name)) } : {}),
         }));
       });
       // record every name now, under the lock, so a concurrent run sees them taken
@@ -79,7 +110,12 @@ export class NetnsProvider implements Provider {
   private async macFiltering(n: NetworkState, store: StateStore, local: LocalExecutor): Promise<void> {
     // one shell for all rules (each ebtables call costs ~30 ms); every word goes through the quoting function
     const rules: string[][] = [];
-    for (const p of n.ports) {
+    // a VM's port stays a plain learning-switch port: its virtio NIC filters frames itself, following its own
+    // promiscuous mode and unicast list (the switch agent cannot see inside the VM)
+    const vms = new Set(store.state.machines.filter((m) => m.vm).map((m) => m.name));
+    const ports = n.ports.filter((p) => !vms.has(p.machine));
+    if (!ports.length) return;
+    for (const p of ports) {
       const chain = `vl-${p.port}`;
       rules.push(['ebtables', '-N', chain, '-P', 'DROP'], ['ebtables', '-A', chain, '-d', p.mac, '-j', 'ACCEPT'], ['ebtables', '-A', chain, '-d', 'Multicast', '-j', 'ACCEPT'],
         ['ebtables', '-A', 'FORWARD', '-o', p.port, '-j', chain], ['ebtables', '-A', 'OUTPUT', '-o', p.port, '-j', chain]);
@@ -87,7 +123,7 @@ export class NetnsProvider implements Provider {
     await local.run(['ip', 'netns', 'exec', n.ns, 'sh', '-e', '-c', rules.map((r) => commandLine(r)).join('\n')]);
     const res = store.record({ kind: 'process', label: `switch agent for ${n.name}`, owner: n.name }) as Extract<Resource, { kind: 'process' }>;
     const log = join(n.dir, 'switch-agent.log');
-    const proc = spawnDetached(['ip', 'netns', 'exec', n.ns, 'bash', SWITCH_AGENT, ...n.ports.flatMap((p) => [p.machineNs, p.nic, `vl-${p.port}`])], log, undefined, true);
+    const proc = spawnDetached(['ip', 'netns', 'exec', n.ns, 'bash', SWITCH_AGENT, ...ports.flatMap((p) => [p.machineNs, p.nic, `vl-${p.port}`])], log, undefined, true);
     store.update(() => { res.proc = proc; });
     await waitFor(() => /switch agent ready/.test(tail(log, 5)) || !isAlive(proc), 5000);
     if (!isAlive(proc)) throw new HostError(`the switch agent of ${n.name} exited: ${tail(log)}`);
@@ -127,8 +163,10 @@ export class NetnsProvider implements Provider {
     const { store, emit, home } = ctx;
     const spec = lab.machines.find((x) => x.name === m.name)!;
     const hv = m.role === 'hypervisor';
+    const vm = m.vm;
     const t0 = performance.now();
-    emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title: `${m.role} ${m.name} (${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})` });
+    const what = vm ? `VM, kernel ${vm.kernel}, ${vm.accel.toUpperCase()}, ` : '';
+    emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title: `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})` });
     await local.run(['ip', 'netns', 'add', m.ns]);
     const lo = ['link set lo up'];
     if (m.ifindexBase) {
@@ -139,47 +177,84 @@ export class NetnsProvider implements Provider {
     await ipBatch(local, m.ns, lo);
     store.record({ kind: 'link', name: m.mgmtLink, owner: m.name });
     const root = [`link add ${m.mgmtLink} type veth peer name ${MGMT_NIC} netns ${m.ns}`, `addr add ${m.mgmtLocal}/30 dev ${m.mgmtLink}`, `link set ${m.mgmtLink} up`];
-    const inside = [`addr add ${m.mgmtHost}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`];
+    // a VM's own NICs carry its addresses; the namespace only bridges them (vmLinks below)
+    const inside = vm ? [] : [`addr add ${m.mgmtHost}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`];
     const lans = new Map<string, string[]>();
     spec.nics.forEach((nic, j) => {
       const net = store.state.networks.find((n) => n.name === nic.network)!;
       const port = lanPort(index, j);
-      root.push(`link add ${nic.name} netns ${m.ns} address ${nic.mac} type veth peer name ${port} netns ${net.ns}`);
-      if (nic.address !== 'dhcp') inside.push(`addr add ${nic.address} dev ${nic.name}`);
-      inside.push(`link set ${nic.name} up`);
+      root.push(`link add ${nic.name} netns ${m.ns}${vm ? '' : ` address ${nic.mac}`} type veth peer name ${port} netns ${net.ns}`);
+      if (!vm && nic.address !== 'dhcp') inside.push(`addr add ${nic.address} dev ${nic.name}`);
+      if (!vm) inside.push(`link set ${nic.name} up`);
       lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
       store.update(() => { net.ports.push({ machine: m.name, machineNs: m.ns, nic: nic.name, port, mac: nic.mac }); });
     });
     await ipBatch(local, undefined, root);
-    await ipBatch(local, m.ns, inside);
+    await ipBatch(local, m.ns, vm ? vmLinks(vmVeths(spec)) : inside);
     for (const [ns, cmds] of lans) await ipBatch(local, ns, cmds);
 
     store.record({ kind: 'dir', path: m.dir, owner: m.name });
     const l = layout(m.dir);
-    prepareDirs(l, hv, join(home.cache, 'libvirt-warm'));
+    prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
     await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', join(l.ssh, 'host_ed25519')]);
     const hostKey = readFileSync(join(l.ssh, 'host_ed25519.pub'), 'utf8').split(' ')[1]!;
     store.update(() => { m.hostKey = hostKey; });
-    writeMachineFiles(l, m.name, hv, m.mgmtHost, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
 
-    const res = store.record({ kind: 'process', label: `init of ${m.name}`, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
-    const proc = spawnDetached([
-      'ip', 'netns', 'exec', m.ns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
-      'tini', '-s', '-g', '--', '/bin/bash', l.init,
-    ], l.initLog);
+    const res = store.record({ kind: 'process', label: vm ? `VM ${m.name} (QEMU)` : `init of ${m.name}`, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
+    let proc: OwnedProcess;
+    if (vm) {
+      const img = vmImageFiles(vm);
+      proc = await startVm({ ...m, vm }, spec, { hostKeyFile: join(l.ssh, 'host_ed25519'), authorizedKeyFile: `${store.state.keyFile}.pub`, ...img, caps: warmCapsFile(home, vm) });
+    } else {
+      writeMachineFiles(l, m.name, hv, m.mgmtHost, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
+      proc = spawnDetached([
+        'ip', 'netns', 'exec', m.ns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
+        'tini', '-s', '-g', '--', '/bin/bash', l.init,
+      ], l.initLog);
+    }
     store.update(() => { res.proc = proc; });
+    const log = vm ? vm.console : l.initLog;
 
+    // a VM boots for ~20 s under TCG (and its libvirtd probes QEMU for longer): wait longer, but stop as soon as it dies
+    const died = new AbortController();
+    const watch = setInterval(() => { if (!isAlive(proc)) died.abort(new Error(vm ? 'QEMU exited' : 'its init exited')); }, 250);
+    const signal = AbortSignal.any([ctx.signal, died.signal]);
     const exec = this.sshExecutor(store, m, ctx.clock);
     try {
-      await exec.connect({ deadlineMs: 20000, signal: ctx.signal });
-      if (hv) await waitForLibvirt(exec, ctx.signal);
+      await exec.connect({ deadlineMs: vm ? 240000 : 20000, signal });
+      if (hv) await waitForLibvirt(exec, signal, vm ? 240000 : 30000);
+      if (vm && hv) await this.probeKvm(exec, store, m);
       this.live.set(`${store.path}/${m.name}`, exec);
     } catch (e) {
       await exec.close();
-      throw new HostError(`${m.name} did not come up: ${(e as Error).message}\n--- ${l.initLog} ---\n${tail(l.initLog)}`);
+      if (ctx.signal.aborted) throw e;
+      const why = died.signal.aborted ? `${(died.signal.reason as Error).message}${vm ? `: ${tail(join(m.dir, 'qemu.out'), 3)}` : ''}` : (e as Error).message;
+      throw new HostError(`${m.name} did not come up: ${why}\n--- last lines of ${log} ---\n${tail(log, 20)}`, vm ? 'the whole console is kept in the report folder (consoles/)' : undefined);
+    } finally {
+      clearInterval(watch);
     }
-    if (hv) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
-    emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0), detail: `ssh root@${m.mgmtHost}` });
+    if (hv && !vm) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
+    if (vm && hv) await saveWarmCaps(exec, home, vm);
+    const guests = vm && hv ? `, guests under ${m.vm!.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
+    emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0), detail: `ssh root@${m.mgmtHost}${guests}` });
+  }
+
+  /** Preflight inside a hypervisor VM: does /dev/kvm work there? Guests use KVM when it does, TCG otherwise. */
+  private async probeKvm(exec: Executor, store: StateStore, m: MachineState): Promise<void> {
+    const forced = process.env.VIRTLAB_GUEST_VIRT;
+    const works = (await exec.run(KVM_PROBE, { check: false })).exitCode === 0;
+    const guestVirt = forced === 'qemu' || !works ? 'qemu' : 'kvm';
+    store.update(() => { m.vm!.guestVirt = guestVirt; });
+  }
+
+  /** The machine image for these VM machines (built on first use; rebuilt when its inputs change). */
+  private async image(vms: Machine[], ctx: ProviderContext): Promise<MachineImage> {
+    const t0 = performance.now();
+    const requests = [...new Set(vms.map((m) => m.kernel ?? this.opts.kernel ?? DEFAULT_KERNEL))];
+    ctx.emit({ type: 'step-start', stage: 'up', id: 'machine-image', title: `machine image (Debian 12, kernels: ${requests.join(', ')})` });
+    const img = await machineImage(ctx.home, requests, ctx.emit, ctx.signal);
+    ctx.emit({ type: 'step-end', stage: 'up', id: 'machine-image', status: performance.now() - t0 > 5000 ? 'changed' : 'ok', durationMs: Math.round(performance.now() - t0), detail: img.dir });
+    return img;
   }
 
   private sshExecutor(store: StateStore, m: MachineState, clock?: CommandClock): SshExecutor {
@@ -192,7 +267,11 @@ export class NetnsProvider implements Provider {
       machines: store.state.machines.map((m) => {
         const kept = this.live.get(`${store.path}/${m.name}`);
         this.live.delete(`${store.path}/${m.name}`);
-        return { name: m.name, role: m.role, exec: kept ?? this.sshExecutor(store, m, clock), address: m.mgmtHost };
+        return {
+          name: m.name, role: m.role, exec: kept ?? this.sshExecutor(store, m, clock), address: m.mgmtHost,
+          guestVirt: m.vm?.guestVirt ?? 'qemu', sharedFilesystem: !m.vm, consoleLog: m.vm?.console,
+          kind: m.vm ? `VM (${m.vm.accel.toUpperCase()})` : 'namespace',
+        };
       }),
       underlays: store.state.networks.map((n) => ({
         name: n.name,
@@ -237,6 +316,10 @@ export class NetnsProvider implements Provider {
         emit({ type: 'removed', what: `folder ${r.path}`, ok: !existsSync(r.path) });
       }
     }
+  }
+
+  logs(store: StateStore): { name: string; path: string }[] {
+    return store.state.machines.filter((m) => m.vm && existsSync(m.vm.console)).map((m) => ({ name: m.name, path: m.vm!.console }));
   }
 
   async leaks(store: StateStore): Promise<string[]> {
@@ -285,10 +368,10 @@ async function killNamespacePids(local: LocalExecutor, ns: string): Promise<void
   }
 }
 
-async function waitForLibvirt(exec: Executor, signal: AbortSignal): Promise<void> {
-  const until = Date.now() + 30000;
+async function waitForLibvirt(exec: Executor, signal: AbortSignal, ms: number): Promise<void> {
+  const until = Date.now() + ms;
   for (;;) {
-    const r = await exec.run(['virsh', '-q', 'list', '--name'], { check: false, timeoutMs: 20000, signal });
+    const r = await exec.run(['virsh', '-q', 'list', '--name'], { check: false, timeoutMs: Math.min(ms, 120000), signal });
     if (r.exitCode === 0) return;
     if (Date.now() > until) throw new HostError(`libvirtd on ${exec.machine} does not answer: ${r.stderr.trim()}`);
     await new Promise((res) => setTimeout(res, 50));

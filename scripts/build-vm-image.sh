@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Builds the machine image of the `vm` provider offline from Debian packages: Debian 12 (bookworm) with systemd,
+# openssh-server, libvirt, QEMU and virtinst, and every requested Debian kernel package. No loop mounts: mmdebstrap
+# makes a root folder, `mkfs.ext4 -d` turns it into a filesystem, qemu-img into a qcow2. The kernels and their
+# initramfs are copied out next to it, since the VM boots them directly (-kernel/-initrd). Downloaded .debs are kept
+# between builds. Cached by its inputs (this script, the files under vm-image/, the kernel list).
+#
+# usage: scripts/build-vm-image.sh [--force] [KERNEL_PACKAGE ...]    prints the image folder on stdout
+#   default kernels: linux-image-cloud-amd64 (6.1) and linux-image-6.12-cloud-amd64 (6.12)
+# env:   VIRTLAB_CACHE (default $VIRTLAB_HOME/cache, VIRTLAB_HOME defaulting to /var/lib/virtlab)
+#        VIRTLAB_MIRROR (default http://deb.debian.org/debian), VIRTLAB_SECURITY_MIRROR
+#
+# The folder holds disk.qcow2, vmlinuz-<version>, initrd.img-<version> and kernels.tsv: one line per kernel,
+# "<version>\t<package>\t<meta packages that chose it>".
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE_DIR=${VIRTLAB_CACHE:-${VIRTLAB_HOME:-/var/lib/virtlab}/cache}
+DEBS=$CACHE_DIR/debs/bookworm
+MIRROR=${VIRTLAB_MIRROR:-http://deb.debian.org/debian}
+SECURITY=${VIRTLAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+say() { echo "vm-image: $*" >&2; }
+die() { echo "vm-image: error: $*" >&2; exit 3; }
+
+FORCE=
+if [ "${1:-}" = --force ]; then FORCE=1; shift; fi
+KERNELS=("$@")
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(linux-image-cloud-amd64 linux-image-6.12-cloud-amd64)
+for k in "${KERNELS[@]}"; do
+  [[ $k =~ ^linux-image-[a-z0-9.+-]+$ ]] || die "\"$k\" is not a Debian kernel package name (linux-image-...)"
+done
+for b in mmdebstrap mkfs.ext4 qemu-img tar sha256sum; do
+  command -v "$b" >/dev/null || die "missing $b (bash scripts/install-deps.sh installs it)"
+done
+
+SORTED=$(printf '%s\n' "${KERNELS[@]}" | sort -u | tr '\n' ' ')
+INPUTS="script=$(cat "$0" "$HERE"/vm-image/* | sha256sum | cut -c1-16) kernels=$SORTED"
+KEY=$(echo "$INPUTS" | sha256sum | cut -c1-12)
+OUT=$CACHE_DIR/vm-images/$KEY
+if [ -z "$FORCE" ] && [ -f "$OUT/disk.qcow2" ] && [ -s "$OUT/kernels.tsv" ]; then
+  say "up to date ($OUT)"
+  echo "$OUT"
+  exit 0
+fi
+
+mkdir -p "$DEBS" "$CACHE_DIR/vm-images"
+WORK=$(mktemp -d "$CACHE_DIR/vm-images/.build-$KEY.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+say "building the machine image with kernels: $SORTED(about a minute; packages are kept in $DEBS)"
+T0=$(date +%s)
+
+PKGS=systemd-sysv,udev,dbus,kmod,initramfs-tools,openssh-server,openssh-sftp-server,iproute2,iputils-ping,procps,
+PKGS+=dnsmasq-base,iptables,ebtables,tcpdump,libvirt-daemon-system,libvirt-clients,qemu-system-x86,qemu-utils,virtinst,
+PKGS+=$(IFS=,; echo "${KERNELS[*]}")
+
+mmdebstrap --mode=root --variant=minbase --format=directory --aptopt='APT::Install-Recommends "false"' \
+  --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+  --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+  --include="$PKGS" --skip=essential/unlink \
+  --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
+  --setup-hook="sync-in $DEBS /var/cache/apt/archives/" \
+  --customize-hook="sync-out /var/cache/apt/archives $DEBS" \
+  --customize-hook="copy-in $HERE/vm-image/virtlab-seed /usr/local/sbin/" \
+  --customize-hook="copy-in $HERE/vm-image/virtlab-seed.service /etc/systemd/system/" \
+  --customize-hook="upload $HERE/vm-image/customize.sh /tmp/customize.sh" \
+  --customize-hook='chroot "$1" sh /tmp/customize.sh && rm "$1"/tmp/customize.sh' \
+  bookworm "$WORK/root" \
+  "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY bookworm-security main" >&2 \
+  || die "mmdebstrap failed (see above)"
+
+# the kernels: which package each /boot/vmlinuz-* came from, and which of the requested meta packages chose it
+: > "$WORK/kernels.tsv"
+for v in "$WORK"/root/boot/vmlinuz-*; do
+  ver=${v##*/vmlinuz-}
+  pkg=$(chroot "$WORK/root" dpkg-query -S "/boot/vmlinuz-$ver" | cut -d: -f1)
+  metas=
+  for k in "${KERNELS[@]}"; do
+    [ "$k" = "$pkg" ] && continue
+    chroot "$WORK/root" dpkg-query -W -f='${Depends}\n' "$k" 2>/dev/null | tr ',|' '\n\n' | awk '{print $1}' | grep -qx "$pkg" && metas+="$k,"
+  done
+  printf '%s\t%s\t%s\n' "$ver" "$pkg" "${metas%,}" >> "$WORK/kernels.tsv"
+  cp "$v" "$WORK/vmlinuz-$ver"
+  cp "$WORK/root/boot/initrd.img-$ver" "$WORK/initrd.img-$ver" || die "no initramfs for $ver"
+done
+[ -s "$WORK/kernels.tsv" ] || die "no kernel was installed"
+
+SIZE_MB=$(( $(du -sm "$WORK/root" | cut -f1) * 13 / 10 + 600 ))
+mkfs.ext4 -q -F -L virtlab-root -d "$WORK/root" "$WORK/disk.raw" "${SIZE_MB}M" || die "mkfs.ext4 -d failed"
+rm -rf "$WORK/root"
+qemu-img convert -q -f raw -O qcow2 "$WORK/disk.raw" "$WORK/disk.qcow2"
+rm -f "$WORK/disk.raw"
+echo "$INPUTS" > "$WORK/inputs"
+rm -rf "$OUT"
+mv "$WORK" "$OUT"
+trap - EXIT
+chmod 755 "$OUT"
+say "built in $(( $(date +%s) - T0 )) s: $(du -sh "$OUT/disk.qcow2" | cut -f1) ($OUT)"
+echo "$OUT"

@@ -1,0 +1,78 @@
+// The machine image of VM machines: built by scripts/build-vm-image.sh (cached by its inputs), holding every kernel
+// the lab asks for. A kernel is named by its Debian package (linux-image-6.12-cloud-amd64), the meta package that
+// chose it, or its version (6.12.117+deb12-cloud-amd64).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HostError, UsageError } from '../../errors.ts';
+import type { Emit } from '../../report/events.ts';
+import type { Home } from '../../runner/home.ts';
+import { LocalExecutor } from '../../transport/local.ts';
+
+const BUILD_SCRIPT = fileURLToPath(new URL('../../../scripts/build-vm-image.sh', import.meta.url));
+
+/** Kernels every image holds (both install offline from bookworm and bookworm-security). */
+export const DEFAULT_KERNELS = ['linux-image-cloud-amd64', 'linux-image-6.12-cloud-amd64'];
+export const DEFAULT_KERNEL = DEFAULT_KERNELS[0]!;
+
+export interface KernelEntry {
+  version: string;
+  package: string;
+  /** requested meta packages that resolved to this kernel */
+  metas: string[];
+}
+
+export interface MachineImage {
+  dir: string;
+  disk: string;
+  kernels: KernelEntry[];
+}
+
+export function parseKernels(tsv: string): KernelEntry[] {
+  return tsv.split('\n').filter((l) => l.trim()).map((l) => {
+    const [version = '', pkg = '', metas = ''] = l.split('\t');
+    return { version, package: pkg, metas: metas.split(',').filter(Boolean) };
+  });
+}
+
+/** The kernel a name picks, or undefined. */
+export function pickKernel(kernels: KernelEntry[], name: string): KernelEntry | undefined {
+  return kernels.find((k) => k.version === name || k.package === name || k.metas.includes(name))
+    ?? kernels.find((k) => k.version.startsWith(`${name}.`) || k.version.startsWith(`${name}-`));
+}
+
+/** The packages an image must hold for these requests: the defaults, plus any request that is a package name. */
+export function imageKernels(requests: string[]): string[] {
+  const extra = requests.filter((r) => r.startsWith('linux-image-') && !DEFAULT_KERNELS.includes(r));
+  return [...DEFAULT_KERNELS, ...new Set(extra)];
+}
+
+export async function machineImage(home: Home, requests: string[], emit: Emit, signal?: AbortSignal): Promise<MachineImage> {
+  const pkgs = imageKernels(requests);
+  const t0 = performance.now();
+  const r = await new LocalExecutor('host').run(['bash', BUILD_SCRIPT, ...pkgs], {
+    env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 1_800_000, signal,
+    onStderrLine: (line) => { if (/^vm-image: /.test(line)) emit({ type: 'log', level: 'info', message: line.trim() }); },
+  });
+  if (r.exitCode !== 0) {
+    throw new HostError(`cannot build the machine image: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`,
+      `run bash scripts/build-vm-image.sh ${pkgs.join(' ')} by hand to see why`);
+  }
+  const dir = r.stdout.trim().split('\n').pop()!;
+  const kernels = parseKernels(readFileSync(join(dir, 'kernels.tsv'), 'utf8'));
+  if (performance.now() - t0 > 5000) emit({ type: 'log', level: 'info', message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${dir})` });
+  for (const q of requests) {
+    if (!pickKernel(kernels, q)) {
+      throw new UsageError(`no kernel "${q}" in the machine image`, `kernels it holds: ${kernels.map((k) => `${k.version} (${[k.package, ...k.metas].join(', ')})`).join('; ')}; name a Debian package (linux-image-...) to add one`);
+    }
+  }
+  return { dir, disk: join(dir, 'disk.qcow2'), kernels };
+}
+
+/** The machine images already built (for `virtlab doctor`). */
+export function machineImages(home: Home): { dir: string; kernels: KernelEntry[] }[] {
+  const root = join(home.cache, 'vm-images');
+  if (!existsSync(root)) return [];
+  return readdirSync(root).filter((d) => !d.startsWith('.') && existsSync(join(root, d, 'kernels.tsv')) && existsSync(join(root, d, 'disk.qcow2')))
+    .map((d) => ({ dir: join(root, d), kernels: parseKernels(readFileSync(join(root, d, 'kernels.tsv'), 'utf8')) }));
+}
