@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { setMaxListeners } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
 import { home } from '../runner/home.ts';
@@ -13,7 +14,7 @@ import { loadInventory } from '../providers/ssh/inventory.ts';
 import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixText, type MatrixColumn } from '../report/matrix.ts';
 import type { Options } from './args.ts';
 
-interface Target {
+export interface Target {
   name: string;
   provider: string;
   inventory?: string;
@@ -38,19 +39,28 @@ function loadTargets(file: string): Target[] {
   });
 }
 
-/** Targets that share a host must not run at the same time. */
-function waves(targets: Target[]): Target[][] {
-  const hostsOf = (t: Target) => (t.inventory ? [...loadInventory(t.inventory).hosts.values()].map((h) => `${h.host}:${h.port}`) : []);
-  const out: { targets: Target[]; hosts: Set<string> }[] = [];
+/**
+ * Targets that share a host must not run at the same time. Nor may more VM targets than this host's cores carry:
+ * TCG VMs booting side by side on two cores took over twice as long each (and their pings timed out).
+ */
+export function waves(targets: Target[], cores = availableParallelism(), hostsOf = targetHosts): Target[][] {
+  const vmSlots = Math.max(1, Math.floor(cores / 4));
+  const out: { targets: Target[]; hosts: Set<string>; vms: number }[] = [];
   for (const t of targets) {
     const hs = hostsOf(t);
-    const w = out.find((x) => !hs.some((h) => x.hosts.has(h)));
+    const vm = t.provider === 'vm' ? 1 : 0;
+    const w = out.find((x) => !hs.some((h) => x.hosts.has(h)) && x.vms + vm <= vmSlots);
     if (w) {
       w.targets.push(t);
+      w.vms += vm;
       hs.forEach((h) => w.hosts.add(h));
-    } else out.push({ targets: [t], hosts: new Set(hs) });
+    } else out.push({ targets: [t], hosts: new Set(hs), vms: vm });
   }
   return out.map((w) => w.targets);
+}
+
+function targetHosts(t: Target): string[] {
+  return t.inventory ? [...loadInventory(t.inventory).hosts.values()].map((h) => `${h.host}:${h.port}`) : [];
 }
 
 export async function commandMatrix(o: Options): Promise<number> {
@@ -73,8 +83,9 @@ export async function commandMatrix(o: Options): Promise<number> {
         cols.push({ target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) });
         process.stdout.write(`${t.name}: ${out.result}\n`);
       } catch (e) {
-        cols.push({ target: t.name, error: (e as Error).message.split('\n')[0] });
-        process.stdout.write(`${t.name}: error: ${(e as Error).message.split('\n')[0]}\n`);
+        const msg = oneLine((e as Error).message);
+        cols.push({ target: t.name, error: msg });
+        process.stdout.write(`${t.name}: error: ${msg}\n`);
       }
     }));
   }
@@ -107,4 +118,10 @@ export function commandDiff(o: Options): number {
 function manyListeners(signal: AbortSignal): AbortSignal {
   setMaxListeners(1000, signal);
   return signal;
+}
+
+/** A multi-line error (a preflight's list of problems) as one line for the table. */
+function oneLine(message: string): string {
+  const s = message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return s.length > 300 ? `${s.slice(0, 297)}...` : s;
 }

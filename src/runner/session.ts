@@ -51,3 +51,12 @@ export function nodeExec(s: Session, name: string): Executor {
 export async function closeAll(s: Session): Promise<void> {
   await Promise.all([...s.machines.values()].map((m) => m.exec.close().catch(() => {})));
 }
+
+/**
+ * How much slower a node answers than a namespace machine: machines that are VMs and guests inside them run
+ * emulated (TCG), so their timeouts stretch by this factor.
+ */
+export function slowFactor(s: Session, name: string): number {
+  const g = s.lab.guests.find((x) => x.name === name);
+  return s.machines.get(g ? g.on : name)?.kind?.startsWith('VM') ? 3 : 1;
+}

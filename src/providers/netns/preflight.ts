@@ -49,10 +49,13 @@ export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> 
   return problems;
 }
 
+let preflights = 0;
+
 /** Creates each kind of link the labs need in a scratch namespace, and removes it. */
 async function kernelFeatures(needHypervisor: boolean): Promise<Problem[]> {
   const local = new LocalExecutor('host');
-  const ns = `vl-preflight-${process.pid}`;
+  // unique per call: a matrix runs several preflights at once in one process
+  const ns = `vl-preflight-${process.pid}-${++preflights}`;
   const add = await local.run(['ip', 'netns', 'add', ns], { check: false });
   if (add.exitCode !== 0) return [{ what: `cannot create a network namespace: ${add.stderr.trim()}`, hint: 'are you root in the initial namespaces?' }];
   try {

@@ -52,7 +52,7 @@ export async function machineImage(home: Home, requests: string[], emit: Emit, s
   const t0 = performance.now();
   const r = await new LocalExecutor('host').run(['bash', BUILD_SCRIPT, ...pkgs], {
     env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 1_800_000, signal,
-    onStderrLine: (line) => { if (/^vm-image: /.test(line)) emit({ type: 'log', level: 'info', message: line.trim() }); },
+    onStderrLine: (line) => { if (/^vm-image: /.test(line) && !/up to date/.test(line)) emit({ type: 'log', level: 'info', message: line.trim() }); },
   });
   if (r.exitCode !== 0) {
     throw new HostError(`cannot build the machine image: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`,
