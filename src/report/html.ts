@@ -15,7 +15,7 @@ export interface HtmlInput {
   startedAt: string;
   stages: Record<string, number | undefined>;
   assertions: AssertionResult[];
-  machines: { name: string; role: string; kernel?: string; distribution?: string; libvirt?: string; qemu?: string }[];
+  machines: { name: string; role: string; kernel?: string; distribution?: string; libvirt?: string; qemu?: string; kind?: string; guests?: string }[];
   images: { ref: string; source: string }[];
   files: string[];
   reportDir: string;
@@ -79,8 +79,8 @@ ${i.lab.teaches ? `<h2>What it teaches</h2><p>${esc(i.lab.teaches)}</p>` : ''}
 <h2>Stages</h2>
 <table id="stages">${Object.entries(i.stages).map(([k, v]) => `<tr><td>${esc(k)}</td><td style="width:70%"><div class="bar" style="width:${(((v ?? 0) / maxStage) * 100).toFixed(1)}%"></div></td><td>${((v ?? 0) / 1000).toFixed(2)} s</td></tr>`).join('')}</table>
 <h2>Machines and versions</h2>
-<table id="versions"><tr><th>machine</th><th>role</th><th>kernel</th><th>distribution</th><th>libvirt</th><th>QEMU</th></tr>
-${i.machines.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.role)}</td><td>${esc(m.kernel ?? '')}</td><td>${esc(m.distribution ?? '')}</td><td>${esc(m.libvirt ?? '')}</td><td>${esc(m.qemu ?? '')}</td></tr>`).join('')}</table>
+<table id="versions"><tr><th>machine</th><th>role</th><th>runs as</th><th>kernel</th><th>distribution</th><th>libvirt</th><th>QEMU</th></tr>
+${i.machines.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.role)}</td><td>${esc([m.kind, m.guests ? `guests under ${m.guests}` : ''].filter(Boolean).join(', '))}</td><td>${esc(m.kernel ?? '')}</td><td>${esc(m.distribution ?? '')}</td><td>${esc(m.libvirt ?? '')}</td><td>${esc(m.qemu ?? '')}</td></tr>`).join('')}</table>
 <p>Images: ${i.images.map((im) => `<code>${esc(im.ref)}</code>: ${esc(im.source)}`).join('; ') || 'none'}</p>
 <h2>Files</h2><ul id="files">${files || '<li>none</li>'}</ul>
 </body></html>

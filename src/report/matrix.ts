@@ -11,7 +11,7 @@ export interface MatrixColumn {
 
 function versions(r?: RunReport): string {
   const hv = r?.machines.filter((m) => m.role === 'hypervisor') ?? [];
-  return hv.map((m) => `${m.name}: kernel ${m.kernel ?? '?'}, libvirt ${m.libvirt ?? '?'}, QEMU ${m.qemu ?? '?'}`).join('; ');
+  return hv.map((m) => `${m.name}${m.kind ? ` (${m.kind}, guests ${m.guests ?? '?'})` : ''}: kernel ${m.kernel ?? '?'}, libvirt ${m.libvirt ?? '?'}, QEMU ${m.qemu ?? '?'}`).join('; ');
 }
 
 function cell(c: MatrixColumn, id: string): string {
@@ -78,7 +78,7 @@ export function diffReports(a: RunReport, b: RunReport): Difference {
   const vers: Difference['versions'] = [];
   for (const m of a.machines) {
     const n = b.machines.find((x) => x.name === m.name);
-    for (const f of ['kernel', 'distribution', 'libvirt', 'qemu'] as const) if (m[f] !== n?.[f]) vers.push({ machine: m.name, field: f, a: m[f], b: n?.[f] });
+    for (const f of ['kernel', 'distribution', 'libvirt', 'qemu', 'kind', 'guests'] as const) if (m[f] !== n?.[f]) vers.push({ machine: m.name, field: f, a: m[f], b: n?.[f] });
   }
   return { flipped, onlyIn, versions: vers };
 }

@@ -38,7 +38,7 @@ test.serial('the report of a passing run: verdict, graph with its nodes and gree
   t.regex(dom, /class="reach reach-fail expected-failure" data-from="m:kvm-01" data-to="g:cirros"/);
   t.notRegex(dom, /class="a-fail"/);
   t.regex(dom, /<table id="stages">.*ready/s);
-  t.regex(dom, /<td>kvm-01<\/td><td>hypervisor<\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>9\.0\.0<\/td>/);
+  t.regex(dom, /<td>kvm-01<\/td><td>hypervisor<\/td><td>namespace, guests under TCG<\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>9\.0\.0<\/td>/);
   t.regex(dom, /<a href="consoles\/cirros\.log">/);
 });
 

@@ -1,0 +1,94 @@
+// The slow tier: hypervisors as real QEMU VMs (vm provider) with their own kernels and KVM inside them (nested,
+// under TCG -cpu max), end to end; a two-kernel matrix; a VM that dies while booting.
+import test from 'ava';
+import { readFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+import { startVirtlab } from '../helpers/spawn.ts';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'virtlab-vm-'));
+const LONG = { timeoutMs: 900000 };
+
+test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM inside it, nothing left behind', (t) => {
+  const dir = tmp();
+  const r = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-e2e', '--report-dir', dir, '--keep'], LONG);
+  t.is(r.code, 0, r.out);
+  t.regex(r.stdout, /ok hypervisor kvm-01 \(VM, kernel 6\.1\.0-\d+-cloud-amd64, TCG, 2048 MiB, 2 vCPU, libvirtd\) \(ssh root@100\.127\.\d+\.\d+, guests under KVM \(nested\)\)/);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  t.is(report.provider, 'vm');
+  for (const a of report.assertions) t.is(a.status, 'pass', `${a.id}: ${a.reason}`);
+  t.is(report.assertions.length, 10);
+  const byId = Object.fromEntries(report.assertions.map((a: any) => [a.id, a]));
+  t.regex(byId['ping-remote'].reason, /^1\/1 replies from 192\.168\.100\.\d+$/);
+  t.regex(byId['guest-ip'].reason, /^eth0 of cirros has (192\.168\.100\.\d+); lease \1$/);
+  t.is(byId['ping-host'].observed, 'fail');
+  const kvm01 = report.machines.find((m: any) => m.name === 'kvm-01');
+  t.like(kvm01, { kind: 'VM (TCG)', guests: 'KVM', libvirt: '9.0.0' });
+  t.regex(kvm01.kernel, /^6\.1\.0-\d+-cloud-amd64$/);
+  t.like(report.machines.find((m: any) => m.name === 'remote-01'), { kind: 'namespace' });
+
+  // the kept instance: a kernel of its own, the guest really is a KVM domain, /dev/kvm works in there
+  const uname = virtlab(['ssh', 'vm-e2e', 'kvm-01', '--', 'uname', '-r']);
+  t.is(uname.stdout.trim(), kvm01.kernel);
+  t.not(uname.stdout.trim(), release());
+  const xml = virtlab(['ssh', 'vm-e2e', 'kvm-01', '--', 'virsh', 'dumpxml', 'cirros']);
+  t.regex(xml.stdout, /<domain type='kvm'/);
+  const guestCpu = virtlab(['ssh', 'vm-e2e', 'kvm-01', '--', 'sh', '-c', 'grep -c kvm-intel\\|kvm_amd /proc/modules; ls -l /dev/kvm']);
+  t.regex(guestCpu.stdout, /crw/);
+  // the machine's own console is kept in the report
+  t.regex(readFileSync(join(dir, 'consoles', 'machine-kvm-01.log'), 'utf8'), /virtlab-seed: applied for kvm-01/);
+
+  const state = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-e2e.json', 'utf8'));
+  const qemu = state.resources.find((x: any) => x.kind === 'process' && x.label === 'VM kvm-01 (QEMU)').proc.pid;
+  t.regex(readFileSync(`/proc/${qemu}/cmdline`, 'utf8'), /qemu-system-x86_64/);
+  const dn = virtlab(['down', 'vm-e2e']);
+  t.is(dn.code, 0, dn.out);
+  t.false(existsSync(`/proc/${qemu}`), 'the VM is gone');
+  t.deepEqual(leftovers('vm-e2e', report.runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test.serial('a two-kernel matrix: kvm-01 boots 6.1 and then 6.12, the table names both kernels', (t) => {
+  const dir = tmp();
+  const r = virtlab(['matrix', 'kvm-macvtap', '--targets', 'targets/kernels.yml', '--report-dir', dir], LONG);
+  t.is(r.code, 0, r.out);
+  t.regex(r.stdout, /linux-6-1: PASS {2}kvm-01 \(VM \(TCG\), guests KVM\): kernel 6\.1\.0-\d+-cloud-amd64, libvirt 9\.0\.0/);
+  t.regex(r.stdout, /linux-6-12: PASS {2}kvm-01 \(VM \(TCG\), guests KVM\): kernel 6\.12\.\d+\+deb12-cloud-amd64, libvirt 9\.0\.0/);
+  const m = JSON.parse(readFileSync(join(dir, 'matrix.json'), 'utf8'));
+  const kernels = m.targets.map((x: any) => x.machines.find((y: any) => y.name === 'kvm-01').kernel);
+  t.is(new Set(kernels).size, 2);
+  t.deepEqual(leftovers('mx-linux-6-1'), []);
+  t.deepEqual(leftovers('mx-linux-6-12'), []);
+});
+
+test.serial('a kernel the image does not hold is refused before anything is created, listing the ones it has', (t) => {
+  const r = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--kernel', '4.19', '--name', 'vm-nokernel'], LONG);
+  t.is(r.code, 2, r.out);
+  t.regex(r.out, /no kernel "4\.19" in the machine image/);
+  t.regex(r.out, /6\.1\.0-\d+-cloud-amd64 \(linux-image-6\.1\.0-\d+-cloud-amd64, linux-image-cloud-amd64\)/);
+  t.deepEqual(leftovers('vm-nokernel'), []);
+});
+
+test.serial('a VM that dies while booting: the error says so with its last console lines; everything is removed', async (t) => {
+  const dir = tmp();
+  const v = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-dies', '--report-dir', dir]);
+  await v.when((e) => e.type === 'step-start' && e.id === 'up-kvm-01', 300000);
+  // the QEMU process, from the state file (recorded before it was started)
+  let pid: number | undefined;
+  for (let i = 0; i < 200 && !pid; i++) {
+    const s = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-dies.json', 'utf8'));
+    pid = s.resources.find((x: any) => x.kind === 'process' && x.label === 'VM kvm-01 (QEMU)')?.proc?.pid;
+    if (!pid) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.truthy(pid);
+  await new Promise((r) => setTimeout(r, 4000)); // let it print some boot lines
+  process.kill(pid!, 'SIGKILL');
+  const done = await v.done;
+  t.is(done.code, 3, done.stdout + done.stderr);
+  const end = v.events.find((e) => e.type === 'run-end');
+  t.regex(end.message, /kvm-01 did not come up: QEMU exited/);
+  t.regex(end.message, /--- last lines of .*console\.log ---/);
+  t.true(existsSync(join(dir, 'consoles', 'machine-kvm-01.log')));
+  t.deepEqual(leftovers('vm-dies'), []);
+});
