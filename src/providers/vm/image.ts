@@ -35,10 +35,12 @@ export function parseKernels(tsv: string): KernelEntry[] {
   });
 }
 
-/** The kernel a name picks, or undefined. */
+/** The kernel a name picks (a version prefix such as 6.12 only when it picks one kernel), or undefined. */
 export function pickKernel(kernels: KernelEntry[], name: string): KernelEntry | undefined {
-  return kernels.find((k) => k.version === name || k.package === name || k.metas.includes(name))
-    ?? kernels.find((k) => k.version.startsWith(`${name}.`) || k.version.startsWith(`${name}-`));
+  const exact = kernels.find((k) => k.version === name || k.package === name || k.metas.includes(name));
+  if (exact) return exact;
+  const prefix = kernels.filter((k) => k.version.startsWith(`${name}.`) || k.version.startsWith(`${name}-`));
+  return prefix.length === 1 ? prefix[0] : undefined;
 }
 
 /** The packages an image must hold for these requests: the defaults, plus any request that is a package name. */

@@ -1,0 +1,84 @@
+// Pure logic of the vm provider: kernel choice, the QEMU command line, the namespace links, the seed, matrix waves.
+import test from 'ava';
+import { waves, type Target } from '../../src/cli/matrix.ts';
+import { hostAccel } from '../../src/providers/vm/accel.ts';
+import { DEFAULT_KERNELS, imageKernels, parseKernels, pickKernel } from '../../src/providers/vm/image.ts';
+import { mgmtMac, vmLinks } from '../../src/providers/vm/machine.ts';
+import { qemuArgv } from '../../src/providers/vm/qemu.ts';
+import { nicsFile } from '../../src/providers/vm/seed.ts';
+
+const TSV = '6.1.0-56-cloud-amd64\tlinux-image-6.1.0-56-cloud-amd64\tlinux-image-cloud-amd64\n6.12.117+deb12-cloud-amd64\tlinux-image-6.12.117+deb12-cloud-amd64\tlinux-image-6.12-cloud-amd64\n';
+
+test('a kernel is found by package, meta package, version or version prefix', (t) => {
+  const ks = parseKernels(TSV);
+  t.is(ks.length, 2);
+  t.is(pickKernel(ks, 'linux-image-cloud-amd64')?.version, '6.1.0-56-cloud-amd64');
+  t.is(pickKernel(ks, 'linux-image-6.12-cloud-amd64')?.version, '6.12.117+deb12-cloud-amd64');
+  t.is(pickKernel(ks, 'linux-image-6.1.0-56-cloud-amd64')?.version, '6.1.0-56-cloud-amd64');
+  t.is(pickKernel(ks, '6.12.117+deb12-cloud-amd64')?.package, 'linux-image-6.12.117+deb12-cloud-amd64');
+  t.is(pickKernel(ks, '6.12')?.version, '6.12.117+deb12-cloud-amd64');
+  t.is(pickKernel(ks, '6.1')?.version, '6.1.0-56-cloud-amd64');
+  t.is(pickKernel(ks, '4.19'), undefined);
+  t.is(pickKernel(ks, '6'), undefined, 'a bare major number is ambiguous, not a prefix match');
+});
+
+test('the image holds the default kernels plus every requested package, and nothing for version requests', (t) => {
+  t.deepEqual(imageKernels([]), DEFAULT_KERNELS);
+  t.deepEqual(imageKernels(['6.12', 'linux-image-cloud-amd64']), DEFAULT_KERNELS);
+  t.deepEqual(imageKernels(['linux-image-6.1.0-50-cloud-amd64', 'linux-image-6.1.0-50-cloud-amd64']), [...DEFAULT_KERNELS, 'linux-image-6.1.0-50-cloud-amd64']);
+});
+
+test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in order with their MACs; seed by serial', (t) => {
+  const spec = {
+    name: 'kvm-01', ram: 2048, vcpu: 2, accel: 'tcg' as const, kernel: '/i/vmlinuz', initrd: '/i/initrd', disk: '/d/disk.qcow2', seed: '/d/seed.tar',
+    console: '/d/console.log', pidFile: '/d/qemu.pid', nics: [{ tap: 'vmtap0', mac: '02:76:6c:00:00:01' }, { tap: 'vmtap1', mac: '52:54:00:aa:bb:cc' }],
+  };
+  const a = qemuArgv(spec);
+  const after = (flag: string) => a[a.indexOf(flag) + 1];
+  t.is(after('-accel'), 'tcg,thread=multi');
+  t.is(after('-cpu'), 'max');
+  t.is(after('-m'), '2048');
+  t.is(after('-smp'), '2');
+  t.regex(after('-append')!, /root=LABEL=virtlab-root .*console=ttyS0 .*net\.ifnames=0/);
+  t.true(a.includes('-no-reboot'));
+  t.deepEqual(a.filter((x) => x.startsWith('virtio-net-pci')), ['virtio-net-pci,netdev=n0,mac=02:76:6c:00:00:01', 'virtio-net-pci,netdev=n1,mac=52:54:00:aa:bb:cc']);
+  t.deepEqual(a.filter((x) => x.startsWith('tap,')), ['tap,id=n0,ifname=vmtap0,script=no,downscript=no', 'tap,id=n1,ifname=vmtap1,script=no,downscript=no']);
+  t.true(a.includes('virtio-blk-pci,drive=seed,serial=virtlab-seed'));
+  const k = qemuArgv({ ...spec, accel: 'kvm' });
+  t.is(k[k.indexOf('-accel') + 1], 'kvm');
+  t.is(k[k.indexOf('-cpu') + 1], 'host');
+});
+
+test('each NIC veth gets a bridge with its tap; the management veth is NIC 0', (t) => {
+  const l = vmLinks(['mgmt0', 'eth1']);
+  t.true(l.includes('link set mgmt0 master vmbr0'));
+  t.true(l.includes('tuntap add dev vmtap0 mode tap'));
+  t.true(l.includes('link set vmtap0 master vmbr0'));
+  t.true(l.includes('link set eth1 master vmbr1'));
+  t.true(l.includes('link set vmtap1 master vmbr1'));
+  t.true(l.indexOf('tuntap add dev vmtap1 mode tap') < l.indexOf('link set vmtap1 up'));
+});
+
+test('the seed lists NICs as MAC, name and address; the management MAC is stable and locally administered', (t) => {
+  t.is(nicsFile([{ mac: '02:76:6c:01:02:03', name: 'mgmt0', address: '100.127.0.2/30' }, { mac: '52:54:00:aa:bb:cc', name: 'eth1' }]),
+    '02:76:6c:01:02:03 mgmt0 100.127.0.2/30\n52:54:00:aa:bb:cc eth1 -\n');
+  t.is(mgmtMac('vl-a-1-m-kvm-01'), mgmtMac('vl-a-1-m-kvm-01'));
+  t.not(mgmtMac('vl-a-1-m-kvm-01'), mgmtMac('vl-a-1-m-kvm-02'));
+  t.regex(mgmtMac('x'), /^02:76:6c(:[0-9a-f]{2}){3}$/);
+});
+
+test('VIRTLAB_VM_ACCEL overrides the accelerator', (t) => {
+  t.is(hostAccel({ VIRTLAB_VM_ACCEL: 'tcg' }).accel, 'tcg');
+  t.is(hostAccel({ VIRTLAB_VM_ACCEL: 'kvm' }).accel, 'kvm');
+  t.regex(hostAccel({}).why, /\S/);
+});
+
+test('matrix waves: VM targets one at a time on a small host, more with more cores; shared hosts never together', (t) => {
+  const vm = (name: string): Target => ({ name, provider: 'vm' });
+  const ns = (name: string): Target => ({ name, provider: 'netns' });
+  const names = (w: Target[][]) => w.map((x) => x.map((y) => y.name));
+  t.deepEqual(names(waves([vm('a'), vm('b'), ns('c')], 2, () => [])), [['a', 'c'], ['b']]);
+  t.deepEqual(names(waves([vm('a'), vm('b')], 8, () => [])), [['a', 'b']]);
+  const ssh = (name: string): Target => ({ name, provider: 'ssh', inventory: name });
+  t.deepEqual(names(waves([ssh('x'), ssh('y')], 8, (tg) => ['10.0.0.1:22'])), [['x'], ['y']]);
+});
