@@ -37,13 +37,21 @@ SORTED=$(printf '%s\n' "${KERNELS[@]}" | sort -u | tr '\n' ' ')
 INPUTS="script=$(cat "$0" "$HERE"/vm-image/* | sha256sum | cut -c1-16) kernels=$SORTED"
 KEY=$(echo "$INPUTS" | sha256sum | cut -c1-12)
 OUT=$CACHE_DIR/vm-images/$KEY
-if [ -z "$FORCE" ] && [ -f "$OUT/disk.qcow2" ] && [ -s "$OUT/kernels.tsv" ]; then
+up_to_date() { [ -z "$FORCE" ] && [ -f "$OUT/disk.qcow2" ] && [ -s "$OUT/kernels.tsv" ]; }
+if up_to_date; then
   say "up to date ($OUT)"
   echo "$OUT"
   exit 0
 fi
 
 mkdir -p "$DEBS" "$CACHE_DIR/vm-images"
+# two labs started at once on a cold cache: one builds, the other waits for it and uses the result
+exec 9> "$CACHE_DIR/vm-images/.lock-$KEY"
+if ! flock -n 9; then
+  say "waiting for another build of the same image"
+  flock 9
+  if up_to_date; then echo "$OUT"; exit 0; fi
+fi
 WORK=$(mktemp -d "$CACHE_DIR/vm-images/.build-$KEY.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 say "building the machine image with kernels: $SORTED(about a minute; packages are kept in $DEBS)"
@@ -94,5 +102,14 @@ rm -rf "$OUT"
 mv "$WORK" "$OUT"
 trap - EXIT
 chmod 755 "$OUT"
+# older builds of the same kernel list (an earlier version of this script) go, unless a live lab uses them
+for d in "$CACHE_DIR"/vm-images/*/; do
+  d=${d%/}
+  [ "$d" = "$OUT" ] && continue
+  [ "$(sed -n 's/.* kernels=/kernels=/p' "$d/inputs" 2>/dev/null)" = "kernels=$SORTED" ] || continue
+  if grep -qsF "$d" "${VIRTLAB_HOME:-/var/lib/virtlab}"/state/*.json; then continue; fi
+  say "removing the outdated image $d"
+  rm -rf "$d"
+done
 say "built in $(( $(date +%s) - T0 )) s: $(du -sh "$OUT/disk.qcow2" | cut -f1) ($OUT)"
 echo "$OUT"

@@ -48,6 +48,15 @@ export class HostError extends VirtlabError {
   }
 }
 
+/** A machine died while the lab ran (a VM's kernel panicked, its QEMU exited): the run stops at once. */
+export class MachineDiedError extends HostError {
+  readonly machine: string;
+  constructor(machine: string, why: string) {
+    super(`machine ${machine} died during the run: ${why}`, 'its console is kept in the report folder (consoles/); nested KVM under TCG occasionally panics a VM: run the lab again');
+    this.machine = machine;
+  }
+}
+
 export class InterruptedError extends VirtlabError {
   constructor(message = 'interrupted') {
     super(message, EXIT.interrupted);

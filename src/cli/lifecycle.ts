@@ -17,7 +17,8 @@ import type { Emit, RunEvent } from '../report/events.ts';
 import { runAssertion } from '../assertions/index.ts';
 import { home } from '../runner/home.ts';
 import { existingInstance, runnerAlive } from '../runner/instance.ts';
-import { runLifecycle, type RunOutcome } from '../runner/run.ts';
+import { runWithRetry } from '../runner/retry.ts';
+import type { RunOutcome } from '../runner/run.ts';
 import { explain, instructions, score } from './course.ts';
 import { writeReports } from '../runner/report-files.ts';
 import { mkdirSync } from 'node:fs';
@@ -69,7 +70,7 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
       if (signal.aborted) break;
       const lab = v === base.variant ? base : loadLab(ref, undefined, v);
       if (variants.length > 1 && !o.json) console.log(`\n=== ${lab.name}, variant ${v} (${Object.entries(lab.params).map(([k, x]) => `${k}=${x}`).join(', ')}) ===`);
-      const out = await runLifecycle(lab, {
+      const out = await runWithRetry(lab, {
         mode, provider: o.provider ?? 'netns', inventory: o.inventory, kernel: o.kernel, reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
         until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', reportFormats: reportFormats(o), readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
       }, reporter(o), signal);
@@ -155,7 +156,8 @@ function status(o: Options): number {
     const s = st.state;
     return { instance: s.instance, lab: s.lab, runId: s.runId, provider: s.provider, status: s.status, runner: runnerAlive(st) ? s.runnerPid : null,
       since: s.createdAt, ageS: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
-      machines: s.machines.map((m) => ({ name: m.name, role: m.role, address: m.mgmtHost, ram: m.ram, vcpu: m.vcpu })) };
+      machines: s.machines.map((m) => ({ name: m.name, role: m.role, address: m.mgmtHost, ram: m.ram, vcpu: m.vcpu,
+        ...(m.vm ? { vm: { kernel: m.vm.kernel, accel: m.vm.accel, guests: m.vm.guestVirt, console: m.vm.console } } : {}) })) };
   });
   if (o.json) {
     console.log(JSON.stringify(rows, null, 2));
@@ -165,7 +167,10 @@ function status(o: Options): number {
   for (const r of rows) {
     const state = r.status === 'kept' ? 'up' : r.runner ? `${r.status} (runner pid ${r.runner})` : r.status === 'down' ? 'left over: run virtlab down' : `${r.status}, runner gone: run virtlab down ${r.instance}`;
     console.log(`${r.instance}  lab ${r.lab}, run ${r.runId}, ${state}, age ${fmtAge(r.ageS)}`);
-    for (const m of r.machines) console.log(`  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU`);
+    for (const m of r.machines) {
+      const vm = m.vm ? `, VM (${m.vm.accel.toUpperCase()}) kernel ${m.vm.kernel}${m.vm.guests ? `, guests under ${m.vm.guests === 'kvm' ? 'KVM' : 'TCG'}` : ''}, console ${m.vm.console}` : '';
+      console.log(`  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU${vm}`);
+    }
   }
   return EXIT.ok;
 }

@@ -8,7 +8,7 @@ import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
 import { home } from '../runner/home.ts';
 import type { RunReport } from '../runner/report-files.ts';
-import { runLifecycle } from '../runner/run.ts';
+import { runWithRetry } from '../runner/retry.ts';
 import { createConsoleReporter } from '../report/console.ts';
 import { loadInventory } from '../providers/ssh/inventory.ts';
 import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixText, type MatrixColumn } from '../report/matrix.ts';
@@ -76,7 +76,7 @@ export async function commandMatrix(o: Options): Promise<number> {
       const reportDir = join(dir, t.name);
       process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${t.kernel ? `, kernel ${t.kernel}` : ''})\n`);
       try {
-        const out = await runLifecycle(lab, {
+        const out = await runWithRetry(lab, {
           mode: 'run', provider: t.provider, inventory: t.inventory, kernel: t.kernel, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
           collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
         }, quiet, manyListeners(new AbortController().signal));

@@ -59,6 +59,8 @@ export interface Provider {
   down(store: StateStore, emit: Emit, clock?: CommandClock): Promise<void>;
   /** What the state lists that still exists. */
   leaks(store: StateStore): Promise<string[]>;
+  /** Machines of a live instance whose own process died (a VM's QEMU, a namespace's init), and why. */
+  casualties?(store: StateStore): { machine: string; why: string }[];
   /** Host files worth keeping in the report (machine consoles), read before teardown, even when up failed. */
   logs?(store: StateStore): { name: string; path: string }[];
 }

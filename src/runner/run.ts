@@ -2,7 +2,7 @@
 // preflight -> up -> provision -> upload -> setup -> ready -> assert -> collect -> teardown (always, unless --keep).
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT, HostError, InterruptedError, UsageError, VirtlabError } from '../errors.ts';
+import { EXIT, HostError, InterruptedError, MachineDiedError, UsageError, VirtlabError } from '../errors.ts';
 import type { Lab } from '../lab/model.ts';
 import { builtinProviders } from '../providers/index.ts';
 import type { Provider } from '../providers/provider.ts';
@@ -47,6 +47,8 @@ export interface RunOutcome {
   reportDir?: string;
   results: AssertionResult[];
   store?: StateStore;
+  /** the machine that died mid-run, when that ended it */
+  machineDied?: string;
 }
 
 export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]): void {
@@ -92,6 +94,10 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   const versions: Record<string, MachineVersions> = {};
   let versionsDone: Promise<void> = Promise.resolve();
   let current: Stage | undefined;
+  // a machine that dies mid-run (a VM's kernel panics) stops the run at once instead of every check timing out
+  const died = new AbortController();
+  const runSignal = AbortSignal.any([signal, died.signal]);
+  let watchdog: NodeJS.Timeout | undefined;
   const onAbort = () => emit({ type: 'interrupted', signal: String((signal.reason as Error)?.message ?? 'signal'), stage: current });
   signal.addEventListener('abort', onAbort, { once: true });
   const stage = async (name: Stage, fn: () => Promise<void>) => {
@@ -104,6 +110,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       emit({ type: 'stage-end', stage: name, durationMs: ms(ts), ok: true });
     } catch (e) {
       emit({ type: 'stage-end', stage: name, durationMs: ms(ts), ok: false });
+      if (died.signal.aborted && !signal.aborted) throw died.signal.reason;
       if (signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError(`interrupted during ${name}`);
       // say where it happened: "stage setup: step net-define: define network ... on kvm-01: <cause>"
       if (e instanceof VirtlabError && !e.message.startsWith('stage ')) throw new VirtlabError(`stage ${name}: ${e.message}`, e.exitCode, e.hint, { cause: e });
@@ -114,7 +121,13 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   try {
     await stage('up', async () => {
       await provider.up(lab, { store, home: h, emit, signal, clock });
-      session = makeSession(lab, store, provider.attach(store, clock), emit, signal);
+      session = makeSession(lab, store, provider.attach(store, clock), emit, runSignal);
+      if (provider.casualties) {
+        watchdog = setInterval(() => {
+          const dead = provider.casualties!(store)[0];
+          if (dead && !died.signal.aborted) died.abort(new MachineDiedError(dead.machine, dead.why));
+        }, 1000);
+      }
       for (const i of images.values()) if (i.login) session.logins.set(i.ref, i.login);
       store.update((s) => { s.status = 'up'; });
       // versions are for the report: gather them while the next stages run
@@ -177,8 +190,9 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       });
     }
   } catch (e) {
-    error = e;
+    error = died.signal.aborted && !signal.aborted ? died.signal.reason : e;
   }
+  clearInterval(watchdog);
 
   await versionsDone;
   for (const m of lab.machines.filter((x) => x.role === 'hypervisor' && versions[x.name])) {
@@ -189,7 +203,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
   }
   if (images.size) emit({ type: 'log', level: 'info', message: `images: ${[...images.values()].map((i) => `${i.ref} = ${i.source}`).join('; ')}` });
   const failed = error !== undefined || rec.results.some((r) => r.status === 'fail');
-  if (session && lab.teardown.length && !o.keep && !(o.mode === 'up' && !error)) {
+  if (session && lab.teardown.length && !o.keep && !(o.mode === 'up' && !error) && !died.signal.aborted) {
     // the lab's own teardown steps run while the machines are still there; a failure here is reported, not fatal
     for (const st of lab.teardown) {
       const ts = performance.now();
@@ -203,12 +217,15 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     }
   }
   if (session) {
+    // a dead machine has nothing to collect from (its own console is kept below)
     try {
-      await stage('collect', async () => {
-        const files = await collectConsoles(session!, reportDir);
-        if (failed || o.collect === 'always') files.push(...(await collectEvidence(session!, reportDir)));
-        rec.files.push(...files);
-      });
+      if (!died.signal.aborted) {
+        await stage('collect', async () => {
+          const files = await collectConsoles(session!, reportDir);
+          if (failed || o.collect === 'always') files.push(...(await collectEvidence(session!, reportDir)));
+          rec.files.push(...files);
+        });
+      }
     } catch { /* evidence is best effort; teardown must still run */ }
     await closeAll(session);
   }
@@ -256,7 +273,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     emit({ type: 'log', level: 'warn', message: `cannot write the report into ${reportDir}: ${(e as Error).message}` });
   }
   emit({ type: 'run-end', result, exitCode, durationMs: ms(t0), reportDir, message });
-  return { exitCode, result, reportDir, results: rec.results, store };
+  return { exitCode, result, reportDir, results: rec.results, store, ...(error instanceof MachineDiedError ? { machineDied: error.machine } : {}) };
 }
 
 function ms(t: number): number {

@@ -86,8 +86,7 @@ test.serial('a VM that dies while booting: the error says so with its last conso
   // the QEMU process, from the state file (recorded before it was started)
   let pid: number | undefined;
   for (let i = 0; i < 200 && !pid; i++) {
-    const s = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-dies.json', 'utf8'));
-    pid = s.resources.find((x: any) => x.kind === 'process' && x.label === 'VM kvm-01 (QEMU)')?.proc?.pid;
+    pid = qemuOf('vm-dies');
     if (!pid) await new Promise((r) => setTimeout(r, 50));
   }
   t.truthy(pid);
@@ -100,4 +99,36 @@ test.serial('a VM that dies while booting: the error says so with its last conso
   t.regex(end.message, /--- last lines of .*console\.log ---/);
   t.true(existsSync(join(dir, 'consoles', 'machine-kvm-01.log')));
   t.deepEqual(leftovers('vm-dies'), []);
+});
+
+function qemuOf(instance: string): number | undefined {
+  try {
+    const s = JSON.parse(readFileSync(`/var/lib/virtlab/state/${instance}.json`, 'utf8'));
+    return s.resources.find((x: any) => x.kind === 'process' && x.label === 'VM kvm-01 (QEMU)')?.proc?.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+test.serial('a VM that dies mid-run stops the run at once, its console kept; the lab is run once more and passes', async (t) => {
+  const dir = tmp();
+  const v = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-midrun', '--report-dir', dir]);
+  await v.when((e) => e.type === 'stage-start' && e.stage === 'setup', 300000);
+  const first = qemuOf('vm-midrun');
+  t.truthy(first);
+  const killedAt = Date.now();
+  process.kill(first!, 'SIGKILL');
+  const firstEnd = await v.when((e) => e.type === 'run-end', 120000);
+  t.true(Date.now() - killedAt < 30000, 'the run stopped within seconds, not after every check timed out');
+  t.is(firstEnd.result, 'error');
+  t.regex(firstEnd.message, /machine kvm-01 died during the run: its QEMU exited; last console lines:/);
+  await v.when((e) => e.type === 'log' && /running the lab once more/.test(e.message), 60000);
+  const done = await v.done;
+  t.is(done.code, 0, done.stdout.slice(-3000) + done.stderr);
+  t.is(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).result, 'pass');
+  // the first attempt's report and the dead VM's console are kept next to it
+  t.is(JSON.parse(readFileSync(`${dir}-attempt-1/report.json`, 'utf8')).result, 'error');
+  t.true(existsSync(`${dir}-attempt-1/consoles/machine-kvm-01.log`));
+  t.deepEqual(leftovers('vm-midrun'), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
 });

@@ -251,7 +251,7 @@ export class NetnsProvider implements Provider {
   private async image(vms: Machine[], ctx: ProviderContext): Promise<MachineImage> {
     const t0 = performance.now();
     const requests = [...new Set(vms.map((m) => m.kernel ?? this.opts.kernel ?? DEFAULT_KERNEL))];
-    ctx.emit({ type: 'step-start', stage: 'up', id: 'machine-image', title: `machine image (Debian 12, kernels: ${requests.join(', ')})` });
+    ctx.emit({ type: 'step-start', stage: 'up', id: 'machine-image', title: `machine image (Debian 12 with libvirt and QEMU; booting ${requests.join(', ')})` });
     const img = await machineImage(ctx.home, requests, ctx.emit, ctx.signal);
     ctx.emit({ type: 'step-end', stage: 'up', id: 'machine-image', status: performance.now() - t0 > 5000 ? 'changed' : 'ok', durationMs: Math.round(performance.now() - t0), detail: img.dir });
     return img;
@@ -316,6 +316,16 @@ export class NetnsProvider implements Provider {
         emit({ type: 'removed', what: `folder ${r.path}`, ok: !existsSync(r.path) });
       }
     }
+  }
+
+  casualties(store: StateStore): { machine: string; why: string }[] {
+    const out: { machine: string; why: string }[] = [];
+    for (const m of store.state.machines) {
+      const r = store.state.resources.find((x) => x.kind === 'process' && x.owner === m.name && x.proc);
+      if (r?.kind !== 'process' || !r.proc || isAlive(r.proc)) continue;
+      out.push({ machine: m.name, why: m.vm ? `its QEMU exited; last console lines:\n${tail(m.vm.console, 12)}` : 'its init process exited' });
+    }
+    return out;
   }
 
   logs(store: StateStore): { name: string; path: string }[] {
