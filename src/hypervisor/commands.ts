@@ -46,10 +46,10 @@ export const qemuPidPath = (guest: string) => `/run/virtlab-qemu-${guest}.pid`;
  * /dev/tapN), check the node is that device, and hand it to QEMU as fd 3. Lab values reach the script only as
  * positional parameters, never as script text.
  */
-export function qemuMacvtap(g: Guest, macvtap: string): string[] {
+export function qemuMacvtap(g: Guest, macvtap: string, accel: 'tcg' | 'kvm' = 'tcg'): string[] {
   const script = [
     'set -eu',
-    'name=$1 lower=$2 mode=$3 mac=$4 disk=$5 log=$6 pidfile=$7 out=$8 mem=$9',
+    'name=$1 lower=$2 mode=$3 mac=$4 disk=$5 log=$6 pidfile=$7 out=$8 mem=$9 accel=${10}',
     'ip link add link "$lower" name "$name" type macvtap mode "$mode"',
     'ip link set dev "$name" address "$mac" up',
     'idx=$(cat "/sys/class/net/$name/ifindex")',
@@ -57,9 +57,9 @@ export function qemuMacvtap(g: Guest, macvtap: string): string[] {
     'have=$(stat -c "%t:%T" "/dev/tap$idx")',
     '[ "$(printf "%d:%d" "0x${have%:*}" "0x${have#*:}")" = "$want" ] || { echo "/dev/tap$idx is not $name ($have, want $want)" >&2; exit 3; }',
     'exec 3<>"/dev/tap$idx"',
-    'exec qemu-system-x86_64 -name "$name" -machine accel=tcg -m "$mem" -display none -daemonize -pidfile "$pidfile" ' +
+    'exec qemu-system-x86_64 -name "$name" -machine accel="$accel" -m "$mem" -display none -daemonize -pidfile "$pidfile" ' +
       '-drive file="$disk",if=virtio,format=qcow2 -netdev tap,fd=3,id=n0 -device virtio-net-pci,netdev=n0,mac="$mac" ' +
       '-chardev pty,id=s0,logfile="$log" -serial chardev:s0 2>"$out"',
   ].join('\n');
-  return ['sh', '-c', script, 'sh', macvtap, g.direct!.dev, g.direct!.mode, g.mac, guestDiskPath(g), consoleLogPath(g.name), qemuPidPath(g.name), qemuOutPath(g.name), String(g.ram)];
+  return ['sh', '-c', script, 'sh', macvtap, g.direct!.dev, g.direct!.mode, g.mac, guestDiskPath(g), consoleLogPath(g.name), qemuPidPath(g.name), qemuOutPath(g.name), String(g.ram), accel];
 }

@@ -26,7 +26,7 @@ export const setPromisc = (x: Executor, nic: string, state: 'on' | 'off') =>
 export async function launchGuest(x: Executor, g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): Promise<void> {
   await step(`create the disk of guest "${g.name}" on ${x.machine}`, () => x.run(cmd.guestDisk(g)));
   if (g.qemu) {
-    await step(`launch guest "${g.name}" with bare QEMU on ${x.machine}`, () => x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name)), { timeoutMs: 60000 }));
+    await step(`launch guest "${g.name}" with bare QEMU on ${x.machine}`, () => x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name), virtType === 'kvm' ? 'kvm' : 'tcg'), { timeoutMs: 60000 }));
     return;
   }
   await step(`launch guest "${g.name}" on ${x.machine}`, () => x.run(cmd.virtInstall(g, virtType), { timeoutMs: 120000 }));

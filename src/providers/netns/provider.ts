@@ -1,5 +1,7 @@
 // The netns provider: each machine is a network namespace with private mount/UTS/PID namespaces, its own sshd
 // and (hypervisors) its own libvirtd; each underlay network is a bridge in its own namespace with dnsmasq.
+// A machine can instead be a QEMU VM running inside its namespace (src/providers/vm/: the vm provider makes every
+// hypervisor one, `provider: vm` in machines.yml any machine); the namespaces, links and teardown stay the same.
 import { existsSync, mkdirSync, readFileSync, rmSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -167,6 +169,40 @@ export class NetnsProvider implements Provider {
     const t0 = performance.now();
     const what = vm ? `VM, kernel ${vm.kernel}, ${vm.accel.toUpperCase()}, ` : '';
     emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title: `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})` });
+    await this.plumb(spec, m, index, store, local);
+
+    store.record({ kind: 'dir', path: m.dir, owner: m.name });
+    const l = layout(m.dir);
+    prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
+    await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', join(l.ssh, 'host_ed25519')]);
+    const hostKey = readFileSync(join(l.ssh, 'host_ed25519.pub'), 'utf8').split(' ')[1]!;
+    store.update(() => { m.hostKey = hostKey; });
+
+    const res = store.record({ kind: 'process', label: vm ? `VM ${m.name} (QEMU)` : `init of ${m.name}`, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
+    let proc: OwnedProcess;
+    if (vm) {
+      proc = await startVm({ ...m, vm }, spec, { hostKeyFile: join(l.ssh, 'host_ed25519'), authorizedKeyFile: `${store.state.keyFile}.pub`, ...vmImageFiles(vm), caps: warmCapsFile(home, vm) });
+    } else {
+      writeMachineFiles(l, m.name, hv, m.mgmtHost, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
+      proc = spawnDetached([
+        'ip', 'netns', 'exec', m.ns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
+        'tini', '-s', '-g', '--', '/bin/bash', l.init,
+      ], l.initLog);
+    }
+    store.update(() => { res.proc = proc; });
+    const exec = await this.reach(m, proc, vm ? vm.console : l.initLog, ctx);
+    if (hv && !vm) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
+    if (vm && hv) await saveWarmCaps(exec, home, vm);
+    const guests = vm && hv ? `, guests under ${vm.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
+    emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0), detail: `ssh root@${m.mgmtHost}${guests}` });
+  }
+
+  /**
+   * The machine's namespace and links: its management veth to the host and a veth per NIC into the underlay's
+   * bridge. A namespace machine's NICs carry its addresses; a VM's namespace only bridges them to QEMU's taps.
+   */
+  private async plumb(spec: Machine, m: MachineState, index: number, store: StateStore, local: LocalExecutor): Promise<void> {
+    const vm = !!m.vm;
     await local.run(['ip', 'netns', 'add', m.ns]);
     const lo = ['link set lo up'];
     if (m.ifindexBase) {
@@ -177,7 +213,6 @@ export class NetnsProvider implements Provider {
     await ipBatch(local, m.ns, lo);
     store.record({ kind: 'link', name: m.mgmtLink, owner: m.name });
     const root = [`link add ${m.mgmtLink} type veth peer name ${MGMT_NIC} netns ${m.ns}`, `addr add ${m.mgmtLocal}/30 dev ${m.mgmtLink}`, `link set ${m.mgmtLink} up`];
-    // a VM's own NICs carry its addresses; the namespace only bridges them (vmLinks below)
     const inside = vm ? [] : [`addr add ${m.mgmtHost}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`];
     const lans = new Map<string, string[]>();
     spec.nics.forEach((nic, j) => {
@@ -192,39 +227,25 @@ export class NetnsProvider implements Provider {
     await ipBatch(local, undefined, root);
     await ipBatch(local, m.ns, vm ? vmLinks(vmVeths(spec)) : inside);
     for (const [ns, cmds] of lans) await ipBatch(local, ns, cmds);
+  }
 
-    store.record({ kind: 'dir', path: m.dir, owner: m.name });
-    const l = layout(m.dir);
-    prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
-    await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', join(l.ssh, 'host_ed25519')]);
-    const hostKey = readFileSync(join(l.ssh, 'host_ed25519.pub'), 'utf8').split(' ')[1]!;
-    store.update(() => { m.hostKey = hostKey; });
-
-    const res = store.record({ kind: 'process', label: vm ? `VM ${m.name} (QEMU)` : `init of ${m.name}`, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
-    let proc: OwnedProcess;
-    if (vm) {
-      const img = vmImageFiles(vm);
-      proc = await startVm({ ...m, vm }, spec, { hostKeyFile: join(l.ssh, 'host_ed25519'), authorizedKeyFile: `${store.state.keyFile}.pub`, ...img, caps: warmCapsFile(home, vm) });
-    } else {
-      writeMachineFiles(l, m.name, hv, m.mgmtHost, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
-      proc = spawnDetached([
-        'ip', 'netns', 'exec', m.ns, 'unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'private',
-        'tini', '-s', '-g', '--', '/bin/bash', l.init,
-      ], l.initLog);
-    }
-    store.update(() => { res.proc = proc; });
-    const log = vm ? vm.console : l.initLog;
-
-    // a VM boots for ~20 s under TCG (and its libvirtd probes QEMU for longer): wait longer, but stop as soon as it dies
+  /**
+   * Waits until the machine answers over ssh (and its libvirtd, for hypervisors). A VM boots for ~20 s under TCG
+   * and its libvirtd probes QEMU for longer: it gets longer, but the wait stops as soon as its process dies.
+   */
+  private async reach(m: MachineState, proc: OwnedProcess, log: string, ctx: ProviderContext): Promise<SshExecutor> {
+    const vm = m.vm;
+    const hv = m.role === 'hypervisor';
     const died = new AbortController();
     const watch = setInterval(() => { if (!isAlive(proc)) died.abort(new Error(vm ? 'QEMU exited' : 'its init exited')); }, 250);
     const signal = AbortSignal.any([ctx.signal, died.signal]);
-    const exec = this.sshExecutor(store, m, ctx.clock);
+    const exec = this.sshExecutor(ctx.store, m, ctx.clock);
     try {
       await exec.connect({ deadlineMs: vm ? 240000 : 20000, signal });
       if (hv) await waitForLibvirt(exec, signal, vm ? 240000 : 30000);
-      if (vm && hv) await this.probeKvm(exec, store, m);
-      this.live.set(`${store.path}/${m.name}`, exec);
+      if (vm && hv) await this.probeKvm(exec, ctx.store, m);
+      this.live.set(`${ctx.store.path}/${m.name}`, exec);
+      return exec;
     } catch (e) {
       await exec.close();
       if (ctx.signal.aborted) throw e;
@@ -233,10 +254,6 @@ export class NetnsProvider implements Provider {
     } finally {
       clearInterval(watch);
     }
-    if (hv && !vm) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
-    if (vm && hv) await saveWarmCaps(exec, home, vm);
-    const guests = vm && hv ? `, guests under ${m.vm!.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
-    emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs: Math.round(performance.now() - t0), detail: `ssh root@${m.mgmtHost}${guests}` });
   }
 
   /** Preflight inside a hypervisor VM: does /dev/kvm work there? Guests use KVM when it does, TCG otherwise. */
