@@ -1,7 +1,7 @@
 // The slow tier: hypervisors as real QEMU VMs (vm provider) with their own kernels and KVM inside them (nested,
 // under TCG -cpu max), end to end; a two-kernel matrix; a VM that dies while booting.
 import test from 'ava';
-import { readFileSync, mkdtempSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
@@ -131,4 +131,29 @@ test.serial('a VM that dies mid-run stops the run at once, its console kept; the
   t.true(existsSync(`${dir}-attempt-1/consoles/machine-kvm-01.log`));
   t.deepEqual(leftovers('vm-midrun'), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test.serial('provider: vm on one machine in machines.yml: remote-01 boots as a VM under the netns provider, kvm-01 stays a namespace', (t) => {
+  // a copy of the project whose machines.yml (the `machines:` form) marks only remote-01
+  const root = tmp();
+  cpSync('labs', join(root, 'labs'), { recursive: true });
+  cpSync('playbooks', join(root, 'playbooks'), { recursive: true });
+  writeFileSync(join(root, 'machines.yml'), [
+    'machines:',
+    '  kvm-01: { role: hypervisor, ram: 2048, vcpu: 2, ip_addr: 192.168.100.101, nested: true, provision: provision.yml }',
+    '  remote-01: { ram: 512, vcpu: 1, ip_addr: 192.168.100.102, provision: provision.yml, provider: vm, kernel: "6.12" }',
+    '',
+  ].join('\n'));
+  const dir = tmp();
+  const r = virtlab(['run', 'kvm-macvtap', '--name', 'vm-peer', '--report-dir', dir], { ...LONG, env: { VIRTLAB_ROOT: root } });
+  t.is(r.code, 0, r.out);
+  t.regex(r.stdout, /ok peer remote-01 \(VM, kernel 6\.12\.\d+\+deb12-cloud-amd64, TCG, 512 MiB, 1 vCPU\)/);
+  t.regex(r.stdout, /ok hypervisor kvm-01 \(2048 MiB, 2 vCPU, libvirtd\)/);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  t.is(report.provider, 'netns');
+  t.like(report.machines.find((m: any) => m.name === 'remote-01'), { kind: 'VM (TCG)' });
+  t.regex(report.machines.find((m: any) => m.name === 'remote-01').kernel, /^6\.12\./);
+  t.like(report.machines.find((m: any) => m.name === 'kvm-01'), { kind: 'namespace', guests: 'TCG' });
+  for (const a of report.assertions) t.is(a.status, 'pass', `${a.id}: ${a.reason}`);
+  t.deepEqual(leftovers('vm-peer', report.runId), []);
 });
