@@ -11,8 +11,10 @@ PACKAGES=(
   mmdebstrap e2fsprogs   # the vm provider builds its machine image with these
 )
 
-# --test: also what the test suite needs (headless Chromium renders the HTML reports)
-[ "${1:-}" = "--test" ] && PACKAGES+=(chromium)
+# --test: also what the test suite needs (headless Chromium renders the HTML reports; the slow tier boots VMs
+# from the machine image). --vm: the machine image of the vm provider (otherwise built on the first vm run).
+MODE=${1:-}
+[ "$MODE" = "--test" ] && PACKAGES+=(chromium)
 
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run this as root (it installs Debian packages)" >&2; exit 3; fi
 
@@ -34,4 +36,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund --loglevel=error
 fi
 bash scripts/build-guest-image.sh >/dev/null
+if [ "$MODE" = "--test" ] || [ "$MODE" = "--vm" ]; then bash scripts/build-vm-image.sh >/dev/null; fi
 echo "install-deps: ready" >&2
