@@ -99,7 +99,9 @@ Commands:
   explain <lab>             the lab's walkthrough: each step, the exact command it runs, and why
   matrix <lab> --targets <file>
                             run the lab on every target (targets sharing no host at once); a table of
-                            assertions x targets with versions, matrix.md, matrix.json and junit.xml
+                            assertions x targets with versions, matrix.md, matrix.json and junit.xml.
+                            A target: { provider: netns|vm|ssh, inventory: <file>, kernel: <package> }
+                            (targets/kernels.yml: kvm-01 as a VM with kernel 6.1, then 6.12)
   diff <report-a> <report-b>
                             assertions that flipped and versions that differ between two runs
   graph <lab> [--format svg|mermaid|dot] [--out <file>]
