@@ -262,7 +262,10 @@ async function reset(o: Options): Promise<number> {
   const lab = loadLab(s.labFile, undefined, s.variant);
   const downCode = await down({ ...o, args: [s.instance], all: false });
   if (downCode !== EXIT.ok) return downCode;
-  return lifecycle({ ...o, args: [s.labFile], name: s.instance, until: to, variant: s.variant, keep: true }, 'up').then((c) => {
+  // the same provider, hosts and kernel as before, unless the command line says otherwise
+  const kernel = o.kernel ?? s.machines.find((m) => m.vm && m.role === 'hypervisor')?.vm?.kernel;
+  const again = { ...o, args: [s.labFile], name: s.instance, until: to, variant: s.variant, keep: true, provider: o.provider ?? s.provider, inventory: o.inventory ?? s.inventory, kernel };
+  return lifecycle(again, 'up').then((c) => {
     if (c === EXIT.ok) console.log(`${s.instance}: reset to ${to ? `before step "${to}"` : `the end of setup`} of ${lab.name}`);
     return c;
   });

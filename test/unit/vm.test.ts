@@ -51,6 +51,7 @@ test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in 
 
 test('each NIC veth gets a bridge with its tap; the management veth is NIC 0', (t) => {
   const l = vmLinks(['mgmt0', 'eth1']);
+  t.true(l.includes('link add vmbr0 type bridge ageing_time 0'), 'a wire: it learns nothing');
   t.true(l.includes('link set mgmt0 master vmbr0'));
   t.true(l.includes('tuntap add dev vmtap0 mode tap'));
   t.true(l.includes('link set vmtap0 master vmbr0'));

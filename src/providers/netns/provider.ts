@@ -340,13 +340,17 @@ export class NetnsProvider implements Provider {
     for (const m of store.state.machines) {
       const r = store.state.resources.find((x) => x.kind === 'process' && x.owner === m.name && x.proc);
       if (r?.kind !== 'process' || !r.proc || isAlive(r.proc)) continue;
-      out.push({ machine: m.name, why: m.vm ? `its QEMU exited; last console lines:\n${tail(m.vm.console, 12)}` : 'its init process exited' });
+      const qemu = m.vm ? tail(join(m.dir, 'qemu.out'), 3).trim().replace(/\n/g, ' | ') : '';
+      out.push({ machine: m.name, why: m.vm ? `its QEMU exited${qemu && qemu !== '(no log)' ? ` (${qemu})` : ''}; last console lines:\n${tail(m.vm.console, 12)}` : 'its init process exited' });
     }
     return out;
   }
 
   logs(store: StateStore): { name: string; path: string }[] {
-    return store.state.machines.filter((m) => m.vm && existsSync(m.vm.console)).map((m) => ({ name: m.name, path: m.vm!.console }));
+    return store.state.machines.filter((m) => m.vm).flatMap((m) => [
+      { name: m.name, path: m.vm!.console },
+      { name: `${m.name}-qemu-stderr`, path: join(m.dir, 'qemu.out') },
+    ]).filter((l) => existsSync(l.path));
   }
 
   async leaks(store: StateStore): Promise<string[]> {

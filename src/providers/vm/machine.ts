@@ -33,11 +33,13 @@ export function mgmtMac(ns: string): string {
 
 /**
  * `ip -batch` lines inside the machine's namespace: bridge i joins NIC i's veth (the management veth is NIC 0)
- * and QEMU's tap i. The veths carry no address: the VM's NICs do.
+ * and QEMU's tap i. The veths carry no address: the VM's NICs do. Each bridge is a plain wire (ageing 0: it learns
+ * nothing), or a frame the underlay reflects back (hairpin, VEPA) would teach it that the guest behind the VM's NIC
+ * sits on the underlay side, and it would drop the guest's traffic.
  */
 export function vmLinks(veths: string[]): string[] {
   return veths.flatMap((veth, i) => [
-    `link add ${vmBridge(i)} type bridge`,
+    `link add ${vmBridge(i)} type bridge ageing_time 0`,
     `link set ${veth} master ${vmBridge(i)}`,
     `tuntap add dev ${vmTap(i)} mode tap`,
     `link set ${vmTap(i)} master ${vmBridge(i)}`,
