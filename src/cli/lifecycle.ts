@@ -78,7 +78,8 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
       if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) {
         printAccess(out.store);
         const from = o.until ?? lab.exercise?.from;
-        if (from) process.stdout.write(instructions(lab, from, out.store.state.instance));
+        const st = out.store.state;
+        if (from) process.stdout.write(instructions(lab, from, st.instance, (name) => st.machines.find((m) => m.name === name)?.vm?.guestVirt ?? 'qemu'));
       }
       else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
       if (o.keep && variants.length > 1) break; // a kept instance blocks the next variant's instance name

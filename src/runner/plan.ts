@@ -23,7 +23,8 @@ export interface Plan {
   stages: { stage: Stage; steps: PlanStep[] }[];
 }
 
-export function stepCommands(s: Step): string[][] {
+/** virtType: how guests on a hypervisor are accelerated, when known (a live instance); TCG otherwise. */
+export function stepCommands(s: Step, virtType: (machine: string) => 'qemu' | 'kvm' = () => 'qemu'): string[][] {
   switch (s.kind) {
     case 'upload':
       return [...s.files.map((f) => ['upload', f.rel, cmd.labFilePath(f.rel)]), ...s.images.map((i) => ['upload', `image:${i.ref}`, cmd.imagePath(i)])];
@@ -34,7 +35,7 @@ export function stepCommands(s: Step): string[][] {
     case 'promisc':
       return [cmd.promisc(s.nic, s.state)];
     case 'guest':
-      return [cmd.guestDisk(s.guest), s.guest.qemu ? cmd.qemuMacvtap(s.guest, qemuMacvtapName(s.guest.name)) : cmd.virtInstall(s.guest)];
+      return [cmd.guestDisk(s.guest), s.guest.qemu ? cmd.qemuMacvtap(s.guest, qemuMacvtapName(s.guest.name), virtType(s.on) === 'kvm' ? 'kvm' : 'tcg') : cmd.virtInstall(s.guest, virtType(s.on))];
     case 'command':
       return s.argv ? [s.argv] : [['upload', s.script!.rel, cmd.labFilePath(s.script!.rel)], ['sh', cmd.labFilePath(s.script!.rel)]];
     case 'hairpin':
