@@ -248,7 +248,7 @@ async function doctor(o: Options): Promise<number> {
   if (o.json) console.log(JSON.stringify({ ok: !problems.length, problems, kvm, vm: { accel: accel.accel, why: accel.why, problems: vmProblemsNow, images } }, null, 2));
   else {
     for (const l of lines) console.log(l);
-    if (!problems.length) console.log('\nall checks passed: this host can run every lab with the netns provider');
+    if (!problems.length) console.log(`\nall checks passed: this host can run every lab with the netns provider${vmProblemsNow.length ? '' : ' and the vm provider'}`);
     for (const p of problems) console.log(`\nproblem: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
     for (const p of vmProblemsNow) console.log(`\nvm provider: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
   }
