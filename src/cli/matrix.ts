@@ -11,6 +11,7 @@ import type { RunReport } from '../runner/report-files.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import { createConsoleReporter } from '../report/console.ts';
 import { loadInventory } from '../providers/ssh/inventory.ts';
+import { vmSlots } from '../providers/vm/slots.ts';
 import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixText, type MatrixColumn } from '../report/matrix.ts';
 import type { Options } from './args.ts';
 
@@ -44,12 +45,12 @@ function loadTargets(file: string): Target[] {
  * TCG VMs booting side by side on two cores took over twice as long each (and their pings timed out).
  */
 export function waves(targets: Target[], cores = availableParallelism(), hostsOf = targetHosts): Target[][] {
-  const vmSlots = Math.max(1, Math.floor(cores / 4));
+  const slots = vmSlots(process.env, cores);
   const out: { targets: Target[]; hosts: Set<string>; vms: number }[] = [];
   for (const t of targets) {
     const hs = hostsOf(t);
     const vm = t.provider === 'vm' ? 1 : 0;
-    const w = out.find((x) => !hs.some((h) => x.hosts.has(h)) && x.vms + vm <= vmSlots);
+    const w = out.find((x) => !hs.some((h) => x.hosts.has(h)) && x.vms + vm <= slots);
     if (w) {
       w.targets.push(t);
       w.vms += vm;

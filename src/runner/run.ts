@@ -190,9 +190,11 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       });
     }
   } catch (e) {
-    error = died.signal.aborted && !signal.aborted ? died.signal.reason : e;
+    error = e;
   }
   clearInterval(watchdog);
+  // a machine that died is what ended the run, also when its checks had already failed or been cut short
+  if (died.signal.aborted && !signal.aborted) error = died.signal.reason;
 
   await versionsDone;
   for (const m of lab.machines.filter((x) => x.role === 'hypervisor' && versions[x.name])) {

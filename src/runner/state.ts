@@ -62,6 +62,8 @@ export interface LabState {
   /** ssh provider: the inventory of existing hosts */
   inventory?: string;
   status: 'creating' | 'up' | 'kept' | 'tearing-down' | 'down';
+  /** the instance runs VM machines and holds one of the host's VM slots (src/providers/vm/slots.ts) */
+  vmSlot?: boolean;
   mgmtBlock?: number; // index of the management address block
   slot?: number; // ifindex slot
   machines: MachineState[];

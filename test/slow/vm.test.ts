@@ -168,3 +168,30 @@ test.serial('macvtap-modes vepa-hairpin with kvm-01 as a VM: the underlay reflec
   t.regex(r.stdout, /7\/7 pairs as expected/);
   t.deepEqual(leftovers('vm-vepa', JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).runId), []);
 });
+
+test.serial('two VM labs at once on this host: the second waits for the first and both pass; a kept one is named with what to do', async (t) => {
+  const a = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-two-a']);
+  await a.when((e) => e.type === 'step-start' && e.id === 'up-kvm-01', 300000);
+  const b = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-two-b']);
+  const wait = await b.when((e) => e.type === 'log' && /waiting for vm-two-a/.test(e.message), 60000);
+  t.regex(wait.message, /runs the VMs of 1 lab at a time/);
+  const [ra, rb] = await Promise.all([a.done, b.done]);
+  t.is(ra.code, 0, ra.stdout.slice(-2000));
+  t.is(rb.code, 0, rb.stdout.slice(-2000));
+  // b's machines came up only after a had torn its own down
+  const aEnd = Date.parse(a.events.find((e) => e.type === 'run-end').time);
+  const bUp = Date.parse(b.events.find((e) => e.type === 'step-start' && e.id === 'up-kvm-01').time);
+  t.true(bUp >= aEnd - 1000, `b started kvm-01 at ${bUp}, a ended at ${aEnd}`);
+
+  t.is(virtlab(['up', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-kept', '--until', 'promisc'], LONG).code, 0);
+  try {
+    const c = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-third'], LONG);
+    t.is(c.code, 3, c.out);
+    t.regex(c.out, /this host runs the VMs of 1 lab at a time, and vm-kept keeps its VMs up/);
+    t.regex(c.out, /hint: virtlab down vm-kept first, or set VIRTLAB_VM_SLOTS=2/);
+    t.deepEqual(leftovers('vm-third'), []);
+  } finally {
+    t.is(virtlab(['down', 'vm-kept']).code, 0);
+  }
+  for (const i of ['vm-two-a', 'vm-two-b', 'vm-kept']) t.deepEqual(leftovers(i), []);
+});

@@ -83,3 +83,11 @@ test('matrix waves: VM targets one at a time on a small host, more with more cor
   const ssh = (name: string): Target => ({ name, provider: 'ssh', inventory: name });
   t.deepEqual(names(waves([ssh('x'), ssh('y')], 8, (tg) => ['10.0.0.1:22'])), [['x'], ['y']]);
 });
+
+test('VM slots: one lab of VMs per 4 cores, at least one; VIRTLAB_VM_SLOTS overrides', async (t) => {
+  const { vmSlots } = await import('../../src/providers/vm/slots.ts');
+  t.is(vmSlots({}, 2), 1);
+  t.is(vmSlots({}, 8), 2);
+  t.is(vmSlots({ VIRTLAB_VM_SLOTS: '3' }, 2), 3);
+  t.is(vmSlots({ VIRTLAB_VM_SLOTS: 'x' }, 2), 1);
+});

@@ -28,6 +28,7 @@ import { saveWarmCaps, warmCapsFile } from '../vm/caps.ts';
 import { DEFAULT_KERNEL, machineImage, type MachineImage } from '../vm/image.ts';
 import { startVm, vmImageFiles, vmLinks, vmState, vmVeths } from '../vm/machine.ts';
 import { vmProblems } from '../vm/preflight.ts';
+import { claimVmSlot } from '../vm/slots.ts';
 
 const IFB_GROUP = 7777;
 // resolved from the project root so that the compiled dist/ finds it too
@@ -70,6 +71,7 @@ export class NetnsProvider implements Provider {
 
     const vmMachines = lab.machines.filter((m) => this.isVm(m));
     const image = vmMachines.length ? await this.image(vmMachines, ctx) : undefined;
+    if (vmMachines.length) await claimVmSlot(home, store, emit, ctx.signal);
 
     await withHostLock(home, async () => {
       const others = StateStore.list(home).filter((o) => o.path !== store.path && o.state.status !== 'down');

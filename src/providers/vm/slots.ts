@@ -1,0 +1,43 @@
+// How many labs with VM machines this host runs at once. Two labs of TCG VMs with nested guests on 2 cores left
+// both guests without a lease after 3 minutes; one lab at a time takes about a minute each. A second lab waits for
+// the first (it says so); a kept instance holding the slot is named with what to do.
+import { availableParallelism } from 'node:os';
+import { HostError } from '../../errors.ts';
+import type { Emit } from '../../report/events.ts';
+import type { Home } from '../../runner/home.ts';
+import { runnerAlive } from '../../runner/instance.ts';
+import { withHostLock } from '../../runner/lock.ts';
+import { StateStore } from '../../runner/state.ts';
+
+/** One lab of VMs per 4 cores (at least one); VIRTLAB_VM_SLOTS overrides. */
+export function vmSlots(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): number {
+  const forced = Number(env.VIRTLAB_VM_SLOTS);
+  return Number.isInteger(forced) && forced > 0 ? forced : Math.max(1, Math.floor(cores / 4));
+}
+
+export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, signal: AbortSignal): Promise<void> {
+  const slots = vmSlots();
+  let said = false;
+  for (;;) {
+    const holders = await withHostLock(home, () => {
+      const others = StateStore.list(home).filter((o) => o.path !== store.path && o.state.vmSlot && o.state.status !== 'down');
+      if (others.length < slots) store.update((s) => { s.vmSlot = true; });
+      return others.length < slots ? [] : others;
+    });
+    if (!holders.length) return;
+    const running = holders.filter((o) => o.state.status !== 'kept' && runnerAlive(o));
+    if (!running.length) {
+      const names = holders.map((o) => o.state.instance);
+      throw new HostError(`this host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time, and ${names.join(', ')} ${names.length > 1 ? 'keep their' : 'keeps its'} VMs up`,
+        `virtlab down ${names[0]} first, or set VIRTLAB_VM_SLOTS=${slots + 1} to run both (each far slower: TCG VMs share ${availableParallelism()} cores)`);
+    }
+    if (!said) {
+      emit({ type: 'log', level: 'info', message: `waiting for ${running.map((o) => `${o.state.instance} (pid ${o.state.runnerPid})`).join(', ')} to finish: this ${availableParallelism()}-core host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time (VIRTLAB_VM_SLOTS overrides)` });
+      said = true;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, 1000);
+      signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+    });
+  }
+}
