@@ -234,7 +234,7 @@ async function doctor(o: Options): Promise<number> {
   const problems = await hostProblems(true);
   const kvm = existsSync('/dev/kvm');
   const accel = hostAccel();
-  const vmProblemsNow = vmProblems([{ name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] }], home());
+  const vmProblemsNow = vmProblems([{ name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] }]);
   const images = machineImages(home());
   const lines = [
     `root:            ${process.getuid?.() === 0 ? 'yes' : 'no'}`,

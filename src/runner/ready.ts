@@ -5,7 +5,7 @@ import type { Guest } from '../lab/model.ts';
 import { guestLease, guestReady } from '../assertions/facts.ts';
 import { CIRROS_READY } from '../assertions/parse/virsh.ts';
 import { consoleText } from '../hypervisor/ops.ts';
-import { exec, type Session } from './session.ts';
+import { exec, inVm, type Session } from './session.ts';
 
 export interface Readiness {
   ip: string;
@@ -18,8 +18,8 @@ export const VM_READY_FACTOR = 4;
 
 export async function waitReady(s: Session, g: Guest, baseDeadlineMs: number, ranSteps?: Set<string>, waiting = 1): Promise<Readiness> {
   const t0 = performance.now();
-  const inVm = s.machines.get(g.on)?.kind?.startsWith('VM') ?? false;
-  const deadlineMs = inVm ? baseDeadlineMs * VM_READY_FACTOR : baseDeadlineMs;
+  const emulated = inVm(s, g.name);
+  const deadlineMs = emulated ? baseDeadlineMs * VM_READY_FACTOR : baseDeadlineMs;
   let last = 'nothing yet';
   const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
   try {
@@ -38,7 +38,7 @@ export async function waitReady(s: Session, g: Guest, baseDeadlineMs: number, ra
       throw new Error(last);
     }, {
       // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do
-      retries: 100000, minTimeout: (inVm ? 300 : 100) * Math.max(1, waiting / 4), maxTimeout: (inVm ? 1000 : 250) * Math.max(1, waiting / 4), factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal,
+      retries: 100000, minTimeout: (emulated ? 300 : 100) * Math.max(1, waiting / 4), maxTimeout: (emulated ? 1000 : 250) * Math.max(1, waiting / 4), factor: 1.2, maxRetryTime: deadlineMs, signal: s.signal,
     });
   } catch (e) {
     if (s.signal.aborted) throw new InterruptedError();

@@ -57,6 +57,11 @@ export async function closeAll(s: Session): Promise<void> {
  * emulated (TCG), so their timeouts stretch by this factor.
  */
 export function slowFactor(s: Session, name: string): number {
+  return inVm(s, name) ? 3 : 1;
+}
+
+/** Is this machine a VM, or this guest inside one? */
+export function inVm(s: Session, name: string): boolean {
   const g = s.lab.guests.find((x) => x.name === name);
-  return s.machines.get(g ? g.on : name)?.kind?.startsWith('VM') ? 3 : 1;
+  return s.machines.get(g ? g.on : name)?.kind?.startsWith('VM') ?? false;
 }

@@ -26,7 +26,7 @@ import { hostProblems } from './preflight.ts';
 import { KVM_PROBE } from '../vm/accel.ts';
 import { saveWarmCaps, warmCapsFile } from '../vm/caps.ts';
 import { DEFAULT_KERNEL, machineImage, type MachineImage } from '../vm/image.ts';
-import { startVm, vmImageFiles, vmLinks, vmState, vmVeths } from '../vm/machine.ts';
+import { qemuStderrFile, startVm, vmImageFiles, vmLinks, vmState, vmVeths } from '../vm/machine.ts';
 import { vmProblems } from '../vm/preflight.ts';
 import { claimVmSlot } from '../vm/slots.ts';
 
@@ -61,7 +61,7 @@ export class NetnsProvider implements Provider {
   async preflight(lab: Lab, home: Home): Promise<Problem[]> {
     const vms = lab.machines.filter((m) => this.isVm(m));
     const local = lab.machines.filter((m) => !this.isVm(m));
-    return [...await hostProblems(local.some((m) => m.role === 'hypervisor')), ...vmProblems(vms, home)];
+    return [...await hostProblems(local.some((m) => m.role === 'hypervisor')), ...vmProblems(vms)];
   }
 
   async up(lab: Lab, ctx: ProviderContext): Promise<void> {
@@ -251,7 +251,7 @@ export class NetnsProvider implements Provider {
     } catch (e) {
       await exec.close();
       if (ctx.signal.aborted) throw e;
-      const why = died.signal.aborted ? `${(died.signal.reason as Error).message}${vm ? `: ${tail(join(m.dir, 'qemu.out'), 3)}` : ''}` : (e as Error).message;
+      const why = died.signal.aborted ? `${(died.signal.reason as Error).message}${vm ? `: ${tail(qemuStderrFile(m.dir), 3)}` : ''}` : (e as Error).message;
       throw new HostError(`${m.name} did not come up: ${why}\n--- last lines of ${log} ---\n${tail(log, 20)}`, vm ? 'the whole console is kept in the report folder (consoles/)' : undefined);
     } finally {
       clearInterval(watch);
@@ -342,7 +342,7 @@ export class NetnsProvider implements Provider {
     for (const m of store.state.machines) {
       const r = store.state.resources.find((x) => x.kind === 'process' && x.owner === m.name && x.proc);
       if (r?.kind !== 'process' || !r.proc || isAlive(r.proc)) continue;
-      const qemu = m.vm ? tail(join(m.dir, 'qemu.out'), 3).trim().replace(/\n/g, ' | ') : '';
+      const qemu = m.vm ? tail(qemuStderrFile(m.dir), 3).trim().replace(/\n/g, ' | ') : '';
       out.push({ machine: m.name, why: m.vm ? `its QEMU exited${qemu && qemu !== '(no log)' ? ` (${qemu})` : ''}; last console lines:\n${tail(m.vm.console, 12)}` : 'its init process exited' });
     }
     return out;
@@ -351,7 +351,7 @@ export class NetnsProvider implements Provider {
   logs(store: StateStore): { name: string; path: string }[] {
     return store.state.machines.filter((m) => m.vm).flatMap((m) => [
       { name: m.name, path: m.vm!.console },
-      { name: `${m.name}-qemu-stderr`, path: join(m.dir, 'qemu.out') },
+      { name: `${m.name}-qemu-stderr`, path: qemuStderrFile(m.dir) },
     ]).filter((l) => existsSync(l.path));
   }
 

@@ -24,7 +24,6 @@ export interface KernelEntry {
 
 export interface MachineImage {
   dir: string;
-  disk: string;
   kernels: KernelEntry[];
 }
 
@@ -41,6 +40,13 @@ export function pickKernel(kernels: KernelEntry[], name: string): KernelEntry | 
   if (exact) return exact;
   const prefix = kernels.filter((k) => k.version.startsWith(`${name}.`) || k.version.startsWith(`${name}-`));
   return prefix.length === 1 ? prefix[0] : undefined;
+}
+
+/** The kernel a name picks, or a UsageError listing the kernels the image holds. */
+export function requireKernel(kernels: KernelEntry[], name: string): KernelEntry {
+  const k = pickKernel(kernels, name);
+  if (!k) throw new UsageError(`no kernel "${name}" in the machine image`, `kernels it holds: ${kernels.map((x) => `${x.version} (${[x.package, ...x.metas].join(', ')})`).join('; ')}; name a Debian package (linux-image-...) to add one`);
+  return k;
 }
 
 /** The packages an image must hold for these requests: the defaults, plus any request that is a package name. */
@@ -63,12 +69,8 @@ export async function machineImage(home: Home, requests: string[], emit: Emit, s
   const dir = r.stdout.trim().split('\n').pop()!;
   const kernels = parseKernels(readFileSync(join(dir, 'kernels.tsv'), 'utf8'));
   if (performance.now() - t0 > 5000) emit({ type: 'log', level: 'info', message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${dir})` });
-  for (const q of requests) {
-    if (!pickKernel(kernels, q)) {
-      throw new UsageError(`no kernel "${q}" in the machine image`, `kernels it holds: ${kernels.map((k) => `${k.version} (${[k.package, ...k.metas].join(', ')})`).join('; ')}; name a Debian package (linux-image-...) to add one`);
-    }
-  }
-  return { dir, disk: join(dir, 'disk.qcow2'), kernels };
+  for (const q of requests) requireKernel(kernels, q);
+  return { dir, kernels };
 }
 
 /** The machine images already built (for `virtlab doctor`). */

@@ -7,9 +7,8 @@ import { spawnDetached, type OwnedProcess } from '../../runner/proc.ts';
 import type { MachineState } from '../../runner/state.ts';
 import { LocalExecutor } from '../../transport/local.ts';
 import { MGMT_NIC } from '../netns/names.ts';
-import { UsageError } from '../../errors.ts';
 import { hostAccel, type Accel } from './accel.ts';
-import { DEFAULT_KERNEL, pickKernel, type MachineImage } from './image.ts';
+import { DEFAULT_KERNEL, requireKernel, type MachineImage } from './image.ts';
 import { qemuArgv, vmBridge, vmTap } from './qemu.ts';
 import { writeSeed } from './seed.ts';
 
@@ -24,6 +23,9 @@ export interface VmState {
   /** inside the VM: does /dev/kvm work (guests then run under KVM)? */
   guestVirt?: 'kvm' | 'qemu';
 }
+
+/** QEMU's own stderr (kept in the report, quoted when the VM dies). */
+export const qemuStderrFile = (machineDir: string) => join(machineDir, 'qemu.out');
 
 /** A stable, locally administered MAC for a VM's management NIC. */
 export function mgmtMac(ns: string): string {
@@ -54,27 +56,26 @@ export const vmVeths = (spec: Machine) => [MGMT_NIC, ...spec.nics.map((n) => n.n
 /** Writes the seed and starts QEMU inside the namespace; returns the QEMU process. */
 export async function startVm(m: MachineState & { vm: VmState }, spec: Machine, o: { hostKeyFile: string; authorizedKeyFile: string; kernelFile: string; initrdFile: string; caps?: string }): Promise<OwnedProcess> {
   const disk = join(m.dir, 'disk.qcow2');
+  const mac = mgmtMac(m.ns);
   await new LocalExecutor('host').run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(m.vm.image, 'disk.qcow2'), disk]);
   const seed = await writeSeed(m.dir, {
     hostname: m.name,
     authorizedKey: readFileSync(o.authorizedKeyFile, 'utf8'),
     hostKeyFile: o.hostKeyFile,
-    nics: [{ mac: mgmtMac(m.ns), name: MGMT_NIC, address: `${m.mgmtHost}/30` }, ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: n.address === 'dhcp' ? undefined : n.address }))],
+    nics: [{ mac, name: MGMT_NIC, address: `${m.mgmtHost}/30` }, ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: n.address === 'dhcp' ? undefined : n.address }))],
     libvirtCaps: o.caps,
   });
   const argv = qemuArgv({
     name: m.name, ram: m.ram, vcpu: m.vcpu, accel: m.vm.accel, kernel: o.kernelFile, initrd: o.initrdFile, disk, seed,
     console: m.vm.console, pidFile: join(m.dir, 'qemu.pid'),
-    nics: [{ tap: vmTap(0), mac: mgmtMac(m.ns) }, ...spec.nics.map((n, i) => ({ tap: vmTap(i + 1), mac: n.mac }))],
+    nics: [{ tap: vmTap(0), mac }, ...spec.nics.map((n, i) => ({ tap: vmTap(i + 1), mac: n.mac }))],
   });
-  return spawnDetached(['ip', 'netns', 'exec', m.ns, ...argv], join(m.dir, 'qemu.out'));
+  return spawnDetached(['ip', 'netns', 'exec', m.ns, ...argv], qemuStderrFile(m.dir));
 }
 
 /** What a VM machine will boot: its kernel picked from the image, the accelerator this host offers. */
 export function vmState(m: Machine, img: MachineImage, defaultKernel: string | undefined, dir: string): VmState {
-  const want = m.kernel ?? defaultKernel ?? DEFAULT_KERNEL;
-  const k = pickKernel(img.kernels, want);
-  if (!k) throw new UsageError(`no kernel "${want}" in the machine image`, `kernels it holds: ${img.kernels.map((x) => x.version).join(', ')}`);
+  const k = requireKernel(img.kernels, m.kernel ?? defaultKernel ?? DEFAULT_KERNEL);
   return { kernel: k.version, kernelPackage: k.package, accel: hostAccel().accel, image: img.dir, console: join(dir, 'console.log') };
 }
 

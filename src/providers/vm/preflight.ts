@@ -1,7 +1,6 @@
 // Host checks for VM machines (also `virtlab doctor`): the tools that build and boot the machine image, and memory.
 import { readFileSync } from 'node:fs';
 import type { Machine } from '../../lab/model.ts';
-import type { Home } from '../../runner/home.ts';
 import { which } from '../netns/preflight.ts';
 import type { Problem } from '../provider.ts';
 import { hostAccel, hostNested } from './accel.ts';
@@ -13,7 +12,7 @@ export function memAvailableMiB(): number {
   return m ? Math.floor(Number(m[1]) / 1024) : Number.POSITIVE_INFINITY;
 }
 
-export function vmProblems(vms: Machine[], _home: Home): Problem[] {
+export function vmProblems(vms: Machine[]): Problem[] {
   if (!vms.length) return [];
   const problems: Problem[] = [];
   const missing = Object.entries(TOOLS).filter(([b]) => !which(b));
