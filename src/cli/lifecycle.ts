@@ -1,6 +1,5 @@
 // Commands that touch machines: run, up, down, check, ssh, status, doctor.
 import { spawnSync } from 'node:child_process';
-import { setMaxListeners } from 'node:events';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { loadInventory } from '../providers/ssh/inventory.ts';
@@ -27,30 +26,11 @@ import { StateStore } from '../runner/state.ts';
 import { teardown } from '../runner/teardown.ts';
 import { commandLine } from '../transport/quote.ts';
 import type { Command, Options } from './args.ts';
+import { interrupts } from './interrupts.ts';
 
 function reporter(o: Options): Emit {
   if (o.json) return (e: RunEvent) => process.stdout.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
   return createConsoleReporter({ color: o.color, tty: !!process.stdout.isTTY, verbose: o.verbose, write: (s) => process.stdout.write(s) });
-}
-
-/** SIGINT/SIGTERM abort the run; teardown still happens. A second Ctrl-C only says we are still cleaning up. */
-function interrupts(): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  // every wait of every guest listens to it: many guests at once are not a leak
-  setMaxListeners(1000, ac.signal);
-  let count = 0;
-  const on = (sig: string) => {
-    count++;
-    if (count === 1) {
-      process.stderr.write(`\nvirtlab: ${sig}: stopping; removing everything this run created...\n`);
-      ac.abort(new Error(sig));
-    } else process.stderr.write('virtlab: still removing what was created (waits and retries are skipped); please wait\n');
-  };
-  const int = () => on('SIGINT');
-  const term = () => on('SIGTERM');
-  process.on('SIGINT', int);
-  process.on('SIGTERM', term);
-  return { signal: ac.signal, dispose: () => { process.off('SIGINT', int); process.off('SIGTERM', term); } };
 }
 
 function oneLab(o: Options, verb: string): string {
@@ -63,7 +43,7 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
   const base = loadLab(ref, undefined, o.variant);
   // a lab with variants runs each of them (one after another) unless --variant picks one; `up` keeps one variant
   const variants = o.variant ? [o.variant] : base.variants.length && mode === 'run' ? base.variants : [undefined];
-  const { signal, dispose } = interrupts();
+  const { signal, dispose, exitCode: stopped } = interrupts();
   const outcomes: { variant?: string; out: RunOutcome }[] = [];
   try {
     for (const v of variants) {
@@ -95,7 +75,7 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
     }
   }
   const worst = [EXIT.interrupted, EXIT.host, EXIT.usage, EXIT.assertion].find((c) => outcomes.some((x) => x.out.exitCode === c));
-  return signal.aborted ? EXIT.interrupted : worst ?? EXIT.ok;
+  return stopped() ?? worst ?? EXIT.ok;
 }
 
 function reportFormats(o: Options): string[] {

@@ -2,10 +2,10 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
+import type { Lab } from '../lab/model.ts';
 import { home } from '../runner/home.ts';
 import type { RunReport } from '../runner/report-files.ts';
 import { runWithRetry } from '../runner/retry.ts';
@@ -14,6 +14,7 @@ import { loadInventory } from '../providers/ssh/inventory.ts';
 import { vmSlots } from '../providers/vm/slots.ts';
 import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixText, type MatrixColumn } from '../report/matrix.ts';
 import type { Options } from './args.ts';
+import { interrupts } from './interrupts.ts';
 
 export interface Target {
   name: string;
@@ -64,6 +65,24 @@ function targetHosts(t: Target): string[] {
   return t.inventory ? [...loadInventory(t.inventory).hosts.values()].map((h) => `${h.host}:${h.port}`) : [];
 }
 
+const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, write: () => {} });
+
+async function runTarget(lab: Lab, t: Target, reportDir: string, signal: AbortSignal): Promise<MatrixColumn> {
+  process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${t.kernel ? `, kernel ${t.kernel}` : ''})\n`);
+  try {
+    const out = await runWithRetry(lab, {
+      mode: 'run', provider: t.provider, inventory: t.inventory, kernel: t.kernel, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
+      collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+    }, quiet, signal);
+    process.stdout.write(`${t.name}: ${out.result}\n`);
+    return { target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) };
+  } catch (e) {
+    const msg = oneLine((e as Error).message);
+    process.stdout.write(`${t.name}: error: ${msg}\n`);
+    return { target: t.name, error: msg };
+  }
+}
+
 export async function commandMatrix(o: Options): Promise<number> {
   if (o.args.length !== 1 || !o.targets) throw new UsageError('matrix needs a lab and a targets file', 'virtlab matrix <lab> --targets targets.yml');
   const lab = loadLab(o.args[0]!, undefined, o.variant);
@@ -71,24 +90,14 @@ export async function commandMatrix(o: Options): Promise<number> {
   const dir = o.reportDir ?? join(home().runs, `matrix-${lab.name}-${Date.now().toString(36)}`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const cols: MatrixColumn[] = [];
-  const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, write: () => {} });
-  for (const wave of waves(targets)) {
-    await Promise.all(wave.map(async (t) => {
-      const reportDir = join(dir, t.name);
-      process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${t.kernel ? `, kernel ${t.kernel}` : ''})\n`);
-      try {
-        const out = await runWithRetry(lab, {
-          mode: 'run', provider: t.provider, inventory: t.inventory, kernel: t.kernel, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
-          collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
-        }, quiet, manyListeners(new AbortController().signal));
-        cols.push({ target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) });
-        process.stdout.write(`${t.name}: ${out.result}\n`);
-      } catch (e) {
-        const msg = oneLine((e as Error).message);
-        cols.push({ target: t.name, error: msg });
-        process.stdout.write(`${t.name}: error: ${msg}\n`);
-      }
-    }));
+  const { signal, dispose, exitCode: stopped } = interrupts();
+  try {
+    for (const wave of waves(targets)) {
+      if (signal.aborted) break;
+      cols.push(...await Promise.all(wave.map((t) => runTarget(lab, t, join(dir, t.name), signal))));
+    }
+  } finally {
+    dispose();
   }
   cols.sort((a, b) => targets.findIndex((t) => t.name === a.target) - targets.findIndex((t) => t.name === b.target));
   writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(lab.name, cols), { mode: 0o600 });
@@ -96,7 +105,7 @@ export async function commandMatrix(o: Options): Promise<number> {
   writeFileSync(join(dir, 'junit.xml'), matrixJunit(cols), { mode: 0o600 });
   if (o.json) console.log(JSON.stringify(matrixJson(lab.name, cols), null, 2));
   else process.stdout.write(`\n${matrixText(lab.name, cols)}report: ${dir} (matrix.md, matrix.json, junit.xml, one folder per target)\n`);
-  return cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok;
+  return stopped() ?? (cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok);
 }
 
 function readReport(p: string): RunReport {
@@ -114,11 +123,6 @@ export function commandDiff(o: Options): number {
   if (o.json) console.log(JSON.stringify(d, null, 2));
   else process.stdout.write(diffText(d, o.args[0]!, o.args[1]!));
   return d.flipped.length ? EXIT.assertion : EXIT.ok;
-}
-
-function manyListeners(signal: AbortSignal): AbortSignal {
-  setMaxListeners(1000, signal);
-  return signal;
 }
 
 /** A multi-line error (a preflight's list of problems) as one line for the table. */

@@ -22,6 +22,11 @@ export interface SshTarget {
   fingerprint?: string;
   /** run every command through `sudo -n` */
   sudo?: boolean;
+  /**
+   * How long one connection attempt may take from TCP to an authenticated session (default 15 s): a VM under TCG on
+   * a loaded host can take seconds over the key exchange, and hanging up to start again could repeat forever.
+   */
+  handshakeTimeoutMs?: number;
 }
 
 /** Counts concurrent channels: OpenSSH allows 10 sessions per connection by default. */
@@ -84,17 +89,23 @@ export class SshExecutor implements Executor {
       const c = new Client();
       let hostKeyMismatch = false;
       let seen = '';
+      let settled = false;
       const fail = (e: Error) => {
+        if (settled) return;
+        settled = true;
         c.end();
         sock.destroy();
         reject(hostKeyMismatch ? new AbortError(e) : e);
       };
-      sock.once('error', fail);
+      // ssh2 can emit several errors for one failure (a handshake timeout, then "Connection lost before handshake"
+      // when the socket goes) and more after `ready` (the machine died); the listeners stay for the client's whole
+      // life, because an 'error' without one would end the process. After `ready`, 'close' follows and forgets it.
+      sock.on('error', fail);
       c.once('ready', () => {
-        sock.removeListener('error', fail);
+        settled = true;
         resolve(c);
       });
-      c.once('error', (e) => fail(hostKeyMismatch
+      c.on('error', (e) => fail(hostKeyMismatch
         ? new Error(`host key of ${this.machine} (${this.target.host}) is ${seen}, not the pinned ${this.target.fingerprint ?? keyFingerprint(this.target.hostKey ?? '')}; if the host really changed, pin ${seen}`)
         : e));
       sock.once('connect', () =>
@@ -102,7 +113,7 @@ export class SshExecutor implements Executor {
           sock,
           username: this.target.user ?? 'root',
           privateKey: this.target.privateKey,
-          readyTimeout: 5000,
+          readyTimeout: this.target.handshakeTimeoutMs ?? 15000,
           keepaliveInterval: 5000,
           algorithms: { kex: ['curve25519-sha256', 'curve25519-sha256@libssh.org', 'ecdh-sha2-nistp256'] },
           hostVerifier: (key: Buffer) => {

@@ -9,8 +9,9 @@ export interface Running {
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-export function startVirtlab(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--json'], { env: { ...process.env, NO_COLOR: '1', ...env } });
+/** nodeArgs go before the CLI (e.g. `--import` of a fault injector under test/helpers). */
+export function startVirtlab(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'src/cli/main.ts', ...args, '--json'], { env: { ...process.env, NO_COLOR: '1', ...env } });
   const events: any[] = [];
   const waiters: { pred: (e: any) => boolean; resolve: (e: any) => void }[] = [];
   let stdout = '';

@@ -48,3 +48,15 @@ test.serial('SIGTERM during setup', async (t) => {
   t.is(run.events.find((e) => e.type === 'interrupted')?.signal, 'SIGTERM');
   t.deepEqual(leftovers('rel-term', run.events.find((e) => e.type === 'run-start').runId), []);
 });
+
+test.serial('a bug (an exception nothing caught) during setup: the trace is shown, everything is removed, exit 70', async (t) => {
+  const run = startVirtlab(['run', 'kvm-macvtap', '--name', 'rel-bug'], { VIRTLAB_TEST_BUG_AT: 'setup' }, ['--import', './test/helpers/bug-at-stage.ts']);
+  const { code, stderr } = await run.done;
+  t.is(code, 70, stderr);
+  t.regex(stderr, /virtlab: internal error \(a bug; please report it with this trace\):\nError: injected bug during setup\n\s+at /);
+  t.regex(stderr, /removing everything this run created/);
+  t.true(run.events.some((e) => e.type === 'removed' && e.ok), 'what was removed is reported');
+  t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'), 'the leak check is clean');
+  t.deepEqual(leftovers('rel-bug', run.events.find((e) => e.type === 'run-start').runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});

@@ -10,6 +10,13 @@ import { startVirtlab } from '../helpers/spawn.ts';
 const tmp = () => mkdtempSync(join(tmpdir(), 'virtlab-vm-'));
 const LONG = { timeoutMs: 900000 };
 
+/** A failed test must not leave its instance behind: it would hold the host's VM slot and fail every test after it. */
+function removeAfter(t: any, ...instances: string[]) {
+  t.teardown(() => {
+    for (const i of instances) if (existsSync(`/var/lib/virtlab/state/${i}.json`)) virtlab(['down', i]);
+  });
+}
+
 function isAlive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -20,6 +27,7 @@ function isAlive(pid: number): boolean {
 }
 
 test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM inside it, nothing left behind', (t) => {
+  removeAfter(t, 'vm-e2e');
   const dir = tmp();
   const r = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-e2e', '--report-dir', dir, '--keep'], LONG);
   t.is(r.code, 0, r.out);
@@ -59,6 +67,7 @@ test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM i
 });
 
 test.serial('a two-kernel matrix: kvm-01 boots 6.1 and then 6.12, the table names both kernels', (t) => {
+  removeAfter(t, 'mx-linux-6-1', 'mx-linux-6-12');
   const dir = tmp();
   const r = virtlab(['matrix', 'kvm-macvtap', '--targets', 'targets/kernels.yml', '--report-dir', dir], LONG);
   t.is(r.code, 0, r.out);
@@ -72,6 +81,7 @@ test.serial('a two-kernel matrix: kvm-01 boots 6.1 and then 6.12, the table name
 });
 
 test.serial('a kernel the image does not hold is refused before anything is created, listing the ones it has', (t) => {
+  removeAfter(t, 'vm-nokernel');
   const r = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--kernel', '4.19', '--name', 'vm-nokernel'], LONG);
   t.is(r.code, 2, r.out);
   t.regex(r.out, /no kernel "4\.19" in the machine image/);
@@ -80,6 +90,7 @@ test.serial('a kernel the image does not hold is refused before anything is crea
 });
 
 test.serial('a VM that dies while booting: the error says so with its last console lines; everything is removed', async (t) => {
+  removeAfter(t, 'vm-dies');
   const dir = tmp();
   const v = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-dies', '--report-dir', dir]);
   await v.when((e) => e.type === 'step-start' && e.id === 'up-kvm-01', 300000);
@@ -111,6 +122,7 @@ function qemuOf(instance: string): number | undefined {
 }
 
 test.serial('a VM that dies mid-run stops the run at once, its console kept; the lab is run once more and passes', async (t) => {
+  removeAfter(t, 'vm-midrun');
   const dir = tmp();
   const v = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-midrun', '--report-dir', dir]);
   await v.when((e) => e.type === 'stage-start' && e.stage === 'setup', 300000);
@@ -134,6 +146,7 @@ test.serial('a VM that dies mid-run stops the run at once, its console kept; the
 });
 
 test.serial('provider: vm on one machine in machines.yml: remote-01 boots as a VM under the netns provider, kvm-01 stays a namespace', (t) => {
+  removeAfter(t, 'vm-peer');
   // a copy of the project whose machines.yml (the `machines:` form) marks only remote-01
   const root = tmp();
   cpSync('labs', join(root, 'labs'), { recursive: true });
@@ -159,6 +172,7 @@ test.serial('provider: vm on one machine in machines.yml: remote-01 boots as a V
 });
 
 test.serial('macvtap-modes vepa-hairpin with kvm-01 as a VM: the underlay reflects frames through the VM\'s NIC as on a namespace', (t) => {
+  removeAfter(t, 'vm-vepa');
   const dir = tmp();
   const r = virtlab(['run', 'macvtap-modes', '--variant', 'vepa-hairpin', '--provider', 'vm', '--name', 'vm-vepa', '--report-dir', dir], LONG);
   t.is(r.code, 0, r.out);
@@ -170,6 +184,7 @@ test.serial('macvtap-modes vepa-hairpin with kvm-01 as a VM: the underlay reflec
 });
 
 test.serial('two VM labs at once on this host: the second waits for the first and both pass; a kept one is named with what to do', async (t) => {
+  removeAfter(t, 'vm-two-a', 'vm-two-b', 'vm-kept', 'vm-third');
   const a = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-two-a']);
   await a.when((e) => e.type === 'step-start' && e.id === 'up-kvm-01', 300000);
   const b = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-two-b']);

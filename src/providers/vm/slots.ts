@@ -28,7 +28,10 @@ export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, sig
     const running = holders.filter((o) => o.state.status !== 'kept' && runnerAlive(o));
     if (!running.length) {
       const names = holders.map((o) => o.state.instance);
-      throw new HostError(`this host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time, and ${names.join(', ')} ${names.length > 1 ? 'keep their' : 'keeps its'} VMs up`,
+      // kept on purpose (--keep, up) or left by a run that ended without its teardown (killed, crashed)
+      const why = holders.map((o) => o.state.status === 'kept' ? `${o.state.instance} keeps its VMs up`
+        : `${o.state.instance}'s run (pid ${o.state.runnerPid}) ended without removing its VMs`);
+      throw new HostError(`this host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time, and ${why.join('; ')}`,
         `virtlab down ${names[0]} first, or set VIRTLAB_VM_SLOTS=${slots + 1} to run both (each far slower: TCG VMs share ${availableParallelism()} cores)`);
     }
     if (!said) {
