@@ -25,6 +25,8 @@ export interface MachineHandle {
   consoleLog?: string;
   /** what the machine is, for the report: "namespace", "VM (TCG)", "VM (KVM)" */
   kind?: string;
+  /** the machine is a VM (its commands, and its guests, answer slower than a namespace's) */
+  vm?: boolean;
 }
 
 /** Read access to an underlay network's own DHCP server (the LAN of the original lab). */

@@ -31,6 +31,8 @@ export function spawnDetached(argv: string[], logFile: string, env?: Record<stri
   try {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     child.unref();
+    // a binary that cannot be started also emits 'error' later: it is reported here, not as an uncaught event
+    child.on('error', () => {});
     if (!child.pid) throw new Error(`cannot start ${argv[0]}`);
     const start = procStart(child.pid);
     return { pid: child.pid, start: start ?? '', ...(group ? { group } : {}) };

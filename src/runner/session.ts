@@ -63,5 +63,5 @@ export function slowFactor(s: Session, name: string): number {
 /** Is this machine a VM, or this guest inside one? */
 export function inVm(s: Session, name: string): boolean {
   const g = s.lab.guests.find((x) => x.name === name);
-  return s.machines.get(g ? g.on : name)?.kind?.startsWith('VM') ?? false;
+  return s.machines.get(g ? g.on : name)?.vm ?? false;
 }

@@ -289,7 +289,7 @@ export class NetnsProvider implements Provider {
         return {
           name: m.name, role: m.role, exec: kept ?? this.sshExecutor(store, m, clock), address: m.mgmtHost,
           guestVirt: m.vm?.guestVirt ?? 'qemu', sharedFilesystem: !m.vm, consoleLog: m.vm?.console,
-          kind: m.vm ? `VM (${m.vm.accel.toUpperCase()})` : 'namespace',
+          kind: m.vm ? `VM (${m.vm.accel.toUpperCase()})` : 'namespace', vm: !!m.vm,
         };
       }),
       underlays: store.state.networks.map((n) => ({
