@@ -11,6 +11,7 @@ import { fileSha256 } from '../transport/ssh.ts';
 import { home } from './home.ts';
 import { expandTask, hostsMatch, loadPlaybook, toList, type Task } from './playbook.ts';
 import type { Session } from './session.ts';
+import { allDone } from './parallel.ts';
 
 export interface ModuleContext {
   x: Executor;
@@ -27,7 +28,7 @@ export interface TaskOutcome {
 
 export async function runProvisioning(s: Session, emit: Emit): Promise<void> {
   const failures: string[] = [];
-  await Promise.all(s.lab.machines.filter((m) => m.provision).map(async (m) => {
+  await allDone(s.lab.machines.filter((m) => m.provision).map(async (m) => {
     const counts = await runPlaybook(m, s.machines.get(m.name)!.exec, { sharedFilesystem: s.machines.get(m.name)!.sharedFilesystem ?? false, emit, stage: 'provision' });
     if (counts.failed) failures.push(`${m.name}: ${counts.failed} task(s) failed`);
   }));

@@ -12,6 +12,7 @@ import { waitReady } from './ready.ts';
 import { runAssertion } from '../assertions/index.ts';
 import { ConsoleExecutor } from '../transport/console.ts';
 import { exec, nodeExec, type Session } from './session.ts';
+import { allDone } from './parallel.ts';
 
 export interface StepOutcome {
   status: StepStatus;
@@ -37,7 +38,7 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       const dirs = [...new Set(jobs.flatMap((j) => parents(j.remote)))].sort((a, b) => b.length - a.length);
       const missing = await Promise.all(dirs.map(async (d) => ((await x.run(['test', '-d', d], { check: false })).exitCode !== 0 ? d : undefined)));
       for (const d of missing.filter((m): m is string => !!m).reverse()) rec({ kind: 'undo', what: `folder ${d}`, owner: step.to, argv: ['rmdir', '--', d] });
-      const done = await Promise.all(jobs.map(async (j) => {
+      const done = await allDone(jobs.map(async (j) => {
         rec({ kind: 'remote-file', path: j.remote, owner: step.to });
         return x.upload(j.local, j.remote);
       }));

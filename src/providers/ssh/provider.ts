@@ -10,6 +10,7 @@ import type { CommandClock } from '../../transport/executor.ts';
 import { SshExecutor } from '../../transport/ssh.ts';
 import type { MachineHandle, Problem, Provider, ProviderContext, UnderlayHandle } from '../provider.ts';
 import { loadInventory, type Inventory, type InventoryHost } from './inventory.ts';
+import { allDone } from '../../runner/parallel.ts';
 
 export class SshProvider implements Provider {
   readonly name = 'ssh';
@@ -56,7 +57,7 @@ export class SshProvider implements Provider {
       });
       s.networks = [];
     });
-    await Promise.all(lab.machines.map(async (m) => {
+    await allDone(lab.machines.map(async (m) => {
       const t0 = performance.now();
       ctx.emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title: `existing host ${m.name} (${inv.hosts.get(m.name)!.host})` });
       const x = this.executor(inv.hosts.get(m.name)!, ctx.clock);
