@@ -4,7 +4,7 @@ import test from 'ava';
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'virtlab-vm-'));
@@ -181,6 +181,38 @@ test.serial('macvtap-modes vepa-hairpin with kvm-01 as a VM: the underlay reflec
   // guest to guest goes out of kvm-01's eth1 and back in through the hairpin port of the LAN switch
   t.regex(r.stdout, /7\/7 pairs as expected/);
   t.deepEqual(leftovers('vm-vepa', JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).runId), []);
+});
+
+test.serial('a mac-filtering LAN with kvm-01 as a VM: without promisc the guest gets no lease; promisc on inside the VM heals it, off breaks it', async (t) => {
+  removeAfter(t, 'vm-nopromisc');
+  const dir = tmp();
+  const r = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--skip', 'promisc', '--keep', '--name', 'vm-nopromisc', '--report-dir', dir],
+    { ...LONG, env: { VIRTLAB_READY_TIMEOUT: '15' } });
+  t.is(r.code, 1, r.out);
+  t.regex(r.stdout, /FAIL lease: guest cirros holds a DHCP lease\n\s+no lease for 52:54:00:[0-9a-f:]+ on the DHCP server of lan/);
+  t.regex(r.stdout, /FAIL link-promisc: eth1 on kvm-01 is promiscuous/);
+  // the guest did try: it booted (under KVM inside the VM) and asked for an address
+  t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), /virtlab-guest booted/);
+  const lan = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-nopromisc.json', 'utf8')).networks.find((n: any) => n.name === 'lan');
+  const agentLog = () => readFileSync(join(lan.dir, 'switch-agent.log'), 'utf8');
+  t.is(virtlab(['ssh', 'vm-nopromisc', 'kvm-01', '--', 'ip', 'link', 'set', 'eth1', 'promisc', 'on']).code, 0);
+  let last = '';
+  const healed = await eventually(() => {
+    const c = virtlab(['check', 'vm-nopromisc'], LONG);
+    last = c.out;
+    return c.code === 0;
+  }, 180000);
+  t.true(healed, last);
+  t.regex(last, /ok ping-remote: remote-01 can ping cirros\n\s+1\/1 replies/);
+  // the switch followed the VM's NIC through QEMU's receive filter
+  t.regex(agentLog(), /nic1 \(VM\) promisc=on -> vl-\S+ RETURN/);
+  t.is(virtlab(['ssh', 'vm-nopromisc', 'kvm-01', '--', 'ip', 'link', 'set', 'eth1', 'promisc', 'off']).code, 0);
+  const broken = await eventually(() => virtlab(['check', 'vm-nopromisc'], LONG).code === 1, 120000);
+  t.true(broken, 'with promisc off again, the switch stops delivering the guest\'s frames');
+  t.regex(agentLog(), /nic1 \(VM\) promisc=off -> vl-\S+ DROP/);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  t.is(virtlab(['down', 'vm-nopromisc']).code, 0);
+  t.deepEqual(leftovers('vm-nopromisc', report.runId), []);
 });
 
 test.serial('two VM labs at once on this host: the second waits for the first and both pass; a kept one is named with what to do', async (t) => {

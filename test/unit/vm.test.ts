@@ -28,7 +28,7 @@ test('the image holds the default kernels plus every requested package, and noth
   t.deepEqual(imageKernels(['linux-image-6.1.0-50-cloud-amd64', 'linux-image-6.1.0-50-cloud-amd64']), [...DEFAULT_KERNELS, 'linux-image-6.1.0-50-cloud-amd64']);
 });
 
-test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in order with their MACs; seed by serial', (t) => {
+test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in order with their MACs and ids; QMP on loopback; seed by serial', (t) => {
   const spec = {
     name: 'kvm-01', ram: 2048, vcpu: 2, accel: 'tcg' as const, kernel: '/i/vmlinuz', initrd: '/i/initrd', disk: '/d/disk.qcow2', seed: '/d/seed.tar',
     console: '/d/console.log', pidFile: '/d/qemu.pid', nics: [{ tap: 'vmtap0', mac: '02:76:6c:00:00:01' }, { tap: 'vmtap1', mac: '52:54:00:aa:bb:cc' }],
@@ -41,7 +41,9 @@ test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in 
   t.is(after('-smp'), '2');
   t.regex(after('-append')!, /root=LABEL=virtlab-root .*console=ttyS0 .*net\.ifnames=0/);
   t.true(a.includes('-no-reboot'));
-  t.deepEqual(a.filter((x) => x.startsWith('virtio-net-pci')), ['virtio-net-pci,netdev=n0,mac=02:76:6c:00:00:01', 'virtio-net-pci,netdev=n1,mac=52:54:00:aa:bb:cc']);
+  t.deepEqual(a.filter((x) => x.startsWith('virtio-net-pci')), ['virtio-net-pci,id=nic0,netdev=n0,mac=02:76:6c:00:00:01', 'virtio-net-pci,id=nic1,netdev=n1,mac=52:54:00:aa:bb:cc']);
+  // QMP on the namespace's own loopback, for the switch agent (a NIC's promiscuous flag)
+  t.is(after('-qmp'), 'tcp:127.0.0.1:4444,server=on,wait=off');
   t.deepEqual(a.filter((x) => x.startsWith('tap,')), ['tap,id=n0,ifname=vmtap0,script=no,downscript=no', 'tap,id=n1,ifname=vmtap1,script=no,downscript=no']);
   t.true(a.includes('virtio-blk-pci,drive=seed,serial=virtlab-seed'));
   const k = qemuArgv({ ...spec, accel: 'kvm' });

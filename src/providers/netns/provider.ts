@@ -29,6 +29,8 @@ import { DEFAULT_KERNEL, machineImage, type MachineImage } from '../vm/image.ts'
 import { qemuStderrFile, startVm, vmImageFiles, vmLinks, vmState, vmVeths } from '../vm/machine.ts';
 import { vmProblems } from '../vm/preflight.ts';
 import { claimVmSlot } from '../vm/slots.ts';
+import { VM_QMP_PORT, vmNicId } from '../vm/qemu.ts';
+import { allDone } from '../../runner/parallel.ts';
 
 const IFB_GROUP = 7777;
 // resolved from the project root so that the compiled dist/ finds it too
@@ -102,32 +104,35 @@ export class NetnsProvider implements Provider {
     mkdirSync(keyDir, { recursive: true, mode: 0o700 });
     await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-${instance}-${runId}`, '-f', store.state.keyFile]);
 
-    await Promise.all(store.state.networks.map((n) => this.upNetwork(lab, n, store, local, emit).catch((e) => { throw wrap(`bring up network ${n.name}`, e); })));
-    await Promise.all(store.state.machines.map((m, i) => this.upMachine(lab, m, i, ctx, local).catch((e) => { throw wrap(`bring up machine ${m.name}`, e); })));
-    await Promise.all(store.state.networks.filter((n) => n.macFiltering).map((n) => this.macFiltering(n, store, local).catch((e) => { throw wrap(`make network ${n.name} mac-filtering`, e); })));
+    await allDone(store.state.networks.map((n) => this.upNetwork(lab, n, store, local, emit).catch((e) => { throw wrap(`bring up network ${n.name}`, e); })));
+    await allDone(store.state.machines.map((m, i) => this.upMachine(lab, m, i, ctx, local).catch((e) => { throw wrap(`bring up machine ${m.name}`, e); })));
+    await allDone(store.state.networks.filter((n) => n.macFiltering).map((n) => this.macFiltering(lab, n, store, local).catch((e) => { throw wrap(`make network ${n.name} mac-filtering`, e); })));
   }
 
   /**
    * The outer hypervisor's switch: each machine port gets an ebtables chain that accepts frames for the NIC's own
-   * MAC and multicast/broadcast, and drops the rest unless the NIC is promiscuous (the switch agent follows it).
+   * MAC and multicast/broadcast, and drops the rest unless the NIC is promiscuous. The switch agent follows the flag:
+   * with ip link for namespace machines, over QMP (the virtio NIC's receive filter) for VMs.
    */
-  private async macFiltering(n: NetworkState, store: StateStore, local: LocalExecutor): Promise<void> {
+  private async macFiltering(lab: Lab, n: NetworkState, store: StateStore, local: LocalExecutor): Promise<void> {
     // one shell for all rules (each ebtables call costs ~30 ms); every word goes through the quoting function
     const rules: string[][] = [];
-    // a VM's port stays a plain learning-switch port: its virtio NIC filters frames itself, following its own
-    // promiscuous mode and unicast list (the switch agent cannot see inside the VM)
-    const vms = new Set(store.state.machines.filter((m) => m.vm).map((m) => m.name));
-    const ports = n.ports.filter((p) => !vms.has(p.machine));
-    if (!ports.length) return;
-    for (const p of ports) {
+    const watched: string[] = [];
+    for (const p of n.ports) {
       const chain = `vl-${p.port}`;
       rules.push(['ebtables', '-N', chain, '-P', 'DROP'], ['ebtables', '-A', chain, '-d', p.mac, '-j', 'ACCEPT'], ['ebtables', '-A', chain, '-d', 'Multicast', '-j', 'ACCEPT'],
         ['ebtables', '-A', 'FORWARD', '-o', p.port, '-j', chain], ['ebtables', '-A', 'OUTPUT', '-o', p.port, '-j', chain]);
+      if (store.state.machines.find((m) => m.name === p.machine)?.vm) {
+        // QEMU's NIC 0 is the management NIC; the lab's NICs follow in order
+        const nic = lab.machines.find((m) => m.name === p.machine)!.nics.findIndex((x) => x.name === p.nic) + 1;
+        watched.push(`vm:${p.machineNs}`, vmNicId(nic), chain);
+      } else watched.push(p.machineNs, p.nic, chain);
     }
+    if (!n.ports.length) return;
     await local.run(['ip', 'netns', 'exec', n.ns, 'sh', '-e', '-c', rules.map((r) => commandLine(r)).join('\n')]);
     const res = store.record({ kind: 'process', label: `switch agent for ${n.name}`, owner: n.name }) as Extract<Resource, { kind: 'process' }>;
     const log = join(n.dir, 'switch-agent.log');
-    const proc = spawnDetached(['ip', 'netns', 'exec', n.ns, 'bash', SWITCH_AGENT, ...ports.flatMap((p) => [p.machineNs, p.nic, `vl-${p.port}`])], log, undefined, true);
+    const proc = spawnDetached(['ip', 'netns', 'exec', n.ns, 'bash', SWITCH_AGENT, ...watched], log, { VIRTLAB_QMP_PORT: String(VM_QMP_PORT) }, true);
     store.update(() => { res.proc = proc; });
     await waitFor(() => /switch agent ready/.test(tail(log, 5)) || !isAlive(proc), 5000);
     if (!isAlive(proc)) throw new HostError(`the switch agent of ${n.name} exited: ${tail(log)}`);

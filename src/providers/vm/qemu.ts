@@ -19,6 +19,13 @@ export interface VmSpec {
 
 export const vmTap = (i: number) => `vmtap${i}`;
 export const vmBridge = (i: number) => `vmbr${i}`;
+/** QEMU's device id of NIC i (QMP's query-rx-filter names a NIC by it) */
+export const vmNicId = (i: number) => `nic${i}`;
+/**
+ * QMP listens on the machine namespace's own loopback (nothing else can reach it): the switch agent of a
+ * mac-filtering underlay reads there whether the VM's NIC is promiscuous.
+ */
+export const VM_QMP_PORT = 4444;
 
 export function qemuArgv(v: VmSpec): string[] {
   return [
@@ -31,7 +38,8 @@ export function qemuArgv(v: VmSpec): string[] {
     '-no-reboot',
     '-drive', `file=${v.disk},if=virtio,format=qcow2,cache=unsafe,discard=unmap`,
     '-drive', `file=${v.seed},if=none,id=seed,format=raw,readonly=on`, '-device', 'virtio-blk-pci,drive=seed,serial=virtlab-seed',
-    ...v.nics.flatMap((n, i) => ['-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no`, '-device', `virtio-net-pci,netdev=n${i},mac=${n.mac}`]),
+    ...v.nics.flatMap((n, i) => ['-netdev', `tap,id=n${i},ifname=${n.tap},script=no,downscript=no`, '-device', `virtio-net-pci,id=${vmNicId(i)},netdev=n${i},mac=${n.mac}`]),
+    '-qmp', `tcp:127.0.0.1:${VM_QMP_PORT},server=on,wait=off`,
     '-chardev', `file,id=con,path=${v.console}`, '-serial', 'chardev:con',
     '-pidfile', v.pidFile,
   ];
