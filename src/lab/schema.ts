@@ -1,8 +1,8 @@
 // JSON Schema validation (ajv, allErrors) turned into file:line diagnostics a person can act on.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from '../errors.ts';
 import { diag, type Path, type Source } from './source.ts';
 import { didYouMean } from './suggest.ts';
@@ -11,22 +11,54 @@ export type SchemaName = 'lab' | 'machines' | 'playbook';
 
 export const schemaDir = fileURLToPath(new URL('../../schema/', import.meta.url));
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+// ajv is loaded only when the schemas are compiled here (not when the precompiled validators are used)
+const require = createRequire(import.meta.url);
 
-// Compiling costs about 150 ms and a run needs the validators several times (lab, each machine's playbook). The
-// schemas are files of the installation that never change while a process runs, so they are compiled once.
+// Compiling costs 150-350 ms and a run needs the validators several times (lab, each machine's playbook). The
+// schemas are files of the installation that never change while a process runs, so they are compiled once; and
+// `npm run build` compiles them ahead into dist/lab/validators.cjs (ajv's standalone code), which the compiled CLI
+// loads instead while no schema file is newer than it.
 let compiled: Record<SchemaName, ValidateFunction> | undefined;
+const NAMES: SchemaName[] = ['lab', 'machines', 'playbook'];
+const PRECOMPILED = fileURLToPath(new URL('./validators.cjs', import.meta.url));
 
 export function compileSchemas(): Record<SchemaName, ValidateFunction> {
-  compiled ??= compileFresh();
+  compiled ??= precompiled() ?? compileFresh();
   return compiled;
 }
 
-function compileFresh(): Record<SchemaName, ValidateFunction> {
-  const ajv = new Ajv({ allErrors: true, discriminator: true, verbose: true, strict: false });
+function newAjv(standalone: boolean): Ajv {
+  const { Ajv, _ } = require('ajv') as typeof import('ajv');
+  const addFormats = require('ajv-formats') as (ajv: Ajv) => Ajv;
+  const ajv = new Ajv({
+    allErrors: true, discriminator: true, verbose: true, strict: false,
+    ...(standalone ? { code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } } : {}),
+  });
   addFormats(ajv);
-  const load = (n: SchemaName) => ajv.compile(JSON.parse(readFileSync(`${schemaDir}${n}.schema.json`, 'utf8')));
-  return { lab: load('lab'), machines: load('machines'), playbook: load('playbook') };
+  return ajv;
+}
+
+const schemaText = (n: SchemaName) => JSON.parse(readFileSync(`${schemaDir}${n}.schema.json`, 'utf8'));
+
+export function compileFresh(): Record<SchemaName, ValidateFunction> {
+  const ajv = newAjv(false);
+  return Object.fromEntries(NAMES.map((n) => [n, ajv.compile(schemaText(n))])) as Record<SchemaName, ValidateFunction>;
+}
+
+/** The validators `writePrecompiled` wrote, unless a schema file changed since. */
+export function precompiled(file = PRECOMPILED): Record<SchemaName, ValidateFunction> | undefined {
+  if (!existsSync(file)) return undefined;
+  const built = statSync(file).mtimeMs;
+  if (NAMES.some((n) => statSync(`${schemaDir}${n}.schema.json`).mtimeMs > built)) return undefined;
+  return require(file) as Record<SchemaName, ValidateFunction>;
+}
+
+/** Writes the validators as standalone code (run by `npm run build`, next to the compiled schema.js). */
+export function writePrecompiled(file = PRECOMPILED): void {
+  const ajv = newAjv(true);
+  for (const n of NAMES) ajv.addSchema(schemaText(n), n);
+  const standaloneCode = (require('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }).default;
+  writeFileSync(file, standaloneCode(ajv, Object.fromEntries(NAMES.map((n) => [n, n]))));
 }
 
 const NOUNS: Record<string, string> = {

@@ -1,10 +1,12 @@
 // Every bad-input fixture must fail validation with exactly its golden message (file:line:col + hint).
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { formatDiagnostic } from '../../src/errors.ts';
 import { validate } from '../../src/lab/load.ts';
+import { compileFresh, precompiled, writePrecompiled } from '../../src/lab/schema.ts';
 
 const dir = 'test/fixtures/bad';
 const fixtures = [
@@ -44,4 +46,36 @@ test('the project\'s own labs, machines.yml and playbooks are valid', (t) => {
   t.regex(out, /ok {2}labs\/kvm-macvtap\.yml/);
   t.regex(out, /ok {2}machines\.yml/);
   t.regex(out, /ok {2}playbooks\/provision\.yml/);
+});
+
+test('the precompiled validators (npm run build) judge every fixture and every project file exactly as compiling does', (t) => {
+  // inside the project: the generated code requires ajv's runtime from node_modules
+  mkdirSync('node_modules/.cache', { recursive: true });
+  const cache = mkdtempSync('node_modules/.cache/virtlab-validators-');
+  t.teardown(() => rmSync(cache, { recursive: true, force: true }));
+  const file = join(process.cwd(), cache, 'validators.cjs');
+  writePrecompiled(file);
+  const pre = precompiled(file)!;
+  const fresh = compileFresh();
+  const files = [...fixtures, 'machines.yml', ...readdirSync('labs').filter((f) => f.endsWith('.yml')).map((f) => join('labs', f)),
+    ...readdirSync('playbooks').filter((f) => f.endsWith('.yml')).map((f) => join('playbooks', f))];
+  let compared = 0;
+  for (const f of files) {
+    let data: unknown;
+    try {
+      data = parseYaml(readFileSync(f, 'utf8'));
+    } catch {
+      continue; // not YAML: it never reaches a validator
+    }
+    const n = f.endsWith('machines.yml') ? 'machines' : f.includes('playbooks/') ? 'playbook' : 'lab';
+    const a = fresh[n](data);
+    const b = pre[n](data);
+    t.is(b, a, f);
+    t.deepEqual(JSON.parse(JSON.stringify(pre[n].errors ?? null)), JSON.parse(JSON.stringify(fresh[n].errors ?? null)), f);
+    compared++;
+  }
+  t.true(compared > 50, `compared ${compared}`);
+  // a schema newer than the precompiled file makes it stale: the validators are compiled again
+  utimesSync(file, new Date(0), new Date(0));
+  t.is(precompiled(file), undefined);
 });
