@@ -139,6 +139,7 @@ Exit codes:
   2  usage or definition error (bad command line, invalid lab / machines.yml / playbook)
   3  host, preflight or environment error (not root, missing binary, leak found after teardown)
   4  interrupted (SIGINT/SIGTERM); everything created was removed
+  70 internal error (a bug): the trace is printed; a run still removes what it created
 
 Environment:
   VIRTLAB_HOME   state, runs and caches (default /var/lib/virtlab)

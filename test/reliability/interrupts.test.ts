@@ -1,6 +1,10 @@
 // SIGINT / SIGTERM in every stage: everything created is removed, the removals are shown, exit 4, a clean host.
 import test from 'ava';
-import { leftovers, orphanNamespaceProcesses } from '../helpers/host.ts';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, leftovers, orphanNamespaceProcesses } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 
 const STAGES = ['preflight', 'up', 'provision', 'upload', 'setup', 'ready', 'assert'] as const;
@@ -58,5 +62,34 @@ test.serial('a bug (an exception nothing caught) during setup: the trace is show
   t.true(run.events.some((e) => e.type === 'removed' && e.ok), 'what was removed is reported');
   t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'), 'the leak check is clean');
   t.deepEqual(leftovers('rel-bug', run.events.find((e) => e.type === 'run-start').runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
+
+test.serial('SIGINT during a matrix: every target is torn down, exit 4, the table still written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-mxint-'));
+  writeFileSync(join(dir, 'targets.yml'), 'targets:\n  one: { provider: netns }\n  two: { provider: netns }\n');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'matrix', 'kvm-macvtap', '--targets', join(dir, 'targets.yml'), '--report-dir', join(dir, 'mx')],
+    { env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const done = new Promise<number | null>((res) => child.on('close', res));
+  // both targets have machines up: their state files list a running init
+  const up = await eventually(() => ['mx-one', 'mx-two'].every((i) => {
+    try {
+      return JSON.parse(readFileSync(`/var/lib/virtlab/state/${i}.json`, 'utf8')).resources.some((r: any) => r.kind === 'process' && r.proc);
+    } catch {
+      return false;
+    }
+  }), 60000);
+  t.true(up, out);
+  child.kill('SIGINT');
+  t.is(await done, 4, out);
+  t.regex(out, /SIGINT: stopping; removing everything this run created/);
+  t.regex(out, /one: interrupted/);
+  t.regex(out, /two: interrupted/);
+  t.true(existsSync(join(dir, 'mx', 'matrix.json')));
+  t.deepEqual(leftovers('mx-one'), []);
+  t.deepEqual(leftovers('mx-two'), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
 });

@@ -53,6 +53,12 @@ test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM i
   t.regex(xml.stdout, /<domain type='kvm'/);
   const guestCpu = virtlab(['ssh', 'vm-e2e', 'kvm-01', '--', 'sh', '-c', 'grep -c kvm-intel\\|kvm_amd /proc/modules; ls -l /dev/kvm']);
   t.regex(guestCpu.stdout, /crw/);
+  // status says what each machine is
+  const st = virtlab(['status']);
+  t.regex(st.stdout, new RegExp(`kvm-01 +hypervisor +100\\.127\\.\\d+\\.\\d+ +2048 MiB, 2 vCPU, VM \\(TCG\\) kernel ${kvm01.kernel.replace(/\./g, '\\.')}, guests under KVM, console `));
+  const sj = JSON.parse(virtlab(['status', '--json']).stdout).find((x: any) => x.instance === 'vm-e2e');
+  t.like(sj.machines.find((m: any) => m.name === 'kvm-01').vm, { kernel: kvm01.kernel, accel: 'tcg', guests: 'kvm' });
+  t.false('vm' in sj.machines.find((m: any) => m.name === 'remote-01'));
   // the machine's own console is kept in the report
   t.regex(readFileSync(join(dir, 'consoles', 'machine-kvm-01.log'), 'utf8'), /virtlab-seed: applied for kvm-01/);
 
@@ -187,7 +193,7 @@ test.serial('a mac-filtering LAN with kvm-01 as a VM: without promisc the guest 
   removeAfter(t, 'vm-nopromisc');
   const dir = tmp();
   const r = virtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--skip', 'promisc', '--keep', '--name', 'vm-nopromisc', '--report-dir', dir],
-    { ...LONG, env: { VIRTLAB_READY_TIMEOUT: '15' } });
+    { ...LONG, env: { VIRTLAB_READY_TIMEOUT: '8' } });
   t.is(r.code, 1, r.out);
   t.regex(r.stdout, /FAIL lease: guest cirros holds a DHCP lease\n\s+no lease for 52:54:00:[0-9a-f:]+ on the DHCP server of lan/);
   t.regex(r.stdout, /FAIL link-promisc: eth1 on kvm-01 is promiscuous/);
