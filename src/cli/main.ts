@@ -1,9 +1,9 @@
 // The virtlab command line: the only place that calls process.exit.
 import { DefinitionError, EXIT, formatDiagnostic, VirtlabError } from '../errors.ts';
 import { HELP, parseArgs, type Options } from './args.ts';
-import { commandGraph, commandList, commandPlan, commandValidate } from './definitions.ts';
-import { COMMAND_HANDLERS } from './lifecycle.ts';
-import { commandDiff, commandMatrix } from './matrix.ts';
+
+// each command's module is loaded when it is asked for: `--help`, `list` or `validate` do not load ssh2 and the
+// providers, so they answer at once
 
 async function main(argv: string[]): Promise<number> {
   const o: Options = parseArgs(argv);
@@ -16,13 +16,13 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   switch (o.command) {
-    case 'list': return commandList(o);
-    case 'validate': return commandValidate(o);
-    case 'plan': return commandPlan(o);
-    case 'graph': return commandGraph(o);
-    case 'matrix': return commandMatrix(o);
-    case 'diff': return commandDiff(o);
-    default: return COMMAND_HANDLERS[o.command](o);
+    case 'list': return (await import('./definitions.ts')).commandList(o);
+    case 'validate': return (await import('./definitions.ts')).commandValidate(o);
+    case 'plan': return (await import('./definitions.ts')).commandPlan(o);
+    case 'graph': return (await import('./definitions.ts')).commandGraph(o);
+    case 'matrix': return (await import('./matrix.ts')).commandMatrix(o);
+    case 'diff': return (await import('./matrix.ts')).commandDiff(o);
+    default: return (await import('./lifecycle.ts')).COMMAND_HANDLERS[o.command](o);
   }
 }
 
