@@ -30,10 +30,13 @@ export function interrupts(): Interrupts {
   const int = () => stop('SIGINT', new Error('SIGINT'));
   const term = () => stop('SIGTERM', new Error('SIGTERM'));
   const bug = (e: unknown) => {
-    process.stderr.write(`\nvirtlab: internal error (a bug; please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`);
+    // the first one is reported; a second (often a consequence of the first) must not repeat or loop
+    if (internal) return;
     internal = true;
+    process.stderr.write(`\nvirtlab: internal error (a bug; please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`);
     stop('internal error', e instanceof Error ? e : new Error(String(e)));
   };
+
   process.on('SIGINT', int);
   process.on('SIGTERM', term);
   process.on('uncaughtException', bug);

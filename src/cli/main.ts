@@ -26,6 +26,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// output that nobody reads any more (a closed pipe: `| head`, a terminal that went away) is not an error of the
+// command: a run goes on to its teardown and exits with its own code instead of dying on EPIPE with machines up
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

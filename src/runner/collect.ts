@@ -1,6 +1,7 @@
 // Evidence: guests' console logs (always) and, on failure, the state of every machine and network.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { bootCount } from '../assertions/parse/virsh.ts';
 import { consoleText } from '../hypervisor/ops.ts';
 import type { Session } from './session.ts';
 
@@ -18,6 +19,15 @@ async function save(dir: string, name: string, fn: () => Promise<string>): Promi
 export async function collectConsoles(s: Session, reportDir: string): Promise<string[]> {
   const files = await Promise.all(s.lab.guests.map((g) => save(join(reportDir, 'consoles'), `${g.name}.log`, () => consoleText(s.machines.get(g.on)!.exec, g.name))));
   return files.filter((f): f is string => !!f);
+}
+
+/**
+ * Guests whose saved console says something went wrong beneath the lab: booted more than once (no lab step reboots a
+ * guest), or printed nothing at all (its boot hung before the first line).
+ */
+export function troubledGuests(consoleFiles: string[]): { rebooted: string[]; silent: string[] } {
+  const text = consoleFiles.map((f) => ({ guest: basename(f, '.log'), text: readFileSync(f, 'utf8') }));
+  return { rebooted: text.filter((x) => bootCount(x.text) > 1).map((x) => x.guest), silent: text.filter((x) => !x.text.trim()).map((x) => x.guest) };
 }
 
 export async function collectEvidence(s: Session, reportDir: string): Promise<string[]> {

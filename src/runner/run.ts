@@ -8,7 +8,7 @@ import { builtinProviders } from '../providers/index.ts';
 import type { Provider } from '../providers/provider.ts';
 import type { AssertionResult, Emit, RunEvent } from '../report/events.ts';
 import { runAssertion } from '../assertions/index.ts';
-import { collectConsoles, collectEvidence, machineVersions, type MachineVersions } from './collect.ts';
+import { collectConsoles, collectEvidence, troubledGuests, machineVersions, type MachineVersions } from './collect.ts';
 import { home as defaultHome, writableProblem, type Home } from './home.ts';
 import { resolveImage, type ResolvedImage } from './images.ts';
 import { createInstance } from './instance.ts';
@@ -16,7 +16,7 @@ import { stepTitle, type Stage } from './plan.ts';
 import { runProvisioning } from './provision.ts';
 import { waitReady } from './ready.ts';
 import { writeReports, type RunReport } from './report-files.ts';
-import { closeAll, makeSession, type Session } from './session.ts';
+import { closeAll, inVm, makeSession, type Session } from './session.ts';
 import type { StateStore } from './state.ts';
 import { executeStep } from './steps.ts';
 import { IntervalClock } from './clock.ts';
@@ -47,8 +47,11 @@ export interface RunOutcome {
   reportDir?: string;
   results: AssertionResult[];
   store?: StateStore;
-  /** the machine that died mid-run, when that ended it */
-  machineDied?: string;
+  /**
+   * What went wrong beneath the lab, when the run is worth trying once more: a machine that died mid-run, or a
+   * failed run in which a guest rebooted without being asked (nested KVM under TCG does both, now and then)
+   */
+  unstable?: string;
 }
 
 export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]): void {
@@ -218,12 +221,14 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       }
     }
   }
+  let troubled: ReturnType<typeof troubledGuests> = { rebooted: [], silent: [] };
   if (session) {
     // a dead machine has nothing to collect from (its own console is kept below)
     try {
       if (!died.signal.aborted) {
         await stage('collect', async () => {
           const files = await collectConsoles(session!, reportDir);
+          troubled = troubledGuests(files);
           if (failed || o.collect === 'always') files.push(...(await collectEvidence(session!, reportDir)));
           rec.files.push(...files);
         });
@@ -239,6 +244,14 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
       rec.files.push(join(reportDir, 'consoles', `machine-${l.name}.log`));
     } catch { /* best effort */ }
   }
+
+  // failed checks say little about the lab when a guest rebooted unasked, or a nested guest (inside a VM) hung at
+  // its first boot: nested KVM under TCG does both now and then
+  const hung = session ? troubled.silent.filter((g) => inVm(session!, g)) : [];
+  const unstable = error instanceof MachineDiedError ? `machine ${error.machine} died during the run`
+    : failed && !error && troubled.rebooted.length ? `guest ${troubled.rebooted.join(', ')} rebooted during the run without being asked (its console shows the boot twice)`
+      : failed && !error && hung.length ? `guest ${hung.join(', ')} never started booting inside its VM hypervisor (its console stayed empty)` : undefined;
+  if (unstable && !(error instanceof MachineDiedError)) emit({ type: 'log', level: 'warn', message: unstable });
 
   const interrupted = error instanceof InterruptedError || signal.aborted;
   const result: RunOutcome['result'] = interrupted ? 'interrupted' : error ? 'error' : failed ? 'fail' : 'pass';
@@ -275,7 +288,7 @@ export async function runLifecycle(lab: Lab, o: LifecycleOptions, emitOut: Emit,
     emit({ type: 'log', level: 'warn', message: `cannot write the report into ${reportDir}: ${(e as Error).message}` });
   }
   emit({ type: 'run-end', result, exitCode, durationMs: ms(t0), reportDir, message });
-  return { exitCode, result, reportDir, results: rec.results, store, ...(error instanceof MachineDiedError ? { machineDied: error.machine } : {}) };
+  return { exitCode, result, reportDir, results: rec.results, store, ...(unstable ? { unstable } : {}) };
 }
 
 function ms(t: number): number {

@@ -93,3 +93,22 @@ test.serial('SIGINT during a matrix: every target is torn down, exit 4, the tabl
   t.deepEqual(leftovers('mx-two'), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
 });
+
+test.serial('output nobody reads any more (virtlab run ... | head -3): the run still finishes and removes everything', async (t) => {
+  // stdout and stderr are pipes whose reader goes away after the first lines, as with `| head -3`
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'kvm-macvtap', '--name', 'rel-epipe'], { env: { ...process.env, NO_COLOR: '1' } });
+  let seen = '';
+  child.stdout.on('data', (d) => {
+    seen += d;
+    if (seen.includes('[up]')) {
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }
+  });
+  const started = Date.now();
+  const code = await new Promise<number | null>((res) => child.on('close', res));
+  t.is(code, 0, 'the lab ran to its end (it passes) instead of dying on EPIPE');
+  t.true(Date.now() - started < 120000);
+  t.deepEqual(leftovers('rel-epipe'), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});

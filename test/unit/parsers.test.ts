@@ -2,7 +2,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { parseDnsmasqLeases, parseVirshLeases } from '../../src/assertions/parse/leases.ts';
-import { parseDomiflist, parseIpAddrJson, parseNeighJson, parseReadyLine } from '../../src/assertions/parse/virsh.ts';
+import { bootCount, parseDomiflist, parseIpAddrJson, parseNeighJson, parseReadyLine } from '../../src/assertions/parse/virsh.ts';
+import { troubledGuests } from '../../src/runner/collect.ts';
 import { parseNetworkXml } from '../../src/lab/netxml.ts';
 
 const cap = (f: string) => readFileSync(`test/fixtures/captured/${f}`, 'utf8');
@@ -44,6 +45,14 @@ test('ip -j neigh', (t) => {
 test('the guest\'s ready line on its console', (t) => {
   t.deepEqual(parseReadyLine(cap('console-cirros.log')), { hostname: 'cirros', ip: '192.168.100.183', mac: '52:54:00:ff:55:d1' });
   t.is(parseReadyLine('booting...\n'), undefined);
+});
+
+test('a guest that rebooted during the checks (captured in CI: nested KVM under TCG) shows two boots, one that hung printed nothing', (t) => {
+  t.is(bootCount(cap('console-cirros.log')), 1);
+  t.is(bootCount(cap('console-cirros-rebooted.log')), 2);
+  t.is(bootCount('booting...\n'), 0);
+  t.deepEqual(troubledGuests(['test/fixtures/captured/console-cirros.log', 'test/fixtures/captured/console-cirros-rebooted.log', 'test/fixtures/captured/console-empty.log']),
+    { rebooted: ['console-cirros-rebooted'], silent: ['console-empty'] });
 });
 
 test('libvirt network XML: name, forward mode, device', (t) => {

@@ -75,6 +75,11 @@ export function parseReadyLine(consoleText: string, mac?: string): { hostname: s
 /** CirrOS prints this at the end of its boot; the virtlab guest prints it too. */
 export const CIRROS_READY = '=== network info ===';
 
+/** How many times the guest finished booting, by its console. */
+export function bootCount(consoleText: string): number {
+  return consoleText.split(CIRROS_READY).length - 1;
+}
+
 /** /proc/net/arp (the guest has no `ip -j`): IP, HW type, Flags (0x2 = complete), HW address, Mask, Device. */
 export function parseProcArp(text: string): Neighbour[] {
   return text
