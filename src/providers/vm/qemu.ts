@@ -27,16 +27,11 @@ export const vmNicId = (i: number) => `nic${i}`;
  */
 export const VM_QMP_PORT = 4444;
 
-/** TCG's threading: one host thread per vCPU (multi), or all vCPUs on one (single); VIRTLAB_VM_TCG_THREAD overrides. */
-export function tcgThreads(env = process.env): 'multi' | 'single' {
-  return env.VIRTLAB_VM_TCG_THREAD === 'single' ? 'single' : env.VIRTLAB_VM_TCG_THREAD === 'multi' ? 'multi' : 'multi';
-}
-
 export function qemuArgv(v: VmSpec): string[] {
   return [
     'qemu-system-x86_64', '-name', `virtlab-${v.name},process=virtlab-${v.name}`, '-nodefaults', '-no-user-config', '-display', 'none',
     // TCG with -cpu max emulates AMD SVM: KVM then works inside the VM (HOST-NOTES)
-    ...(v.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', `tcg,thread=${tcgThreads()}`, '-cpu', 'max']),
+    ...(v.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max']),
     '-smp', String(v.vcpu), '-m', String(v.ram),
     '-kernel', v.kernel, '-initrd', v.initrd,
     '-append', 'root=LABEL=virtlab-root rw console=ttyS0 net.ifnames=0 panic=1 systemd.show_status=1',
