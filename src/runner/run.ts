@@ -49,7 +49,8 @@ export interface RunOutcome {
   store?: StateStore;
   /**
    * What went wrong beneath the lab, when the run is worth trying once more: a machine that died mid-run, or a
-   * failed run in which a guest rebooted without being asked (nested KVM under TCG does both, now and then)
+   * failed run in which a guest rebooted unasked or a guest inside a VM never began to boot (nested KVM under TCG
+   * does each now and then)
    */
   unstable?: string;
 }

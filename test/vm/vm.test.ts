@@ -87,10 +87,10 @@ test.serial('a VM that dies while booting: the error says so with its last conso
   t.deepEqual(leftovers('vm-dies'), []);
 });
 
-test.serial('a VM that dies mid-run stops the run at once, its console kept; the lab is run once more and passes', async (t) => {
+test.serial('a VM that dies mid-run stops the run at once, its console kept; the lab is run once more and passes, and that one is kept (--keep)', async (t) => {
   removeAfter(t, 'vm-midrun');
   const dir = tmp();
-  const v = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-midrun', '--report-dir', dir]);
+  const v = startVirtlab(['run', 'kvm-macvtap', '--provider', 'vm', '--name', 'vm-midrun', '--report-dir', dir, '--keep']);
   await v.when((e) => e.type === 'stage-start' && e.stage === 'setup', 300000);
   const first = qemuOf('vm-midrun');
   t.truthy(first);
@@ -107,6 +107,14 @@ test.serial('a VM that dies mid-run stops the run at once, its console kept; the
   // the first attempt's report and the dead VM's console are kept next to it
   t.is(JSON.parse(readFileSync(`${dir}-attempt-1/report.json`, 'utf8')).result, 'error');
   t.true(existsSync(`${dir}-attempt-1/consoles/machine-kvm-01.log`));
+  // the first attempt's machines made way; the second attempt's are the kept instance, and they answer
+  const firstRun = JSON.parse(readFileSync(`${dir}-attempt-1/report.json`, 'utf8')).runId;
+  const kept = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-midrun.json', 'utf8'));
+  t.is(kept.status, 'kept');
+  t.not(kept.runId, firstRun);
+  t.deepEqual(leftovers('vm-midrun', firstRun).filter((l) => !l.startsWith('state ') && !l.includes(kept.runId)), []);
+  t.regex(virtlab(['ssh', 'vm-midrun', 'kvm-01', '--', 'virsh', 'domstate', 'cirros']).stdout, /running/);
+  t.is(virtlab(['down', 'vm-midrun']).code, 0);
   t.deepEqual(leftovers('vm-midrun'), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
 });
