@@ -19,6 +19,8 @@ export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, sig
   const slots = vmSlots();
   let said = false;
   for (;;) {
+    // interrupted before or while waiting (an abort listener added after the abort would never fire)
+    if (signal.aborted) throw signal.reason;
     const holders = await withHostLock(home, () => {
       const others = StateStore.list(home).filter((o) => o.path !== store.path && o.state.vmSlot && o.state.status !== 'down');
       if (others.length < slots) store.update((s) => { s.vmSlot = true; });
