@@ -1,6 +1,7 @@
 // Error classes carry the process exit code and a hint saying what to do; anything else is a bug.
 
-export const EXIT = { ok: 0, assertion: 1, usage: 2, host: 3, interrupted: 4 } as const;
+// internal: an exception nothing caught, a bug (sysexits' EX_SOFTWARE)
+export const EXIT = { ok: 0, assertion: 1, usage: 2, host: 3, interrupted: 4, internal: 70 } as const;
 
 export class VirtlabError extends Error {
   readonly exitCode: number;

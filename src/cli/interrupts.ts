@@ -3,9 +3,6 @@
 import { setMaxListeners } from 'node:events';
 import { EXIT } from '../errors.ts';
 
-/** Exit code of a run ended by an exception nothing caught (sysexits' EX_SOFTWARE, as the CLI uses for bugs). */
-export const EXIT_INTERNAL = 70;
-
 export interface Interrupts {
   signal: AbortSignal;
   /** The exit code the stop decides (interrupted or internal error), or undefined when nothing stopped the run. */
@@ -43,7 +40,7 @@ export function interrupts(): Interrupts {
   process.on('unhandledRejection', bug);
   return {
     signal: ac.signal,
-    exitCode: () => (internal ? EXIT_INTERNAL : ac.signal.aborted ? EXIT.interrupted : undefined),
+    exitCode: () => (internal ? EXIT.internal : ac.signal.aborted ? EXIT.interrupted : undefined),
     dispose: () => {
       process.off('SIGINT', int);
       process.off('SIGTERM', term);

@@ -46,6 +46,6 @@ main(process.argv.slice(2)).then(
       console.error('virtlab: internal error (a bug; please report it with this trace):');
       console.error(e);
     }
-    process.exitCode = e instanceof VirtlabError ? e.exitCode : 70;
+    process.exitCode = e instanceof VirtlabError ? e.exitCode : EXIT.internal;
   },
 );
