@@ -2,6 +2,7 @@
 // both guests without a lease after 3 minutes; one lab at a time takes about a minute each. A second lab waits for
 // the first (it says so); a kept instance holding the slot is named with what to do.
 import { availableParallelism } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { HostError } from '../../errors.ts';
 import type { Emit } from '../../report/events.ts';
 import type { Home } from '../../runner/home.ts';
@@ -40,9 +41,7 @@ export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, sig
       emit({ type: 'log', level: 'info', message: `waiting for ${running.map((o) => `${o.state.instance} (pid ${o.state.runnerPid})`).join(', ')} to finish: this ${availableParallelism()}-core host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time (VIRTLAB_VM_SLOTS overrides)` });
       said = true;
     }
-    await new Promise<void>((resolve, reject) => {
-      const t = setTimeout(resolve, 1000);
-      signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason); }, { once: true });
-    });
+    // an abortable timer: no abort listener left behind per second of waiting
+    await sleep(1000, undefined, { signal }).catch(() => { throw signal.reason; });
   }
 }
