@@ -9,7 +9,7 @@ import { nestedReport, vmProblems } from '../providers/vm/preflight.ts';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
-import { builtinProviders } from '../providers/index.ts';
+import { providerFor } from '../providers/index.ts';
 import { hostProblems, which } from '../providers/netns/preflight.ts';
 import { createConsoleReporter } from '../report/console.ts';
 import type { Emit, RunEvent } from '../report/events.ts';
@@ -122,7 +122,7 @@ async function down(o: Options): Promise<number> {
       }
     }
     const fresh = existsSync(store.path) ? StateStore.load(store.path) : store;
-    const leaks = await teardown(builtinProviders().get(fresh.state.provider, { inventory: fresh.state.inventory }), fresh, emit);
+    const leaks = await teardown(providerFor(fresh.state), fresh, emit);
     if (leaks.length) {
       leaked++;
       console.error(`${s.instance}: still there: ${leaks.join(', ')}`);
@@ -187,7 +187,7 @@ async function check(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'check'));
   const lab = loadLab(store.state.labFile, undefined, store.state.variant);
   const emit = reporter(o);
-  const s = makeSession(lab, store, builtinProviders().get(store.state.provider, { inventory: store.state.inventory }).attach(store), emit, new AbortController().signal);
+  const s = makeSession(lab, store, providerFor(store.state).attach(store), emit, new AbortController().signal);
   const t0 = performance.now();
   try {
     const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));

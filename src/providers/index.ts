@@ -1,5 +1,6 @@
 // The one explicit list of built-in providers.
-import { ProviderRegistry } from './provider.ts';
+import type { LabState } from '../runner/state.ts';
+import { ProviderRegistry, type Provider } from './provider.ts';
 import { NetnsProvider } from './netns/provider.ts';
 import { SshProvider } from './ssh/provider.ts';
 import { VmProvider } from './vm/provider.ts';
@@ -10,4 +11,9 @@ export function builtinProviders(): ProviderRegistry {
   r.register('vm', (o) => new VmProvider({ kernel: o.kernel }));
   r.register('ssh', (o) => new SshProvider(o.inventory));
   return r;
+}
+
+/** The provider that made a recorded instance (to reach or remove its machines). */
+export function providerFor(state: Pick<LabState, 'provider' | 'inventory'>): Provider {
+  return builtinProviders().get(state.provider, { inventory: state.inventory });
 }

@@ -5,7 +5,7 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { Lab } from '../lab/model.ts';
 import type { Emit } from '../report/events.ts';
 import type { Home } from './home.ts';
-import { builtinProviders } from '../providers/index.ts';
+import { providerFor } from '../providers/index.ts';
 import { runLifecycle, type LifecycleOptions, type RunOutcome } from './run.ts';
 import { teardown } from './teardown.ts';
 
@@ -15,7 +15,7 @@ export async function runWithRetry(lab: Lab, o: LifecycleOptions, emit: Emit, si
   // with --keep the first attempt's machines are still up (one of them broken): they make way for the second
   // attempt, which is the one kept; the first attempt's report stays
   if (o.keep && first.store) {
-    const leaks = await teardown(builtinProviders().get(first.store.state.provider, { inventory: first.store.state.inventory }), first.store, emit);
+    const leaks = await teardown(providerFor(first.store.state), first.store, emit);
     if (leaks.length) return first;
   }
   let kept = first.reportDir;
