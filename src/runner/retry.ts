@@ -1,5 +1,6 @@
-// One more attempt when something beneath the lab went wrong: a machine died mid-run, or a guest rebooted unasked
-// during a run that failed. Nested KVM under TCG occasionally does either (HOST-NOTES). The first attempt's report
+// One more attempt when something beneath the lab went wrong: a machine died mid-run, or, in a run that failed, a
+// guest rebooted unasked or a guest inside a VM never began to boot. Nested KVM under TCG does each now and then
+// (HOST-NOTES). The first attempt's report
 // and consoles are kept next to the second's, and the retry is said aloud.
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import type { Lab } from '../lab/model.ts';

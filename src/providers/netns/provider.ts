@@ -115,6 +115,7 @@ export class NetnsProvider implements Provider {
    * with ip link for namespace machines, over QMP (the virtio NIC's receive filter) for VMs.
    */
   private async macFiltering(lab: Lab, n: NetworkState, store: StateStore, local: LocalExecutor): Promise<void> {
+    if (!n.ports.length) return;
     // one shell for all rules (each ebtables call costs ~30 ms); every word goes through the quoting function
     const rules: string[][] = [];
     const watched: string[] = [];
@@ -128,7 +129,6 @@ export class NetnsProvider implements Provider {
         watched.push(`vm:${p.machineNs}`, vmNicId(nic), chain);
       } else watched.push(p.machineNs, p.nic, chain);
     }
-    if (!n.ports.length) return;
     await local.run(['ip', 'netns', 'exec', n.ns, 'sh', '-e', '-c', rules.map((r) => commandLine(r)).join('\n')]);
     const res = store.record({ kind: 'process', label: `switch agent for ${n.name}`, owner: n.name }) as Extract<Resource, { kind: 'process' }>;
     const log = join(n.dir, 'switch-agent.log');
