@@ -32,8 +32,13 @@ function hostInfo() {
   const v = spawnSync('virsh', ['-c', 'test:///default', 'version'], { encoding: 'utf8' }).stdout;
   const q = spawnSync('qemu-system-x86_64', ['--version'], { encoding: 'utf8' }).stdout;
   return {
-    cpus: cpus().length, cpu_model: cpus()[0]?.model, memory_gib: Math.round(totalmem() / 2 ** 30), kernel: release(),
-    libvirt: /Using library: libvirt ([\d.]+)/.exec(v)?.[1], qemu: /QEMU emulator version ([\d.]+)/.exec(q)?.[1], node: process.versions.node,
+    cpus: cpus().length,
+    cpu_model: cpus()[0]?.model,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+    libvirt: /Using library: libvirt ([\d.]+)/.exec(v)?.[1],
+    qemu: /QEMU emulator version ([\d.]+)/.exec(q)?.[1],
+    node: process.versions.node,
   };
 }
 
@@ -62,7 +67,9 @@ for (let i = 1; i <= runs; i++) {
   // a check of the floor that failed (the floor has no retries) is counted, the time still stands
   if (fails !== 0) floorCheckFailures++;
   floor.push(fs);
-  log(`run ${i}/${runs}: virtlab ${v.s.toFixed(2)} s (own time ${overhead[overhead.length - 1]!.toFixed(2)} s), floor ${fs.toFixed(2)} s`);
+  log(
+    `run ${i}/${runs}: virtlab ${v.s.toFixed(2)} s (own time ${overhead[overhead.length - 1]!.toFixed(2)} s), floor ${fs.toFixed(2)} s`,
+  );
 }
 
 // 2. a trivial command over the Executor, on a live machine
@@ -93,22 +100,40 @@ let sshConnectMs = NaN;
 // 3. scale: 4 hypervisors x 4 guests; RSS of everything in the lab's namespaces, sampled while it runs
 function labRssMb(prefix: string): number {
   // cheap on purpose (it runs while 16 guests boot on 2 cores): namespace inodes, then /proc, no child processes
-  const nss = new Set((existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(prefix)) : []).map((n) => `net:[${statSync(`/run/netns/${n}`).ino}]`));
+  const nss = new Set(
+    (existsSync('/run/netns') ? readdirSync('/run/netns').filter((n) => n.startsWith(prefix)) : []).map(
+      (n) => `net:[${statSync(`/run/netns/${n}`).ino}]`,
+    ),
+  );
   let kb = 0;
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p)) continue;
     try {
       if (!nss.has(readlinkSync(`/proc/${p}/ns/net`))) continue;
       kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return kb / 1024;
 }
-const scale = await new Promise<{ leased_s: number; peak_rss_mb: number; teardown_s: number; guests: number; passed: boolean }>((resolve, reject) => {
+const scale = await new Promise<{
+  leased_s: number;
+  peak_rss_mb: number;
+  teardown_s: number;
+  guests: number;
+  passed: boolean;
+}>((resolve, reject) => {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-scale-'));
-  const p = spawn(CLI[0]!, [...CLI.slice(1), 'run', 'bench/labs/scale.yml', '--name', 'bench-scale', '--report-dir', dir, '--json'], { env: { ...process.env, VIRTLAB_READY_TIMEOUT: '180' } });
+  const p = spawn(
+    CLI[0]!,
+    [...CLI.slice(1), 'run', 'bench/labs/scale.yml', '--name', 'bench-scale', '--report-dir', dir, '--json'],
+    { env: { ...process.env, VIRTLAB_READY_TIMEOUT: '180' } },
+  );
   let peak = 0;
-  const timer = setInterval(() => { peak = Math.max(peak, labRssMb('vl-bench-scale-')); }, 1000);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, labRssMb('vl-bench-scale-'));
+  }, 1000);
   let buf = '';
   let setupAt = 0;
   let readyAt = 0;
@@ -119,43 +144,79 @@ const scale = await new Promise<{ leased_s: number; peak_rss_mb: number; teardow
         const e = JSON.parse(buf.slice(0, i));
         if (e.type === 'stage-start' && e.stage === 'setup') setupAt = Date.parse(e.time);
         if (e.type === 'stage-end' && e.stage === 'ready') readyAt = Date.parse(e.time);
-      } catch { /* not an event */ }
+      } catch {
+        /* not an event */
+      }
     }
   });
   p.on('close', (code) => {
     clearInterval(timer);
     try {
       const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
-      resolve({ leased_s: r2((readyAt - setupAt) / 1000), peak_rss_mb: Math.round(peak), teardown_s: r2(rep.stages.teardown / 1000), guests: 16, passed: code === 0 });
+      resolve({
+        leased_s: r2((readyAt - setupAt) / 1000),
+        peak_rss_mb: Math.round(peak),
+        teardown_s: r2(rep.stages.teardown / 1000),
+        guests: 16,
+        passed: code === 0,
+      });
     } catch (e) {
       reject(e);
     }
   });
 });
-log(`scale: every guest leased ${scale.leased_s} s after setup began, peak RSS ${scale.peak_rss_mb} MB, teardown ${scale.teardown_s} s`);
+log(
+  `scale: every guest leased ${scale.leased_s} s after setup began, peak RSS ${scale.peak_rss_mb} MB, teardown ${scale.teardown_s} s`,
+);
 
 // 4. kvm-01 as a QEMU VM (vm provider): the whole lab, the VM until SSH and libvirt answer, memory of the VM
-const vm = noVm ? undefined : await new Promise<{ e2e_s: number; machine_up_s: number; peak_rss_mb: number; guests: string; passed: boolean }>((resolve, reject) => {
-  const dir = mkdtempSync(join(tmpdir(), 'virtlab-bench-vm-'));
-  // the image is built (or found) before the clock starts
-  spawnSync('bash', ['scripts/build-vm-image.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const t0 = performance.now();
-  const p = spawn(CLI[0]!, [...CLI.slice(1), 'run', 'kvm-macvtap', '--provider', 'vm', '--name', 'bench-vm', '--report-dir', dir, '--json']);
-  let peak = 0;
-  const timer = setInterval(() => { peak = Math.max(peak, labRssMb('vl-bench-vm-')); }, 1000);
-  p.stdout.resume();
-  p.on('close', (code) => {
-    clearInterval(timer);
-    try {
-      const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
-      const up = rep.steps.find((x: any) => x.id === 'up-kvm-01');
-      resolve({ e2e_s: r2((performance.now() - t0) / 1000), machine_up_s: r2((up?.durationMs ?? NaN) / 1000), peak_rss_mb: Math.round(peak), guests: rep.machines.find((m: any) => m.name === 'kvm-01')?.guests, passed: code === 0 });
-    } catch (e) {
-      reject(e);
-    }
-  });
-});
-if (vm) log(`vm: kvm-macvtap with kvm-01 as a VM ${vm.e2e_s} s (${vm.passed ? 'passed' : 'FAILED'}), the VM ready in ${vm.machine_up_s} s, guests under ${vm.guests}, peak RSS ${vm.peak_rss_mb} MB`);
+const vm = noVm
+  ? undefined
+  : await new Promise<{ e2e_s: number; machine_up_s: number; peak_rss_mb: number; guests: string; passed: boolean }>(
+      (resolve, reject) => {
+        const dir = mkdtempSync(join(tmpdir(), 'virtlab-bench-vm-'));
+        // the image is built (or found) before the clock starts
+        spawnSync('bash', ['scripts/build-vm-image.sh'], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const t0 = performance.now();
+        const p = spawn(CLI[0]!, [
+          ...CLI.slice(1),
+          'run',
+          'kvm-macvtap',
+          '--provider',
+          'vm',
+          '--name',
+          'bench-vm',
+          '--report-dir',
+          dir,
+          '--json',
+        ]);
+        let peak = 0;
+        const timer = setInterval(() => {
+          peak = Math.max(peak, labRssMb('vl-bench-vm-'));
+        }, 1000);
+        p.stdout.resume();
+        p.on('close', (code) => {
+          clearInterval(timer);
+          try {
+            const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+            const up = rep.steps.find((x: any) => x.id === 'up-kvm-01');
+            resolve({
+              e2e_s: r2((performance.now() - t0) / 1000),
+              machine_up_s: r2((up?.durationMs ?? NaN) / 1000),
+              peak_rss_mb: Math.round(peak),
+              guests: rep.machines.find((m: any) => m.name === 'kvm-01')?.guests,
+              passed: code === 0,
+            });
+          } catch (e) {
+            reject(e);
+          }
+        });
+      },
+    );
+if (vm)
+  log(
+    `vm: kvm-macvtap with kvm-01 as a VM ${vm.e2e_s} s (${vm.passed ? 'passed' : 'FAILED'}), the VM ready in ${vm.machine_up_s} s, guests under ${vm.guests}, peak RSS ${vm.peak_rss_mb} MB`,
+  );
 
 const results = {
   when: new Date().toISOString(),
@@ -178,18 +239,22 @@ const rows: [string, string, string][] = [
   ['e2e_s (virtlab run kvm-macvtap, median)', String(results.e2e_s), '<= 15'],
   ['floor_s (same lab, plain shell)', String(results.floor_s), ''],
   ['ratio', String(results.ratio), '<= 1.2'],
-  ['overhead_s (virtlab\'s own time)', String(results.overhead_s), '<= 1'],
+  ["overhead_s (virtlab's own time)", String(results.overhead_s), '<= 1'],
   ['ssh_exec_ms (trivial command)', String(results.ssh_exec_ms), '<= 10'],
   ['scale.leased_s (4 hv x 4 guests)', String(scale.leased_s), '<= 60'],
   ['scale.peak_rss_mb', String(scale.peak_rss_mb), ''],
   ['scale.teardown_s', String(scale.teardown_s), '<= 3'],
-  ...(vm ? [
-    ['vm.e2e_s (kvm-macvtap, kvm-01 a VM)', String(vm.e2e_s), '<= 120'],
-    ['vm.machine_up_s (boot to ssh + libvirt)', String(vm.machine_up_s), ''],
-    ['vm.peak_rss_mb (the VM and its guest)', String(vm.peak_rss_mb), ''],
-  ] as [string, string, string][] : []),
+  ...(vm
+    ? ([
+        ['vm.e2e_s (kvm-macvtap, kvm-01 a VM)', String(vm.e2e_s), '<= 120'],
+        ['vm.machine_up_s (boot to ssh + libvirt)', String(vm.machine_up_s), ''],
+        ['vm.peak_rss_mb (the VM and its guest)', String(vm.peak_rss_mb), ''],
+      ] as [string, string, string][])
+    : []),
   ...Object.entries(results.stages).map(([k, v]) => [`  stage ${k}`, String(v), ''] as [string, string, string]),
 ];
-console.log(`virtlab benchmark: ${runs} runs on ${results.host.cpus} CPUs, ${results.host.memory_gib} GiB, kernel ${results.host.kernel}, libvirt ${results.host.libvirt}, QEMU ${results.host.qemu}`);
+console.log(
+  `virtlab benchmark: ${runs} runs on ${results.host.cpus} CPUs, ${results.host.memory_gib} GiB, kernel ${results.host.kernel}, libvirt ${results.host.libvirt}, QEMU ${results.host.qemu}`,
+);
 for (const [k, v, target] of rows) console.log(`${k.padEnd(42)} ${v.padStart(8)}  ${target}`);
 console.log('written: bench/results.json');

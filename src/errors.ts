@@ -53,7 +53,10 @@ export class HostError extends VirtlabError {
 export class MachineDiedError extends HostError {
   readonly machine: string;
   constructor(machine: string, why: string) {
-    super(`machine ${machine} died during the run: ${why}`, 'its console is kept in the report folder (consoles/); nested KVM under TCG occasionally panics a VM: run the lab again');
+    super(
+      `machine ${machine} died during the run: ${why}`,
+      'its console is kept in the report folder (consoles/); nested KVM under TCG occasionally panics a VM: run the lab again',
+    );
     this.machine = machine;
   }
 }

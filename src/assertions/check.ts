@@ -17,5 +17,11 @@ export interface Observation {
 export type Check<A extends Assertion = Assertion> = (a: A, s: Session) => Promise<Observation>;
 
 export function ev(r: CommandResult): Evidence {
-  return { machine: r.machine, argv: r.argv, exitCode: r.exitCode, stdout: r.stdout.slice(0, 20000), stderr: r.stderr.slice(0, 4000) || undefined };
+  return {
+    machine: r.machine,
+    argv: r.argv,
+    exitCode: r.exitCode,
+    stdout: r.stdout.slice(0, 20000),
+    stderr: r.stderr.slice(0, 4000) || undefined,
+  };
 }

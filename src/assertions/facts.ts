@@ -34,32 +34,61 @@ export function guestOf(lab: Lab, name: string): Guest {
 }
 
 /** The lease of a guest's NIC (its first NIC unless a network is named). */
-export async function guestLease(s: Session, g: Guest, network = g.network): Promise<{ lease?: Lease; evidence: Evidence }> {
+export async function guestLease(
+  s: Session,
+  g: Guest,
+  network = g.network,
+): Promise<{ lease?: Lease; evidence: Evidence }> {
   const mac = g.nics.find((n) => n.network === network)?.mac ?? g.mac;
   if (g.staticIp && network === g.network) {
     // no DHCP: the address the lab gave it stands in for a lease
-    return { lease: { mac, ip: g.staticIp.address.split('/')[0]! }, evidence: { machine: g.on, argv: ['(static address on the kernel command line)'], exitCode: 0, stdout: g.staticIp.address } };
+    return {
+      lease: { mac, ip: g.staticIp.address.split('/')[0]! },
+      evidence: {
+        machine: g.on,
+        argv: ['(static address on the kernel command line)'],
+        exitCode: 0,
+        stdout: g.staticIp.address,
+      },
+    };
   }
   const src = leaseSource(s.lab, g, network);
   if (src.type === 'underlay') {
     const u = s.underlays.get(src.network)!;
     const text = await u.leases();
     const lease = parseDnsmasqLeases(text).find((l) => l.mac === mac);
-    return { lease, evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text } };
+    return {
+      lease,
+      evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text },
+    };
   }
   const x = exec(s, src.machine);
   if (src.type === 'file') {
     const r = await x.run(['cat', src.path], { check: false });
-    return { lease: parseDnsmasqLeases(r.stdout).find((l) => l.mac === mac), evidence: { machine: src.machine, argv: ['cat', src.path], exitCode: r.exitCode, stdout: r.stdout } };
+    return {
+      lease: parseDnsmasqLeases(r.stdout).find((l) => l.mac === mac),
+      evidence: { machine: src.machine, argv: ['cat', src.path], exitCode: r.exitCode, stdout: r.stdout },
+    };
   }
   const { leases, stdout } = await libvirtLeases(x, src.network);
-  return { lease: leases.find((l) => l.mac === mac), evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout } };
+  return {
+    lease: leases.find((l) => l.mac === mac),
+    evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout },
+  };
 }
 
-export async function guestReady(s: Session, g: Guest): Promise<{ ip: string; mac: string; hostname: string } | undefined> {
+export async function guestReady(
+  s: Session,
+  g: Guest,
+): Promise<{ ip: string; mac: string; hostname: string } | undefined> {
   // the first NIC's line: what the guest itself says about eth0
   const text = await consoleText(exec(s, g.on), g.name);
-  return parseReadyLine(text.split('\n').filter((l) => !/ iface=(?!eth0\b)/.test(l)).join('\n'));
+  return parseReadyLine(
+    text
+      .split('\n')
+      .filter((l) => !/ iface=(?!eth0\b)/.test(l))
+      .join('\n'),
+  );
 }
 
 export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string; mac?: string; evidence: Evidence }> {
@@ -68,11 +97,24 @@ export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string;
     // no libvirt: the macvtap virtlab created for it
     const dev = qemuMacvtapName(g.name);
     const r = await x.run(['ip', '-br', 'link', 'show', 'dev', dev], { check: false });
-    return { dev: r.exitCode === 0 ? dev : undefined, mac: r.stdout.split(/\s+/)[2], evidence: { machine: g.on, argv: ['ip', '-br', 'link', 'show', 'dev', dev], exitCode: r.exitCode, stdout: r.stdout } };
+    return {
+      dev: r.exitCode === 0 ? dev : undefined,
+      mac: r.stdout.split(/\s+/)[2],
+      evidence: {
+        machine: g.on,
+        argv: ['ip', '-br', 'link', 'show', 'dev', dev],
+        exitCode: r.exitCode,
+        stdout: r.stdout,
+      },
+    };
   }
   const { ifaces, stdout } = await domIfaces(x, g.name);
   const i = ifaces.find((f) => f.mac === g.mac) ?? ifaces[0];
-  return { dev: i?.iface, mac: i?.mac, evidence: { machine: g.on, argv: ['virsh', 'domiflist', g.name], exitCode: 0, stdout } };
+  return {
+    dev: i?.iface,
+    mac: i?.mac,
+    evidence: { machine: g.on, argv: ['virsh', 'domiflist', g.name], exitCode: 0, stdout },
+  };
 }
 
 /** The first NIC of a machine with a static address (the one pings and ARP checks use). */

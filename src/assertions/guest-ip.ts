@@ -9,6 +9,15 @@ export const guestIp: Check<Extract<Assertion, { kind: 'guest-ip' }>> = async (a
   const { lease, evidence } = await guestLease(s, g);
   const r = await nodeExec(s, a.guest).run(['ip', '-4', '-o', 'addr', 'show', 'dev', a.nic], { check: false });
   const have = [...r.stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\/\d+/g)].map((m) => m[1]!);
-  if (!lease) return { ok: false, seen: `no lease for ${g.mac}; the guest has ${have.join(', ') || 'no address'} on ${a.nic}`, evidence: [evidence, ev(r)] };
-  return { ok: have.includes(lease.ip), seen: `${a.nic} of ${g.name} has ${have.join(', ') || 'no IPv4 address'}; lease ${lease.ip}`, evidence: [evidence, ev(r)] };
+  if (!lease)
+    return {
+      ok: false,
+      seen: `no lease for ${g.mac}; the guest has ${have.join(', ') || 'no address'} on ${a.nic}`,
+      evidence: [evidence, ev(r)],
+    };
+  return {
+    ok: have.includes(lease.ip),
+    seen: `${a.nic} of ${g.name} has ${have.join(', ') || 'no IPv4 address'}; lease ${lease.ip}`,
+    evidence: [evidence, ev(r)],
+  };
 };

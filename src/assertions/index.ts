@@ -14,7 +14,14 @@ import { reachability } from './reachability.ts';
 import { seenSource } from './seen-source.ts';
 
 export const CHECKS: { [K in AssertionKind]: Check<Extract<Assertion, { kind: K }>> } = {
-  lease, ping, arp, 'mac-match': macMatch, link, 'guest-ip': guestIp, reachability, 'seen-source': seenSource,
+  lease,
+  ping,
+  arp,
+  'mac-match': macMatch,
+  link,
+  'guest-ip': guestIp,
+  reachability,
+  'seen-source': seenSource,
 };
 
 export async function runAssertion(a: Assertion, s: Session): Promise<AssertionResult> {
@@ -31,10 +38,21 @@ export async function runAssertion(a: Assertion, s: Session): Promise<AssertionR
     ? `cannot check: ${obs.seen}`
     : a.expect === 'pass'
       ? obs.seen
-      : obs.ok ? `expected this to fail, but it worked: ${obs.seen}` : `fails as expected: ${obs.seen}`;
+      : obs.ok
+        ? `expected this to fail, but it worked: ${obs.seen}`
+        : `fails as expected: ${obs.seen}`;
   return {
-    id: a.id, kind: a.kind, title: assertionTitle(a), expect: a.expect, observed, status, reason,
-    hint: status === 'fail' ? a.hint : undefined, durationMs: Math.round(performance.now() - t0), evidence: obs.evidence,
-    ...(obs.cells ? { cells: obs.cells } : {}), points: a.points,
+    id: a.id,
+    kind: a.kind,
+    title: assertionTitle(a),
+    expect: a.expect,
+    observed,
+    status,
+    reason,
+    hint: status === 'fail' ? a.hint : undefined,
+    durationMs: Math.round(performance.now() - t0),
+    evidence: obs.evidence,
+    ...(obs.cells ? { cells: obs.cells } : {}),
+    points: a.points,
   };
 }

@@ -14,7 +14,12 @@ export const link: Check<Extract<Assertion, { kind: 'link' }>> = async (a, s) =>
     if (!dev) return { ok: false, seen: `guest ${a.guestTap} has no host-side device`, evidence };
   }
   const li = await linkInfo(exec(s, a.on), dev!);
-  evidence.push({ machine: a.on, argv: ['ip', '-j', '-d', 'addr', 'show', 'dev', dev!], exitCode: li.exitCode, stdout: li.stdout });
+  evidence.push({
+    machine: a.on,
+    argv: ['ip', '-j', '-d', 'addr', 'show', 'dev', dev!],
+    exitCode: li.exitCode,
+    stdout: li.stdout,
+  });
   if (!li.link) return { ok: false, seen: `${dev} does not exist on ${a.on}`, evidence };
   const l = li.link;
   const promisc = l.flags.includes('PROMISC');
@@ -31,7 +36,7 @@ export const link: Check<Extract<Assertion, { kind: 'link' }>> = async (a, s) =>
   }
   if (a.ipv4 !== undefined) {
     facts.push(l.ipv4.length ? `IPv4 ${l.ipv4.join(', ')}` : 'no IPv4 address');
-    ok &&= (l.ipv4.length > 0) === a.ipv4;
+    ok &&= l.ipv4.length > 0 === a.ipv4;
   }
   return { ok, seen: `${dev}${l.kind ? ` (${l.kind})` : ''} on ${a.on}: ${facts.join(', ')}`, evidence };
 };

@@ -10,7 +10,15 @@ export const macMatch: Check<Extract<Assertion, { kind: 'mac-match' }>> = async 
   const dev = await guestDevice(s, g);
   if (!dev.dev) return { ok: false, seen: `virsh domiflist ${g.name} lists no interface`, evidence: [dev.evidence] };
   const li = await linkInfo(exec(s, g.on), dev.dev);
-  const evidence = [dev.evidence, { machine: g.on, argv: ['ip', '-j', '-d', 'addr', 'show', 'dev', dev.dev], exitCode: li.exitCode, stdout: li.stdout }];
+  const evidence = [
+    dev.evidence,
+    {
+      machine: g.on,
+      argv: ['ip', '-j', '-d', 'addr', 'show', 'dev', dev.dev],
+      exitCode: li.exitCode,
+      stdout: li.stdout,
+    },
+  ];
   const ready = await guestReady(s, g);
   const seen = `lab ${g.mac}, guest says ${ready?.mac ?? '(no ready line)'}, ${dev.dev} on ${g.on} has ${li.link?.address ?? '(missing)'}`;
   const ok = li.link?.address === g.mac && (ready === undefined || ready.mac === g.mac);

@@ -25,8 +25,13 @@ export const ping: Check<Extract<Assertion, { kind: 'ping' }>> = async (a, s) =>
   if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
   // a reply through an emulated machine (a VM, or a guest inside one) may take longer than a second
   const f = Math.max(slowFactor(s, a.from), a.to.type === 'ip' ? 1 : slowFactor(s, a.to.name));
-  const r = await nodeExec(s, a.from).run(['ping', '-c', String(a.count), '-W', String(f), target.ip], { check: false, timeoutMs: (8000 + a.count * 2000) * f });
+  const r = await nodeExec(s, a.from).run(['ping', '-c', String(a.count), '-W', String(f), target.ip], {
+    check: false,
+    timeoutMs: (8000 + a.count * 2000) * f,
+  });
   const p = parsePing(r.stdout);
-  const seen = p ? `${p.received}/${p.sent} replies from ${target.ip}` : `ping ${target.ip} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
+  const seen = p
+    ? `${p.received}/${p.sent} replies from ${target.ip}`
+    : `ping ${target.ip} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
   return { ok: r.exitCode === 0 && (p?.received ?? 0) > 0, seen, evidence: [ev(r)] };
 };

@@ -2,7 +2,24 @@
 import { UsageError } from '../errors.ts';
 import { didYouMean } from '../lab/suggest.ts';
 
-export const COMMANDS = ['run', 'up', 'down', 'check', 'reset', 'explain', 'graph', 'matrix', 'diff', 'ssh', 'status', 'doctor', 'list', 'validate', 'plan', 'help'] as const;
+export const COMMANDS = [
+  'run',
+  'up',
+  'down',
+  'check',
+  'reset',
+  'explain',
+  'graph',
+  'matrix',
+  'diff',
+  'ssh',
+  'status',
+  'doctor',
+  'list',
+  'validate',
+  'plan',
+  'help',
+] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface Options {
@@ -34,14 +51,45 @@ export interface Options {
 }
 
 const BOOL: Record<string, keyof Options> = {
-  '--keep': 'keep', '--json': 'json', '--verbose': 'verbose', '-v': 'verbose', '--dry-run': 'dryRun', '--all': 'all', '--help': 'help', '-h': 'help', '--version': 'version',
+  '--keep': 'keep',
+  '--json': 'json',
+  '--verbose': 'verbose',
+  '-v': 'verbose',
+  '--dry-run': 'dryRun',
+  '--all': 'all',
+  '--help': 'help',
+  '-h': 'help',
+  '--version': 'version',
 };
-const VALUE: Record<string, keyof Options> = { '--provider': 'provider', '--report-dir': 'reportDir', '--until': 'until', '--name': 'name', '--variant': 'variant', '--to': 'to', '--format': 'format', '--out': 'out', '--report-format': 'reportFormat', '--inventory': 'inventory', '--kernel': 'kernel', '--targets': 'targets' };
+const VALUE: Record<string, keyof Options> = {
+  '--provider': 'provider',
+  '--report-dir': 'reportDir',
+  '--until': 'until',
+  '--name': 'name',
+  '--variant': 'variant',
+  '--to': 'to',
+  '--format': 'format',
+  '--out': 'out',
+  '--report-format': 'reportFormat',
+  '--inventory': 'inventory',
+  '--kernel': 'kernel',
+  '--targets': 'targets',
+};
 
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
   const o: Options = {
-    command: 'help', args: [], rest: [], keep: false, json: false, verbose: false,
-    color: !env.NO_COLOR && !!process.stdout.isTTY, skip: [], dryRun: false, all: false, help: false, version: false,
+    command: 'help',
+    args: [],
+    rest: [],
+    keep: false,
+    json: false,
+    verbose: false,
+    color: !env.NO_COLOR && !!process.stdout.isTTY,
+    skip: [],
+    dryRun: false,
+    all: false,
+    help: false,
+    version: false,
   };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -50,7 +98,10 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       o.rest = argv.slice(i + 1);
       break;
     }
-    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
     if (flag === '--no-color') o.color = false;
     else if (flag === '--color') o.color = true;
     else if (BOOL[flag]) (o as any)[BOOL[flag]!] = true;
@@ -79,7 +130,10 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     o.args = positional;
   } else {
     const guess = didYouMean(first, COMMANDS);
-    throw new UsageError(`unknown command "${first}"${guess ? `; did you mean "${guess}"?` : ''}`, 'see virtlab --help');
+    throw new UsageError(
+      `unknown command "${first}"${guess ? `; did you mean "${guess}"?` : ''}`,
+      'see virtlab --help',
+    );
   }
   if (o.command === 'run' && o.dryRun) o.command = 'plan';
   return o;

@@ -5,9 +5,23 @@ import { assertionTitle, stepCommands, stepTitle } from '../runner/plan.ts';
 export { score } from '../runner/score.ts';
 
 function stepText(s: Step, n: number, virtType?: (machine: string) => 'qemu' | 'kvm'): string[] {
-  const cmds = stepCommands(s, virtType).map((c) => (c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${c.join(' ')}`));
-  const on = s.kind === 'upload' ? s.to : s.kind === 'hairpin' ? `the ${s.network} switch` : s.kind === 'check' ? 'virtlab' : s.on;
-  return [`${n}. [${s.id}] ${stepTitle(s)}`, ...(s.description ? [`    why: ${s.description}`] : []), `    on ${on}:`, ...cmds];
+  const cmds = stepCommands(s, virtType).map((c) =>
+    c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${c.join(' ')}`,
+  );
+  const on =
+    s.kind === 'upload'
+      ? s.to
+      : s.kind === 'hairpin'
+        ? `the ${s.network} switch`
+        : s.kind === 'check'
+          ? 'virtlab'
+          : s.on;
+  return [
+    `${n}. [${s.id}] ${stepTitle(s)}`,
+    ...(s.description ? [`    why: ${s.description}`] : []),
+    `    on ${on}:`,
+    ...cmds,
+  ];
 }
 
 /** Every step of the lab with the exact command it runs and why; then what is checked. */
@@ -26,12 +40,19 @@ export function explain(lab: Lab): string {
 }
 
 /** What a student does by hand after `virtlab up <lab> --until <from>`. */
-export function instructions(lab: Lab, from: string, instance: string, virtType?: (machine: string) => 'qemu' | 'kvm'): string {
+export function instructions(
+  lab: Lab,
+  from: string,
+  instance: string,
+  virtType?: (machine: string) => 'qemu' | 'kvm',
+): string {
   const i = lab.steps.findIndex((s) => s.id === from);
   const todo = lab.steps.slice(i);
   const lines = ['', `Exercise: ${lab.exercise?.goal ?? lab.description}`];
   if (lab.exercise?.text) lines.push(...lab.exercise.text.trimEnd().split('\n'));
-  lines.push(`The lab is up to (not including) step "${from}". Do these steps yourself (virtlab ssh ${instance} <machine>):`);
+  lines.push(
+    `The lab is up to (not including) step "${from}". Do these steps yourself (virtlab ssh ${instance} <machine>):`,
+  );
   todo.forEach((s, n) => lines.push(...stepText(s, n + 1, virtType)));
   lines.push(`When done, check your work: virtlab check ${instance}`);
   return `${lines.join('\n')}\n`;

@@ -34,7 +34,10 @@ export function commandValidate(o: Options): number {
     for (const d of diagnostics) console.error(formatDiagnostic(d));
     const bad = new Set(diagnostics.map((d) => d.file));
     for (const f of checked) if (!bad.has(displayPath(f))) console.log(`ok  ${displayPath(f)}`);
-    if (diagnostics.length) console.error(`${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${bad.size} file${bad.size === 1 ? '' : 's'}`);
+    if (diagnostics.length)
+      console.error(
+        `${diagnostics.length} problem${diagnostics.length === 1 ? '' : 's'} in ${bad.size} file${bad.size === 1 ? '' : 's'}`,
+      );
   }
   return diagnostics.length ? EXIT.usage : EXIT.ok;
 }
@@ -54,10 +57,15 @@ export function formatPlan(p: Plan): string {
     for (const n of m.nics) lines.push(`    ${n}`);
   }
   lines.push('networks:');
-  for (const n of p.networks) lines.push(`  ${n.name} ${n.subnet} gateway ${n.gateway}${n.dhcp ? ` dhcp ${n.dhcp}` : ''}${n.macFiltering ? ' mac-filtering' : ''}`);
-  for (const n of p.libvirtNetworks) lines.push(`  libvirt ${n.name} on ${n.on}: forward ${n.forward}${n.dev ? ` dev ${n.dev}` : ''}`);
+  for (const n of p.networks)
+    lines.push(
+      `  ${n.name} ${n.subnet} gateway ${n.gateway}${n.dhcp ? ` dhcp ${n.dhcp}` : ''}${n.macFiltering ? ' mac-filtering' : ''}`,
+    );
+  for (const n of p.libvirtNetworks)
+    lines.push(`  libvirt ${n.name} on ${n.on}: forward ${n.forward}${n.dev ? ` dev ${n.dev}` : ''}`);
   lines.push('guests:');
-  for (const g of p.guests) lines.push(`  ${g.name} on ${g.on}: image ${g.image}, ${g.ram} MiB, network ${g.network}, mac ${g.mac}`);
+  for (const g of p.guests)
+    lines.push(`  ${g.name} on ${g.on}: image ${g.image}, ${g.ram} MiB, network ${g.network}, mac ${g.mac}`);
   for (const s of p.stages) {
     lines.push('', `[${s.stage}]`);
     if (!s.steps.length) lines.push('  (nothing)');
@@ -70,7 +78,11 @@ export function formatPlan(p: Plan): string {
 }
 
 export function commandGraph(o: Options): number {
-  if (o.args.length !== 1) throw new UsageError('graph needs exactly one lab', 'virtlab graph <lab> [--format svg|mermaid|dot] [--out <file>]');
+  if (o.args.length !== 1)
+    throw new UsageError(
+      'graph needs exactly one lab',
+      'virtlab graph <lab> [--format svg|mermaid|dot] [--out <file>]',
+    );
   const lab = loadLab(o.args[0]!, undefined, o.variant);
   const g = labGraph(lab);
   const format = o.format ?? 'svg';

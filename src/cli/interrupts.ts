@@ -22,7 +22,8 @@ export function interrupts(): Interrupts {
     if (count === 1) {
       process.stderr.write(`\nvirtlab: ${why}: stopping; removing everything this run created...\n`);
       ac.abort(reason);
-    } else if (!internal) process.stderr.write('virtlab: still removing what was created (waits and retries are skipped); please wait\n');
+    } else if (!internal)
+      process.stderr.write('virtlab: still removing what was created (waits and retries are skipped); please wait\n');
   };
   const int = () => stop('SIGINT', new Error('SIGINT'));
   const term = () => stop('SIGTERM', new Error('SIGTERM'));
@@ -30,7 +31,9 @@ export function interrupts(): Interrupts {
     // the first one is reported; a second (often a consequence of the first) must not repeat or loop
     if (internal) return;
     internal = true;
-    process.stderr.write(`\nvirtlab: internal error (a bug; please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`);
+    process.stderr.write(
+      `\nvirtlab: internal error (a bug; please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`,
+    );
     stop('internal error', e instanceof Error ? e : new Error(String(e)));
   };
 

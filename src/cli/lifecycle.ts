@@ -29,8 +29,14 @@ import type { Command, Options } from './args.ts';
 import { interrupts } from './interrupts.ts';
 
 function reporter(o: Options): Emit {
-  if (o.json) return (e: RunEvent) => process.stdout.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
-  return createConsoleReporter({ color: o.color, tty: !!process.stdout.isTTY, verbose: o.verbose, write: (s) => process.stdout.write(s) });
+  if (o.json)
+    return (e: RunEvent) => process.stdout.write(`${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
+  return createConsoleReporter({
+    color: o.color,
+    tty: !!process.stdout.isTTY,
+    verbose: o.verbose,
+    write: (s) => process.stdout.write(s),
+  });
 }
 
 function oneLab(o: Options, verb: string): string {
@@ -49,19 +55,46 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
     for (const v of variants) {
       if (signal.aborted) break;
       const lab = v === base.variant ? base : loadLab(ref, undefined, v);
-      if (variants.length > 1 && !o.json) console.log(`\n=== ${lab.name}, variant ${v} (${Object.entries(lab.params).map(([k, x]) => `${k}=${x}`).join(', ')}) ===`);
-      const out = await runWithRetry(lab, {
-        mode, provider: o.provider ?? 'netns', inventory: o.inventory, kernel: o.kernel, reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir, keep: o.keep,
-        until: o.until, skip: o.skip, name: o.name, collect: 'on-failure', reportFormats: reportFormats(o), readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
-      }, reporter(o), signal);
+      if (variants.length > 1 && !o.json)
+        console.log(
+          `\n=== ${lab.name}, variant ${v} (${Object.entries(lab.params)
+            .map(([k, x]) => `${k}=${x}`)
+            .join(', ')}) ===`,
+        );
+      const out = await runWithRetry(
+        lab,
+        {
+          mode,
+          provider: o.provider ?? 'netns',
+          inventory: o.inventory,
+          kernel: o.kernel,
+          reportDir: o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir,
+          keep: o.keep,
+          until: o.until,
+          skip: o.skip,
+          name: o.name,
+          collect: 'on-failure',
+          reportFormats: reportFormats(o),
+          readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+        },
+        reporter(o),
+        signal,
+      );
       outcomes.push({ variant: v, out });
       if (mode === 'up' && out.exitCode === EXIT.ok && out.store && !o.json) {
         printAccess(out.store);
         const from = o.until ?? lab.exercise?.from;
         const st = out.store.state;
-        if (from) process.stdout.write(instructions(lab, from, st.instance, (name) => st.machines.find((m) => m.name === name)?.vm?.guestVirt ?? 'qemu'));
-      }
-      else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
+        if (from)
+          process.stdout.write(
+            instructions(
+              lab,
+              from,
+              st.instance,
+              (name) => st.machines.find((m) => m.name === name)?.vm?.guestVirt ?? 'qemu',
+            ),
+          );
+      } else if (o.keep && out.store && !o.json && out.result !== 'interrupted') printAccess(out.store);
       if (o.keep && variants.length > 1) break; // a kept instance blocks the next variant's instance name
     }
   } finally {
@@ -71,17 +104,25 @@ async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
     console.log(`\n${base.name}: ${outcomes.length} variant${outcomes.length === 1 ? '' : 's'}`);
     for (const { variant, out } of outcomes) {
       const passed = out.results.filter((r) => r.status === 'pass').length;
-      console.log(`  ${out.result.toUpperCase().padEnd(11)} ${variant!.padEnd(20)} ${passed}/${out.results.length} assertions as expected${out.reportDir ? `   ${out.reportDir}` : ''}`);
+      console.log(
+        `  ${out.result.toUpperCase().padEnd(11)} ${variant!.padEnd(20)} ${passed}/${out.results.length} assertions as expected${out.reportDir ? `   ${out.reportDir}` : ''}`,
+      );
     }
   }
-  const worst = [EXIT.interrupted, EXIT.host, EXIT.usage, EXIT.assertion].find((c) => outcomes.some((x) => x.out.exitCode === c));
+  const worst = [EXIT.interrupted, EXIT.host, EXIT.usage, EXIT.assertion].find((c) =>
+    outcomes.some((x) => x.out.exitCode === c),
+  );
   return stopped() ?? worst ?? EXIT.ok;
 }
 
 function reportFormats(o: Options): string[] {
   const known = ['json', 'junit', 'html', 'tap'];
-  const list = (o.reportFormat ?? 'json,junit,html').split(',').map((x) => x.trim()).filter(Boolean);
-  for (const f of list) if (!known.includes(f)) throw new UsageError(`unknown report format "${f}"`, `formats: ${known.join(', ')}`);
+  const list = (o.reportFormat ?? 'json,junit,html')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const f of list)
+    if (!known.includes(f)) throw new UsageError(`unknown report format "${f}"`, `formats: ${known.join(', ')}`);
   return list;
 }
 
@@ -96,7 +137,10 @@ function instanceStore(name: string): StateStore {
   const st = existingInstance(home(), name);
   if (!st) {
     const up = StateStore.list(home()).map((x) => x.state.instance);
-    throw new HostError(`no lab instance "${name}" is up`, up.length ? `instances up: ${up.join(', ')}` : 'start one with: virtlab up <lab>');
+    throw new HostError(
+      `no lab instance "${name}" is up`,
+      up.length ? `instances up: ${up.join(', ')}` : 'start one with: virtlab up <lab>',
+    );
   }
   return st;
 }
@@ -115,7 +159,8 @@ async function down(o: Options): Promise<number> {
     if (s.runnerPid !== process.pid && runnerAlive(store) && s.status !== 'kept') {
       // a run is still going: ask it to stop and clean up after itself
       process.kill(s.runnerPid, 'SIGTERM');
-      for (let i = 0; i < 200 && existsSync(store.path) && runnerAlive(store); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 200 && existsSync(store.path) && runnerAlive(store); i++)
+        await new Promise((r) => setTimeout(r, 100));
       if (!existsSync(store.path)) {
         console.log(`${s.instance}: the running instance stopped and removed itself`);
         continue;
@@ -126,7 +171,8 @@ async function down(o: Options): Promise<number> {
     if (leaks.length) {
       leaked++;
       console.error(`${s.instance}: still there: ${leaks.join(', ')}`);
-    } else console.log(`${s.instance}: removed (${fresh.state.resources.length} resources of run ${s.runId}); nothing left`);
+    } else
+      console.log(`${s.instance}: removed (${fresh.state.resources.length} resources of run ${s.runId}); nothing left`);
   }
   return leaked ? EXIT.host : EXIT.ok;
 }
@@ -135,10 +181,26 @@ function status(o: Options): number {
   const stores = StateStore.list(home());
   const rows = stores.map((st) => {
     const s = st.state;
-    return { instance: s.instance, lab: s.lab, runId: s.runId, provider: s.provider, status: s.status, runner: runnerAlive(st) ? s.runnerPid : null,
-      since: s.createdAt, ageS: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
-      machines: s.machines.map((m) => ({ name: m.name, role: m.role, address: m.mgmtHost, ram: m.ram, vcpu: m.vcpu,
-        ...(m.vm ? { vm: { kernel: m.vm.kernel, accel: m.vm.accel, guests: m.vm.guestVirt, console: m.vm.console } } : {}) })) };
+    return {
+      instance: s.instance,
+      lab: s.lab,
+      runId: s.runId,
+      provider: s.provider,
+      status: s.status,
+      runner: runnerAlive(st) ? s.runnerPid : null,
+      since: s.createdAt,
+      ageS: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
+      machines: s.machines.map((m) => ({
+        name: m.name,
+        role: m.role,
+        address: m.mgmtHost,
+        ram: m.ram,
+        vcpu: m.vcpu,
+        ...(m.vm
+          ? { vm: { kernel: m.vm.kernel, accel: m.vm.accel, guests: m.vm.guestVirt, console: m.vm.console } }
+          : {}),
+      })),
+    };
   });
   if (o.json) {
     console.log(JSON.stringify(rows, null, 2));
@@ -146,11 +208,22 @@ function status(o: Options): number {
   }
   if (!rows.length) console.log('no lab instance is up');
   for (const r of rows) {
-    const state = r.status === 'kept' ? 'up' : r.runner ? `${r.status} (runner pid ${r.runner})` : r.status === 'down' ? 'left over: run virtlab down' : `${r.status}, runner gone: run virtlab down ${r.instance}`;
+    const state =
+      r.status === 'kept'
+        ? 'up'
+        : r.runner
+          ? `${r.status} (runner pid ${r.runner})`
+          : r.status === 'down'
+            ? 'left over: run virtlab down'
+            : `${r.status}, runner gone: run virtlab down ${r.instance}`;
     console.log(`${r.instance}  lab ${r.lab}, run ${r.runId}, ${state}, age ${fmtAge(r.ageS)}`);
     for (const m of r.machines) {
-      const vm = m.vm ? `, VM (${m.vm.accel.toUpperCase()}) kernel ${m.vm.kernel}${m.vm.guests ? `, guests under ${m.vm.guests === 'kvm' ? 'KVM' : 'TCG'}` : ''}, console ${m.vm.console}` : '';
-      console.log(`  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU${vm}`);
+      const vm = m.vm
+        ? `, VM (${m.vm.accel.toUpperCase()}) kernel ${m.vm.kernel}${m.vm.guests ? `, guests under ${m.vm.guests === 'kvm' ? 'KVM' : 'TCG'}` : ''}, console ${m.vm.console}`
+        : '';
+      console.log(
+        `  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU${vm}`,
+      );
     }
   }
   return EXIT.ok;
@@ -161,19 +234,42 @@ function fmtAge(s: number): string {
 }
 
 function ssh(o: Options): number {
-  if (o.args.length !== 2) throw new UsageError('ssh needs a lab instance and a machine', 'virtlab ssh <lab> <machine> [-- command ...]');
+  if (o.args.length !== 2)
+    throw new UsageError('ssh needs a lab instance and a machine', 'virtlab ssh <lab> <machine> [-- command ...]');
   const store = instanceStore(o.args[0]!);
   const m = store.state.machines.find((x) => x.name === o.args[1]);
-  if (!m) throw new UsageError(`instance ${o.args[0]} has no machine "${o.args[1]}"`, `its machines: ${store.state.machines.map((x) => x.name).join(', ')}`);
+  if (!m)
+    throw new UsageError(
+      `instance ${o.args[0]} has no machine "${o.args[1]}"`,
+      `its machines: ${store.state.machines.map((x) => x.name).join(', ')}`,
+    );
   // netns machines: the run's own key; existing hosts (ssh provider): what the inventory says
   const inv = store.state.inventory ? loadInventory(store.state.inventory).hosts.get(m.name) : undefined;
   const key = inv?.key ?? store.state.keyFile;
   const known = join(tmpdir(), `virtlab-known-${process.pid}`);
   const hostKey = inv ? inv.hostKey : `ssh-ed25519 ${m.hostKey}`;
-  writeFileSync(known, hostKey ? `${inv && inv.port !== 22 ? `[${m.mgmtHost}]:${inv.port}` : m.mgmtHost} ${hostKey}\n` : '', { mode: 0o600 });
-  const argv = ['-q', '-i', key, '-o', `UserKnownHostsFile=${known}`, '-o', `StrictHostKeyChecking=${hostKey ? 'yes' : 'ask'}`, '-o', 'IdentitiesOnly=yes',
-    '-o', 'LogLevel=ERROR', ...(inv ? ['-p', String(inv.port)] : []), ...(o.rest.length ? [] : ['-t']), `${inv?.user ?? 'root'}@${m.mgmtHost}`,
-    ...(o.rest.length ? ['--', commandLine(o.rest, { sudo: inv?.sudo })] : [])];
+  writeFileSync(
+    known,
+    hostKey ? `${inv && inv.port !== 22 ? `[${m.mgmtHost}]:${inv.port}` : m.mgmtHost} ${hostKey}\n` : '',
+    { mode: 0o600 },
+  );
+  const argv = [
+    '-q',
+    '-i',
+    key,
+    '-o',
+    `UserKnownHostsFile=${known}`,
+    '-o',
+    `StrictHostKeyChecking=${hostKey ? 'yes' : 'ask'}`,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'LogLevel=ERROR',
+    ...(inv ? ['-p', String(inv.port)] : []),
+    ...(o.rest.length ? [] : ['-t']),
+    `${inv?.user ?? 'root'}@${m.mgmtHost}`,
+    ...(o.rest.length ? ['--', commandLine(o.rest, { sudo: inv?.sudo })] : []),
+  ];
   if (!which('ssh')) throw new HostError('the ssh client is missing', 'apt-get install -y openssh-client');
   try {
     const r = spawnSync('ssh', argv, { stdio: 'inherit' });
@@ -197,13 +293,38 @@ async function check(o: Options): Promise<number> {
     const durationMs = Math.round(performance.now() - t0);
     if (o.reportDir) {
       mkdirSync(o.reportDir, { recursive: true, mode: 0o700 });
-      writeReports(o.reportDir, {
-        lab: lab.name, description: lab.description, instance: store.state.instance, runId: store.state.runId, provider: store.state.provider,
-        result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, startedAt: new Date().toISOString(), durationMs, stages: { assert: durationMs },
-        steps: [], assertions: results, machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu })), images: [], files: [], score: sc,
-      }, lab, reportFormats(o));
+      writeReports(
+        o.reportDir,
+        {
+          lab: lab.name,
+          description: lab.description,
+          instance: store.state.instance,
+          runId: store.state.runId,
+          provider: store.state.provider,
+          result: failed ? 'fail' : 'pass',
+          exitCode: failed ? 1 : 0,
+          startedAt: new Date().toISOString(),
+          durationMs,
+          stages: { assert: durationMs },
+          steps: [],
+          assertions: results,
+          machines: lab.machines.map((m) => ({ name: m.name, role: m.role, ram: m.ram, vcpu: m.vcpu })),
+          images: [],
+          files: [],
+          score: sc,
+        },
+        lab,
+        reportFormats(o),
+      );
     }
-    emit({ type: 'run-end', result: failed ? 'fail' : 'pass', exitCode: failed ? 1 : 0, durationMs, message: `score ${sc.points}/${sc.max}`, reportDir: o.reportDir });
+    emit({
+      type: 'run-end',
+      result: failed ? 'fail' : 'pass',
+      exitCode: failed ? 1 : 0,
+      durationMs,
+      message: `score ${sc.points}/${sc.max}`,
+      reportDir: o.reportDir,
+    });
     return failed ? EXIT.assertion : EXIT.ok;
   } finally {
     await closeAll(s);
@@ -214,7 +335,9 @@ async function doctor(o: Options): Promise<number> {
   const problems = await hostProblems(true);
   const kvm = existsSync('/dev/kvm');
   const accel = hostAccel();
-  const vmProblemsNow = vmProblems([{ name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] }]);
+  const vmProblemsNow = vmProblems([
+    { name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] },
+  ]);
   const images = machineImages(home());
   const lines = [
     `root:            ${process.getuid?.() === 0 ? 'yes' : 'no'}`,
@@ -225,10 +348,25 @@ async function doctor(o: Options): Promise<number> {
     `machine image:   ${images.length ? images.map((i) => `${i.dir} (kernels ${i.kernels.map((k) => k.version).join(', ')})`).join('; ') : 'not built yet (built on first vm run, about 1.5 min: scripts/build-vm-image.sh)'}`,
     `state folder:    ${home().root}`,
   ];
-  if (o.json) console.log(JSON.stringify({ ok: !problems.length, problems, kvm, vm: { accel: accel.accel, why: accel.why, problems: vmProblemsNow, images } }, null, 2));
+  if (o.json)
+    console.log(
+      JSON.stringify(
+        {
+          ok: !problems.length,
+          problems,
+          kvm,
+          vm: { accel: accel.accel, why: accel.why, problems: vmProblemsNow, images },
+        },
+        null,
+        2,
+      ),
+    );
   else {
     for (const l of lines) console.log(l);
-    if (!problems.length) console.log(`\nall checks passed: this host can run every lab with the netns provider${vmProblemsNow.length ? '' : ' and the vm provider'}`);
+    if (!problems.length)
+      console.log(
+        `\nall checks passed: this host can run every lab with the netns provider${vmProblemsNow.length ? '' : ' and the vm provider'}`,
+      );
     for (const p of problems) console.log(`\nproblem: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
     for (const p of vmProblemsNow) console.log(`\nvm provider: ${p.what}${p.hint ? `\n  fix: ${p.hint}` : ''}`);
   }
@@ -245,9 +383,20 @@ async function reset(o: Options): Promise<number> {
   if (downCode !== EXIT.ok) return downCode;
   // the same provider, hosts and kernel as before, unless the command line says otherwise
   const kernel = o.kernel ?? s.machines.find((m) => m.vm && m.role === 'hypervisor')?.vm?.kernel;
-  const again = { ...o, args: [s.labFile], name: s.instance, until: to, variant: s.variant, keep: true, provider: o.provider ?? s.provider, inventory: o.inventory ?? s.inventory, kernel };
+  const again = {
+    ...o,
+    args: [s.labFile],
+    name: s.instance,
+    until: to,
+    variant: s.variant,
+    keep: true,
+    provider: o.provider ?? s.provider,
+    inventory: o.inventory ?? s.inventory,
+    kernel,
+  };
   return lifecycle(again, 'up').then((c) => {
-    if (c === EXIT.ok) console.log(`${s.instance}: reset to ${to ? `before step "${to}"` : `the end of setup`} of ${lab.name}`);
+    if (c === EXIT.ok)
+      console.log(`${s.instance}: reset to ${to ? `before step "${to}"` : `the end of setup`} of ${lab.name}`);
     return c;
   });
 }
@@ -257,8 +406,17 @@ function explainCmd(o: Options): number {
   return EXIT.ok;
 }
 
-export const COMMAND_HANDLERS: Record<Exclude<Command, 'list' | 'validate' | 'plan' | 'graph' | 'matrix' | 'diff' | 'help'>, (o: Options) => Promise<number> | number> = {
+export const COMMAND_HANDLERS: Record<
+  Exclude<Command, 'list' | 'validate' | 'plan' | 'graph' | 'matrix' | 'diff' | 'help'>,
+  (o: Options) => Promise<number> | number
+> = {
   run: (o) => lifecycle(o, 'run'),
   up: (o) => lifecycle(o, 'up'),
-  down, check, ssh, status, doctor, reset, explain: explainCmd,
+  down,
+  check,
+  ssh,
+  status,
+  doctor,
+  reset,
+  explain: explainCmd,
 };

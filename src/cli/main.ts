@@ -16,13 +16,20 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   switch (o.command) {
-    case 'list': return (await import('./definitions.ts')).commandList(o);
-    case 'validate': return (await import('./definitions.ts')).commandValidate(o);
-    case 'plan': return (await import('./definitions.ts')).commandPlan(o);
-    case 'graph': return (await import('./definitions.ts')).commandGraph(o);
-    case 'matrix': return (await import('./matrix.ts')).commandMatrix(o);
-    case 'diff': return (await import('./matrix.ts')).commandDiff(o);
-    default: return (await import('./lifecycle.ts')).COMMAND_HANDLERS[o.command](o);
+    case 'list':
+      return (await import('./definitions.ts')).commandList(o);
+    case 'validate':
+      return (await import('./definitions.ts')).commandValidate(o);
+    case 'plan':
+      return (await import('./definitions.ts')).commandPlan(o);
+    case 'graph':
+      return (await import('./definitions.ts')).commandGraph(o);
+    case 'matrix':
+      return (await import('./matrix.ts')).commandMatrix(o);
+    case 'diff':
+      return (await import('./matrix.ts')).commandDiff(o);
+    default:
+      return (await import('./lifecycle.ts')).COMMAND_HANDLERS[o.command](o);
   }
 }
 

@@ -12,7 +12,15 @@ import { runWithRetry } from '../runner/retry.ts';
 import { createConsoleReporter } from '../report/console.ts';
 import { loadInventory } from '../providers/ssh/inventory.ts';
 import { vmSlots } from '../providers/vm/slots.ts';
-import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixText, type MatrixColumn } from '../report/matrix.ts';
+import {
+  diffReports,
+  diffText,
+  matrixJson,
+  matrixJunit,
+  matrixMarkdown,
+  matrixText,
+  type MatrixColumn,
+} from '../report/matrix.ts';
 import type { Options } from './args.ts';
 import { interrupts } from './interrupts.ts';
 
@@ -32,11 +40,24 @@ function loadTargets(file: string): Target[] {
     throw new UsageError(`cannot read targets file ${file}: ${(e as Error).message}`);
   }
   const entries = Object.entries<any>(raw?.targets ?? {});
-  if (!entries.length) throw new UsageError(`targets file ${file} lists no targets`, 'targets:\n  name: { provider: ssh, inventory: hosts.yml }');
+  if (!entries.length)
+    throw new UsageError(
+      `targets file ${file} lists no targets`,
+      'targets:\n  name: { provider: ssh, inventory: hosts.yml }',
+    );
   return entries.map(([name, t]) => {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 16) throw new UsageError(`target name "${name}" must be lowercase letters, digits and "-", at most 16 characters`);
-    const inv = t?.inventory ? (isAbsolute(t.inventory) ? t.inventory : join(dirname(resolve(file)), t.inventory)) : undefined;
-    if (t?.kernel !== undefined && (typeof t.kernel !== 'string' || !/^[a-z0-9][a-z0-9.+-]{0,79}$/.test(t.kernel))) throw new UsageError(`target ${name}: kernel must be a Debian kernel package name or version`, 'kernel: linux-image-6.12-cloud-amd64');
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 16)
+      throw new UsageError(`target name "${name}" must be lowercase letters, digits and "-", at most 16 characters`);
+    const inv = t?.inventory
+      ? isAbsolute(t.inventory)
+        ? t.inventory
+        : join(dirname(resolve(file)), t.inventory)
+      : undefined;
+    if (t?.kernel !== undefined && (typeof t.kernel !== 'string' || !/^[a-z0-9][a-z0-9.+-]{0,79}$/.test(t.kernel)))
+      throw new UsageError(
+        `target ${name}: kernel must be a Debian kernel package name or version`,
+        'kernel: linux-image-6.12-cloud-amd64',
+      );
     return { name, provider: t?.provider ?? 'netns', inventory: inv, kernel: t?.kernel };
   });
 }
@@ -70,10 +91,23 @@ const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, 
 async function runTarget(lab: Lab, t: Target, reportDir: string, signal: AbortSignal): Promise<MatrixColumn> {
   process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${t.kernel ? `, kernel ${t.kernel}` : ''})\n`);
   try {
-    const out = await runWithRetry(lab, {
-      mode: 'run', provider: t.provider, inventory: t.inventory, kernel: t.kernel, reportDir, keep: false, skip: [], name: `mx-${t.name}`,
-      collect: 'on-failure', readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
-    }, quiet, signal);
+    const out = await runWithRetry(
+      lab,
+      {
+        mode: 'run',
+        provider: t.provider,
+        inventory: t.inventory,
+        kernel: t.kernel,
+        reportDir,
+        keep: false,
+        skip: [],
+        name: `mx-${t.name}`,
+        collect: 'on-failure',
+        readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+      },
+      quiet,
+      signal,
+    );
     process.stdout.write(`${t.name}: ${out.result}\n`);
     return { target: t.name, report: JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) };
   } catch (e) {
@@ -84,7 +118,8 @@ async function runTarget(lab: Lab, t: Target, reportDir: string, signal: AbortSi
 }
 
 export async function commandMatrix(o: Options): Promise<number> {
-  if (o.args.length !== 1 || !o.targets) throw new UsageError('matrix needs a lab and a targets file', 'virtlab matrix <lab> --targets targets.yml');
+  if (o.args.length !== 1 || !o.targets)
+    throw new UsageError('matrix needs a lab and a targets file', 'virtlab matrix <lab> --targets targets.yml');
   const lab = loadLab(o.args[0]!, undefined, o.variant);
   const targets = loadTargets(o.targets);
   const dir = o.reportDir ?? join(home().runs, `matrix-${lab.name}-${Date.now().toString(36)}`);
@@ -94,7 +129,7 @@ export async function commandMatrix(o: Options): Promise<number> {
   try {
     for (const wave of waves(targets)) {
       if (signal.aborted) break;
-      cols.push(...await Promise.all(wave.map((t) => runTarget(lab, t, join(dir, t.name), signal))));
+      cols.push(...(await Promise.all(wave.map((t) => runTarget(lab, t, join(dir, t.name), signal)))));
     }
   } finally {
     dispose();
@@ -104,8 +139,14 @@ export async function commandMatrix(o: Options): Promise<number> {
   writeFileSync(join(dir, 'matrix.json'), `${JSON.stringify(matrixJson(lab.name, cols), null, 2)}\n`, { mode: 0o600 });
   writeFileSync(join(dir, 'junit.xml'), matrixJunit(cols), { mode: 0o600 });
   if (o.json) console.log(JSON.stringify(matrixJson(lab.name, cols), null, 2));
-  else process.stdout.write(`\n${matrixText(lab.name, cols)}report: ${dir} (matrix.md, matrix.json, junit.xml, one folder per target)\n`);
-  return stopped() ?? (cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok);
+  else
+    process.stdout.write(
+      `\n${matrixText(lab.name, cols)}report: ${dir} (matrix.md, matrix.json, junit.xml, one folder per target)\n`,
+    );
+  return (
+    stopped() ??
+    (cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok)
+  );
 }
 
 function readReport(p: string): RunReport {
@@ -113,12 +154,19 @@ function readReport(p: string): RunReport {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as RunReport;
   } catch (e) {
-    throw new UsageError(`cannot read report ${file}: ${(e as Error).message}`, 'give a report.json or the folder that holds it');
+    throw new UsageError(
+      `cannot read report ${file}: ${(e as Error).message}`,
+      'give a report.json or the folder that holds it',
+    );
   }
 }
 
 export function commandDiff(o: Options): number {
-  if (o.args.length !== 2) throw new UsageError('diff needs two reports', 'virtlab diff <report-a> <report-b>   (report.json files or their folders)');
+  if (o.args.length !== 2)
+    throw new UsageError(
+      'diff needs two reports',
+      'virtlab diff <report-a> <report-b>   (report.json files or their folders)',
+    );
   const d = diffReports(readReport(o.args[0]!), readReport(o.args[1]!));
   if (o.json) console.log(JSON.stringify(d, null, 2));
   else process.stdout.write(diffText(d, o.args[0]!, o.args[1]!));
@@ -127,6 +175,10 @@ export function commandDiff(o: Options): number {
 
 /** A multi-line error (a preflight's list of problems) as one line for the table. */
 function oneLine(message: string): string {
-  const s = message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  const s = message
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
   return s.length > 300 ? `${s.slice(0, 297)}...` : s;
 }

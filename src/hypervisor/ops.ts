@@ -26,10 +26,14 @@ export const setPromisc = (x: Executor, nic: string, state: 'on' | 'off') =>
 export async function launchGuest(x: Executor, g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): Promise<void> {
   await step(`create the disk of guest "${g.name}" on ${x.machine}`, () => x.run(cmd.guestDisk(g)));
   if (g.qemu) {
-    await step(`launch guest "${g.name}" with bare QEMU on ${x.machine}`, () => x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name), virtType === 'kvm' ? 'kvm' : 'tcg'), { timeoutMs: 60000 }));
+    await step(`launch guest "${g.name}" with bare QEMU on ${x.machine}`, () =>
+      x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name), virtType === 'kvm' ? 'kvm' : 'tcg'), { timeoutMs: 60000 }),
+    );
     return;
   }
-  await step(`launch guest "${g.name}" on ${x.machine}`, () => x.run(cmd.virtInstall(g, virtType), { timeoutMs: 120000 }));
+  await step(`launch guest "${g.name}" on ${x.machine}`, () =>
+    x.run(cmd.virtInstall(g, virtType), { timeoutMs: 120000 }),
+  );
 }
 
 export async function domIfaces(x: Executor, guest: string): Promise<{ ifaces: DomIface[]; stdout: string }> {
@@ -37,9 +41,16 @@ export async function domIfaces(x: Executor, guest: string): Promise<{ ifaces: D
   return { ifaces: parseDomiflist(r.stdout), stdout: r.stdout };
 }
 
-export async function linkInfo(x: Executor, dev: string): Promise<{ link?: LinkInfo; stdout: string; exitCode: number }> {
+export async function linkInfo(
+  x: Executor,
+  dev: string,
+): Promise<{ link?: LinkInfo; stdout: string; exitCode: number }> {
   const r = await x.run(['ip', '-j', '-d', 'addr', 'show', 'dev', dev], { check: false });
-  return { link: r.exitCode === 0 ? parseIpAddrJson(r.stdout)[0] : undefined, stdout: r.stdout || r.stderr, exitCode: r.exitCode };
+  return {
+    link: r.exitCode === 0 ? parseIpAddrJson(r.stdout)[0] : undefined,
+    stdout: r.stdout || r.stderr,
+    exitCode: r.exitCode,
+  };
 }
 
 export async function consoleText(x: Executor, guest: string): Promise<string> {

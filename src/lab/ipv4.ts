@@ -23,7 +23,8 @@ export function parseCidr(s: string): Cidr | { error: string } {
   const addr = parseIp(ip ?? '');
   const prefix = Number(len);
   if (addr === undefined) return { error: `"${s}" has an invalid address part` };
-  if (!Number.isInteger(prefix) || prefix < 8 || prefix > 30) return { error: `"${s}": the prefix length must be between 8 and 30` };
+  if (!Number.isInteger(prefix) || prefix < 8 || prefix > 30)
+    return { error: `"${s}": the prefix length must be between 8 and 30` };
   const network = (addr & mask(prefix)) >>> 0;
   if (network !== addr) return { error: `"${s}" has host bits set; the network is ${formatIp(network)}/${prefix}` };
   return { network, prefix, text: s };
@@ -34,7 +35,7 @@ export function mask(prefix: number): number {
 }
 
 export function contains(c: Cidr, ip: number): boolean {
-  return ((ip & mask(c.prefix)) >>> 0) === c.network;
+  return (ip & mask(c.prefix)) >>> 0 === c.network;
 }
 
 export function broadcast(c: Cidr): number {

@@ -23,7 +23,10 @@ export function labPath(ref: string, root = projectRoot()): string {
   const p = join(labsDir(root), `${ref}.yml`);
   if (!existsSync(p)) {
     const known = listLabNames(root);
-    throw new UsageError(`no lab named "${ref}"`, `known labs: ${known.join(', ') || '(none)'}; or give a path to a .yml file`);
+    throw new UsageError(
+      `no lab named "${ref}"`,
+      `known labs: ${known.join(', ') || '(none)'}; or give a path to a .yml file`,
+    );
   }
   return p;
 }
@@ -38,12 +41,31 @@ export function listLabNames(root = projectRoot()): string[] {
 
 type Validators = ReturnType<typeof compileSchemas>;
 
-function loadValidated(path: string, schema: SchemaName, v: Validators, what: string, transform?: Transform): { source?: Source; diagnostics: Diagnostic[] } {
+function loadValidated(
+  path: string,
+  schema: SchemaName,
+  v: Validators,
+  what: string,
+  transform?: Transform,
+): { source?: Source; diagnostics: Diagnostic[] } {
   // Ansible playbooks and Vagrant's machines.yml are YAML 1.1 (yes/no are booleans); labs are YAML 1.2
   const { source, diagnostics } = readSource(path, schema === 'lab' ? '1.2' : '1.1', transform);
   if (!source) return { diagnostics };
-  if (source.data === null || typeof source.data !== 'object' || (schema === 'lab' && Array.isArray(source.data)) || (schema === 'playbook' && !Array.isArray(source.data))) {
-    return { diagnostics: [diag(source, [], `this is not a ${what} (expected ${schema === 'lab' ? 'a mapping with description, machines, steps and assertions' : schema === 'machines' ? 'a list of machines or a "machines:" mapping' : 'a list of plays'})`)] };
+  if (
+    source.data === null ||
+    typeof source.data !== 'object' ||
+    (schema === 'lab' && Array.isArray(source.data)) ||
+    (schema === 'playbook' && !Array.isArray(source.data))
+  ) {
+    return {
+      diagnostics: [
+        diag(
+          source,
+          [],
+          `this is not a ${what} (expected ${schema === 'lab' ? 'a mapping with description, machines, steps and assertions' : schema === 'machines' ? 'a list of machines or a "machines:" mapping' : 'a list of plays'})`,
+        ),
+      ],
+    };
   }
   const d = validateAgainst(v[schema], source, what);
   if (schema === 'machines' && !d.length) {
@@ -52,7 +74,11 @@ function loadValidated(path: string, schema: SchemaName, v: Validators, what: st
   return { source: d.length ? undefined : source, diagnostics: d };
 }
 
-export function catalogueFor(labFile: string, root: string, v: Validators): { catalogue?: Catalogue; diagnostics: Diagnostic[] } {
+export function catalogueFor(
+  labFile: string,
+  root: string,
+  v: Validators,
+): { catalogue?: Catalogue; diagnostics: Diagnostic[] } {
   // a lab outside the project may bring its own machines.yml beside it
   const beside = join(dirname(labFile), 'machines.yml');
   const path = existsSync(beside) && dirname(labFile) !== labsDir(root) ? beside : join(root, 'machines.yml');
@@ -68,11 +94,19 @@ export function variantsOf(labFile: string): VariantInfo {
   }
 }
 
-function resolveFile(labFile: string, root: string, v: Validators, variant?: string): { lab?: Lab; diagnostics: Diagnostic[] } {
+function resolveFile(
+  labFile: string,
+  root: string,
+  v: Validators,
+  variant?: string,
+): { lab?: Lab; diagnostics: Diagnostic[] } {
   const info = variantsOf(labFile);
   if (variant !== undefined && !(variant in info.variants)) {
     const names = Object.keys(info.variants);
-    throw new UsageError(`lab ${basename(labFile, '.yml')} has no variant "${variant}"`, names.length ? `its variants: ${names.join(', ')}` : 'it declares no variants');
+    throw new UsageError(
+      `lab ${basename(labFile, '.yml')} has no variant "${variant}"`,
+      names.length ? `its variants: ${names.join(', ')}` : 'it declares no variants',
+    );
   }
   const params = paramsFor(info, variant);
   const lab = loadValidated(labFile, 'lab', v, 'lab', (text, file) => render(text, params, file));
@@ -100,7 +134,10 @@ export function loadLab(ref: string, root = projectRoot(), variant?: string): La
 export function listPlaybooks(root = projectRoot()): string[] {
   const dir = join(root, 'playbooks');
   if (!existsSync(dir)) return [];
-  return readdirSync(dir).filter((f) => ['.yml', '.yaml'].includes(extname(f))).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => ['.yml', '.yaml'].includes(extname(f)))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /**
@@ -113,19 +150,28 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
   const checked: string[] = [];
   const add = (file: string, d: Diagnostic[]) => {
     if (!checked.includes(file)) checked.push(file);
-    for (const x of d) if (!diagnostics.some((y) => y.file === x.file && y.line === x.line && y.message === x.message)) diagnostics.push(x);
+    for (const x of d)
+      if (!diagnostics.some((y) => y.file === x.file && y.line === x.line && y.message === x.message))
+        diagnostics.push(x);
   };
   const targets = refs.length
     ? refs
-    : [...listLabNames(root).map((n) => join(labsDir(root), `${n}.yml`)), join(root, 'machines.yml'), ...listPlaybooks(root)];
+    : [
+        ...listLabNames(root).map((n) => join(labsDir(root), `${n}.yml`)),
+        join(root, 'machines.yml'),
+        ...listPlaybooks(root),
+      ];
   for (const t of targets) {
     const path = t.includes('/') || /\.ya?ml$/.test(t) ? resolvePath(t) : labPath(t, root);
     const kind = classify(path, root);
     if (kind === 'lab') {
       add(path, resolveFile(path, root, v).diagnostics);
-      for (const name of Object.keys(variantsOf(path).variants)) add(path, resolveFile(path, root, v, name).diagnostics.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })));
-    }
-    else add(path, loadValidated(path, kind, v, kind === 'machines' ? 'machine catalogue' : 'playbook').diagnostics);
+      for (const name of Object.keys(variantsOf(path).variants))
+        add(
+          path,
+          resolveFile(path, root, v, name).diagnostics.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })),
+        );
+    } else add(path, loadValidated(path, kind, v, kind === 'machines' ? 'machine catalogue' : 'playbook').diagnostics);
   }
   return { checked, diagnostics };
 }

@@ -95,7 +95,13 @@ export type Step =
   | (StepBase & { kind: 'net-start'; on: string; network: string })
   | (StepBase & { kind: 'promisc'; on: string; nic: string; state: 'on' | 'off' })
   | (StepBase & { kind: 'guest'; on: string; guest: Guest })
-  | (StepBase & { kind: 'command'; on: string; argv?: string[]; script?: { src: string; rel: string }; guest?: boolean })
+  | (StepBase & {
+      kind: 'command';
+      on: string;
+      argv?: string[];
+      script?: { src: string; rel: string };
+      guest?: boolean;
+    })
   | (StepBase & { kind: 'hairpin'; network: string; machine: string; nic: string; state: 'on' | 'off' })
   | (StepBase & { kind: 'attach-interface'; on: string; guest: string; network: string; mac: string })
   | (StepBase & { kind: 'check'; assertions: string[] });

@@ -5,7 +5,18 @@ import type { Diagnostic } from '../errors.ts';
 import type { Catalogue } from './catalogue.ts';
 import { findImage, IMAGES } from './images.ts';
 import { broadcast, contains, formatIp, isHost, parseCidr, parseIp, type Cidr } from './ipv4.ts';
-import type { Assertion, Endpoint, Guest, ImageRef, Lab, LibvirtNetwork, Machine, Nic, Step, Underlay } from './model.ts';
+import type {
+  Assertion,
+  Endpoint,
+  Guest,
+  ImageRef,
+  Lab,
+  LibvirtNetwork,
+  Machine,
+  Nic,
+  Step,
+  Underlay,
+} from './model.ts';
 import { diag, type Path, type Source } from './source.ts';
 import { didYouMean } from './suggest.ts';
 import { parseNetworkXml } from './netxml.ts';
@@ -38,9 +49,16 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   const labDir = dirname(isAbsolute(file) ? file : join(process.cwd(), file));
   const name: string = raw.name ?? basename(file, extname(file));
   if (raw.name !== undefined && raw.name !== basename(file, extname(file))) {
-    err(['name'], `lab name "${raw.name}" does not match the file name "${basename(file)}"`, `rename the file to ${raw.name}.yml or remove "name"`);
+    err(
+      ['name'],
+      `lab name "${raw.name}" does not match the file name "${basename(file)}"`,
+      `rename the file to ${raw.name}.yml or remove "name"`,
+    );
   } else if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 24) {
-    err([], `the file name "${basename(file)}" cannot be a lab name (lowercase letters, digits and "-", at most 24 characters)`);
+    err(
+      [],
+      `the file name "${basename(file)}" cannot be a lab name (lowercase letters, digits and "-", at most 24 characters)`,
+    );
   }
 
   // underlay networks
@@ -55,7 +73,10 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     cidrs.set(n, c);
     const gw = spec.gateway ?? formatIp(c.network + 1);
     if (spec.gateway !== undefined && !isHost(c, parseIp(spec.gateway)!)) {
-      err(['networks', n, 'gateway'], `network "${n}": gateway ${spec.gateway} is not a host address in ${spec.subnet}`);
+      err(
+        ['networks', n, 'gateway'],
+        `network "${n}": gateway ${spec.gateway} is not a host address in ${spec.subnet}`,
+      );
     }
     let dhcp: Underlay['dhcp'];
     if (spec.dhcp === true || spec.dhcp === undefined) {
@@ -64,12 +85,31 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     } else if (typeof spec.dhcp === 'object') {
       const s = parseIp(spec.dhcp.start)!;
       const e = parseIp(spec.dhcp.end)!;
-      if (!isHost(c, s)) err(['networks', n, 'dhcp', 'start'], `network "${n}": DHCP range start ${spec.dhcp.start} is outside ${spec.subnet}`);
-      if (!isHost(c, e)) err(['networks', n, 'dhcp', 'end'], `network "${n}": DHCP range end ${spec.dhcp.end} is outside ${spec.subnet}`);
-      if (isHost(c, s) && isHost(c, e) && s > e) err(['networks', n, 'dhcp'], `network "${n}": DHCP range start ${spec.dhcp.start} is after its end ${spec.dhcp.end}`);
+      if (!isHost(c, s))
+        err(
+          ['networks', n, 'dhcp', 'start'],
+          `network "${n}": DHCP range start ${spec.dhcp.start} is outside ${spec.subnet}`,
+        );
+      if (!isHost(c, e))
+        err(
+          ['networks', n, 'dhcp', 'end'],
+          `network "${n}": DHCP range end ${spec.dhcp.end} is outside ${spec.subnet}`,
+        );
+      if (isHost(c, s) && isHost(c, e) && s > e)
+        err(
+          ['networks', n, 'dhcp'],
+          `network "${n}": DHCP range start ${spec.dhcp.start} is after its end ${spec.dhcp.end}`,
+        );
       dhcp = { start: spec.dhcp.start, end: spec.dhcp.end };
     }
-    networks.push({ name: n, subnet: spec.subnet, prefix: c.prefix, gateway: gw, dhcp, macFiltering: spec['mac-filtering'] ?? false });
+    networks.push({
+      name: n,
+      subnet: spec.subnet,
+      prefix: c.prefix,
+      gateway: gw,
+      dhcp,
+      macFiltering: spec['mac-filtering'] ?? false,
+    });
   }
 
   // machines and their NICs
@@ -81,7 +121,12 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     const cat = input.catalogue.machines.get(mName);
     if (!cat) {
       const guess = didYouMean(mName, catNames);
-      err(['machines', mName], `unknown machine "${mName}"${guess ? `; did you mean "${guess}"?` : ''}`, `machines.yml defines: ${catNames.join(', ') || '(none)'}`, true);
+      err(
+        ['machines', mName],
+        `unknown machine "${mName}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        `machines.yml defines: ${catNames.join(', ') || '(none)'}`,
+        true,
+      );
       continue;
     }
     const nics: Nic[] = [];
@@ -89,12 +134,23 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       const at: Path = ['machines', mName, 'nics', nicName];
       const net = networks.find((x) => x.name === nic.network);
       // keep the NIC even when it is wrong, so later references to it do not cascade into more errors
-      const placeholder = () => nics.push({ name: nicName, network: nic.network, address: 'dhcp', mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`) });
+      const placeholder = () =>
+        nics.push({
+          name: nicName,
+          network: nic.network,
+          address: 'dhcp',
+          mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`),
+        });
       if (!net) {
         placeholder();
         const known = Object.keys(raw.networks ?? {});
         const guess = didYouMean(nic.network, known);
-        if (!known.includes(nic.network)) err([...at, 'network'], `unknown network "${nic.network}"${guess ? `; did you mean "${guess}"?` : ''}`, `networks defined in this lab: ${known.join(', ') || '(none)'}`);
+        if (!known.includes(nic.network))
+          err(
+            [...at, 'network'],
+            `unknown network "${nic.network}"${guess ? `; did you mean "${guess}"?` : ''}`,
+            `networks defined in this lab: ${known.join(', ') || '(none)'}`,
+          );
         return;
       }
       const c = cidrs.get(net.name)!;
@@ -105,7 +161,12 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         ipPath = [...cat.path];
       }
       if (ip === 'dhcp') {
-        nics.push({ name: nicName, network: net.name, address: 'dhcp', mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`) });
+        nics.push({
+          name: nicName,
+          network: net.name,
+          address: 'dhcp',
+          mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`),
+        });
         return;
       }
       if (ip === undefined) ip = allocate(c, net, usedIps);
@@ -117,27 +178,54 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       }
       if (!isHost(c, n)) {
         placeholder();
-        err(ipPath, `${mName} ${nicName}: address ${ip} is not a host address in ${net.subnet} (network "${net.name}")`);
+        err(
+          ipPath,
+          `${mName} ${nicName}: address ${ip} is not a host address in ${net.subnet} (network "${net.name}")`,
+        );
         return;
       }
       if (net.dhcp && n >= parseIp(net.dhcp.start)! && n <= parseIp(net.dhcp.end)!) {
-        err(ipPath, `${mName} ${nicName}: address ${ip} lies in the DHCP range of "${net.name}" (${net.dhcp.start}-${net.dhcp.end})`, 'pick an address outside the range');
+        err(
+          ipPath,
+          `${mName} ${nicName}: address ${ip} lies in the DHCP range of "${net.name}" (${net.dhcp.start}-${net.dhcp.end})`,
+          'pick an address outside the range',
+        );
       }
       const clash = usedIps.get(ip);
       if (clash) err(ipPath, `${mName} ${nicName}: address ${ip} is already used (${clash.join('.')})`);
       usedIps.set(ip, at);
-      nics.push({ name: nicName, network: net.name, address: `${ip}/${c.prefix}`, mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`) });
+      nics.push({
+        name: nicName,
+        network: net.name,
+        address: `${ip}/${c.prefix}`,
+        mac: nic.mac ?? stableMac(name, `${mName}/${nicName}`),
+      });
     });
     let provision: string | undefined;
     if (cat.provision) {
       provision = join(input.playbookDir, cat.provision);
       if (!input.exists(provision)) {
-        out.push(diag(input.catalogue.source, [...cat.path, ...(Array.isArray(input.catalogue.source.data) ? [] : []), 'provision'], `playbook "${cat.provision}" of machine ${mName} not found in playbooks/`));
+        out.push(
+          diag(
+            input.catalogue.source,
+            [...cat.path, ...(Array.isArray(input.catalogue.source.data) ? [] : []), 'provision'],
+            `playbook "${cat.provision}" of machine ${mName} not found in playbooks/`,
+          ),
+        );
         provision = undefined;
       }
     }
-    machines.push({ name: mName, role: spec.role, ram: spec.ram ?? cat.ram, vcpu: spec.vcpu ?? cat.vcpu, nested: cat.nested, provision, nics,
-      ...(cat.provider === 'vm' || cat.provider === 'netns' ? { provider: cat.provider } : {}), ...(cat.kernel ? { kernel: cat.kernel } : {}) });
+    machines.push({
+      name: mName,
+      role: spec.role,
+      ram: spec.ram ?? cat.ram,
+      vcpu: spec.vcpu ?? cat.vcpu,
+      nested: cat.nested,
+      provision,
+      nics,
+      ...(cat.provider === 'vm' || cat.provider === 'netns' ? { provider: cat.provider } : {}),
+      ...(cat.kernel ? { kernel: cat.kernel } : {}),
+    });
   }
 
   const machine = (n: string) => machines.find((m) => m.name === n);
@@ -145,12 +233,20 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   const checkMachine = (path: Path, n: string, role?: 'hypervisor'): boolean => {
     if (!labMachineNames.includes(n)) {
       const guess = didYouMean(n, labMachineNames);
-      err(path, `unknown machine "${n}"${guess ? `; did you mean "${guess}"?` : ''}`, `this lab's machines: ${labMachineNames.join(', ')}`);
+      err(
+        path,
+        `unknown machine "${n}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        `this lab's machines: ${labMachineNames.join(', ')}`,
+      );
       return false;
     }
     const m = machine(n);
     if (m && role && m.role !== role) {
-      err(path, `machine "${n}" is a ${m.role}; this step needs a hypervisor`, `set "role: hypervisor" for ${n} under machines`);
+      err(
+        path,
+        `machine "${n}" is a ${m.role}; this step needs a hypervisor`,
+        `set "role: hypervisor" for ${n} under machines`,
+      );
       return false;
     }
     return true;
@@ -186,11 +282,29 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
       const on: string | undefined = s.on ?? s.to ?? s.machine;
       if (s.kind === 'command' && guests.some((g) => g.name === s.on)) {
         // a command inside a guest, over its console
-        if (s.argv === undefined) err([...at, 'argv'], 'a command step on a guest needs "argv" (a script cannot be uploaded over a console)');
-        else steps.push({ id, description: s.description, hint: s.hint, kind: 'command', on: s.on, argv: s.argv, guest: true });
+        if (s.argv === undefined)
+          err([...at, 'argv'], 'a command step on a guest needs "argv" (a script cannot be uploaded over a console)');
+        else
+          steps.push({
+            id,
+            description: s.description,
+            hint: s.hint,
+            kind: 'command',
+            on: s.on,
+            argv: s.argv,
+            guest: true,
+          });
         return;
       }
-      if (on !== undefined && !checkMachine([...at, s.on !== undefined ? 'on' : s.to !== undefined ? 'to' : 'machine'], on, ['net-define', 'net-start', 'guest'].includes(s.kind) ? 'hypervisor' : undefined)) return;
+      if (
+        on !== undefined &&
+        !checkMachine(
+          [...at, s.on !== undefined ? 'on' : s.to !== undefined ? 'to' : 'machine'],
+          on,
+          ['net-define', 'net-start', 'guest'].includes(s.kind) ? 'hypervisor' : undefined,
+        )
+      )
+        return;
       const up = uploaded.get(on!) ?? new Set<string>();
       uploaded.set(on!, up);
       switch (s.kind) {
@@ -214,16 +328,30 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         case 'net-define': {
           const src = labFile([...at, 'xml'], s.xml);
           if (!src) return;
-          if (!up.has(s.xml)) err([...at, 'xml'], `"${s.xml}" is not uploaded to ${on} by an earlier step`, `add it to the files of an upload step to ${on} before step "${id}"`);
+          if (!up.has(s.xml))
+            err(
+              [...at, 'xml'],
+              `"${s.xml}" is not uploaded to ${on} by an earlier step`,
+              `add it to the files of an upload step to ${on} before step "${id}"`,
+            );
           const parsed = parseNetworkXml(input.readFile(src) ?? '');
           if ('error' in parsed) {
             err([...at, 'xml'], `${s.xml}: ${parsed.error}`);
             return;
           }
-          if (libvirtNetworks.some((n) => n.name === parsed.name && n.on === on)) err(at, `network "${parsed.name}" is defined twice on ${on}`);
+          if (libvirtNetworks.some((n) => n.name === parsed.name && n.on === on))
+            err(at, `network "${parsed.name}" is defined twice on ${on}`);
           const dev = parsed.dev;
           if (dev && !machine(on!)?.nics.some((n) => n.name === dev)) {
-            err([...at, 'xml'], `${s.xml}: network "${parsed.name}" uses device "${dev}", which ${on} does not have`, `${on}'s NICs: ${machine(on!)?.nics.map((n) => n.name).join(', ') || '(none)'}`);
+            err(
+              [...at, 'xml'],
+              `${s.xml}: network "${parsed.name}" uses device "${dev}", which ${on} does not have`,
+              `${on}'s NICs: ${
+                machine(on!)
+                  ?.nics.map((n) => n.name)
+                  .join(', ') || '(none)'
+              }`,
+            );
           }
           libvirtNetworks.push({ name: parsed.name, on: on!, xmlFile: src, forward: parsed.forward, dev });
           steps.push({ ...common, kind: 'net-define', on: on!, xml: src, rel: s.xml, network: parsed.name });
@@ -233,7 +361,10 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           const known = libvirtNetworks.filter((n) => n.on === on).map((n) => n.name);
           if (!known.includes(s.network)) {
             const guess = didYouMean(s.network, known);
-            err([...at, 'network'], `network "${s.network}" is not defined on ${on} by an earlier net-define step${guess ? `; did you mean "${guess}"?` : ''}`);
+            err(
+              [...at, 'network'],
+              `network "${s.network}" is not defined on ${on} by an earlier net-define step${guess ? `; did you mean "${guess}"?` : ''}`,
+            );
           }
           started.add(`${on}/${s.network}`);
           steps.push({ ...common, kind: 'net-start', on: on!, network: s.network });
@@ -241,19 +372,38 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         }
         case 'promisc': {
           const m = machine(on!);
-          if (m && !m.nics.some((n) => n.name === s.nic)) err([...at, 'nic'], `${on} has no NIC "${s.nic}"`, `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`);
+          if (m && !m.nics.some((n) => n.name === s.nic))
+            err(
+              [...at, 'nic'],
+              `${on} has no NIC "${s.nic}"`,
+              `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`,
+            );
           steps.push({ ...common, kind: 'promisc', on: on!, nic: s.nic, state: s.state ?? 'on' });
           break;
         }
         case 'guest': {
           const img = imageRef(s.image, [...at, 'image']);
-          if (img && !up.has(`image:${s.image}`)) err([...at, 'image'], `image "${s.image}" is not uploaded to ${on} by an earlier step`, `add it to the images of an upload step to ${on}`);
-          if (s.launch === 'qemu' && s.direct === undefined) err([...at, 'launch'], 'a guest launched by bare QEMU needs "direct" (the NIC its macvtap sits on)');
+          if (img && !up.has(`image:${s.image}`))
+            err(
+              [...at, 'image'],
+              `image "${s.image}" is not uploaded to ${on} by an earlier step`,
+              `add it to the images of an upload step to ${on}`,
+            );
+          if (s.launch === 'qemu' && s.direct === undefined)
+            err([...at, 'launch'], 'a guest launched by bare QEMU needs "direct" (the NIC its macvtap sits on)');
           if ([s.network, s.tap, s.direct].filter((x) => x !== undefined).length !== 1) {
-            err(at, 'a guest needs exactly one of "network" (a libvirt network), "tap" (a routed tap device) or "direct" (macvtap on a NIC)');
+            err(
+              at,
+              'a guest needs exactly one of "network" (a libvirt network), "tap" (a routed tap device) or "direct" (macvtap on a NIC)',
+            );
           } else if (s.direct !== undefined) {
             const m = machine(on!);
-            if (m && !m.nics.some((n) => n.name === s.direct.dev)) err([...at, 'direct', 'dev'], `${on} has no NIC "${s.direct.dev}"`, `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`);
+            if (m && !m.nics.some((n) => n.name === s.direct.dev))
+              err(
+                [...at, 'direct', 'dev'],
+                `${on} has no NIC "${s.direct.dev}"`,
+                `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`,
+              );
           } else if (s.tap !== undefined) {
             // the lab's own steps route the tap; nothing to check here
           } else if (!libvirtNetworks.some((n) => n.on === on && n.name === s.network)) {
@@ -264,11 +414,21 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           if (guests.some((g) => g.name === s.name)) err([...at, 'name'], `duplicate guest name "${s.name}"`);
           if (machine(s.name)) err([...at, 'name'], `guest name "${s.name}" is also a machine name`);
           const guest: Guest = {
-            name: s.name, on: on!, image: img ?? { name: s.image, ref: s.image }, network: s.network ?? (s.tap ? `tap:${s.tap}` : `direct:${s.direct?.dev}`), tap: s.tap, leases: s.leases,
+            name: s.name,
+            on: on!,
+            image: img ?? { name: s.image, ref: s.image },
+            network: s.network ?? (s.tap ? `tap:${s.tap}` : `direct:${s.direct?.dev}`),
+            tap: s.tap,
+            leases: s.leases,
             direct: s.direct ? { dev: s.direct.dev, mode: s.direct.mode ?? 'bridge' } : undefined,
             staticIp: s.ip ? { address: s.ip, gateway: s.gateway } : undefined,
             qemu: s.launch === 'qemu' ? true : undefined,
-            ram: s.ram ?? 128, vcpus: s.vcpus ?? 1, mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(), wait: s.wait ?? true, step: id, nics: [],
+            ram: s.ram ?? 128,
+            vcpus: s.vcpus ?? 1,
+            mac: (s.mac ?? stableMac(name, s.name)).toLowerCase(),
+            wait: s.wait ?? true,
+            step: id,
+            nics: [],
           };
           guest.nics.push({ network: guest.network, mac: guest.mac, step: id });
           if (s.leases && !checkMachine([...at, 'leases', 'on'], s.leases.on)) return;
@@ -283,8 +443,10 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
             return;
           }
           if (g.on !== on) err([...at, 'on'], `guest "${s.guest}" runs on ${g.on}, not on ${on}`);
-          if (!started.has(`${on}/${s.network}`)) err([...at, 'network'], `network "${s.network}" is not started on ${on} by an earlier net-start step`);
-          if (g.nics.some((n) => n.network === s.network)) err([...at, 'network'], `guest "${s.guest}" already has a NIC on "${s.network}"`);
+          if (!started.has(`${on}/${s.network}`))
+            err([...at, 'network'], `network "${s.network}" is not started on ${on} by an earlier net-start step`);
+          if (g.nics.some((n) => n.network === s.network))
+            err([...at, 'network'], `guest "${s.guest}" already has a NIC on "${s.network}"`);
           const mac = (s.mac ?? stableMac(name, `${s.guest}/${s.network}`)).toLowerCase();
           g.nics.push({ network: s.network, mac, step: id });
           steps.push({ ...common, kind: 'attach-interface', on: on!, guest: s.guest, network: s.network, mac });
@@ -297,9 +459,22 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         case 'hairpin': {
           const m = machine(on!);
           const nic = m?.nics.find((n) => n.name === s.nic);
-          if (m && !nic) err([...at, 'nic'], `${on} has no NIC "${s.nic}"`, `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`);
-          else if (nic && nic.network !== s.network) err([...at, 'network'], `${on} ${s.nic} is plugged into "${nic.network}", not "${s.network}"`);
-          steps.push({ ...common, kind: 'hairpin', network: s.network, machine: on!, nic: s.nic, state: s.state ?? 'on' });
+          if (m && !nic)
+            err(
+              [...at, 'nic'],
+              `${on} has no NIC "${s.nic}"`,
+              `${on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`,
+            );
+          else if (nic && nic.network !== s.network)
+            err([...at, 'network'], `${on} ${s.nic} is plugged into "${nic.network}", not "${s.network}"`);
+          steps.push({
+            ...common,
+            kind: 'hairpin',
+            network: s.network,
+            machine: on!,
+            nic: s.nic,
+            state: s.state ?? 'on',
+          });
           break;
         }
         case 'command': {
@@ -308,7 +483,13 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
             return;
           }
           const script = s.script ? labFile([...at, 'script'], s.script) : undefined;
-          steps.push({ ...common, kind: 'command', on: on!, argv: s.argv, script: script ? { src: script, rel: s.script } : undefined });
+          steps.push({
+            ...common,
+            kind: 'command',
+            on: on!,
+            argv: s.argv,
+            script: script ? { src: script, rel: s.script } : undefined,
+          });
           break;
         }
       }
@@ -319,8 +500,15 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     const [n, version] = ref.split('@') as [string, string | undefined];
     const info = findImage(n);
     if (!info) {
-      const guess = didYouMean(n, IMAGES.map((i) => i.name));
-      err(path, `unknown image "${n}"${guess ? `; did you mean "${guess}"?` : ''}`, `known images: ${IMAGES.map((i) => i.name).join(', ')}`);
+      const guess = didYouMean(
+        n,
+        IMAGES.map((i) => i.name),
+      );
+      err(
+        path,
+        `unknown image "${n}"${guess ? `; did you mean "${guess}"?` : ''}`,
+        `known images: ${IMAGES.map((i) => i.name).join(', ')}`,
+      );
       return undefined;
     }
     if (version && !info.versions.includes(version)) {
@@ -339,13 +527,21 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   const checkGuest = (path: Path, g: string): boolean => {
     if (guestNames.includes(g)) return true;
     const guess = didYouMean(g, guestNames);
-    err(path, `unknown guest "${g}"${guess ? `; did you mean "${guess}"?` : ''}`, `guests launched by this lab: ${guestNames.join(', ') || '(none)'}`);
+    err(
+      path,
+      `unknown guest "${g}"${guess ? `; did you mean "${guess}"?` : ''}`,
+      `guests launched by this lab: ${guestNames.join(', ') || '(none)'}`,
+    );
     return false;
   };
   const checkNode = (path: Path, n: string): boolean => {
     if (guestNames.includes(n) || labMachineNames.includes(n)) return true;
     const guess = didYouMean(n, [...labMachineNames, ...guestNames]);
-    err(path, `unknown machine or guest "${n}"${guess ? `; did you mean "${guess}"?` : ''}`, `machines: ${labMachineNames.join(', ')}; guests: ${guestNames.join(', ') || '(none)'}`);
+    err(
+      path,
+      `unknown machine or guest "${n}"${guess ? `; did you mean "${guess}"?` : ''}`,
+      `machines: ${labMachineNames.join(', ')}; guests: ${guestNames.join(', ') || '(none)'}`,
+    );
     return false;
   };
   const endpoint = (path: Path, v: string): Endpoint | undefined => {
@@ -358,13 +554,23 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   (raw.assertions ?? []).forEach((a: any, i: number) => {
     const at: Path = ['assertions', i];
     const id: string = a.id ?? `${a.kind}-${i + 1}`;
-    if (aIds.has(id) || ids.has(id)) err([...at, 'id'], `duplicate id "${id}"`, 'assertion ids must be unique and differ from step ids');
+    if (aIds.has(id) || ids.has(id))
+      err([...at, 'id'], `duplicate id "${id}"`, 'assertion ids must be unique and differ from step ids');
     aIds.add(id);
-    const common = { id, expect: (a.expect ?? 'pass') as 'pass' | 'fail', description: a.description, hint: a.hint, points: a.points ?? 1 };
+    const common = {
+      id,
+      expect: (a.expect ?? 'pass') as 'pass' | 'fail',
+      description: a.description,
+      hint: a.hint,
+      points: a.points ?? 1,
+    };
     switch (a.kind) {
       case 'lease':
         if (!checkGuest([...at, 'guest'], a.guest)) break;
-        if (a.network !== undefined && !guests.find((g) => g.name === a.guest)!.nics.some((n) => n.network === a.network)) {
+        if (
+          a.network !== undefined &&
+          !guests.find((g) => g.name === a.guest)!.nics.some((n) => n.network === a.network)
+        ) {
           err([...at, 'network'], `guest "${a.guest}" has no NIC on network "${a.network}"`);
           break;
         }
@@ -390,10 +596,20 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
           err(at, 'an arp assertion needs exactly one of "target" or "guest"');
           break;
         }
-        const target = a.guest !== undefined ? (checkGuest([...at, 'guest'], a.guest) ? { type: 'guest' as const, name: a.guest } : undefined) : endpoint([...at, 'target'], a.target);
+        const target =
+          a.guest !== undefined
+            ? checkGuest([...at, 'guest'], a.guest)
+              ? { type: 'guest' as const, name: a.guest }
+              : undefined
+            : endpoint([...at, 'target'], a.target);
         const by: string | undefined = a['answered-by'];
-        if (checkNode([...at, 'on'], a.on) && target && (by === undefined || checkMachine([...at, 'answered-by'], by))) {
-          if (target.type === 'ip') err([...at, 'target'], 'an arp target must be a machine or a guest (its MAC must be known)');
+        if (
+          checkNode([...at, 'on'], a.on) &&
+          target &&
+          (by === undefined || checkMachine([...at, 'answered-by'], by))
+        ) {
+          if (target.type === 'ip')
+            err([...at, 'target'], 'an arp target must be a machine or a guest (its MAC must be known)');
           else assertions.push({ ...common, kind: 'arp', on: a.on, target, ...(by ? { answeredBy: by } : {}) });
         }
         break;
@@ -411,7 +627,8 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         break;
       }
       case 'guest-ip':
-        if (checkGuest([...at, 'guest'], a.guest)) assertions.push({ ...common, kind: 'guest-ip', guest: a.guest, nic: a.nic ?? 'eth0' });
+        if (checkGuest([...at, 'guest'], a.guest))
+          assertions.push({ ...common, kind: 'guest-ip', guest: a.guest, nic: a.nic ?? 'eth0' });
         break;
       case 'link': {
         if (!checkMachine([...at, 'on'], a.on)) break;
@@ -426,7 +643,11 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
         if (a.nic !== undefined) {
           const m = machine(a.on);
           if (m && !m.nics.some((n) => n.name === a.nic)) {
-            err([...at, 'nic'], `${a.on} has no NIC "${a.nic}"`, `${a.on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`);
+            err(
+              [...at, 'nic'],
+              `${a.on} has no NIC "${a.nic}"`,
+              `${a.on}'s NICs: ${m.nics.map((n) => n.name).join(', ') || '(none)'}`,
+            );
             break;
           }
         } else if (checkGuest([...at, 'guest-tap'], a['guest-tap'])) {
@@ -436,7 +657,16 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
             break;
           }
         } else break;
-        assertions.push({ ...common, kind: 'link', on: a.on, nic: a.nic, guestTap: a['guest-tap'], promisc: a.promisc, up: a.up, ipv4: a.ipv4 });
+        assertions.push({
+          ...common,
+          kind: 'link',
+          on: a.on,
+          nic: a.nic,
+          guestTap: a['guest-tap'],
+          promisc: a.promisc,
+          up: a.up,
+          ipv4: a.ipv4,
+        });
         break;
       }
     }
@@ -444,18 +674,41 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
 
   for (const ref of checkRefs) {
     ref.ids.forEach((aid, j) => {
-      if (!assertions.some((a) => a.id === aid)) err([...ref.at, 'assertions', j], `no assertion with id "${aid}"`, `assertion ids: ${assertions.map((a) => a.id).join(', ')}`);
+      if (!assertions.some((a) => a.id === aid))
+        err(
+          [...ref.at, 'assertions', j],
+          `no assertion with id "${aid}"`,
+          `assertion ids: ${assertions.map((a) => a.id).join(', ')}`,
+        );
     });
   }
   if (raw.exercise?.from !== undefined && !steps.some((x) => x.id === raw.exercise.from)) {
-    err(['exercise', 'from'], `exercise starts at step "${raw.exercise.from}", which this lab does not have`, `its steps: ${steps.map((x) => x.id).join(', ')}`);
+    err(
+      ['exercise', 'from'],
+      `exercise starts at step "${raw.exercise.from}", which this lab does not have`,
+      `its steps: ${steps.map((x) => x.id).join(', ')}`,
+    );
   }
   if (out.length) return { diagnostics: out };
   return {
     diagnostics: [],
     lab: {
-      name, file, dir: labDir, description: raw.description, teaches: raw.teaches, networks, machines, libvirtNetworks, guests, steps, assertions, teardown,
-      params: input.params ?? {}, variant: input.variant, variants: input.variants ?? [], exercise: raw.exercise,
+      name,
+      file,
+      dir: labDir,
+      description: raw.description,
+      teaches: raw.teaches,
+      networks,
+      machines,
+      libvirtNetworks,
+      guests,
+      steps,
+      assertions,
+      teardown,
+      params: input.params ?? {},
+      variant: input.variant,
+      variants: input.variants ?? [],
+      exercise: raw.exercise,
     },
   };
 }

@@ -31,7 +31,10 @@ function newAjv(standalone: boolean): Ajv {
   const { Ajv, _ } = require('ajv') as typeof import('ajv');
   const addFormats = require('ajv-formats') as (ajv: Ajv) => Ajv;
   const ajv = new Ajv({
-    allErrors: true, discriminator: true, verbose: true, strict: false,
+    allErrors: true,
+    discriminator: true,
+    verbose: true,
+    strict: false,
     ...(standalone ? { code: { source: true, formats: _`require("ajv-formats/dist/formats").fullFormats` } } : {}),
   });
   addFormats(ajv);
@@ -57,7 +60,9 @@ export function precompiled(file = PRECOMPILED): Record<SchemaName, ValidateFunc
 export function writePrecompiled(file = PRECOMPILED): void {
   const ajv = newAjv(true);
   for (const n of NAMES) ajv.addSchema(schemaText(n), n);
-  const standaloneCode = (require('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }).default;
+  const standaloneCode = (
+    require('ajv/dist/standalone') as { default: (ajv: Ajv, refs: Record<string, string>) => string }
+  ).default;
   writeFileSync(file, standaloneCode(ajv, Object.fromEntries(NAMES.map((n) => [n, n]))));
 }
 
@@ -92,7 +97,7 @@ function toPath(instancePath: string): Path {
 }
 
 function show(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v) ?? String(v);
+  const s = typeof v === 'string' ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v));
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
@@ -114,7 +119,12 @@ export function whereIn(path: Path, data?: unknown): string {
   }
   if (Array.isArray(data) && typeof head === 'number') {
     const it = (data as any[])[head];
-    const label = it?.name !== undefined && it?.tasks === undefined ? `machine #${head + 1} (${it.name})` : it?.hosts !== undefined || it?.tasks !== undefined ? `play #${head + 1}${it.hosts !== undefined ? ` (hosts ${it.hosts})` : ''}` : `item #${head + 1}`;
+    const label =
+      it?.name !== undefined && it?.tasks === undefined
+        ? `machine #${head + 1} (${it.name})`
+        : it?.hosts !== undefined || it?.tasks !== undefined
+          ? `play #${head + 1}${it.hosts !== undefined ? ` (hosts ${it.hosts})` : ''}`
+          : `item #${head + 1}`;
     if (idx === 'tasks' && typeof rest[0] === 'number') {
       const t = it?.tasks?.[rest[0]];
       const tl = `task #${rest[0] + 1}${t?.name ? ` ("${t.name}")` : ''} of ${label}`;
@@ -130,8 +140,22 @@ export function validateAgainst(validate: ValidateFunction, source: Source, what
   if (validate(source.data)) return [];
   let errors = pickRelevant(validate.errors ?? []);
   // "missing description" next to "unknown key descripton; did you mean description" says the same twice
-  const typos = errors.filter((e) => e.keyword === 'additionalProperties').map((e) => ({ at: e.instancePath, guess: didYouMean(String((e.params as any).additionalProperty), Object.keys((e.parentSchema as any)?.properties ?? {})) }));
-  errors = errors.filter((e) => !(e.keyword === 'required' && typos.some((t) => t.at === e.instancePath && t.guess === (e.params as any).missingProperty)));
+  const typos = errors
+    .filter((e) => e.keyword === 'additionalProperties')
+    .map((e) => ({
+      at: e.instancePath,
+      guess: didYouMean(
+        String((e.params as any).additionalProperty),
+        Object.keys((e.parentSchema as any)?.properties ?? {}),
+      ),
+    }));
+  errors = errors.filter(
+    (e) =>
+      !(
+        e.keyword === 'required' &&
+        typos.some((t) => t.at === e.instancePath && t.guess === (e.params as any).missingProperty)
+      ),
+  );
   const out: Diagnostic[] = [];
   for (const e of errors) {
     const d = describe(e, source, what);
@@ -145,10 +169,13 @@ export function validateAgainst(validate: ValidateFunction, source: Source, what
 function pickRelevant(errors: ErrorObject[]): ErrorObject[] {
   let kept = errors.filter((e) => e.keyword !== 'if');
   for (const o of errors.filter((e) => e.keyword === 'oneOf')) {
-    const under = (e: ErrorObject) => e !== o && (e.instancePath === o.instancePath || e.instancePath.startsWith(`${o.instancePath}/`));
+    const under = (e: ErrorObject) =>
+      e !== o && (e.instancePath === o.instancePath || e.instancePath.startsWith(`${o.instancePath}/`));
     const typeHere = (e: ErrorObject) => e.keyword === 'type' && e.instancePath === o.instancePath;
     const specific = kept.filter((e) => under(e) && !typeHere(e));
-    kept = specific.length ? kept.filter((e) => e !== o && !typeHere(e)) : kept.filter((e) => !(under(e) && typeHere(e)));
+    kept = specific.length
+      ? kept.filter((e) => e !== o && !typeHere(e))
+      : kept.filter((e) => !(under(e) && typeHere(e)));
   }
   return kept;
 }
@@ -164,36 +191,68 @@ function describe(e: ErrorObject, source: Source, what: string): Diagnostic | un
       const known = Object.keys((e.parentSchema as any)?.properties ?? {});
       const key = String(p.additionalProperty);
       const guess = didYouMean(key, known);
-      return diag(source, [...path, key], `unknown key "${key}" in ${path.length ? where(path) : `the ${what}`}${guess ? `; did you mean "${guess}"?` : ''}`,
-        known.length ? `allowed keys: ${known.join(', ')}` : undefined, { key: true });
+      return diag(
+        source,
+        [...path, key],
+        `unknown key "${key}" in ${path.length ? where(path) : `the ${what}`}${guess ? `; did you mean "${guess}"?` : ''}`,
+        known.length ? `allowed keys: ${known.join(', ')}` : undefined,
+        { key: true },
+      );
     }
-    case 'propertyNames': return undefined; // the pattern error that follows says it better
+    case 'propertyNames':
+      return undefined; // the pattern error that follows says it better
     case 'pattern':
     case 'maxLength':
     case 'minLength': {
       const parentIsKey = /propertyNames/.test(e.schemaPath);
       const noun = nounFor(e);
-      const value = parentIsKey ? p.propertyName ?? path[path.length - 1] : e.data;
+      const value = parentIsKey ? (p.propertyName ?? path[path.length - 1]) : e.data;
       if (parentIsKey) {
-        return diag(source, [...path, String(p.propertyName ?? '')], `${show(p.propertyName ?? value)} is not a valid ${noun ?? 'name'}`, undefined, { key: true });
+        return diag(
+          source,
+          [...path, String(p.propertyName ?? '')],
+          `${show(p.propertyName ?? value)} is not a valid ${noun ?? 'name'}`,
+          undefined,
+          { key: true },
+        );
       }
       if (noun) return diag(source, path, `${where(path)}: ${show(value)} is not a valid ${noun}`);
-      if (e.keyword === 'pattern' && /\^\[\^\\n\]\+\$/.test(String(p.pattern))) return diag(source, path, `${where(path)} must be a single line`);
-      return diag(source, path, `${where(path)} ${e.keyword === 'maxLength' ? `is longer than ${p.limit} characters` : e.keyword === 'minLength' ? 'must not be empty' : `does not match ${p.pattern}`}`);
+      if (e.keyword === 'pattern' && /\^\[\^\\n\]\+\$/.test(String(p.pattern)))
+        return diag(source, path, `${where(path)} must be a single line`);
+      return diag(
+        source,
+        path,
+        `${where(path)} ${e.keyword === 'maxLength' ? `is longer than ${p.limit} characters` : e.keyword === 'minLength' ? 'must not be empty' : `does not match ${p.pattern}`}`,
+      );
     }
     case 'type':
       return diag(source, path, `${where(path)} must be ${article(String(p.type))}, not ${typeOf(e.data)}`);
     case 'enum':
-      return diag(source, path, `${where(path)} is ${show(e.data)}; expected one of: ${(p.allowedValues as unknown[]).map((v) => String(v)).join(', ')}`);
+      return diag(
+        source,
+        path,
+        `${where(path)} is ${show(e.data)}; expected one of: ${(p.allowedValues as unknown[]).map((v) => String(v)).join(', ')}`,
+      );
     case 'const':
       return diag(source, path, `${where(path)} must be ${show(p.allowedValue)}`);
     case 'format':
-      return diag(source, path, `${where(path)}: ${show(e.data)} is not a valid ${p.format === 'ipv4' ? 'IPv4 address' : p.format}`);
+      return diag(
+        source,
+        path,
+        `${where(path)}: ${show(e.data)} is not a valid ${p.format === 'ipv4' ? 'IPv4 address' : p.format}`,
+      );
     case 'discriminator': {
-      const kinds = ((e.parentSchema as any)?.oneOf ?? []).map((r: any) => String(r.$ref ?? '').replace(/^#\/definitions\/(step|assert)-/, ''));
+      const kinds = ((e.parentSchema as any)?.oneOf ?? []).map((r: any) =>
+        String(r.$ref ?? '').replace(/^#\/definitions\/(step|assert)-/, ''),
+      );
       if (p.error === 'mapping') {
         const guess = didYouMean(String(p.tagValue), kinds);
-        return diag(source, [...path, 'kind'], `unknown kind ${show(p.tagValue)}${guess ? `; did you mean "${guess}"?` : ''}`, `known kinds: ${kinds.join(', ')}`);
+        return diag(
+          source,
+          [...path, 'kind'],
+          `unknown kind ${show(p.tagValue)}${guess ? `; did you mean "${guess}"?` : ''}`,
+          `known kinds: ${kinds.join(', ')}`,
+        );
       }
       return diag(source, path, `${where(path)} needs a "kind"`, `known kinds: ${kinds.join(', ')}`);
     }
@@ -203,15 +262,26 @@ function describe(e: ErrorObject, source: Source, what: string): Diagnostic | un
       return diag(source, path, `${where(path)} must have at least ${p.limit} entr${p.limit === 1 ? 'y' : 'ies'}`);
     case 'minimum':
     case 'maximum':
-      return diag(source, path, `${where(path)} is ${show(e.data)}; must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${p.limit}`);
+      return diag(
+        source,
+        path,
+        `${where(path)} is ${show(e.data)}; must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${p.limit}`,
+      );
     case 'oneOf':
-      return diag(source, path, `${where(path)} has the wrong form: ${show(e.data)}`, (e.parentSchema as any)?.description);
+      return diag(
+        source,
+        path,
+        `${where(path)} has the wrong form: ${show(e.data)}`,
+        (e.parentSchema as any)?.description,
+      );
     default:
       return diag(source, path, `${where(path)} ${e.message ?? 'is invalid'}`);
   }
 }
 
 function article(type: string): string {
-  const t = type.split(',').map((x) => (x === 'object' ? 'a mapping' : x === 'array' ? 'a list' : x === 'integer' ? 'an integer' : `a ${x}`));
+  const t = type
+    .split(',')
+    .map((x) => (x === 'object' ? 'a mapping' : x === 'array' ? 'a list' : x === 'integer' ? 'an integer' : `a ${x}`));
   return t.join(' or ');
 }

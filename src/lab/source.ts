@@ -23,20 +23,30 @@ export function displayPath(file: string): string {
 /** Reads and parses a YAML file; returns diagnostics instead of throwing for anything the user can fix. */
 export type Transform = (text: string, file: string) => { text: string; diagnostics: Diagnostic[] };
 
-export function readSource(path: string, yamlVersion: '1.1' | '1.2' = '1.2', transform?: Transform): { source?: Source; diagnostics: Diagnostic[] } {
+export function readSource(
+  path: string,
+  yamlVersion: '1.1' | '1.2' = '1.2',
+  transform?: Transform,
+): { source?: Source; diagnostics: Diagnostic[] } {
   const file = displayPath(path);
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String((e as Error).message);
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String((e as Error).message);
     return { diagnostics: [{ file, line: 1, col: 1, message: `cannot read: ${why}` }] };
   }
   return parseSource(file, bytes, yamlVersion, transform);
 }
 
-export function parseSource(file: string, bytes: Buffer, yamlVersion: '1.1' | '1.2' = '1.2', transform?: Transform): { source?: Source; diagnostics: Diagnostic[] } {
+export function parseSource(
+  file: string,
+  bytes: Buffer,
+  yamlVersion: '1.1' | '1.2' = '1.2',
+  transform?: Transform,
+): { source?: Source; diagnostics: Diagnostic[] } {
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -45,7 +55,17 @@ export function parseSource(file: string, bytes: Buffer, yamlVersion: '1.1' | '1
     const before = bytes.subarray(0, bad).toString('utf8');
     const line = before.split('\n').length;
     const col = before.length - before.lastIndexOf('\n');
-    return { diagnostics: [{ file, line, col, message: `the file is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at offset ${bad})`, hint: 'save the file as UTF-8' }] };
+    return {
+      diagnostics: [
+        {
+          file,
+          line,
+          col,
+          message: `the file is not valid UTF-8 (byte 0x${bytes[bad]?.toString(16).padStart(2, '0')} at offset ${bad})`,
+          hint: 'save the file as UTF-8',
+        },
+      ],
+    };
   }
   if (transform) {
     const t = transform(text, file);
@@ -107,7 +127,13 @@ export function locate(source: Source, path: Path, opts: { key?: boolean } = {})
   return { line: pos.line, col: pos.col };
 }
 
-export function diag(source: Source, path: Path, message: string, hint?: string, opts: { key?: boolean } = {}): Diagnostic {
+export function diag(
+  source: Source,
+  path: Path,
+  message: string,
+  hint?: string,
+  opts: { key?: boolean } = {},
+): Diagnostic {
   const { line, col } = locate(source, path, opts);
   return { file: source.file, line, col, message, ...(hint ? { hint } : {}) };
 }

@@ -17,9 +17,11 @@ export function readVariantInfo(text: string): VariantInfo {
   } catch {
     return { defaults: {}, variants: {} };
   }
-  const str = (o: unknown) => Object.fromEntries(Object.entries(o && typeof o === 'object' ? o : {}).map(([k, v]) => [k, String(v)]));
+  const str = (o: unknown) =>
+    Object.fromEntries(Object.entries(o && typeof o === 'object' ? o : {}).map(([k, v]) => [k, String(v)]));
   const variants: Record<string, Record<string, string>> = {};
-  if (raw?.variants && typeof raw.variants === 'object') for (const [k, v] of Object.entries(raw.variants)) variants[k] = str(v);
+  if (raw?.variants && typeof raw.variants === 'object')
+    for (const [k, v] of Object.entries(raw.variants)) variants[k] = str(v);
   return { defaults: str(raw?.parameters), variants };
 }
 
@@ -28,14 +30,23 @@ export function paramsFor(info: VariantInfo, variant?: string): Record<string, s
 }
 
 /** Substitutes parameters; unknown names are reported with their line (substitution never adds lines). */
-export function render(text: string, params: Record<string, string>, file: string): { text: string; diagnostics: Diagnostic[] } {
+export function render(
+  text: string,
+  params: Record<string, string>,
+  file: string,
+): { text: string; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const out = text.replace(TEMPLATE, (all, name: string, offset: number) => {
     if (name in params) return params[name]!;
     const before = text.slice(0, offset);
     diagnostics.push({
-      file, line: before.split('\n').length, col: offset - before.lastIndexOf('\n'),
-      message: `unknown parameter {{ ${name} }}`, hint: Object.keys(params).length ? `parameters: ${Object.keys(params).join(', ')}` : 'declare it under "parameters:"',
+      file,
+      line: before.split('\n').length,
+      col: offset - before.lastIndexOf('\n'),
+      message: `unknown parameter {{ ${name} }}`,
+      hint: Object.keys(params).length
+        ? `parameters: ${Object.keys(params).join(', ')}`
+        : 'declare it under "parameters:"',
     });
     return all;
   });

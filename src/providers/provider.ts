@@ -84,7 +84,8 @@ export class ProviderRegistry {
   }
   get(name: string, o: ProviderOptions = {}): Provider {
     const f = this.factories.get(name);
-    if (!f) throw new UsageError(`unknown provider "${name}"`, `known providers: ${[...this.factories.keys()].join(', ')}`);
+    if (!f)
+      throw new UsageError(`unknown provider "${name}"`, `known providers: ${[...this.factories.keys()].join(', ')}`);
     return f(o);
   }
   names(): string[] {

@@ -29,7 +29,10 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
   return (e: RunEvent) => {
     switch (e.type) {
       case 'run-start':
-        line(paint('bold', `virtlab ${e.lab}`) + paint('dim', `  instance ${e.instance}, run ${e.runId}, provider ${e.provider}`));
+        line(
+          paint('bold', `virtlab ${e.lab}`) +
+            paint('dim', `  instance ${e.instance}, run ${e.runId}, provider ${e.provider}`),
+        );
         break;
       case 'stage-start':
         line(paint('blue', `[${e.stage}]`));
@@ -54,10 +57,12 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
         break;
       }
       case 'log':
-        if (e.level !== 'debug' || o.verbose) line(`  ${e.level === 'warn' ? paint('yellow', 'warning: ') : ''}${e.message}`);
+        if (e.level !== 'debug' || o.verbose)
+          line(`  ${e.level === 'warn' ? paint('yellow', 'warning: ') : ''}${e.message}`);
         break;
       case 'command':
-        if (o.verbose) line(paint('dim', `    ${e.machine}$ ${e.argv.join(' ')}  -> ${e.exitCode} (${secs(e.durationMs)})`));
+        if (o.verbose)
+          line(paint('dim', `    ${e.machine}$ ${e.argv.join(' ')}  -> ${e.exitCode} (${secs(e.durationMs)})`));
         break;
       case 'assertion': {
         const r = e.result;
@@ -71,16 +76,28 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
       }
       case 'interrupted':
         interrupted = true;
-        line(paint('yellow', `interrupted by ${e.signal}${e.stage ? ` during ${e.stage}` : ''}: removing everything this run created`));
+        line(
+          paint(
+            'yellow',
+            `interrupted by ${e.signal}${e.stage ? ` during ${e.stage}` : ''}: removing everything this run created`,
+          ),
+        );
         break;
       case 'removed':
-        if (o.verbose || !e.ok || interrupted) line(`  ${e.ok ? ok : bad} removed ${e.what}${e.detail ? ` (${e.detail})` : ''}`);
+        if (o.verbose || !e.ok || interrupted)
+          line(`  ${e.ok ? ok : bad} removed ${e.what}${e.detail ? ` (${e.detail})` : ''}`);
         break;
       case 'run-end': {
         const passed = results.filter((r) => r.status === 'pass').length;
-        const verdict = e.result === 'pass' ? paint('green', results.length ? 'PASS' : 'OK') : e.result === 'interrupted' ? paint('yellow', 'INTERRUPTED') : paint('red', e.result === 'fail' ? 'FAIL' : 'ERROR');
+        const verdict =
+          e.result === 'pass'
+            ? paint('green', results.length ? 'PASS' : 'OK')
+            : e.result === 'interrupted'
+              ? paint('yellow', 'INTERRUPTED')
+              : paint('red', e.result === 'fail' ? 'FAIL' : 'ERROR');
         line('');
-        if (results.length) line(`${verdict}  ${passed}/${results.length} assertions as expected  ${paint('dim', secs(e.durationMs))}`);
+        if (results.length)
+          line(`${verdict}  ${passed}/${results.length} assertions as expected  ${paint('dim', secs(e.durationMs))}`);
         else line(`${verdict}  ${paint('dim', secs(e.durationMs))}`);
         if (e.message) line(e.message);
         if (e.reportDir) line(paint('dim', `report: ${e.reportDir}`));
@@ -101,10 +118,17 @@ export function gridLines(r: AssertionResult, ok: string, bad: string): string[]
   const pad = (x: string) => x + ' '.repeat(Math.max(0, w - strip(x).length));
   const out = [pad('from \\ to') + cols.map(pad).join('')];
   for (const f of rows) {
-    out.push(pad(f) + cols.map((t) => {
-      const c = cells.find((x) => x.from === f && x.to === t);
-      return pad(c ? (c.status === 'pass' ? `${c.expect} ${ok}` : `${c.expect} ${bad} (saw ${c.observed})`) : '·');
-    }).join(''));
+    out.push(
+      pad(f) +
+        cols
+          .map((t) => {
+            const c = cells.find((x) => x.from === f && x.to === t);
+            return pad(
+              c ? (c.status === 'pass' ? `${c.expect} ${ok}` : `${c.expect} ${bad} (saw ${c.observed})`) : '·',
+            );
+          })
+          .join(''),
+    );
   }
   out.push('(each cell: the expected result of a ping from the row to the column, and whether it held)');
   return out;

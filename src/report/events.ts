@@ -51,6 +51,13 @@ export type RunEvent =
   | { type: 'assertion'; result: AssertionResult }
   | { type: 'removed'; what: string; ok: boolean; detail?: string }
   | { type: 'interrupted'; signal: string; stage?: string }
-  | { type: 'run-end'; result: 'pass' | 'fail' | 'error' | 'interrupted'; exitCode: number; durationMs: number; reportDir?: string; message?: string };
+  | {
+      type: 'run-end';
+      result: 'pass' | 'fail' | 'error' | 'interrupted';
+      exitCode: number;
+      durationMs: number;
+      reportDir?: string;
+      message?: string;
+    };
 
 export type Emit = (e: RunEvent) => void;

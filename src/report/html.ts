@@ -15,7 +15,16 @@ export interface HtmlInput {
   startedAt: string;
   stages: Record<string, number | undefined>;
   assertions: AssertionResult[];
-  machines: { name: string; role: string; kernel?: string; distribution?: string; libvirt?: string; qemu?: string; kind?: string; guests?: string }[];
+  machines: {
+    name: string;
+    role: string;
+    kernel?: string;
+    distribution?: string;
+    libvirt?: string;
+    qemu?: string;
+    kind?: string;
+    guests?: string;
+  }[];
   images: { ref: string; source: string }[];
   files: string[];
   reportDir: string;
@@ -42,27 +51,40 @@ function grid(r: AssertionResult): string {
   const rows = nodes.filter((n) => cells.some((c) => c.from === n));
   const cols = nodes.filter((n) => cells.some((c) => c.to === n));
   const head = `<tr><th>from \\ to</th>${cols.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
-  const body = rows.map((f) => `<tr><th>${esc(f)}</th>${cols.map((t) => {
-    const c = cells.find((x) => x.from === f && x.to === t);
-    if (!c) return '<td class="cell-none">·</td>';
-    return `<td class="cell-${c.status}" title="${esc(c.reason)}">expected ${c.expect}${c.status === 'pass' ? ' ✓' : ` ✗ saw ${c.observed}`}</td>`;
-  }).join('')}</tr>`).join('');
+  const body = rows
+    .map(
+      (f) =>
+        `<tr><th>${esc(f)}</th>${cols
+          .map((t) => {
+            const c = cells.find((x) => x.from === f && x.to === t);
+            if (!c) return '<td class="cell-none">·</td>';
+            return `<td class="cell-${c.status}" title="${esc(c.reason)}">expected ${c.expect}${c.status === 'pass' ? ' ✓' : ` ✗ saw ${c.observed}`}</td>`;
+          })
+          .join('')}</tr>`,
+    )
+    .join('');
   return `<table class="grid">${head}${body}</table>`;
 }
 
 export function htmlReport(i: HtmlInput): string {
   const graph = toSvg(labGraph(i.lab, i.assertions), `${i.lab.name} topology`);
   const maxStage = Math.max(1, ...Object.values(i.stages).map((v) => v ?? 0));
-  const rows = i.assertions.map((r) => `
+  const rows = i.assertions
+    .map(
+      (r) => `
 <tr class="a-${r.status}" id="assert-${esc(r.id)}"><td class="status">${r.status === 'pass' ? '✓ pass' : '✗ fail'}</td>
 <td><b>${esc(r.id)}</b>: ${esc(r.title)}${r.expect === 'fail' ? ' <span class="expected">(expected failure)</span>' : ''}
 <div class="reason">${esc(r.reason)}</div>${r.status === 'fail' && r.hint ? `<div class="hint">hint: ${esc(r.hint)}</div>` : ''}
 ${r.cells ? grid(r) : ''}
-${r.evidence.length ? `<details><summary>evidence (${r.evidence.length} command${r.evidence.length === 1 ? '' : 's'})</summary><pre>${esc(evidenceText(r))}</pre></details>` : ''}</td></tr>`).join('');
-  const files = i.files.map((f) => {
-    const rel = relative(i.reportDir, f);
-    return `<li><a href="${esc(rel)}">${esc(rel || basename(f))}</a></li>`;
-  }).join('');
+${r.evidence.length ? `<details><summary>evidence (${r.evidence.length} command${r.evidence.length === 1 ? '' : 's'})</summary><pre>${esc(evidenceText(r))}</pre></details>` : ''}</td></tr>`,
+    )
+    .join('');
+  const files = i.files
+    .map((f) => {
+      const rel = relative(i.reportDir, f);
+      return `<li><a href="${esc(rel)}">${esc(rel || basename(f))}</a></li>`;
+    })
+    .join('');
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>virtlab ${esc(i.lab.name)}: ${esc(i.result)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>${CSS}</style></head>
@@ -77,7 +99,12 @@ ${i.lab.teaches ? `<h2>What it teaches</h2><p>${esc(i.lab.teaches)}</p>` : ''}
 <h2>Assertions (${i.assertions.filter((r) => r.status === 'pass').length}/${i.assertions.length} as expected)</h2>
 <table id="assertions"><tr><th>result</th><th>check</th></tr>${rows}</table>
 <h2>Stages</h2>
-<table id="stages">${Object.entries(i.stages).map(([k, v]) => `<tr><td>${esc(k)}</td><td style="width:70%"><div class="bar" style="width:${(((v ?? 0) / maxStage) * 100).toFixed(1)}%"></div></td><td>${((v ?? 0) / 1000).toFixed(2)} s</td></tr>`).join('')}</table>
+<table id="stages">${Object.entries(i.stages)
+    .map(
+      ([k, v]) =>
+        `<tr><td>${esc(k)}</td><td style="width:70%"><div class="bar" style="width:${(((v ?? 0) / maxStage) * 100).toFixed(1)}%"></div></td><td>${((v ?? 0) / 1000).toFixed(2)} s</td></tr>`,
+    )
+    .join('')}</table>
 <h2>Machines and versions</h2>
 <table id="versions"><tr><th>machine</th><th>role</th><th>runs as</th><th>kernel</th><th>distribution</th><th>libvirt</th><th>QEMU</th></tr>
 ${i.machines.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.role)}</td><td>${esc([m.kind, m.guests ? `guests under ${m.guests}` : ''].filter(Boolean).join(', '))}</td><td>${esc(m.kernel ?? '')}</td><td>${esc(m.distribution ?? '')}</td><td>${esc(m.libvirt ?? '')}</td><td>${esc(m.qemu ?? '')}</td></tr>`).join('')}</table>

@@ -13,23 +13,42 @@ export function xmlEscape(s: string): string {
 
 export function evidenceText(r: AssertionResult): string {
   return r.evidence
-    .map((e) => `${e.machine}$ ${e.argv.join(' ')}  (exit ${e.exitCode})\n${e.stdout.trimEnd()}${e.stderr ? `\n${e.stderr.trimEnd()}` : ''}`)
+    .map(
+      (e) =>
+        `${e.machine}$ ${e.argv.join(' ')}  (exit ${e.exitCode})\n${e.stdout.trimEnd()}${e.stderr ? `\n${e.stderr.trimEnd()}` : ''}`,
+    )
     .join('\n\n');
 }
 
 export function junitXml(suite: string, results: AssertionResult[], totalMs: number, extraFailure?: string): string {
-  const failures = results.flatMap((r): { status: string }[] => r.cells ?? [r]).filter((r) => r.status === 'fail').length + (extraFailure ? 1 : 0);
-  const cases = results.flatMap((r): AssertionResult[] => (r.cells ? r.cells.map((c) => ({
-    ...r, id: `${r.id}[${c.from}->${c.to}]`, title: `${c.from} -> ${c.to} (expected ${c.expect})`, status: c.status, reason: c.reason, cells: undefined,
-    evidence: r.evidence.filter((e) => e.machine.startsWith(c.from)),
-  })) : [r])).map((r) => {
-    const name = xmlEscape(`${r.id}: ${r.title}`);
-    const head = `    <testcase classname="${xmlEscape(suite)}" name="${name}" time="${(r.durationMs / 1000).toFixed(3)}"`;
-    if (r.status === 'pass') return `${head}/>`;
-    const msg = xmlEscape(`${r.reason}${r.hint ? ` (hint: ${r.hint})` : ''}`);
-    return `${head}>\n      <failure message="${msg}" type="${r.kind}">${xmlEscape(evidenceText(r))}</failure>\n    </testcase>`;
-  });
-  if (extraFailure) cases.push(`    <testcase classname="${xmlEscape(suite)}" name="run"><error message="${xmlEscape(extraFailure)}"/></testcase>`);
+  const failures =
+    results.flatMap((r): { status: string }[] => r.cells ?? [r]).filter((r) => r.status === 'fail').length +
+    (extraFailure ? 1 : 0);
+  const cases = results
+    .flatMap((r): AssertionResult[] =>
+      r.cells
+        ? r.cells.map((c) => ({
+            ...r,
+            id: `${r.id}[${c.from}->${c.to}]`,
+            title: `${c.from} -> ${c.to} (expected ${c.expect})`,
+            status: c.status,
+            reason: c.reason,
+            cells: undefined,
+            evidence: r.evidence.filter((e) => e.machine.startsWith(c.from)),
+          }))
+        : [r],
+    )
+    .map((r) => {
+      const name = xmlEscape(`${r.id}: ${r.title}`);
+      const head = `    <testcase classname="${xmlEscape(suite)}" name="${name}" time="${(r.durationMs / 1000).toFixed(3)}"`;
+      if (r.status === 'pass') return `${head}/>`;
+      const msg = xmlEscape(`${r.reason}${r.hint ? ` (hint: ${r.hint})` : ''}`);
+      return `${head}>\n      <failure message="${msg}" type="${r.kind}">${xmlEscape(evidenceText(r))}</failure>\n    </testcase>`;
+    });
+  if (extraFailure)
+    cases.push(
+      `    <testcase classname="${xmlEscape(suite)}" name="run"><error message="${xmlEscape(extraFailure)}"/></testcase>`,
+    );
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="virtlab" tests="${cases.length}" failures="${failures}" time="${(totalMs / 1000).toFixed(3)}">`,

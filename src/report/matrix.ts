@@ -11,7 +11,12 @@ export interface MatrixColumn {
 
 function versions(r?: RunReport): string {
   const hv = r?.machines.filter((m) => m.role === 'hypervisor') ?? [];
-  return hv.map((m) => `${m.name}${m.kind ? ` (${m.kind}, guests ${m.guests ?? '?'})` : ''}: kernel ${m.kernel ?? '?'}, libvirt ${m.libvirt ?? '?'}, QEMU ${m.qemu ?? '?'}`).join('; ');
+  return hv
+    .map(
+      (m) =>
+        `${m.name}${m.kind ? ` (${m.kind}, guests ${m.guests ?? '?'})` : ''}: kernel ${m.kernel ?? '?'}, libvirt ${m.libvirt ?? '?'}, QEMU ${m.qemu ?? '?'}`,
+    )
+    .join('; ');
 }
 
 function cell(c: MatrixColumn, id: string): string {
@@ -26,8 +31,13 @@ function ids(cols: MatrixColumn[]): string[] {
 
 export function matrixMarkdown(lab: string, cols: MatrixColumn[]): string {
   const lines = [`# ${lab} across ${cols.length} targets`, '', '| target | result | versions |', '|---|---|---|'];
-  for (const c of cols) lines.push(`| ${c.target} | ${c.report?.result ?? `error: ${c.error}`} | ${versions(c.report)} |`);
-  lines.push('', `| assertion | ${cols.map((c) => c.target).join(' | ')} |`, `|---|${cols.map(() => '---').join('|')}|`);
+  for (const c of cols)
+    lines.push(`| ${c.target} | ${c.report?.result ?? `error: ${c.error}`} | ${versions(c.report)} |`);
+  lines.push(
+    '',
+    `| assertion | ${cols.map((c) => c.target).join(' | ')} |`,
+    `|---|${cols.map(() => '---').join('|')}|`,
+  );
   for (const id of ids(cols)) lines.push(`| ${id} | ${cols.map((c) => cell(c, id)).join(' | ')} |`);
   return `${lines.join('\n')}\n`;
 }
@@ -36,9 +46,13 @@ export function matrixText(lab: string, cols: MatrixColumn[]): string {
   const w = Math.max(10, ...ids(cols).map((i) => i.length)) + 2;
   const cw = Math.max(12, ...cols.map((c) => c.target.length)) + 2;
   const lines = [`${lab} across ${cols.length} targets`];
-  for (const c of cols) lines.push(`  ${c.target}: ${c.report?.result.toUpperCase() ?? `ERROR ${c.error}`}  ${versions(c.report)}`);
+  for (const c of cols)
+    lines.push(`  ${c.target}: ${c.report?.result.toUpperCase() ?? `ERROR ${c.error}`}  ${versions(c.report)}`);
   lines.push('', `${'assertion'.padEnd(w)}${cols.map((c) => c.target.padEnd(cw)).join('')}`);
-  for (const id of ids(cols)) lines.push(`${id.padEnd(w)}${cols.map((c) => cell(c, id).replace(' (expected failure)', '*').padEnd(cw)).join('')}`);
+  for (const id of ids(cols))
+    lines.push(
+      `${id.padEnd(w)}${cols.map((c) => cell(c, id).replace(' (expected failure)', '*').padEnd(cw)).join('')}`,
+    );
   lines.push('(* an expected failure that failed as expected)');
   return `${lines.join('\n')}\n`;
 }
@@ -46,18 +60,42 @@ export function matrixText(lab: string, cols: MatrixColumn[]): string {
 export function matrixJson(lab: string, cols: MatrixColumn[]): unknown {
   return {
     lab,
-    targets: cols.map((c) => ({ target: c.target, result: c.report?.result ?? 'error', error: c.error, machines: c.report?.machines ?? [] })),
-    assertions: ids(cols).map((id) => ({ id, results: Object.fromEntries(cols.map((c) => [c.target, c.report?.assertions.find((a) => a.id === id)?.status ?? null])) })),
+    targets: cols.map((c) => ({
+      target: c.target,
+      result: c.report?.result ?? 'error',
+      error: c.error,
+      machines: c.report?.machines ?? [],
+    })),
+    assertions: ids(cols).map((id) => ({
+      id,
+      results: Object.fromEntries(
+        cols.map((c) => [c.target, c.report?.assertions.find((a) => a.id === id)?.status ?? null]),
+      ),
+    })),
   };
 }
 
 /** One testsuite per target. */
 export function matrixJunit(cols: MatrixColumn[]): string {
   const suites = cols.map((c) => {
-    const x = junitXml(c.target, c.report?.assertions ?? [], c.report?.durationMs ?? 0, c.report ? undefined : c.error ?? 'no report');
-    return x.split('\n').filter((l) => l.startsWith('  <testsuite') || l.startsWith('    ') || l.startsWith('  </testsuite')).join('\n');
+    const x = junitXml(
+      c.target,
+      c.report?.assertions ?? [],
+      c.report?.durationMs ?? 0,
+      c.report ? undefined : (c.error ?? 'no report'),
+    );
+    return x
+      .split('\n')
+      .filter((l) => l.startsWith('  <testsuite') || l.startsWith('    ') || l.startsWith('  </testsuite'))
+      .join('\n');
   });
-  return ['<?xml version="1.0" encoding="UTF-8"?>', '<testsuites name="virtlab matrix">', ...suites, '</testsuites>', ''].join('\n');
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<testsuites name="virtlab matrix">',
+    ...suites,
+    '</testsuites>',
+    '',
+  ].join('\n');
 }
 
 export interface Difference {
@@ -72,13 +110,15 @@ export function diffReports(a: RunReport, b: RunReport): Difference {
   for (const x of a.assertions) {
     const y = b.assertions.find((r) => r.id === x.id);
     if (!y) onlyIn.push({ id: x.id, side: 'a' });
-    else if (x.status !== y.status || x.observed !== y.observed) flipped.push({ id: x.id, a: x.status, b: y.status, reasonA: x.reason, reasonB: y.reason });
+    else if (x.status !== y.status || x.observed !== y.observed)
+      flipped.push({ id: x.id, a: x.status, b: y.status, reasonA: x.reason, reasonB: y.reason });
   }
   for (const y of b.assertions) if (!a.assertions.some((r) => r.id === y.id)) onlyIn.push({ id: y.id, side: 'b' });
   const vers: Difference['versions'] = [];
   for (const m of a.machines) {
     const n = b.machines.find((x) => x.name === m.name);
-    for (const f of ['kernel', 'distribution', 'libvirt', 'qemu', 'kind', 'guests'] as const) if (m[f] !== n?.[f]) vers.push({ machine: m.name, field: f, a: m[f], b: n?.[f] });
+    for (const f of ['kernel', 'distribution', 'libvirt', 'qemu', 'kind', 'guests'] as const)
+      if (m[f] !== n?.[f]) vers.push({ machine: m.name, field: f, a: m[f], b: n?.[f] });
   }
   return { flipped, onlyIn, versions: vers };
 }
@@ -86,7 +126,8 @@ export function diffReports(a: RunReport, b: RunReport): Difference {
 export function diffText(d: Difference, nameA: string, nameB: string): string {
   const lines: string[] = [];
   lines.push(d.flipped.length ? `assertions that flipped (${nameA} -> ${nameB}):` : 'no assertion flipped');
-  for (const f of d.flipped) lines.push(`  ${f.id}: ${f.a} -> ${f.b}`, `      ${nameA}: ${f.reasonA}`, `      ${nameB}: ${f.reasonB}`);
+  for (const f of d.flipped)
+    lines.push(`  ${f.id}: ${f.a} -> ${f.b}`, `      ${nameA}: ${f.reasonA}`, `      ${nameB}: ${f.reasonB}`);
   for (const o of d.onlyIn) lines.push(`  ${o.id}: only in ${o.side === 'a' ? nameA : nameB}`);
   lines.push(d.versions.length ? 'versions that differ:' : 'versions: the same');
   for (const v of d.versions) lines.push(`  ${v.machine} ${v.field}: ${v.a ?? '-'} -> ${v.b ?? '-'}`);

@@ -17,7 +17,11 @@ async function save(dir: string, name: string, fn: () => Promise<string>): Promi
 }
 
 export async function collectConsoles(s: Session, reportDir: string): Promise<string[]> {
-  const files = await Promise.all(s.lab.guests.map((g) => save(join(reportDir, 'consoles'), `${g.name}.log`, () => consoleText(s.machines.get(g.on)!.exec, g.name))));
+  const files = await Promise.all(
+    s.lab.guests.map((g) =>
+      save(join(reportDir, 'consoles'), `${g.name}.log`, () => consoleText(s.machines.get(g.on)!.exec, g.name)),
+    ),
+  );
   return files.filter((f): f is string => !!f);
 }
 
@@ -27,7 +31,10 @@ export async function collectConsoles(s: Session, reportDir: string): Promise<st
  */
 export function troubledGuests(consoleFiles: string[]): { rebooted: string[]; silent: string[] } {
   const text = consoleFiles.map((f) => ({ guest: basename(f, '.log'), text: readFileSync(f, 'utf8') }));
-  return { rebooted: text.filter((x) => bootCount(x.text) > 1).map((x) => x.guest), silent: text.filter((x) => !x.text.trim()).map((x) => x.guest) };
+  return {
+    rebooted: text.filter((x) => bootCount(x.text) > 1).map((x) => x.guest),
+    silent: text.filter((x) => !x.text.trim()).map((x) => x.guest),
+  };
 }
 
 export async function collectEvidence(s: Session, reportDir: string): Promise<string[]> {
@@ -46,13 +53,21 @@ export async function collectEvidence(s: Session, reportDir: string): Promise<st
       jobs.push(save(dir, 'virsh-list.txt', run(m.name, ['virsh', 'list', '--all'])));
       jobs.push(save(dir, 'virsh-net-list.txt', run(m.name, ['virsh', 'net-list', '--all'])));
       jobs.push(save(dir, 'libvirtd.log', run(m.name, ['tail', '-n', '200', '/var/log/libvirt/libvirtd.log'])));
-      for (const g of s.lab.guests.filter((x) => x.on === m.name)) jobs.push(save(dir, `dumpxml-${g.name}.xml`, run(m.name, ['virsh', 'dumpxml', g.name])));
-      for (const n of s.lab.libvirtNetworks.filter((x) => x.on === m.name)) jobs.push(save(dir, `net-dumpxml-${n.name}.xml`, run(m.name, ['virsh', 'net-dumpxml', n.name])));
+      for (const g of s.lab.guests.filter((x) => x.on === m.name))
+        jobs.push(save(dir, `dumpxml-${g.name}.xml`, run(m.name, ['virsh', 'dumpxml', g.name])));
+      for (const n of s.lab.libvirtNetworks.filter((x) => x.on === m.name))
+        jobs.push(save(dir, `net-dumpxml-${n.name}.xml`, run(m.name, ['virsh', 'net-dumpxml', n.name])));
     }
   }
   for (const [name, u] of s.underlays) {
     jobs.push(save(join(base, `network-${name}`), 'leases', () => u.leases()));
-    jobs.push(save(join(base, `network-${name}`), 'bridge-fdb.json', async () => (await u.exec.run(['bridge', '-j', 'fdb', 'show'], { check: false })).stdout));
+    jobs.push(
+      save(
+        join(base, `network-${name}`),
+        'bridge-fdb.json',
+        async () => (await u.exec.run(['bridge', '-j', 'fdb', 'show'], { check: false })).stdout,
+      ),
+    );
   }
   return (await Promise.all(jobs)).filter((f): f is string => !!f);
 }
@@ -69,7 +84,9 @@ export async function machineVersions(s: Session, machine: string): Promise<Mach
   const [k, os, v] = await Promise.all([
     x.run(['uname', '-r'], { check: false }),
     x.run(['cat', '/etc/os-release'], { check: false }),
-    s.machines.get(machine)!.role === 'hypervisor' ? x.run(['virsh', 'version'], { check: false }) : Promise.resolve(undefined),
+    s.machines.get(machine)!.role === 'hypervisor'
+      ? x.run(['virsh', 'version'], { check: false })
+      : Promise.resolve(undefined),
   ]);
   return {
     kernel: k.stdout.trim(),

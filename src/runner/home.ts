@@ -27,7 +27,12 @@ export function writableProblem(h: Home): string | undefined {
     return undefined;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'EROFS' ? 'read-only file system' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
+    const why =
+      code === 'EROFS'
+        ? 'read-only file system'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (e as Error).message;
     return `cannot write state file ${join(h.state, '...')}: ${h.root} is not writable (${why})`;
   }
 }

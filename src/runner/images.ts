@@ -27,20 +27,36 @@ export const CIRROS_MIRROR = 'https://download.cirros-cloud.net';
 const buildScript = fileURLToPath(new URL('../../scripts/build-guest-image.sh', import.meta.url));
 
 export function cirrosLogin(version: string): { user: string; password: string } {
-  return version.startsWith('0.3.') ? { user: 'cirros', password: 'cubswin:)' } : { user: 'cirros', password: 'gocubsgo' };
+  return version.startsWith('0.3.')
+    ? { user: 'cirros', password: 'cubswin:)' }
+    : { user: 'cirros', password: 'gocubsgo' };
 }
 
 /** Builds (or finds cached) the virtlab test guest. */
 export async function localGuest(home: Home, emit: Emit, clock?: CommandClock): Promise<string> {
   const cached = join(home.images, 'cirros.qcow2');
-  const r = await new LocalExecutor('host', clock).run(['bash', buildScript], { env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 600000 });
-  if (r.exitCode !== 0) throw new HostError(`cannot build the guest image: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, 'run scripts/build-guest-image.sh by hand to see why');
-  if (/building/.test(r.stderr)) emit({ type: 'log', level: 'info', message: `built the test guest image (${cached})` });
+  const r = await new LocalExecutor('host', clock).run(['bash', buildScript], {
+    env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache },
+    check: false,
+    timeoutMs: 600000,
+  });
+  if (r.exitCode !== 0)
+    throw new HostError(
+      `cannot build the guest image: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      'run scripts/build-guest-image.sh by hand to see why',
+    );
+  if (/building/.test(r.stderr))
+    emit({ type: 'log', level: 'info', message: `built the test guest image (${cached})` });
   return r.stdout.trim().split('\n').pop() || cached;
 }
 
 /** Downloads an official CirrOS image and verifies it against the release's checksum file. */
-export async function downloadCirros(version: string, dir: string, mirror = process.env.VIRTLAB_CIRROS_MIRROR ?? CIRROS_MIRROR, timeoutMs = 15000): Promise<string> {
+export async function downloadCirros(
+  version: string,
+  dir: string,
+  mirror = process.env.VIRTLAB_CIRROS_MIRROR ?? CIRROS_MIRROR,
+  timeoutMs = 15000,
+): Promise<string> {
   const file = `cirros-${version}-x86_64-disk.img`;
   const dest = join(dir, file);
   if (existsSync(dest)) return dest;
@@ -58,27 +74,60 @@ export async function downloadCirros(version: string, dir: string, mirror = proc
     algo = 'md5';
     sums = (await get(`${mirror}/${version}/MD5SUMS`)).toString();
   }
-  const expected = sums.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[1]?.replace(/^\*/, '') === file)?.[0];
+  const expected = sums
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .find((f) => f[1]?.replace(/^\*/, '') === file)?.[0];
   if (!expected) throw new HostError(`the checksum file of CirrOS ${version} does not list ${file}`);
   const data = await get(`${mirror}/${version}/${file}`);
   const actual = createHash(algo).update(data).digest('hex');
-  if (actual !== expected.toLowerCase()) throw new HostError(`download of ${file} is corrupted: ${algo} ${actual}, expected ${expected}`, 'the file was not kept; try again');
+  if (actual !== expected.toLowerCase())
+    throw new HostError(
+      `download of ${file} is corrupted: ${algo} ${actual}, expected ${expected}`,
+      'the file was not kept; try again',
+    );
   writeFileSync(`${dest}.part`, data);
   renameSync(`${dest}.part`, dest);
   return dest;
 }
 
-export async function resolveImage(img: ImageRef, home: Home, emit: Emit, clock?: CommandClock): Promise<ResolvedImage> {
+export async function resolveImage(
+  img: ImageRef,
+  home: Home,
+  emit: Emit,
+  clock?: CommandClock,
+): Promise<ResolvedImage> {
   if (img.name !== 'cirros') throw new HostError(`no source for image ${img.ref}`);
   if (!img.version) {
     const path = await localGuest(home, emit, clock);
-    return { ref: img.ref, path, kernel: join(home.images, 'cirros-vmlinuz'), initrd: join(home.images, 'cirros-initrd.gz'), source: 'virtlab test guest (Debian cloud kernel + busybox)' };
+    return {
+      ref: img.ref,
+      path,
+      kernel: join(home.images, 'cirros-vmlinuz'),
+      initrd: join(home.images, 'cirros-initrd.gz'),
+      source: 'virtlab test guest (Debian cloud kernel + busybox)',
+    };
   }
   try {
     const path = await downloadCirros(img.version, join(home.images, 'cirros-official'));
-    return { ref: img.ref, path, source: `CirrOS ${img.version} (official image, checksum verified)`, login: cirrosLogin(img.version) };
+    return {
+      ref: img.ref,
+      path,
+      source: `CirrOS ${img.version} (official image, checksum verified)`,
+      login: cirrosLogin(img.version),
+    };
   } catch (e) {
-    emit({ type: 'log', level: 'warn', message: `CirrOS ${img.version} is not available (${(e as Error).message}); the virtlab test guest stands in` });
-    return { ref: img.ref, path: await localGuest(home, emit, clock), kernel: join(home.images, 'cirros-vmlinuz'), initrd: join(home.images, 'cirros-initrd.gz'), source: `virtlab test guest standing in for CirrOS ${img.version} (offline)` };
+    emit({
+      type: 'log',
+      level: 'warn',
+      message: `CirrOS ${img.version} is not available (${(e as Error).message}); the virtlab test guest stands in`,
+    });
+    return {
+      ref: img.ref,
+      path: await localGuest(home, emit, clock),
+      kernel: join(home.images, 'cirros-vmlinuz'),
+      initrd: join(home.images, 'cirros-initrd.gz'),
+      source: `virtlab test guest standing in for CirrOS ${img.version} (offline)`,
+    };
   }
 }

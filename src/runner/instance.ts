@@ -22,10 +22,19 @@ export function existingInstance(h: Home, instance: string): StateStore | undefi
   return existsSync(p) ? StateStore.load(p) : undefined;
 }
 
-export function createInstance(h: Home, lab: Lab, provider: string, instanceName?: string, runDirOverride?: string): StateStore {
+export function createInstance(
+  h: Home,
+  lab: Lab,
+  provider: string,
+  instanceName?: string,
+  runDirOverride?: string,
+): StateStore {
   const instance = instanceName ?? lab.name;
   if (!/^[a-z0-9][a-z0-9-]*$/.test(instance) || instance.length > 24) {
-    throw new UsageError(`"${instance}" cannot be an instance name`, 'use lowercase letters, digits and "-", at most 24 characters');
+    throw new UsageError(
+      `"${instance}" cannot be an instance name`,
+      'use lowercase letters, digits and "-", at most 24 characters',
+    );
   }
   const prev = existingInstance(h, instance);
   if (prev) {
@@ -41,12 +50,26 @@ export function createInstance(h: Home, lab: Lab, provider: string, instanceName
   try {
     mkdirSync(runDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new HostError(`cannot write state file ${StateStore.pathFor(h, instance)}: cannot create the run folder ${runDir}: ${(e as Error).message}`,
-      'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)');
+    throw new HostError(
+      `cannot write state file ${StateStore.pathFor(h, instance)}: cannot create the run folder ${runDir}: ${(e as Error).message}`,
+      'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)',
+    );
   }
   return StateStore.create(h, {
-    version: 1, instance, lab: lab.name, labFile: lab.file, variant: lab.variant, runId, provider, runnerPid: process.pid,
-    createdAt: new Date().toISOString(), runDir, keyFile: join(runDir, 'keys', 'id_ed25519'), status: 'creating',
-    machines: [], networks: [], resources: [],
+    version: 1,
+    instance,
+    lab: lab.name,
+    labFile: lab.file,
+    variant: lab.variant,
+    runId,
+    provider,
+    runnerPid: process.pid,
+    createdAt: new Date().toISOString(),
+    runDir,
+    keyFile: join(runDir, 'keys', 'id_ed25519'),
+    status: 'creating',
+    machines: [],
+    networks: [],
+    resources: [],
   });
 }

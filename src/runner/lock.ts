@@ -19,9 +19,12 @@ export async function withHostLock<T>(h: Home, fn: () => Promise<T> | T, timeout
       let holder = NaN;
       try {
         holder = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-      } catch { /* being written */ }
+      } catch {
+        /* being written */
+      }
       if (Number.isInteger(holder) && !pidExists(holder)) rmSync(dir, { recursive: true, force: true });
-      if (Date.now() > until) throw new HostError(`timed out waiting for the allocation lock ${dir} (held by pid ${holder})`);
+      if (Date.now() > until)
+        throw new HostError(`timed out waiting for the allocation lock ${dir} (held by pid ${holder})`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }

@@ -5,10 +5,14 @@
 /** Like Promise.all, but waits for every job to end; then throws the failure that came first. */
 export async function allDone<T>(jobs: Promise<T>[]): Promise<T[]> {
   let first: { error: unknown } | undefined;
-  const results = await Promise.all(jobs.map((j) => j.catch((error: unknown) => {
-    first ??= { error };
-    return undefined as T;
-  })));
+  const results = await Promise.all(
+    jobs.map((j) =>
+      j.catch((error: unknown) => {
+        first ??= { error };
+        return undefined as T;
+      }),
+    ),
+  );
   if (first) throw first.error;
   return results;
 }

@@ -29,8 +29,22 @@ export function loadPlaybook(path: string): Play[] {
     vars: p.vars ?? {},
     tasks: (p.tasks ?? []).map((t: any, i: number) => {
       const module = MODULES.find((m) => m in t);
-      if (!module) throw new DefinitionError([{ file: source.file, line: 1, col: 1, message: `task ${i + 1} of play "${p.hosts}" names no module (one of ${MODULES.join(', ')})` }]);
-      return { name: t.name ?? `${module} ${i + 1}`, module, raw: t[module], when: t.when, items: t.with_items ?? t.loop };
+      if (!module)
+        throw new DefinitionError([
+          {
+            file: source.file,
+            line: 1,
+            col: 1,
+            message: `task ${i + 1} of play "${p.hosts}" names no module (one of ${MODULES.join(', ')})`,
+          },
+        ]);
+      return {
+        name: t.name ?? `${module} ${i + 1}`,
+        module,
+        raw: t[module],
+        when: t.when,
+        items: t.with_items ?? t.loop,
+      };
     }),
   }));
 }
@@ -49,7 +63,9 @@ export function template(v: unknown, vars: Record<string, unknown>): unknown {
   if (typeof v === 'string') {
     const whole = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(v);
     if (whole && whole[1]! in vars) return vars[whole[1]!];
-    return v.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (all, k: string) => (k in vars ? String(vars[k]) : all));
+    return v.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (all, k: string) =>
+      k in vars ? String(vars[k]) : all,
+    );
   }
   if (Array.isArray(v)) return v.map((x) => template(x, vars));
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, template(x, vars)]));
@@ -65,7 +81,12 @@ function evalTerm(term: string, vars: Record<string, unknown>): boolean {
   const lit = (s: string): unknown => {
     const t = s.trim();
     if (/^'.*'$|^".*"$/.test(t)) return t.slice(1, -1);
-    if (/^\[.*\]$/.test(t)) return t.slice(1, -1).split(',').map((x) => lit(x)).filter((x) => x !== '');
+    if (/^\[.*\]$/.test(t))
+      return t
+        .slice(1, -1)
+        .split(',')
+        .map((x) => lit(x))
+        .filter((x) => x !== '');
     if (t === 'true' || t === 'True') return true;
     if (t === 'false' || t === 'False') return false;
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(t)) {
@@ -81,7 +102,9 @@ function evalTerm(term: string, vars: Record<string, unknown>): boolean {
   m = /^(.+?)\s+(not in|in)\s+(.+)$/.exec(term);
   if (m) {
     const hay = lit(m[3]!);
-    const found = Array.isArray(hay) ? hay.map(String).includes(String(lit(m[1]!))) : String(hay).includes(String(lit(m[1]!)));
+    const found = Array.isArray(hay)
+      ? hay.map(String).includes(String(lit(m[1]!)))
+      : String(hay).includes(String(lit(m[1]!)));
     return m[2] === 'in' ? found : !found;
   }
   return Boolean(lit(term));
@@ -89,7 +112,10 @@ function evalTerm(term: string, vars: Record<string, unknown>): boolean {
 
 /** `hosts:` matches a machine by name, by role (hypervisor[s], peer[s]) or all; patterns joined with ':' or ','. */
 export function hostsMatch(hosts: string, machine: string, role: string): boolean {
-  return hosts.split(/[:,]/).map((h) => h.trim()).some((h) => h === 'all' || h === '*' || h === machine || h === role || h === `${role}s`);
+  return hosts
+    .split(/[:,]/)
+    .map((h) => h.trim())
+    .some((h) => h === 'all' || h === '*' || h === machine || h === role || h === `${role}s`);
 }
 
 /** Expands one task for a machine: loop items, templating, `when`. */
@@ -100,12 +126,28 @@ export function expandTask(t: Play['tasks'][number], vars: Record<string, unknow
     const v = item === undefined ? vars : { ...vars, item };
     if (t.when && !evalWhen(t.when, v)) continue;
     const raw = typeof t.raw === 'string' && t.module !== 'command' && t.module !== 'shell' ? parseKv(t.raw) : t.raw;
-    out.push({ name: String(template(t.name, v)), module: t.module, args: (t.module === 'command' || t.module === 'shell' ? { cmd: template(raw, v) } : template(raw, v)) as Record<string, unknown> });
+    out.push({
+      name: String(template(t.name, v)),
+      module: t.module,
+      args: (t.module === 'command' || t.module === 'shell' ? { cmd: template(raw, v) } : template(raw, v)) as Record<
+        string,
+        unknown
+      >,
+    });
   }
   // an apt task over a loop becomes one task naming every package, like Ansible does
   if (t.module === 'apt' && out.length > 1) {
     const names = out.flatMap((x) => toList(x.args.name ?? x.args.pkg));
-    return [{ ...out[0]!, name: String(template(t.name, vars)).replace(/\{\{.*?\}\}/g, '').trim() || 'apt', args: { ...out[0]!.args, name: names } }];
+    return [
+      {
+        ...out[0]!,
+        name:
+          String(template(t.name, vars))
+            .replace(/\{\{.*?\}\}/g, '')
+            .trim() || 'apt',
+        args: { ...out[0]!.args, name: names },
+      },
+    ];
   }
   return out;
 }
@@ -113,5 +155,8 @@ export function expandTask(t: Play['tasks'][number], vars: Record<string, unknow
 export function toList(v: unknown): string[] {
   if (v === undefined) return [];
   if (Array.isArray(v)) return v.map(String);
-  return String(v).split(',').map((x) => x.trim()).filter(Boolean);
+  return String(v)
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 }

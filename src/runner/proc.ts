@@ -26,10 +26,19 @@ export function isAlive(p: OwnedProcess): boolean {
 }
 
 /** Starts a daemon detached from us (it survives a crash of the runner), stdio to a log file. */
-export function spawnDetached(argv: string[], logFile: string, env?: Record<string, string>, group = false): OwnedProcess {
+export function spawnDetached(
+  argv: string[],
+  logFile: string,
+  env?: Record<string, string>,
+  group = false,
+): OwnedProcess {
   const fd = openSync(logFile, 'a', 0o600);
   try {
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, ...env },
+    });
     child.unref();
     // a binary that cannot be started also emits 'error' later: it is reported here, not as an uncaught event
     child.on('error', () => {});

@@ -28,16 +28,34 @@ export interface TaskOutcome {
 
 export async function runProvisioning(s: Session, emit: Emit): Promise<void> {
   const failures: string[] = [];
-  await allDone(s.lab.machines.filter((m) => m.provision).map(async (m) => {
-    const counts = await runPlaybook(m, s.machines.get(m.name)!.exec, { sharedFilesystem: s.machines.get(m.name)!.sharedFilesystem ?? false, emit, stage: 'provision' });
-    if (counts.failed) failures.push(`${m.name}: ${counts.failed} task(s) failed`);
-  }));
-  if (failures.length) throw new HostError(`provisioning failed (${failures.join('; ')})`, 'see the failed tasks above');
+  await allDone(
+    s.lab.machines
+      .filter((m) => m.provision)
+      .map(async (m) => {
+        const counts = await runPlaybook(m, s.machines.get(m.name)!.exec, {
+          sharedFilesystem: s.machines.get(m.name)!.sharedFilesystem ?? false,
+          emit,
+          stage: 'provision',
+        });
+        if (counts.failed) failures.push(`${m.name}: ${counts.failed} task(s) failed`);
+      }),
+  );
+  if (failures.length)
+    throw new HostError(`provisioning failed (${failures.join('; ')})`, 'see the failed tasks above');
 }
 
-export async function runPlaybook(m: Machine, x: Executor, o: { sharedFilesystem: boolean; emit: Emit; stage: 'provision' }): Promise<{ ok: number; changed: number; failed: number }> {
+export async function runPlaybook(
+  m: Machine,
+  x: Executor,
+  o: { sharedFilesystem: boolean; emit: Emit; stage: 'provision' },
+): Promise<{ ok: number; changed: number; failed: number }> {
   const plays = loadPlaybook(m.provision!);
-  const ctx: ModuleContext = { x, sharedFilesystem: o.sharedFilesystem, playbookDir: dirname(m.provision!), downloads: join(home().cache, 'downloads') };
+  const ctx: ModuleContext = {
+    x,
+    sharedFilesystem: o.sharedFilesystem,
+    playbookDir: dirname(m.provision!),
+    downloads: join(home().cache, 'downloads'),
+  };
   const counts = { ok: 0, changed: 0, failed: 0 };
   const vars = { inventory_hostname: m.name, ansible_hostname: m.name, group_names: [m.role, `${m.role}s`] };
   for (const play of plays) {
@@ -54,30 +72,50 @@ export async function runPlaybook(m: Machine, x: Executor, o: { sharedFilesystem
           out = { status: 'failed', detail: (e as Error).message.split('\n')[0] };
         }
         counts[out.status]++;
-        o.emit({ type: 'step-end', stage: o.stage, id, status: out.status, durationMs: Math.round(performance.now() - t0), detail: out.detail });
+        o.emit({
+          type: 'step-end',
+          stage: o.stage,
+          id,
+          status: out.status,
+          durationMs: Math.round(performance.now() - t0),
+          detail: out.detail,
+        });
         if (out.status === 'failed') return counts;
       }
     }
   }
-  o.emit({ type: 'log', level: 'info', message: `${m.name}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} (${basename(m.provision!)})` });
+  o.emit({
+    type: 'log',
+    level: 'info',
+    message: `${m.name}: ok=${counts.ok} changed=${counts.changed} failed=${counts.failed} (${basename(m.provision!)})`,
+  });
   return counts;
 }
 
 export async function runModule(t: Task, c: ModuleContext): Promise<TaskOutcome> {
   const a = t.args as Record<string, any>;
   switch (t.module) {
-    case 'apt': return apt(toList(a.name ?? a.pkg), c);
-    case 'file': return file(a, c);
-    case 'copy': return copy(a, c);
-    case 'get_url': return getUrl(a, c);
-    case 'sysctl': return sysctl(String(a.name), String(a.value), c);
+    case 'apt':
+      return apt(toList(a.name ?? a.pkg), c);
+    case 'file':
+      return file(a, c);
+    case 'copy':
+      return copy(a, c);
+    case 'get_url':
+      return getUrl(a, c);
+    case 'sysctl':
+      return sysctl(String(a.name), String(a.value), c);
     case 'command': {
       const r = await c.x.run(splitWords(String(a.cmd)), { check: false, timeoutMs: 600000 });
-      return r.exitCode === 0 ? { status: 'changed' } : { status: 'failed', detail: `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
+      return r.exitCode === 0
+        ? { status: 'changed' }
+        : { status: 'failed', detail: `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
     }
     case 'shell': {
       const r = await c.x.run(['sh', '-c', String(a.cmd)], { check: false, timeoutMs: 600000 });
-      return r.exitCode === 0 ? { status: 'changed' } : { status: 'failed', detail: `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
+      return r.exitCode === 0
+        ? { status: 'changed' }
+        : { status: 'failed', detail: `exit ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}` };
     }
   }
 }
@@ -90,13 +128,23 @@ async function apt(pkgs: string[], c: ModuleContext): Promise<TaskOutcome> {
   }
   if (!missing.length) return { status: 'ok', detail: `${pkgs.length} package(s) present` };
   if (c.sharedFilesystem) {
-    return { status: 'failed', detail: `missing on the host (netns machines share its packages): apt-get install -y ${missing.join(' ')}` };
+    return {
+      status: 'failed',
+      detail: `missing on the host (netns machines share its packages): apt-get install -y ${missing.join(' ')}`,
+    };
   }
-  const r = await c.x.run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], { check: false, timeoutMs: 900000, env: { DEBIAN_FRONTEND: 'noninteractive' } });
-  return r.exitCode === 0 ? { status: 'changed', detail: `installed ${missing.join(' ')}` } : { status: 'failed', detail: r.stderr.trim().split('\n').pop() };
+  const r = await c.x.run(['apt-get', 'install', '-y', '--no-install-recommends', ...missing], {
+    check: false,
+    timeoutMs: 900000,
+    env: { DEBIAN_FRONTEND: 'noninteractive' },
+  });
+  return r.exitCode === 0
+    ? { status: 'changed', detail: `installed ${missing.join(' ')}` }
+    : { status: 'failed', detail: r.stderr.trim().split('\n').pop() };
 }
 
-const octal = (m: unknown) => (m === undefined ? undefined : (typeof m === 'number' ? m.toString(8) : String(m)).replace(/^0+(?=\d{3})/, ''));
+const octal = (m: unknown) =>
+  m === undefined ? undefined : (typeof m === 'number' ? m.toString(8) : String(m)).replace(/^0+(?=\d{3})/, '');
 
 async function file(a: Record<string, any>, c: ModuleContext): Promise<TaskOutcome> {
   const path = String(a.path);
@@ -124,7 +172,11 @@ async function file(a: Record<string, any>, c: ModuleContext): Promise<TaskOutco
 
 /** Applies mode/owner/group when they differ; true when something changed. */
 async function attrs(path: string, a: Record<string, any>, c: ModuleContext): Promise<boolean> {
-  const [, mode, owner, group] = (await c.x.run(['stat', '-c', '%F %a %U %G', path])).stdout.trim().match(/^(.*) (\d+) (\S+) (\S+)$/)!.slice(1).map(String) as [string, string, string, string];
+  const [, mode, owner, group] = (await c.x.run(['stat', '-c', '%F %a %U %G', path])).stdout
+    .trim()
+    .match(/^(.*) (\d+) (\S+) (\S+)$/)!
+    .slice(1)
+    .map(String) as [string, string, string, string];
   let changed = false;
   const want = octal(a.mode);
   if (want && want !== mode) {
@@ -147,7 +199,11 @@ async function copy(a: Record<string, any>, c: ModuleContext): Promise<TaskOutco
   } else {
     src = join(c.playbookDir, 'files', String(a.src));
     if (!existsSync(src)) src = join(c.playbookDir, String(a.src));
-    if (!existsSync(src)) return { status: 'failed', detail: `source file ${a.src} not found next to the playbook (or in its files/ folder)` };
+    if (!existsSync(src))
+      return {
+        status: 'failed',
+        detail: `source file ${a.src} not found next to the playbook (or in its files/ folder)`,
+      };
   }
   let dest = String(a.dest);
   if (dest.endsWith('/')) dest += basename(String(a.src));
@@ -158,7 +214,10 @@ async function copy(a: Record<string, any>, c: ModuleContext): Promise<TaskOutco
 
 async function getUrl(a: Record<string, any>, c: ModuleContext): Promise<TaskOutcome> {
   const url = String(a.url);
-  const cached = join(c.downloads, `${createHash('sha256').update(url).digest('hex').slice(0, 16)}-${basename(new URL(url).pathname) || 'download'}`);
+  const cached = join(
+    c.downloads,
+    `${createHash('sha256').update(url).digest('hex').slice(0, 16)}-${basename(new URL(url).pathname) || 'download'}`,
+  );
   if (!existsSync(cached)) {
     mkdirSync(c.downloads, { recursive: true });
     let data: Buffer;
@@ -167,19 +226,25 @@ async function getUrl(a: Record<string, any>, c: ModuleContext): Promise<TaskOut
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       data = Buffer.from(await res.arrayBuffer());
     } catch (e) {
-      return { status: 'failed', detail: `cannot download ${url} (${(e as Error).message}); offline? put the file at ${cached}` };
+      return {
+        status: 'failed',
+        detail: `cannot download ${url} (${(e as Error).message}); offline? put the file at ${cached}`,
+      };
     }
     if (a.checksum) {
       const [algo, want] = String(a.checksum).split(':') as [string, string];
       const got = createHash(algo).update(data).digest('hex');
-      if (got !== want?.toLowerCase()) return { status: 'failed', detail: `checksum mismatch for ${url}: ${algo} ${got}, expected ${want}` };
+      if (got !== want?.toLowerCase())
+        return { status: 'failed', detail: `checksum mismatch for ${url}: ${algo} ${got}, expected ${want}` };
     }
     writeFileSync(`${cached}.part`, data);
     renameSync(`${cached}.part`, cached);
   } else if (a.checksum) {
     const [algo, want] = String(a.checksum).split(':') as [string, string];
-    const got = algo === 'sha256' ? await fileSha256(cached) : createHash(algo).update(readFileSync(cached)).digest('hex');
-    if (got !== want?.toLowerCase()) return { status: 'failed', detail: `cached ${cached} does not match checksum ${a.checksum}` };
+    const got =
+      algo === 'sha256' ? await fileSha256(cached) : createHash(algo).update(readFileSync(cached)).digest('hex');
+    if (got !== want?.toLowerCase())
+      return { status: 'failed', detail: `cached ${cached} does not match checksum ${a.checksum}` };
   }
   let dest = String(a.dest);
   if (dest.endsWith('/')) dest += basename(new URL(url).pathname);
@@ -200,6 +265,6 @@ export function splitWords(s: string): string[] {
   const out: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2] ?? m[3]!);
+  while ((m = re.exec(s))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
   return out;
 }

@@ -22,7 +22,18 @@ export interface RunReport {
   steps: { stage: Stage; id: string; title: string; status: string; durationMs: number; detail?: string }[];
   assertions: AssertionResult[];
   /** kind: namespace, VM (TCG), VM (KVM), host; guests: how a hypervisor's guests are accelerated (KVM or TCG) */
-  machines: { name: string; role: string; ram: number; vcpu: number; kernel?: string; distribution?: string; libvirt?: string; qemu?: string; kind?: string; guests?: string }[];
+  machines: {
+    name: string;
+    role: string;
+    ram: number;
+    vcpu: number;
+    kernel?: string;
+    distribution?: string;
+    libvirt?: string;
+    qemu?: string;
+    kind?: string;
+    guests?: string;
+  }[];
   images: { ref: string; source: string }[];
   files: string[];
   error?: string;
@@ -32,11 +43,34 @@ export interface RunReport {
   timing?: { commandMs: number; waitMs: number; overheadMs: number };
 }
 
-export function writeReports(dir: string, r: RunReport, lab?: Lab, formats: string[] = ['json', 'junit', 'html']): void {
-  if (formats.includes('json')) writeFileSync(join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
-  if (formats.includes('junit')) writeFileSync(join(dir, 'junit.xml'), junitXml(r.lab, r.assertions, r.durationMs, r.result === 'error' || r.result === 'interrupted' ? r.error ?? r.result : undefined), { mode: 0o600 });
-  if (formats.includes('tap')) writeFileSync(join(dir, 'report.tap'), tapReport(r.assertions, r.result === 'error' || r.result === 'interrupted' ? r.error ?? r.result : undefined), { mode: 0o600 });
+export function writeReports(
+  dir: string,
+  r: RunReport,
+  lab?: Lab,
+  formats: string[] = ['json', 'junit', 'html'],
+): void {
+  if (formats.includes('json'))
+    writeFileSync(join(dir, 'report.json'), JSON.stringify(r, null, 2) + '\n', { mode: 0o600 });
+  if (formats.includes('junit'))
+    writeFileSync(
+      join(dir, 'junit.xml'),
+      junitXml(
+        r.lab,
+        r.assertions,
+        r.durationMs,
+        r.result === 'error' || r.result === 'interrupted' ? (r.error ?? r.result) : undefined,
+      ),
+      { mode: 0o600 },
+    );
+  if (formats.includes('tap'))
+    writeFileSync(
+      join(dir, 'report.tap'),
+      tapReport(r.assertions, r.result === 'error' || r.result === 'interrupted' ? (r.error ?? r.result) : undefined),
+      { mode: 0o600 },
+    );
   if (formats.includes('html') && lab) {
-    writeFileSync(join(dir, 'report.html'), htmlReport({ ...r, lab, reportDir: dir, stages: r.stages }), { mode: 0o600 });
+    writeFileSync(join(dir, 'report.html'), htmlReport({ ...r, lab, reportDir: dir, stages: r.stages }), {
+      mode: 0o600,
+    });
   }
 }

@@ -10,7 +10,13 @@ import { providerFor } from '../providers/index.ts';
 import { runLifecycle, type LifecycleOptions, type RunOutcome } from './run.ts';
 import { teardown } from './teardown.ts';
 
-export async function runWithRetry(lab: Lab, o: LifecycleOptions, emit: Emit, signal: AbortSignal, h?: Home): Promise<RunOutcome & { retriedAfter?: string }> {
+export async function runWithRetry(
+  lab: Lab,
+  o: LifecycleOptions,
+  emit: Emit,
+  signal: AbortSignal,
+  h?: Home,
+): Promise<RunOutcome & { retriedAfter?: string }> {
   const first = await runLifecycle(lab, o, emit, signal, h);
   if (!first.unstable || o.mode !== 'run' || signal.aborted || process.env.VIRTLAB_RETRY === '0') return first;
   // with --keep the first attempt's machines are still up (one of them broken): they make way for the second
@@ -25,6 +31,10 @@ export async function runWithRetry(lab: Lab, o: LifecycleOptions, emit: Emit, si
     rmSync(kept, { recursive: true, force: true });
     renameSync(o.reportDir, kept);
   }
-  emit({ type: 'log', level: 'warn', message: `${first.unstable} (its consoles and report: ${kept}); running the lab once more (VIRTLAB_RETRY=0 turns this off)` });
-  return { ...await runLifecycle(lab, o, emit, signal, h), retriedAfter: kept };
+  emit({
+    type: 'log',
+    level: 'warn',
+    message: `${first.unstable} (its consoles and report: ${kept}); running the lab once more (VIRTLAB_RETRY=0 turns this off)`,
+  });
+  return { ...(await runLifecycle(lab, o, emit, signal, h)), retriedAfter: kept };
 }

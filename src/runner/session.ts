@@ -21,9 +21,20 @@ export interface Session {
   signal: AbortSignal;
 }
 
-export function makeSession(lab: Lab, store: StateStore, handles: { machines: MachineHandle[]; underlays: UnderlayHandle[] }, emit: Emit, signal: AbortSignal): Session {
+export function makeSession(
+  lab: Lab,
+  store: StateStore,
+  handles: { machines: MachineHandle[]; underlays: UnderlayHandle[] },
+  emit: Emit,
+  signal: AbortSignal,
+): Session {
   return {
-    lab, store, emit, signal, consoles: new Map(), logins: new Map(),
+    lab,
+    store,
+    emit,
+    signal,
+    consoles: new Map(),
+    logins: new Map(),
     machines: new Map(handles.machines.map((m) => [m.name, m])),
     underlays: new Map(handles.underlays.map((u) => [u.name, u])),
   };
@@ -42,7 +53,13 @@ export function nodeExec(s: Session, name: string): Executor {
   if (!g) throw new HostError(`${name} is neither a machine nor a guest of this lab`);
   let c = s.consoles.get(name);
   if (!c) {
-    c = new ConsoleExecutor({ guest: name, host: exec(s, g.on), logPath: consoleLogPath(name), login: s.logins.get(g.image.ref), qemuPidFile: g.qemu ? qemuPidPath(name) : undefined });
+    c = new ConsoleExecutor({
+      guest: name,
+      host: exec(s, g.on),
+      logPath: consoleLogPath(name),
+      login: s.logins.get(g.image.ref),
+      qemuPidFile: g.qemu ? qemuPidPath(name) : undefined,
+    });
     s.consoles.set(name, c);
   }
   return c;

@@ -1,7 +1,18 @@
 // The state file of a lab instance: every resource is recorded here BEFORE it is created, so `down` can always
 // find it (even after kill -9), and nothing that is not listed here is ever touched.
 import type { VmState } from '../providers/vm/machine.ts';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from '../errors.ts';
 import type { Home } from './home.ts';
@@ -88,7 +99,10 @@ export class StateStore {
     try {
       mkdirSync(h.state, { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw new HostError(`cannot write state file ${StateStore.pathFor(h, state.instance)}: ${(e as Error).message}`, 'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)');
+      throw new HostError(
+        `cannot write state file ${StateStore.pathFor(h, state.instance)}: ${(e as Error).message}`,
+        'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)',
+      );
     }
     const s = new StateStore(StateStore.pathFor(h, state.instance), state);
     s.save();
@@ -143,7 +157,10 @@ export class StateStore {
       closeSync(fd);
       renameSync(tmp, this.path);
     } catch (e) {
-      throw new HostError(`cannot write state file ${this.path}: ${(e as Error).message}`, 'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)');
+      throw new HostError(
+        `cannot write state file ${this.path}: ${(e as Error).message}`,
+        'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)',
+      );
     }
   }
 

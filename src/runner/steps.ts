@@ -28,23 +28,37 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
         ...step.files.map((f) => ({ local: renderedFile(s, f.src, f.rel), remote: cmd.labFilePath(f.rel) })),
         ...step.images.map((i) => ({ local: images.get(i.ref)!.path, remote: cmd.imagePath(i) })),
         // guests with a static address boot the image's kernel directly
-        ...step.images.filter((i) => s.lab.guests.some((g) => g.on === step.to && g.image.ref === i.ref && g.staticIp)).flatMap((i) => {
-          const r = images.get(i.ref)!;
-          if (!r.kernel || !r.initrd) throw new HostError(`image ${i.ref} (${r.source}) has no kernel for a guest with a static address`);
-          return [{ local: r.kernel, remote: cmd.kernelPath(i) }, { local: r.initrd, remote: cmd.initrdPath(i) }];
-        }),
+        ...step.images
+          .filter((i) => s.lab.guests.some((g) => g.on === step.to && g.image.ref === i.ref && g.staticIp))
+          .flatMap((i) => {
+            const r = images.get(i.ref)!;
+            if (!r.kernel || !r.initrd)
+              throw new HostError(`image ${i.ref} (${r.source}) has no kernel for a guest with a static address`);
+            return [
+              { local: r.kernel, remote: cmd.kernelPath(i) },
+              { local: r.initrd, remote: cmd.initrdPath(i) },
+            ];
+          }),
       ];
       // folders virtlab creates on the machine are removed again at teardown (existing hosts keep nothing)
       const dirs = [...new Set(jobs.flatMap((j) => parents(j.remote)))].sort((a, b) => b.length - a.length);
-      const missing = await Promise.all(dirs.map(async (d) => ((await x.run(['test', '-d', d], { check: false })).exitCode !== 0 ? d : undefined)));
-      for (const d of missing.filter((m): m is string => !!m).reverse()) rec({ kind: 'undo', what: `folder ${d}`, owner: step.to, argv: ['rmdir', '--', d] });
-      const done = await allDone(jobs.map(async (j) => {
-        rec({ kind: 'remote-file', path: j.remote, owner: step.to });
-        return x.upload(j.local, j.remote);
-      }));
+      const missing = await Promise.all(
+        dirs.map(async (d) => ((await x.run(['test', '-d', d], { check: false })).exitCode !== 0 ? d : undefined)),
+      );
+      for (const d of missing.filter((m): m is string => !!m).reverse())
+        rec({ kind: 'undo', what: `folder ${d}`, owner: step.to, argv: ['rmdir', '--', d] });
+      const done = await allDone(
+        jobs.map(async (j) => {
+          rec({ kind: 'remote-file', path: j.remote, owner: step.to });
+          return x.upload(j.local, j.remote);
+        }),
+      );
       const copied = done.filter((d) => !d.skipped);
       const bytes = copied.reduce((n, d) => n + d.bytes, 0);
-      return { status: copied.length ? 'changed' : 'ok', detail: `${copied.length} copied (${(bytes / 1048576).toFixed(1)} MiB), ${done.length - copied.length} already there` };
+      return {
+        status: copied.length ? 'changed' : 'ok',
+        detail: `${copied.length} copied (${(bytes / 1048576).toFixed(1)} MiB), ${done.length - copied.length} already there`,
+      };
     }
     case 'net-define': {
       rec({ kind: 'libvirt-network', name: step.network, owner: step.on });
@@ -58,7 +72,13 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       const x = exec(s, step.on);
       const before = (await x.run(['ip', '-o', 'link', 'show', 'dev', step.nic])).stdout;
       const was = /<[^>]*PROMISC/.test(before) ? 'on' : 'off';
-      if (was !== step.state) rec({ kind: 'undo', what: `promiscuous mode of ${step.nic}`, owner: step.on, argv: cmd.promisc(step.nic, was) });
+      if (was !== step.state)
+        rec({
+          kind: 'undo',
+          what: `promiscuous mode of ${step.nic}`,
+          owner: step.on,
+          argv: cmd.promisc(step.nic, was),
+        });
       await ops.setPromisc(x, step.nic, step.state);
       return { status: was === step.state ? 'ok' : 'changed' };
     }
@@ -67,7 +87,18 @@ export async function executeStep(step: Step, s: Session, images: Map<string, Re
       rec({ kind: 'remote-file', path: cmd.guestDiskPath(g), owner: step.on });
       rec({ kind: 'remote-file', path: `/run/virtlab-console-${g.name}.pid`, owner: step.on });
       if (g.qemu) {
-        rec({ kind: 'undo', what: `bare QEMU guest ${g.name} and its macvtap`, owner: step.on, argv: ['sh', '-c', 'kill "$(cat "$0")" 2>/dev/null; sleep 0.2; ip link delete "$1" 2>/dev/null; rm -f "$0"; true', cmd.qemuPidPath(g.name), qemuMacvtapName(g.name)] });
+        rec({
+          kind: 'undo',
+          what: `bare QEMU guest ${g.name} and its macvtap`,
+          owner: step.on,
+          argv: [
+            'sh',
+            '-c',
+            'kill "$(cat "$0")" 2>/dev/null; sleep 0.2; ip link delete "$1" 2>/dev/null; rm -f "$0"; true',
+            cmd.qemuPidPath(g.name),
+            qemuMacvtapName(g.name),
+          ],
+        });
         rec({ kind: 'remote-file', path: cmd.consoleLogPath(g.name), owner: step.on });
         rec({ kind: 'remote-file', path: cmd.qemuOutPath(g.name), owner: step.on });
       } else rec({ kind: 'domain', name: g.name, owner: step.on });

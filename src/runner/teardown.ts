@@ -5,20 +5,46 @@ import type { StateStore } from './state.ts';
 import type { CommandClock } from '../transport/executor.ts';
 
 /** Returns what is still there; the state file is removed only when nothing is. */
-export async function teardown(provider: Provider, store: StateStore, emit: Emit, clock?: CommandClock): Promise<string[]> {
+export async function teardown(
+  provider: Provider,
+  store: StateStore,
+  emit: Emit,
+  clock?: CommandClock,
+): Promise<string[]> {
   emit({ type: 'stage-start', stage: 'teardown' });
   const t0 = performance.now();
-  tryState(emit, () => store.update((s) => { s.status = 'tearing-down'; }));
+  tryState(emit, () =>
+    store.update((s) => {
+      s.status = 'tearing-down';
+    }),
+  );
   try {
     await provider.down(store, emit, clock);
   } catch (e) {
     emit({ type: 'log', level: 'warn', message: `teardown: ${(e as Error).message}` });
   }
   const leaks = await provider.leaks(store);
-  if (leaks.length) tryState(emit, () => store.update((s) => { s.status = 'down'; }));
+  if (leaks.length)
+    tryState(emit, () =>
+      store.update((s) => {
+        s.status = 'down';
+      }),
+    );
   else tryState(emit, () => store.remove());
-  emit({ type: 'step-end', stage: 'teardown', id: 'leak-check', status: leaks.length ? 'failed' : 'ok', durationMs: 0, detail: leaks.length ? `${leaks.length} left` : `removed ${store.state.resources.length} resources, nothing left` });
-  emit({ type: 'stage-end', stage: 'teardown', durationMs: Math.round(performance.now() - t0), ok: leaks.length === 0 });
+  emit({
+    type: 'step-end',
+    stage: 'teardown',
+    id: 'leak-check',
+    status: leaks.length ? 'failed' : 'ok',
+    durationMs: 0,
+    detail: leaks.length ? `${leaks.length} left` : `removed ${store.state.resources.length} resources, nothing left`,
+  });
+  emit({
+    type: 'stage-end',
+    stage: 'teardown',
+    durationMs: Math.round(performance.now() - t0),
+    ok: leaks.length === 0,
+  });
   return leaks;
 }
 

@@ -34,23 +34,44 @@ export class ConsoleExecutor implements Executor {
   /** Finds the console's pty and starts holding it open (QEMU needs about a second to notice); call it early. */
   attach(): Promise<string> {
     this.pty ??= this.findPty();
-    this.pty.catch(() => { this.pty = undefined; });
+    this.pty.catch(() => {
+      this.pty = undefined;
+    });
     return this.pty;
   }
 
   private async findPty(): Promise<string> {
     // without libvirt, the pty is the one whose master QEMU holds open (fdinfo of /dev/ptmx names its index)
     const r = this.t.qemuPidFile
-      ? await this.t.host.run(['sh', '-c', 'pid=$(cat "$0"); for fd in /proc/$pid/fd/*; do [ "$(readlink "$fd")" = /dev/ptmx ] && sed -n "s#^tty-index:[[:space:]]*#/dev/pts/#p" "/proc/$pid/fdinfo/${fd##*/}"; done; exit 0', this.t.qemuPidFile], { check: false })
+      ? await this.t.host.run(
+          [
+            'sh',
+            '-c',
+            'pid=$(cat "$0"); for fd in /proc/$pid/fd/*; do [ "$(readlink "$fd")" = /dev/ptmx ] && sed -n "s#^tty-index:[[:space:]]*#/dev/pts/#p" "/proc/$pid/fdinfo/${fd##*/}"; done; exit 0',
+            this.t.qemuPidFile,
+          ],
+          { check: false },
+        )
       : await this.t.host.run(['virsh', 'ttyconsole', this.t.guest], { check: false });
     const pty = r.stdout.trim().split('\n')[0]!;
-    if (r.exitCode !== 0 || !/^\/dev\/pts\/\d+$/.test(pty)) throw new HostError(`guest ${this.t.guest} has no serial console pty on ${this.t.host.machine}: ${r.stderr.trim() || pty}`);
+    if (r.exitCode !== 0 || !/^\/dev\/pts\/\d+$/.test(pty))
+      throw new HostError(
+        `guest ${this.t.guest} has no serial console pty on ${this.t.host.machine}: ${r.stderr.trim() || pty}`,
+      );
     // QEMU reads a pty only while its other end is open (it re-checks about once a second): keep one reader on it
     // for the guest's lifetime, which also drains what the guest prints (the log file keeps everything)
     const pidfile = `/run/virtlab-console-${this.t.guest}.pid`;
-    const held = await this.t.host.run(['sh', '-c', 'test -s "$0" && kill -0 "$(cat "$0")"', pidfile], { check: false });
+    const held = await this.t.host.run(['sh', '-c', 'test -s "$0" && kill -0 "$(cat "$0")"', pidfile], {
+      check: false,
+    });
     if (held.exitCode !== 0) {
-      await this.t.host.run(['sh', '-c', 'setsid sh -c \'echo $$ > "$1"; exec cat "$0" > /dev/null\' "$0" "$1" < /dev/null > /dev/null 2>&1 &', pty, pidfile]);
+      await this.t.host.run([
+        'sh',
+        '-c',
+        'setsid sh -c \'echo $$ > "$1"; exec cat "$0" > /dev/null\' "$0" "$1" < /dev/null > /dev/null 2>&1 &',
+        pty,
+        pidfile,
+      ]);
       await new Promise((res) => setTimeout(res, 1200));
     }
     return pty;
@@ -71,7 +92,12 @@ export class ConsoleExecutor implements Executor {
   }
 
   /** Waits until the console output after offset matches re; returns the text or undefined on timeout. */
-  private async waitFor(offset: number, re: RegExp, deadline: number, signal?: AbortSignal): Promise<string | undefined> {
+  private async waitFor(
+    offset: number,
+    re: RegExp,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     for (;;) {
       const text = await this.logFrom(offset);
       if (re.test(text)) return text;
@@ -87,9 +113,11 @@ export class ConsoleExecutor implements Executor {
     const seen = await this.waitFor(offset, /(login:\s*$|[$#]\s*$)/m, deadline);
     if (!seen || !/login:\s*$/m.test(seen)) return;
     await this.send(`${this.t.login.user}\n`);
-    if (!(await this.waitFor(offset, /[Pp]assword:\s*$/m, deadline))) throw new HostError(`${this.t.guest}: no password prompt on the console`);
+    if (!(await this.waitFor(offset, /[Pp]assword:\s*$/m, deadline)))
+      throw new HostError(`${this.t.guest}: no password prompt on the console`);
     await this.send(`${this.t.login.password}\n`);
-    if (!(await this.waitFor(offset, /[$#]\s*$/m, deadline))) throw new HostError(`${this.t.guest}: console login as ${this.t.login.user} failed`);
+    if (!(await this.waitFor(offset, /[$#]\s*$/m, deadline)))
+      throw new HostError(`${this.t.guest}: console login as ${this.t.login.user} failed`);
   }
 
   private async runNow(argv: string[], opts: RunOptions): Promise<CommandResult> {
@@ -99,18 +127,35 @@ export class ConsoleExecutor implements Executor {
     const id = randomBytes(4).toString('hex');
     const offset = await this.logSize();
     // "${M}END" is what the terminal echoes; only the shell's output spells VLEND
-    await this.send(`M=VL; echo "\${M}BEGIN-${id}"; ${commandLine(argv, { env: opts.env })}; echo "\${M}END-${id}-$?"\n`);
+    await this.send(
+      `M=VL; echo "\${M}BEGIN-${id}"; ${commandLine(argv, { env: opts.env })}; echo "\${M}END-${id}-$?"\n`,
+    );
     const text = await this.waitFor(offset, new RegExp(`VLEND-${id}-(\\d+)`), deadline, opts.signal);
     const durationMs = Date.now() - started;
     if (!text) {
-      const result = { machine: this.machine, argv, exitCode: 124, stdout: '', stderr: 'no answer on the serial console', durationMs, timedOut: true };
+      const result = {
+        machine: this.machine,
+        argv,
+        exitCode: 124,
+        stdout: '',
+        stderr: 'no answer on the serial console',
+        durationMs,
+        timedOut: true,
+      };
       if (opts.check !== false) throw new CommandError(result);
       return result;
     }
     const begin = text.indexOf(`VLBEGIN-${id}\n`);
     const end = new RegExp(`VLEND-${id}-(\\d+)`).exec(text)!;
     const stdout = begin >= 0 ? text.slice(begin + `VLBEGIN-${id}\n`.length, end.index) : '';
-    const result: CommandResult = { machine: this.machine, argv, exitCode: Number(end[1]), stdout, stderr: '', durationMs };
+    const result: CommandResult = {
+      machine: this.machine,
+      argv,
+      exitCode: Number(end[1]),
+      stdout,
+      stderr: '',
+      durationMs,
+    };
     if (result.exitCode !== 0 && opts.check !== false) throw new CommandError(result);
     return result;
   }

@@ -3,7 +3,14 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFile, chmod, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { CommandError, type CommandClock, type CommandResult, type Executor, type RunOptions, type UploadResult } from './executor.ts';
+import {
+  CommandError,
+  type CommandClock,
+  type CommandResult,
+  type Executor,
+  type RunOptions,
+  type UploadResult,
+} from './executor.ts';
 
 export class LocalExecutor implements Executor {
   readonly machine: string;
@@ -24,7 +31,12 @@ export class LocalExecutor implements Executor {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;
-      const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, opts.timeoutMs) : undefined;
+      const timer = opts.timeoutMs
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs)
+        : undefined;
       child.stdout.on('data', (b: Buffer) => out.push(b));
       let partial = '';
       child.stderr.on('data', (b: Buffer) => {
@@ -42,7 +54,14 @@ export class LocalExecutor implements Executor {
       });
       child.on('close', (code, sig) => {
         clearTimeout(timer);
-        const result = this.result(argv, code ?? (sig ? 128 + 9 : 1), Buffer.concat(out).toString(), Buffer.concat(err).toString(), started, timedOut);
+        const result = this.result(
+          argv,
+          code ?? (sig ? 128 + 9 : 1),
+          Buffer.concat(out).toString(),
+          Buffer.concat(err).toString(),
+          started,
+          timedOut,
+        );
         if (result.exitCode !== 0 && opts.check !== false) reject(new CommandError(result));
         else resolve(result);
       });
@@ -51,18 +70,34 @@ export class LocalExecutor implements Executor {
     });
   }
 
-  private result(argv: string[], exitCode: number, stdout: string, stderr: string, started: number, timedOut: boolean): CommandResult {
+  private result(
+    argv: string[],
+    exitCode: number,
+    stdout: string,
+    stderr: string,
+    started: number,
+    timedOut: boolean,
+  ): CommandResult {
     const end = performance.now();
     const durationMs = Math.round(end - started);
     this.clock?.span(started, end);
-    return { machine: this.machine, argv, exitCode: timedOut ? 124 : exitCode, stdout, stderr, durationMs, ...(timedOut ? { timedOut } : {}) };
+    return {
+      machine: this.machine,
+      argv,
+      exitCode: timedOut ? 124 : exitCode,
+      stdout,
+      stderr,
+      durationMs,
+      ...(timedOut ? { timedOut } : {}),
+    };
   }
 
   async upload(local: string, remote: string, opts: { mode?: number } = {}): Promise<UploadResult> {
     const data = await readFile(local);
     const sha256 = createHash('sha256').update(data).digest('hex');
     const existing = await readFile(remote).catch(() => undefined);
-    if (existing && createHash('sha256').update(existing).digest('hex') === sha256) return { skipped: true, bytes: data.length, sha256 };
+    if (existing && createHash('sha256').update(existing).digest('hex') === sha256)
+      return { skipped: true, bytes: data.length, sha256 };
     await mkdir(dirname(remote), { recursive: true });
     await copyFile(local, remote);
     if (opts.mode !== undefined) await chmod(remote, opts.mode);

@@ -2,7 +2,11 @@
 import type { CommandResult, Executor, RunOptions, UploadResult } from './executor.ts';
 
 export class PrefixedExecutor implements Executor {
-  constructor(readonly machine: string, private readonly inner: Executor, private readonly prefix: string[]) {}
+  constructor(
+    readonly machine: string,
+    private readonly inner: Executor,
+    private readonly prefix: string[],
+  ) {}
   async run(argv: string[], opts?: RunOptions): Promise<CommandResult> {
     const r = await this.inner.run([...this.prefix, ...argv], opts);
     return { ...r, machine: this.machine, argv };

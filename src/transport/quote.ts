@@ -8,12 +8,19 @@ export function quoteArg(arg: string): string {
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-export function commandLine(argv: readonly string[], opts: { env?: Record<string, string>; sudo?: boolean } = {}): string {
+export function commandLine(
+  argv: readonly string[],
+  opts: { env?: Record<string, string>; sudo?: boolean } = {},
+): string {
   if (!argv.length) throw new Error('empty argv');
   const env = Object.entries(opts.env ?? {}).map(([k, v]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name ${JSON.stringify(k)}`);
     return quoteArg(`${k}=${v}`);
   });
-  const words = [...(opts.sudo ? ['sudo', '-n', '--'] : []), ...(env.length ? ['env', ...env] : []), ...argv.map(quoteArg)];
+  const words = [
+    ...(opts.sudo ? ['sudo', '-n', '--'] : []),
+    ...(env.length ? ['env', ...env] : []),
+    ...argv.map(quoteArg),
+  ];
   return words.join(' ');
 }

@@ -7,7 +7,14 @@ import { dirname } from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { HostError } from '../errors.ts';
-import { CommandError, type CommandClock, type CommandResult, type Executor, type RunOptions, type UploadResult } from './executor.ts';
+import {
+  CommandError,
+  type CommandClock,
+  type CommandResult,
+  type Executor,
+  type RunOptions,
+  type UploadResult,
+} from './executor.ts';
 import { commandLine } from './quote.ts';
 
 export interface SshTarget {
@@ -54,7 +61,10 @@ export class SshExecutor implements Executor {
   private connecting?: Promise<Client>;
   private sftpP?: Promise<SFTPWrapper>;
   private readonly channels = new Semaphore(8);
-  constructor(private readonly target: SshTarget, private readonly clock?: CommandClock) {
+  constructor(
+    private readonly target: SshTarget,
+    private readonly clock?: CommandClock,
+  ) {
     this.machine = target.machine;
   }
 
@@ -62,23 +72,32 @@ export class SshExecutor implements Executor {
   async connect(opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Client> {
     if (this.client) return this.client;
     this.connecting ??= pRetry(() => this.connectOnce(), {
-      retries: 1000, minTimeout: 30, maxTimeout: 300, factor: 1.4,
-      maxRetryTime: opts.deadlineMs ?? 15000, signal: opts.signal,
-    }).then((c) => {
-      this.client = c;
-      c.on('close', () => {
-        if (this.client === c) {
-          this.client = undefined;
-          this.connecting = undefined;
-          this.sftpP = undefined;
-        }
-      });
-      return c;
-    }, (e) => {
-      this.connecting = undefined;
-      throw new HostError(`cannot connect to ${this.machine} over ssh (${this.target.host}:${this.target.port ?? 22}): ${(e as Error).message}`,
-        `is the machine up? try: virtlab status`);
-    });
+      retries: 1000,
+      minTimeout: 30,
+      maxTimeout: 300,
+      factor: 1.4,
+      maxRetryTime: opts.deadlineMs ?? 15000,
+      signal: opts.signal,
+    }).then(
+      (c) => {
+        this.client = c;
+        c.on('close', () => {
+          if (this.client === c) {
+            this.client = undefined;
+            this.connecting = undefined;
+            this.sftpP = undefined;
+          }
+        });
+        return c;
+      },
+      (e) => {
+        this.connecting = undefined;
+        throw new HostError(
+          `cannot connect to ${this.machine} over ssh (${this.target.host}:${this.target.port ?? 22}): ${(e as Error).message}`,
+          `is the machine up? try: virtlab status`,
+        );
+      },
+    );
     return this.connecting;
   }
 
@@ -105,9 +124,15 @@ export class SshExecutor implements Executor {
         settled = true;
         resolve(c);
       });
-      c.on('error', (e) => fail(hostKeyMismatch
-        ? new Error(`host key of ${this.machine} (${this.target.host}) is ${seen}, not the pinned ${this.target.fingerprint ?? keyFingerprint(this.target.hostKey ?? '')}; if the host really changed, pin ${seen}`)
-        : e));
+      c.on('error', (e) =>
+        fail(
+          hostKeyMismatch
+            ? new Error(
+                `host key of ${this.machine} (${this.target.host}) is ${seen}, not the pinned ${this.target.fingerprint ?? keyFingerprint(this.target.hostKey ?? '')}; if the host really changed, pin ${seen}`,
+              )
+            : e,
+        ),
+      );
       sock.once('connect', () =>
         c.connect({
           sock,
@@ -144,19 +169,31 @@ export class SshExecutor implements Executor {
           const errs: Buffer[] = [];
           let code: number | undefined;
           let timedOut = false;
-          const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; stream.close(); }, opts.timeoutMs) : undefined;
+          const timer = opts.timeoutMs
+            ? setTimeout(() => {
+                timedOut = true;
+                stream.close();
+              }, opts.timeoutMs)
+            : undefined;
           const onAbort = () => stream.close();
           opts.signal?.addEventListener('abort', onAbort, { once: true });
           stream.on('data', (b: Buffer) => out.push(b));
           stream.stderr.on('data', (b: Buffer) => errs.push(b));
-          stream.on('exit', (c: number | null, sig?: string) => { code = c ?? (sig ? 128 + 9 : 255); });
+          stream.on('exit', (c: number | null, sig?: string) => {
+            code = c ?? (sig ? 128 + 9 : 255);
+          });
           stream.on('close', () => {
             clearTimeout(timer);
             opts.signal?.removeEventListener('abort', onAbort);
             const durationMs = Math.round(performance.now() - started);
             resolve({
-              machine: this.machine, argv, exitCode: timedOut ? 124 : code ?? 255,
-              stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(errs).toString(), durationMs, ...(timedOut ? { timedOut } : {}),
+              machine: this.machine,
+              argv,
+              exitCode: timedOut ? 124 : (code ?? 255),
+              stdout: Buffer.concat(out).toString(),
+              stderr: Buffer.concat(errs).toString(),
+              durationMs,
+              ...(timedOut ? { timedOut } : {}),
             });
           });
           if (opts.input !== undefined) stream.end(opts.input);
@@ -185,11 +222,14 @@ export class SshExecutor implements Executor {
     const tmp = `${remote}.virtlab-part`;
     const sftp = await this.sftp();
     const started = performance.now();
-    await new Promise<void>((res, rej) => sftp.fastPut(local, tmp, { mode: opts.mode ?? 0o644 }, (e) => (e ? rej(e) : res())));
+    await new Promise<void>((res, rej) =>
+      sftp.fastPut(local, tmp, { mode: opts.mode ?? 0o644 }, (e) => (e ? rej(e) : res())),
+    );
     this.clock?.span(started, performance.now());
     await this.run(['mv', '-f', tmp, remote]);
     const check = await this.run(['sha256sum', remote]);
-    if (check.stdout.split(' ')[0] !== sha256) throw new HostError(`${this.machine}: upload of ${local} to ${remote} arrived corrupted (checksum mismatch)`);
+    if (check.stdout.split(' ')[0] !== sha256)
+      throw new HostError(`${this.machine}: upload of ${local} to ${remote} arrived corrupted (checksum mismatch)`);
     return { skipped: false, bytes, sha256 };
   }
 
@@ -205,13 +245,21 @@ export class SshExecutor implements Executor {
     this.connecting = undefined;
     this.sftpP = undefined;
     // wait for the close, but never keep the process alive for the fallback timer
-    if (c) await new Promise<void>((res) => { c.once('close', () => res()); c.end(); setTimeout(res, 500).unref(); });
+    if (c)
+      await new Promise<void>((res) => {
+        c.once('close', () => res());
+        c.end();
+        setTimeout(res, 500).unref();
+      });
   }
 }
 
 export function fileSha256(path: string): Promise<string> {
   return new Promise((res, rej) => {
     const h = createHash('sha256');
-    createReadStream(path).on('data', (d) => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej);
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('end', () => res(h.digest('hex')))
+      .on('error', rej);
   });
 }

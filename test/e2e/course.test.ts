@@ -8,7 +8,6 @@ import { loadLab } from '../../src/lab/load.ts';
 import { stepCommands } from '../../src/runner/plan.ts';
 import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
-
 test.serial('a student does the lab by hand and is graded', async (t) => {
   const up = virtlab(['up', 'kvm-macvtap', '--until', 'net-define', '--name', 'e2e-student']);
   t.is(up.code, 0, up.out);
@@ -18,7 +17,10 @@ test.serial('a student does the lab by hand and is graded', async (t) => {
   const runId = JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-student.json', 'utf8')).runId;
   try {
     // the setup stopped before net-define: no libvirt network yet, but the XML and the image are on kvm-01
-    t.notRegex(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'virsh', 'net-list', '--all', '--name']).stdout, /macvtap-net/);
+    t.notRegex(
+      virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'virsh', 'net-list', '--all', '--name']).stdout,
+      /macvtap-net/,
+    );
     t.is(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'test', '-f', '/root/lab/kvm-macvtap/macvtap.xml']).code, 0);
     // the student types the walkthrough's commands, except promisc
     const lab = loadLab('kvm-macvtap');
@@ -32,8 +34,14 @@ test.serial('a student does the lab by hand and is graded', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'virtlab-course-'));
     const c1 = virtlab(['check', 'e2e-student', '--report-dir', dir]);
     t.is(c1.code, 1, c1.out);
-    t.regex(c1.stdout, /FAIL lease: guest cirros holds a DHCP lease\n.*\n\s+hint: The guest got no address\. Is eth1 on kvm-01 promiscuous \(step `promisc`\)\?/);
-    t.regex(c1.stdout, /FAIL link-promisc: eth1 on kvm-01 is promiscuous\n.*\n\s+hint: Run `ip link set eth1 promisc on` on kvm-01/);
+    t.regex(
+      c1.stdout,
+      /FAIL lease: guest cirros holds a DHCP lease\n.*\n\s+hint: The guest got no address\. Is eth1 on kvm-01 promiscuous \(step `promisc`\)\?/,
+    );
+    t.regex(
+      c1.stdout,
+      /FAIL link-promisc: eth1 on kvm-01 is promiscuous\n.*\n\s+hint: Run `ip link set eth1 promisc on` on kvm-01/,
+    );
     const r1 = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     t.true(r1.score.points > 0 && r1.score.points < r1.score.max, JSON.stringify(r1.score));
     t.is(r1.score.max, 13);
@@ -42,11 +50,14 @@ test.serial('a student does the lab by hand and is graded', async (t) => {
     // the student remembers step 4
     t.is(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'ip', 'link', 'set', 'eth1', 'promisc', 'on']).code, 0);
     let last = '';
-    t.true(await eventually(() => {
-      const c = virtlab(['check', 'e2e-student', '--report-dir', dir]);
-      last = c.out;
-      return c.code === 0;
-    }, 45000), last);
+    t.true(
+      await eventually(() => {
+        const c = virtlab(['check', 'e2e-student', '--report-dir', dir]);
+        last = c.out;
+        return c.code === 0;
+      }, 45000),
+      last,
+    );
     t.regex(last, /score 13\/13/);
     t.deepEqual(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).score, { points: 13, max: 13 });
     // reset brings the lab back to where the exercise starts
@@ -55,7 +66,9 @@ test.serial('a student does the lab by hand and is graded', async (t) => {
     t.regex(rs.stdout, /e2e-student: reset to before step "net-define"/);
     t.is(virtlab(['ssh', 'e2e-student', 'kvm-01', '--', 'virsh', 'list', '--all', '--name']).stdout.trim(), '');
   } finally {
-    const state = existsSync('/var/lib/virtlab/state/e2e-student.json') ? JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-student.json', 'utf8')).runId : runId;
+    const state = existsSync('/var/lib/virtlab/state/e2e-student.json')
+      ? JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-student.json', 'utf8')).runId
+      : runId;
     t.is(virtlab(['down', 'e2e-student']).code, 0);
     t.deepEqual(leftovers('e2e-student', state), []);
   }
@@ -66,7 +79,10 @@ test.serial('a student does the lab by hand and is graded', async (t) => {
 test('explain prints every step with its exact command and why', (t) => {
   const r = virtlab(['explain', 'kvm-macvtap']);
   t.is(r.code, 0);
-  t.regex(r.stdout, /4\. \[promisc\] promiscuous mode on for eth1 on kvm-01\n\s+why: This step is very important! \(the original README\)\n\s+on kvm-01:\n\s+\$ ip link set dev eth1 promisc on/);
+  t.regex(
+    r.stdout,
+    /4\. \[promisc\] promiscuous mode on for eth1 on kvm-01\n\s+why: This step is very important! \(the original README\)\n\s+on kvm-01:\n\s+\$ ip link set dev eth1 promisc on/,
+  );
   t.regex(r.stdout, /\$ virt-install --name cirros --memory 128 .*--virt-type qemu --import/);
   t.regex(r.stdout, /\[ping-remote\] remote-01 can ping cirros \(3 points\)/);
 });

@@ -20,7 +20,10 @@ test('doctor explains how VM machines run here and whether KVM works inside them
   }
   t.regex(r.stdout, /^inside each VM: {2}`virtlab up` probes \/dev\/kvm in every hypervisor VM/m);
   // install-deps --test built the machine image: doctor names its kernels
-  t.regex(r.stdout, /^machine image: {3}\S+vm-images\/[0-9a-f]{12} \(kernels [^)]*6\.1\.0-\d+-cloud-amd64[^)]*6\.12\.\d+\+deb12-cloud-amd64/m);
+  t.regex(
+    r.stdout,
+    /^machine image: {3}\S+vm-images\/[0-9a-f]{12} \(kernels [^)]*6\.1\.0-\d+-cloud-amd64[^)]*6\.12\.\d+\+deb12-cloud-amd64/m,
+  );
 });
 
 test('doctor --json: the accelerator, why, and the images with their kernels', (t) => {

@@ -33,29 +33,50 @@ test.serial('kvm-macvtap: all assertions pass and nothing is left behind', (t) =
   // reports
   const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
   t.regex(junit, /tests="10" failures="0"/);
-  t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), new RegExp(`virtlab-guest ready hostname=cirros ip=192\\.168\\.100\\.\\d+ mac=${mac}`));
+  t.regex(
+    readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'),
+    new RegExp(`virtlab-guest ready hostname=cirros ip=192\\.168\\.100\\.\\d+ mac=${mac}`),
+  );
   t.is(report.machines.find((m: any) => m.name === 'kvm-01').libvirt, '9.0.0');
   t.deepEqual(leftovers('e2e-main', report.runId), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
   t.false(existsSync(join(dir, 'evidence')), 'evidence is collected only on failure');
 });
 
-test.serial('a broken variant (guest on a LAN remote-01 is not on) fails with exit 1, evidence, and a clean host', (t) => {
-  const dir = tmp();
-  const r = virtlab(['run', 'test/fixtures/labs/broken.yml', '--name', 'e2e-broken', '--report-dir', dir]);
-  t.is(r.code, 1, r.out);
-  t.regex(r.stdout, /FAIL ping-remote: remote-01 can ping cirros\n\s+ping 10\.77\.0\.\d+ exited 2: ping: connect: Network is unreachable\n\s+hint: remote-01 and the guest are on different LANs/);
-  t.regex(r.stdout, /ok lease: guest cirros holds a DHCP lease\n\s+52:54:00:[0-9a-f:]+ holds 10\.77\.0\.\d+ from the DHCP server of island/);
-  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
-  t.is(report.result, 'fail');
-  t.is(report.exitCode, 1);
-  for (const f of ['evidence/kvm-01/ip-addr.json', 'evidence/kvm-01/dumpxml-cirros.xml', 'evidence/remote-01/ip-neigh.json', 'evidence/network-island/leases', 'consoles/cirros.log']) {
-    t.true(existsSync(join(dir, f)), `missing evidence ${f}`);
-  }
-  t.regex(readFileSync(join(dir, 'junit.xml'), 'utf8'), /<failure message="ping 10\.77\.0\.\d+ exited 2: ping: connect: Network is unreachable \(hint: remote-01 and the guest are on different LANs\)"/);
-  t.deepEqual(leftovers('e2e-broken', report.runId), []);
-  t.deepEqual(orphanNamespaceProcesses(), []);
-});
+test.serial(
+  'a broken variant (guest on a LAN remote-01 is not on) fails with exit 1, evidence, and a clean host',
+  (t) => {
+    const dir = tmp();
+    const r = virtlab(['run', 'test/fixtures/labs/broken.yml', '--name', 'e2e-broken', '--report-dir', dir]);
+    t.is(r.code, 1, r.out);
+    t.regex(
+      r.stdout,
+      /FAIL ping-remote: remote-01 can ping cirros\n\s+ping 10\.77\.0\.\d+ exited 2: ping: connect: Network is unreachable\n\s+hint: remote-01 and the guest are on different LANs/,
+    );
+    t.regex(
+      r.stdout,
+      /ok lease: guest cirros holds a DHCP lease\n\s+52:54:00:[0-9a-f:]+ holds 10\.77\.0\.\d+ from the DHCP server of island/,
+    );
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    t.is(report.result, 'fail');
+    t.is(report.exitCode, 1);
+    for (const f of [
+      'evidence/kvm-01/ip-addr.json',
+      'evidence/kvm-01/dumpxml-cirros.xml',
+      'evidence/remote-01/ip-neigh.json',
+      'evidence/network-island/leases',
+      'consoles/cirros.log',
+    ]) {
+      t.true(existsSync(join(dir, f)), `missing evidence ${f}`);
+    }
+    t.regex(
+      readFileSync(join(dir, 'junit.xml'), 'utf8'),
+      /<failure message="ping 10\.77\.0\.\d+ exited 2: ping: connect: Network is unreachable \(hint: remote-01 and the guest are on different LANs\)"/,
+    );
+    t.deepEqual(leftovers('e2e-broken', report.runId), []);
+    t.deepEqual(orphanNamespaceProcesses(), []);
+  },
+);
 
 test.serial('--keep leaves the lab up for virtlab ssh and check; virtlab down removes it', (t) => {
   const dir = tmp();

@@ -23,9 +23,12 @@ test.serial('macvtap-modes: every mode x hairpin variant matches the measured ta
   t.is(r.code, 0, r.out);
   t.regex(r.stdout, /macvtap-modes: 6 variants/);
   const expected: Record<string, { g2g: string; host: string }> = {
-    bridge: { g2g: 'pass', host: 'fail' }, 'bridge-hairpin': { g2g: 'pass', host: 'pass' },
-    vepa: { g2g: 'fail', host: 'fail' }, 'vepa-hairpin': { g2g: 'pass', host: 'pass' },
-    private: { g2g: 'fail', host: 'fail' }, 'private-hairpin': { g2g: 'fail', host: 'pass' },
+    bridge: { g2g: 'pass', host: 'fail' },
+    'bridge-hairpin': { g2g: 'pass', host: 'pass' },
+    vepa: { g2g: 'fail', host: 'fail' },
+    'vepa-hairpin': { g2g: 'pass', host: 'pass' },
+    private: { g2g: 'fail', host: 'fail' },
+    'private-hairpin': { g2g: 'fail', host: 'pass' },
   };
   for (const [variant, e] of Object.entries(expected)) {
     const rep = report(join(dir, variant));
@@ -53,7 +56,11 @@ test.serial('kvm-nat-hostonly: NAT masquerades, host-only isolates, a NIC attach
   t.is(a['nat-out'].observed, 'pass');
   for (const id of ['nat-in', 'hostonly-out', 'hostonly-in']) {
     t.is(a[id].observed, 'fail', id);
-    t.regex(a[id].reason, /^fails as expected: 0\/1 replies/, `${id} must fail because of libvirt's rules, not for lack of a route`);
+    t.regex(
+      a[id].reason,
+      /^fails as expected: 0\/1 replies/,
+      `${id} must fail because of libvirt's rules, not for lack of a route`,
+    );
   }
   t.is(a['hostonly-from-host'].observed, 'pass');
   t.deepEqual(leftovers('e2e-nat', rep.runId), []);
@@ -75,18 +82,24 @@ test.serial('kvm-routed: the peer reaches the routed guest through proxy ARP, ne
 test('virtlab list shows every lab with its description', (t) => {
   const r = virtlab(['list']);
   t.is(r.code, 0);
-  for (const lab of ['kvm-macvtap', 'kvm-nat-hostonly', 'kvm-routed', 'macvtap-modes']) t.regex(r.stdout, new RegExp(`^${lab} +\\S.+$`, 'm'));
+  for (const lab of ['kvm-macvtap', 'kvm-nat-hostonly', 'kvm-routed', 'macvtap-modes'])
+    t.regex(r.stdout, new RegExp(`^${lab} +\\S.+$`, 'm'));
 });
 
 test.serial('macvtap-direct: a static guest on a direct macvtap; a foreign MAC breaks it, restoring heals it', (t) => {
   const { dir, rep, a } = runPassing(t, 'macvtap-direct', 'e2e-direct');
-  for (const p of ['1', '3']) for (const id of [`gateway-${p}`, `remote-${p}`, `from-remote-${p}`]) t.is(a[id].observed, 'pass', id);
-  for (const id of ['gateway-2', 'remote-2', 'from-remote-2']) t.regex(a[id].reason, /^fails as expected: 0\/2 replies/, id);
+  for (const p of ['1', '3'])
+    for (const id of [`gateway-${p}`, `remote-${p}`, `from-remote-${p}`]) t.is(a[id].observed, 'pass', id);
+  for (const id of ['gateway-2', 'remote-2', 'from-remote-2'])
+    t.regex(a[id].reason, /^fails as expected: 0\/2 replies/, id);
   t.regex(a['mac-match'].reason, /guest says 52:54:00:d1:00:60, macvtap\d+ on kvm-01 has 52:54:00:d1:00:60/);
   // the phases ran in order, inside the setup
   const order = rep.steps.filter((s: any) => s.stage === 'setup').map((s: any) => s.id);
   t.deepEqual(order, ['guest', 'phase-1', 'change-mac', 'phase-2', 'restore-mac', 'phase-3']);
-  t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), /virtlab-guest ready hostname=cirros ip=192\.168\.100\.60 mac=52:54:00:d1:00:60 iface=eth0 static/);
+  t.regex(
+    readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'),
+    /virtlab-guest ready hostname=cirros ip=192\.168\.100\.60 mac=52:54:00:d1:00:60 iface=eth0 static/,
+  );
   t.deepEqual(leftovers('e2e-direct', rep.runId), []);
 });
 

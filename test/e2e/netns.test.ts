@@ -14,14 +14,16 @@ import type { RunEvent } from '../../src/report/events.ts';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 
-
 const attach = (instance: string) => {
   const store = StateStore.load(StateStore.pathFor(home(), instance));
   return { store, ...new NetnsProvider().attach(store) };
 };
 
 test.serial('two labs up at once: machines see only their own guests, names and taps never collide', async (t) => {
-  const [a, b] = await Promise.all([startVirtlab(['up', 'kvm-macvtap', '--name', 'e2e-a']).done, startVirtlab(['up', 'test/fixtures/labs/two-hypervisors.yml', '--name', 'e2e-b']).done]);
+  const [a, b] = await Promise.all([
+    startVirtlab(['up', 'kvm-macvtap', '--name', 'e2e-a']).done,
+    startVirtlab(['up', 'test/fixtures/labs/two-hypervisors.yml', '--name', 'e2e-b']).done,
+  ]);
   const runIds: string[] = [];
   try {
     t.is(a.code, 0, a.stdout + a.stderr);
@@ -31,21 +33,37 @@ test.serial('two labs up at once: machines see only their own guests, names and 
     runIds.push(A.store.state.runId, B.store.state.runId);
     const mgmt = [...A.store.state.machines, ...B.store.state.machines].map((m) => m.mgmtHost);
     t.is(new Set(mgmt).size, mgmt.length, 'management addresses are unique across instances');
-    const list = async (x: { machines: { name: string; exec: any }[] }, m: string) => (await x.machines.find((y) => y.name === m)!.exec.run(['virsh', '-c', 'qemu:///system', 'list', '--name'])).stdout.trim();
+    const list = async (x: { machines: { name: string; exec: any }[] }, m: string) =>
+      (
+        await x.machines.find((y) => y.name === m)!.exec.run(['virsh', '-c', 'qemu:///system', 'list', '--name'])
+      ).stdout.trim();
     t.is(await list(A, 'kvm-01'), 'cirros');
     t.is(await list(B, 'kvm-01'), 'guest1');
     t.is(await list(B, 'kvm-02'), 'guest2');
     // each QEMU holds the /dev/tapN of its own machine's macvtap (HOST-NOTES: silent cross-wiring otherwise)
     const taps: string[] = [];
-    for (const [x, m] of [[A, 'kvm-01'], [B, 'kvm-01'], [B, 'kvm-02']] as const) {
+    for (const [x, m] of [
+      [A, 'kvm-01'],
+      [B, 'kvm-01'],
+      [B, 'kvm-02'],
+    ] as const) {
       const e = x.machines.find((y) => y.name === m)!.exec;
-      const dev = (await e.run(['sh', '-c', 'virsh domiflist "$(virsh list --name | head -1)" | awk \'/macvtap/ {print $1}\''])).stdout.trim();
+      const dev = (
+        await e.run(['sh', '-c', 'virsh domiflist "$(virsh list --name | head -1)" | awk \'/macvtap/ {print $1}\''])
+      ).stdout.trim();
       const ifindex = (await e.run(['cat', `/sys/class/net/${dev}/ifindex`])).stdout.trim();
       const fds = (await e.run(['sh', '-c', 'ls -l /proc/$(pgrep -o qemu-system)/fd'])).stdout;
       t.regex(fds, new RegExp(`-> /dev/tap${ifindex}\\n`), `${m}: QEMU must hold /dev/tap${ifindex}`);
       const sysDev = (await e.run(['cat', `/sys/class/net/${dev}/macvtap/tap${ifindex}/dev`])).stdout.trim();
       const node = (await e.run(['stat', '-c', '%t:%T', `/dev/tap${ifindex}`])).stdout.trim();
-      t.is(node.split(':').map((h) => parseInt(h, 16)).join(':'), sysDev, `${m}: /dev/tap${ifindex} is the macvtap's own device`);
+      t.is(
+        node
+          .split(':')
+          .map((h) => parseInt(h, 16))
+          .join(':'),
+        sysDev,
+        `${m}: /dev/tap${ifindex} is the macvtap's own device`,
+      );
       taps.push(ifindex);
     }
     t.is(new Set(taps).size, 3, `tap numbers must differ: ${taps}`);
@@ -66,7 +84,11 @@ test.serial('two labs up at once: machines see only their own guests, names and 
     for (const m of lab.machines) {
       const events: RunEvent[] = [];
       const exec = A.machines.find((x) => x.name === m.name)!.exec;
-      const again = await runPlaybook(m, exec, { sharedFilesystem: true, emit: (e) => events.push(e), stage: 'provision' });
+      const again = await runPlaybook(m, exec, {
+        sharedFilesystem: true,
+        emit: (e) => events.push(e),
+        stage: 'provision',
+      });
       t.is(again.failed, 0);
       t.is(again.changed, 0, `${m.name}: ${JSON.stringify(events.filter((e) => e.type === 'step-end'))}`);
       t.true(again.ok > 0);
@@ -83,7 +105,9 @@ test.serial('two labs up at once: machines see only their own guests, names and 
 
 test.serial('virtlab down cleans up after `up` was killed with SIGKILL mid-way', async (t) => {
   const statePath = StateStore.pathFor(home(), 'e2e-kill');
-  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', 'kvm-macvtap', '--name', 'e2e-kill'], { stdio: 'ignore' });
+  const p = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'up', 'kvm-macvtap', '--name', 'e2e-kill'], {
+    stdio: 'ignore',
+  });
   // kill it once the hypervisor's daemons are being started (the state lists the init process)
   const until = Date.now() + 60000;
   let runId: string | undefined;
@@ -93,7 +117,9 @@ test.serial('virtlab down cleans up after `up` was killed with SIGKILL mid-way',
         const s = JSON.parse(readFileSync(statePath, 'utf8'));
         runId = s.runId;
         if (s.resources.some((r: any) => r.kind === 'process' && r.label === 'init of kvm-01' && r.proc)) break;
-      } catch { /* being written */ }
+      } catch {
+        /* being written */
+      }
     }
     await new Promise((r) => setTimeout(r, 20));
   }

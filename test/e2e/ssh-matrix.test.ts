@@ -11,7 +11,10 @@ const dir = mkdtempSync(join(tmpdir(), 'virtlab-ssh-'));
 function inventory(instance: string, hostKey?: string): string {
   const s = JSON.parse(readFileSync(`/var/lib/virtlab/state/${instance}.json`, 'utf8'));
   const lines = ['machines:'];
-  for (const m of s.machines) lines.push(`  ${m.name}: { host: ${m.mgmtHost}, user: root, key: ${s.keyFile}, host-key: "ssh-ed25519 ${hostKey ?? m.hostKey}" }`);
+  for (const m of s.machines)
+    lines.push(
+      `  ${m.name}: { host: ${m.mgmtHost}, user: root, key: ${s.keyFile}, host-key: "ssh-ed25519 ${hostKey ?? m.hostKey}" }`,
+    );
   lines.push('networks:', ...s.networks.map((n: any) => `  ${n.name}: { leases: ${n.leaseFile} }`));
   const file = join(dir, `${instance}${hostKey ? '-wrong' : ''}.yml`);
   writeFileSync(file, `${lines.join('\n')}\n`);
@@ -19,12 +22,25 @@ function inventory(instance: string, hostKey?: string): string {
 }
 
 test.serial('kvm-macvtap through the ssh provider, a two-target matrix, and a diff', (t) => {
-  for (const h of ['hosts-a', 'hosts-b']) t.is(virtlab(['up', 'kvm-macvtap', '--until', 'upload', '--name', h]).code, 0);
+  for (const h of ['hosts-a', 'hosts-b'])
+    t.is(virtlab(['up', 'kvm-macvtap', '--until', 'upload', '--name', h]).code, 0);
   try {
     const a = inventory('hosts-a');
     const b = inventory('hosts-b');
     // a run on existing hosts: everything it created there is removed again
-    const r = virtlab(['run', 'kvm-macvtap', '--provider', 'ssh', '--inventory', a, '--name', 'via-ssh', '--keep', '--report-dir', join(dir, 'ssh-run')]);
+    const r = virtlab([
+      'run',
+      'kvm-macvtap',
+      '--provider',
+      'ssh',
+      '--inventory',
+      a,
+      '--name',
+      'via-ssh',
+      '--keep',
+      '--report-dir',
+      join(dir, 'ssh-run'),
+    ]);
     t.is(r.code, 0, r.out);
     t.regex(r.stdout, /ok existing host kvm-01 \(100\.127\.\d+\.\d+\)/);
     t.regex(r.stdout, /PASS {2}10\/10 assertions as expected/);
@@ -33,16 +49,37 @@ test.serial('kvm-macvtap through the ssh provider, a two-target matrix, and a di
     const dn = virtlab(['down', 'via-ssh']);
     t.is(dn.code, 0, dn.out);
     t.regex(dn.stdout, /via-ssh: removed \(\d+ resources of run [0-9a-f]{6}\); nothing left/);
-    const left = virtlab(['ssh', 'hosts-a', 'kvm-01', '--', 'sh', '-c', 'virsh list --all --name; virsh net-list --all --name; ls /var/lib/libvirt/images; ip -o link show dev eth1']);
+    const left = virtlab([
+      'ssh',
+      'hosts-a',
+      'kvm-01',
+      '--',
+      'sh',
+      '-c',
+      'virsh list --all --name; virsh net-list --all --name; ls /var/lib/libvirt/images; ip -o link show dev eth1',
+    ]);
     t.notRegex(left.stdout, /cirros|macvtap-net|qcow2|PROMISC/, left.stdout);
     // an unknown host key is refused, naming the fingerprint to pin
     const wrong = inventory('hosts-a', 'AAAAC3NzaC1lZDI1NTE5AAAAIHx0B6dWhqb7xPv2yFnqv0c7G1q2b3aN2v3c4d5e6f7g');
     const w = virtlab(['run', 'kvm-macvtap', '--provider', 'ssh', '--inventory', wrong, '--name', 'via-ssh-wrong']);
     t.is(w.code, 3);
-    t.regex(w.stderr, /host key of kvm-01 \(100\.127\.\d+\.\d+\) is SHA256:\S+, not the pinned SHA256:\S+; if the host really changed, pin SHA256:/);
+    t.regex(
+      w.stderr,
+      /host key of kvm-01 \(100\.127\.\d+\.\d+\) is SHA256:\S+, not the pinned SHA256:\S+; if the host really changed, pin SHA256:/,
+    );
     // the matrix: both targets at once (they share no host)
-    writeFileSync(join(dir, 'targets.yml'), `targets:\n  host-a: { provider: ssh, inventory: ${a} }\n  host-b: { provider: ssh, inventory: ${b} }\n`);
-    const m = virtlab(['matrix', 'kvm-macvtap', '--targets', join(dir, 'targets.yml'), '--report-dir', join(dir, 'mx')]);
+    writeFileSync(
+      join(dir, 'targets.yml'),
+      `targets:\n  host-a: { provider: ssh, inventory: ${a} }\n  host-b: { provider: ssh, inventory: ${b} }\n`,
+    );
+    const m = virtlab([
+      'matrix',
+      'kvm-macvtap',
+      '--targets',
+      join(dir, 'targets.yml'),
+      '--report-dir',
+      join(dir, 'mx'),
+    ]);
     t.is(m.code, 0, m.out);
     t.regex(m.stdout, /host-a: PASS {2}kvm-01: kernel \S+, libvirt 9\.0\.0, QEMU [\d.]+/);
     t.regex(m.stdout, /ping-host +pass\* +pass\*/);
@@ -51,7 +88,23 @@ test.serial('kvm-macvtap through the ssh provider, a two-target matrix, and a di
     t.regex(md, /\| lease \| pass \| pass \|/);
     t.is((readFileSync(join(dir, 'mx', 'junit.xml'), 'utf8').match(/<testsuite /g) ?? []).length, 2);
     // a run without promisc differs from a good one: the diff names what flipped
-    const bad = virtlab(['run', 'kvm-macvtap', '--provider', 'ssh', '--inventory', b, '--name', 'via-ssh-bad', '--skip', 'promisc', '--report-dir', join(dir, 'bad')], { env: { VIRTLAB_READY_TIMEOUT: '10' } });
+    const bad = virtlab(
+      [
+        'run',
+        'kvm-macvtap',
+        '--provider',
+        'ssh',
+        '--inventory',
+        b,
+        '--name',
+        'via-ssh-bad',
+        '--skip',
+        'promisc',
+        '--report-dir',
+        join(dir, 'bad'),
+      ],
+      { env: { VIRTLAB_READY_TIMEOUT: '10' } },
+    );
     t.is(bad.code, 1);
     const d = virtlab(['diff', join(dir, 'mx', 'host-a'), join(dir, 'bad')]);
     t.is(d.code, 1);

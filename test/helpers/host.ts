@@ -5,7 +5,11 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'n
 export const CLI = ['tsx', 'src/cli/main.ts'];
 
 export function virtlab(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-  const r = spawnSync('npx', [...CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...opts.env }, timeout: opts.timeoutMs ?? 240000 });
+  const r = spawnSync('npx', [...CLI, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    timeout: opts.timeoutMs ?? 240000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, out: r.stdout + r.stderr };
 }
 
@@ -20,7 +24,9 @@ export function processesOf(marker: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.includes(marker) && Number(p) !== process.pid) out.push(`${p}: ${cmd.slice(0, 120)}`);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -30,13 +36,18 @@ export function rootLinks(runId: string): string[] {
 }
 
 /** Everything an instance could leave behind; empty when clean. */
-export function leftovers(instance: string, runId?: string, home = process.env.VIRTLAB_HOME ?? '/var/lib/virtlab'): string[] {
+export function leftovers(
+  instance: string,
+  runId?: string,
+  home = process.env.VIRTLAB_HOME ?? '/var/lib/virtlab',
+): string[] {
   const found = [...namespacesOf(instance).map((n) => `netns ${n}`)];
   if (existsSync(`${home}/state/${instance}.json`)) found.push(`state file ${instance}.json`);
   if (runId) {
     found.push(...rootLinks(runId).map((l) => `link ${l}`));
     found.push(...processesOf(`${instance}-${runId}`).map((p) => `process ${p}`));
-    for (const d of ['machines', 'networks', 'keys']) if (existsSync(`${home}/runs/${instance}-${runId}/${d}`)) found.push(`folder ${d}`);
+    for (const d of ['machines', 'networks', 'keys'])
+      if (existsSync(`${home}/runs/${instance}-${runId}/${d}`)) found.push(`folder ${d}`);
   }
   return found;
 }
@@ -52,7 +63,8 @@ export function orphanNamespaceProcesses(): string[] {
   };
   const host = ino('/proc/self/ns/net');
   const listed = new Set<string>();
-  if (existsSync('/run/netns')) for (const n of readdirSync('/run/netns')) listed.add(`net:[${statSync(`/run/netns/${n}`).ino}]`);
+  if (existsSync('/run/netns'))
+    for (const n of readdirSync('/run/netns')) listed.add(`net:[${statSync(`/run/netns/${n}`).ino}]`);
   const out: string[] = [];
   for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
     const ns = ino(`/proc/${p}/ns/net`);
@@ -60,7 +72,9 @@ export function orphanNamespaceProcesses(): string[] {
       let cmd = '';
       try {
         cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 100);
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
       out.push(`${p} ${ns} ${cmd}`);
     }
   }

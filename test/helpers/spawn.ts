@@ -11,7 +11,9 @@ export interface Running {
 
 /** nodeArgs go before the CLI (e.g. `--import` of a fault injector under test/helpers). */
 export function startVirtlab(args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'src/cli/main.ts', ...args, '--json'], { env: { ...process.env, NO_COLOR: '1', ...env } });
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, 'src/cli/main.ts', ...args, '--json'], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   const events: any[] = [];
   const waiters: { pred: (e: any) => boolean; resolve: (e: any) => void }[] = [];
   let stdout = '';
@@ -27,23 +29,38 @@ export function startVirtlab(args: string[], env: Record<string, string> = {}, n
       try {
         const e = JSON.parse(line);
         events.push(e);
-        for (const w of [...waiters]) if (w.pred(e)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(e);
-        }
-      } catch { /* not an event */ }
+        for (const w of [...waiters])
+          if (w.pred(e)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(e);
+          }
+      } catch {
+        /* not an event */
+      }
     }
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d));
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) =>
+    child.on('close', (code) => res({ code, stdout, stderr })),
+  );
   return {
-    child, events, done,
+    child,
+    events,
+    done,
     when: (pred, timeoutMs = 120000) => {
       const hit = events.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
         waiters.push({ pred, resolve });
-        setTimeout(() => reject(new Error(`no matching event within ${timeoutMs} ms; saw: ${events.map((e) => e.type + (e.stage ? `:${e.stage}` : '')).join(' ')}`)), timeoutMs).unref();
+        setTimeout(
+          () =>
+            reject(
+              new Error(
+                `no matching event within ${timeoutMs} ms; saw: ${events.map((e) => e.type + (e.stage ? `:${e.stage}` : '')).join(' ')}`,
+              ),
+            ),
+          timeoutMs,
+        ).unref();
       });
     },
   };

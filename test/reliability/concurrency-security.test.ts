@@ -7,10 +7,24 @@ import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts
 import { startVirtlab } from '../helpers/spawn.ts';
 
 test.serial('three different labs at once all pass, without collisions', async (t) => {
-  const runs = [['kvm-macvtap', 'rel-c1'], ['kvm-routed', 'rel-c2'], ['kvm-nat-hostonly', 'rel-c3']].map(([lab, name]) => ({ name, run: startVirtlab(['run', lab!, '--name', name!], { VIRTLAB_READY_TIMEOUT: '90' }) }));
+  const runs = [
+    ['kvm-macvtap', 'rel-c1'],
+    ['kvm-routed', 'rel-c2'],
+    ['kvm-nat-hostonly', 'rel-c3'],
+  ].map(([lab, name]) => ({
+    name,
+    run: startVirtlab(['run', lab!, '--name', name!], { VIRTLAB_READY_TIMEOUT: '90' }),
+  }));
   const done = await Promise.all(runs.map((r) => r.run.done));
   for (const [i, d] of done.entries()) {
-    t.is(d.code, 0, `${runs[i]!.name}: ${d.stdout.split('\n').filter((l) => l.includes('"fail"') || l.includes('run-end')).join('\n')}`);
+    t.is(
+      d.code,
+      0,
+      `${runs[i]!.name}: ${d.stdout
+        .split('\n')
+        .filter((l) => l.includes('"fail"') || l.includes('run-end'))
+        .join('\n')}`,
+    );
     t.deepEqual(leftovers(runs[i]!.name, runs[i]!.run.events.find((e) => e.type === 'run-start').runId), []);
   }
   t.deepEqual(orphanNamespaceProcesses(), []);
@@ -21,7 +35,10 @@ test.serial('the same instance started twice is refused, naming the running one'
   const start = await first.when((e) => e.type === 'run-start');
   const second = virtlab(['up', 'kvm-macvtap', '--name', 'rel-dup']);
   t.is(second.code, 3);
-  t.regex(second.stderr, new RegExp(`lab instance "rel-dup" is up \\(run ${start.runId}, started .*, runner pid \\d+\\)`));
+  t.regex(
+    second.stderr,
+    new RegExp(`lab instance "rel-dup" is up \\(run ${start.runId}, started .*, runner pid \\d+\\)`),
+  );
   t.regex(second.stderr, /hint: remove it with: virtlab down rel-dup/);
   t.is((await first.done).code, 0);
   // while it is up: secrets and permissions
@@ -37,7 +54,11 @@ test.serial('the same instance started twice is refused, naming the running one'
     // sshd listens only on the management address
     for (const m of s.machines) {
       const l = virtlab(['ssh', 'rel-dup', m.name, '--', 'ss', '-Hltn']);
-      const listening = l.stdout.trim().split('\n').map((x) => x.trim().split(/\s+/)[3]).filter((a) => a?.endsWith(':22'));
+      const listening = l.stdout
+        .trim()
+        .split('\n')
+        .map((x) => x.trim().split(/\s+/)[3])
+        .filter((a) => a?.endsWith(':22'));
       t.deepEqual(listening, [`${m.mgmtHost}:22`], `${m.name}: ${l.stdout}`);
     }
     // a hostile value lands as one literal argument, through ssh and through the guest's console
@@ -50,7 +71,10 @@ test.serial('the same instance started twice is refused, naming the running one'
   }
   // reports never hold private keys
   const files: string[] = [];
-  const walk = (d: string) => { for (const f of readdirSync(d, { withFileTypes: true })) f.isDirectory() ? walk(join(d, f.name)) : files.push(join(d, f.name)); };
+  const walk = (d: string) => {
+    for (const f of readdirSync(d, { withFileTypes: true }))
+      f.isDirectory() ? walk(join(d, f.name)) : files.push(join(d, f.name));
+  };
   walk(s.runDir);
   for (const f of files) t.notRegex(readFileSync(f, 'utf8'), /PRIVATE KEY/, f);
   t.false(existsSync(join(s.runDir, 'keys')));

@@ -22,14 +22,18 @@ function killIn(name: string, owner: string, comm: string): number {
         process.kill(Number(p), 'SIGKILL');
         n++;
       }
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return n;
 }
 
 async function faultRun(t: any, name: string, stage: string, inject: () => number) {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-fault-'));
-  const run = startVirtlab(['run', 'kvm-macvtap', '--name', name, '--report-dir', dir], { VIRTLAB_READY_TIMEOUT: '15' });
+  const run = startVirtlab(['run', 'kvm-macvtap', '--name', name, '--report-dir', dir], {
+    VIRTLAB_READY_TIMEOUT: '15',
+  });
   await run.when((e) => e.type === 'stage-start' && e.stage === stage);
   t.true(inject() > 0, 'the fault was injected');
   const out = await run.done;
@@ -40,10 +44,13 @@ async function faultRun(t: any, name: string, stage: string, inject: () => numbe
   return { ...out, end, dir, events: run.events };
 }
 
-test.serial('the guest\'s QEMU is killed while it boots', async (t) => {
+test.serial("the guest's QEMU is killed while it boots", async (t) => {
   const r = await faultRun(t, 'rel-qemu', 'ready', () => killIn('rel-qemu', 'kvm-01', 'qemu-system-x86'));
   t.is(r.code, 1);
-  const failed = r.events.filter((e) => e.type === 'assertion' && e.result.status === 'fail').map((e) => e.result.reason).join('\n');
+  const failed = r.events
+    .filter((e) => e.type === 'assertion' && e.result.status === 'fail')
+    .map((e) => e.result.reason)
+    .join('\n');
   t.regex(failed, /no lease for 52:54:00:ff:55:d1 on the DHCP server of lan/);
   t.true(existsSync(join(r.dir, 'evidence', 'kvm-01', 'virsh-list.txt')));
   t.regex(readFileSync(join(r.dir, 'evidence', 'kvm-01', 'virsh-list.txt'), 'utf8'), /cirros\s+shut off/);
@@ -52,7 +59,10 @@ test.serial('the guest\'s QEMU is killed while it boots', async (t) => {
 test.serial('libvirtd of kvm-01 is killed before the setup', async (t) => {
   const r = await faultRun(t, 'rel-libvirtd', 'setup', () => killIn('rel-libvirtd', 'kvm-01', 'libvirtd'));
   t.is(r.code, 3);
-  t.regex(r.end.message, /^stage setup: step net-define: define network "macvtap-net" on kvm-01: kvm-01: `virsh net-define \/root\/lab\/kvm-macvtap\/macvtap\.xml` failed \(exit 1\): .*(connect|socket)/);
+  t.regex(
+    r.end.message,
+    /^stage setup: step net-define: define network "macvtap-net" on kvm-01: kvm-01: `virsh net-define \/root\/lab\/kvm-macvtap\/macvtap\.xml` failed \(exit 1\): .*(connect|socket)/,
+  );
   t.true(existsSync(join(r.dir, 'evidence', 'kvm-01', 'ip-addr.json')), 'evidence is collected on an error too');
   t.regex(readFileSync(join(r.dir, 'junit.xml'), 'utf8'), /<error message="stage setup: step net-define/);
 });
@@ -65,11 +75,14 @@ test.serial('every sshd of remote-01 is killed before the checks', async (t) => 
   t.regex(ping.reason, /cannot connect to remote-01 over ssh/);
 });
 
-test.serial('the LAN\'s DHCP server is killed before the guest asks', async (t) => {
+test.serial("the LAN's DHCP server is killed before the guest asks", async (t) => {
   const r = await faultRun(t, 'rel-dhcp', 'upload', () => killIn('rel-dhcp', 'lan', 'dnsmasq'));
   t.is(r.code, 1);
   const lease = r.events.find((e) => e.type === 'assertion' && e.result.id === 'lease').result;
-  t.regex(lease.reason, /no lease for 52:54:00:ff:55:d1 on the DHCP server of lan \(the DHCP server of lan is not running\)/);
+  t.regex(
+    lease.reason,
+    /no lease for 52:54:00:ff:55:d1 on the DHCP server of lan \(the DHCP server of lan is not running\)/,
+  );
 });
 
 test.serial('a state folder that cannot be written: refused before anything is created', (t) => {
@@ -79,10 +92,18 @@ test.serial('a state folder that cannot be written: refused before anything is c
   execFileSync('mount', ['--bind', ro, ro]);
   execFileSync('mount', ['-o', 'remount,bind,ro', ro]);
   try {
-    const r = virtlab(['run', 'kvm-macvtap', '--name', 'rel-ro'], { env: { VIRTLAB_HOME: ro, VIRTLAB_CACHE: '/var/lib/virtlab/cache' } });
+    const r = virtlab(['run', 'kvm-macvtap', '--name', 'rel-ro'], {
+      env: { VIRTLAB_HOME: ro, VIRTLAB_CACHE: '/var/lib/virtlab/cache' },
+    });
     t.is(r.code, 3, r.out);
-    t.regex(r.stderr, /virtlab: the host is not ready for lab kvm-macvtap:\n {2}- cannot write state file .*: .*home is not writable \(read-only file system\)\n {4}fix: virtlab needs a writable VIRTLAB_HOME/);
-    t.deepEqual(readdirSync('/run/netns').filter((n) => n.startsWith('vl-rel-ro-')), []);
+    t.regex(
+      r.stderr,
+      /virtlab: the host is not ready for lab kvm-macvtap:\n {2}- cannot write state file .*: .*home is not writable \(read-only file system\)\n {4}fix: virtlab needs a writable VIRTLAB_HOME/,
+    );
+    t.deepEqual(
+      readdirSync('/run/netns').filter((n) => n.startsWith('vl-rel-ro-')),
+      [],
+    );
   } finally {
     spawnSync('umount', [ro]);
   }

@@ -21,10 +21,19 @@ for (const [i, stage] of STAGES.entries()) {
     t.is(code, 4, stderr);
     const start = run.events.find((e) => e.type === 'run-start');
     if (stage !== 'preflight') {
-      t.truthy(run.events.find((e) => e.type === 'interrupted'), 'the interrupt is reported');
-      t.true(run.events.some((e) => e.type === 'removed' && e.ok), 'what was removed is reported');
+      t.truthy(
+        run.events.find((e) => e.type === 'interrupted'),
+        'the interrupt is reported',
+      );
+      t.true(
+        run.events.some((e) => e.type === 'removed' && e.ok),
+        'what was removed is reported',
+      );
       t.is(run.events.find((e) => e.type === 'run-end')?.result, 'interrupted');
-      t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'), 'the leak check is clean');
+      t.true(
+        run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'),
+        'the leak check is clean',
+      );
     }
     t.deepEqual(leftovers(name, start?.runId), []);
     t.deepEqual(orphanNamespaceProcesses(), []);
@@ -53,35 +62,69 @@ test.serial('SIGTERM during setup', async (t) => {
   t.deepEqual(leftovers('rel-term', run.events.find((e) => e.type === 'run-start').runId), []);
 });
 
-test.serial('a bug (an exception nothing caught) during setup: the trace is shown, everything is removed, exit 70', async (t) => {
-  const run = startVirtlab(['run', 'kvm-macvtap', '--name', 'rel-bug'], { VIRTLAB_TEST_BUG_AT: 'setup' }, ['--import', './test/helpers/bug-at-stage.ts']);
-  const { code, stderr } = await run.done;
-  t.is(code, 70, stderr);
-  t.regex(stderr, /virtlab: internal error \(a bug; please report it with this trace\):\nError: injected bug during setup\n\s+at /);
-  t.regex(stderr, /removing everything this run created/);
-  t.true(run.events.some((e) => e.type === 'removed' && e.ok), 'what was removed is reported');
-  t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'), 'the leak check is clean');
-  t.deepEqual(leftovers('rel-bug', run.events.find((e) => e.type === 'run-start').runId), []);
-  t.deepEqual(orphanNamespaceProcesses(), []);
-});
+test.serial(
+  'a bug (an exception nothing caught) during setup: the trace is shown, everything is removed, exit 70',
+  async (t) => {
+    const run = startVirtlab(['run', 'kvm-macvtap', '--name', 'rel-bug'], { VIRTLAB_TEST_BUG_AT: 'setup' }, [
+      '--import',
+      './test/helpers/bug-at-stage.ts',
+    ]);
+    const { code, stderr } = await run.done;
+    t.is(code, 70, stderr);
+    t.regex(
+      stderr,
+      /virtlab: internal error \(a bug; please report it with this trace\):\nError: injected bug during setup\n\s+at /,
+    );
+    t.regex(stderr, /removing everything this run created/);
+    t.true(
+      run.events.some((e) => e.type === 'removed' && e.ok),
+      'what was removed is reported',
+    );
+    t.true(
+      run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'),
+      'the leak check is clean',
+    );
+    t.deepEqual(leftovers('rel-bug', run.events.find((e) => e.type === 'run-start').runId), []);
+    t.deepEqual(orphanNamespaceProcesses(), []);
+  },
+);
 
 test.serial('SIGINT during a matrix: every target is torn down, exit 4, the table still written', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-mxint-'));
   writeFileSync(join(dir, 'targets.yml'), 'targets:\n  one: { provider: netns }\n  two: { provider: netns }\n');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'matrix', 'kvm-macvtap', '--targets', join(dir, 'targets.yml'), '--report-dir', join(dir, 'mx')],
-    { env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'matrix',
+      'kvm-macvtap',
+      '--targets',
+      join(dir, 'targets.yml'),
+      '--report-dir',
+      join(dir, 'mx'),
+    ],
+    { env: { ...process.env, NO_COLOR: '1' } },
+  );
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
   const done = new Promise<number | null>((res) => child.on('close', res));
   // both targets have machines up: their state files list a running init
-  const up = await eventually(() => ['mx-one', 'mx-two'].every((i) => {
-    try {
-      return JSON.parse(readFileSync(`/var/lib/virtlab/state/${i}.json`, 'utf8')).resources.some((r: any) => r.kind === 'process' && r.proc);
-    } catch {
-      return false;
-    }
-  }), 60000);
+  const up = await eventually(
+    () =>
+      ['mx-one', 'mx-two'].every((i) => {
+        try {
+          return JSON.parse(readFileSync(`/var/lib/virtlab/state/${i}.json`, 'utf8')).resources.some(
+            (r: any) => r.kind === 'process' && r.proc,
+          );
+        } catch {
+          return false;
+        }
+      }),
+    60000,
+  );
   t.true(up, out);
   child.kill('SIGINT');
   t.is(await done, 4, out);
@@ -94,21 +137,28 @@ test.serial('SIGINT during a matrix: every target is torn down, exit 4, the tabl
   t.deepEqual(orphanNamespaceProcesses(), []);
 });
 
-test.serial('output nobody reads any more (virtlab run ... | head -3): the run still finishes and removes everything', async (t) => {
-  // stdout and stderr are pipes whose reader goes away after the first lines, as with `| head -3`
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', 'kvm-macvtap', '--name', 'rel-epipe'], { env: { ...process.env, NO_COLOR: '1' } });
-  let seen = '';
-  child.stdout.on('data', (d) => {
-    seen += d;
-    if (seen.includes('[up]')) {
-      child.stdout.destroy();
-      child.stderr.destroy();
-    }
-  });
-  const started = Date.now();
-  const code = await new Promise<number | null>((res) => child.on('close', res));
-  t.is(code, 0, 'the lab ran to its end (it passes) instead of dying on EPIPE');
-  t.true(Date.now() - started < 120000);
-  t.deepEqual(leftovers('rel-epipe'), []);
-  t.deepEqual(orphanNamespaceProcesses(), []);
-});
+test.serial(
+  'output nobody reads any more (virtlab run ... | head -3): the run still finishes and removes everything',
+  async (t) => {
+    // stdout and stderr are pipes whose reader goes away after the first lines, as with `| head -3`
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'run', 'kvm-macvtap', '--name', 'rel-epipe'],
+      { env: { ...process.env, NO_COLOR: '1' } },
+    );
+    let seen = '';
+    child.stdout.on('data', (d) => {
+      seen += d;
+      if (seen.includes('[up]')) {
+        child.stdout.destroy();
+        child.stderr.destroy();
+      }
+    });
+    const started = Date.now();
+    const code = await new Promise<number | null>((res) => child.on('close', res));
+    t.is(code, 0, 'the lab ran to its end (it passes) instead of dying on EPIPE');
+    t.true(Date.now() - started < 120000);
+    t.deepEqual(leftovers('rel-epipe'), []);
+    t.deepEqual(orphanNamespaceProcesses(), []);
+  },
+);

@@ -7,7 +7,10 @@ const fake = (machines: any[]) => ({ state: { machines } }) as unknown as StateS
 test('management /30s skip addresses used by other instances and by the host', (t) => {
   const other = fake([{ mgmtLocal: '100.127.0.1', mgmtHost: '100.127.0.2' }]);
   const pairs = allocateMgmt(2, [other], new Set(['100.127.0.5']));
-  t.deepEqual(pairs, [{ local: '100.127.0.9', host: '100.127.0.10' }, { local: '100.127.0.13', host: '100.127.0.14' }]);
+  t.deepEqual(pairs, [
+    { local: '100.127.0.9', host: '100.127.0.10' },
+    { local: '100.127.0.13', host: '100.127.0.14' },
+  ]);
 });
 
 test('ifindex slots avoid other instances and existing /dev/tapN', (t) => {

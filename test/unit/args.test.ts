@@ -10,7 +10,10 @@ test('`virtlab <lab>` is `virtlab run <lab>`', (t) => {
 });
 
 test('flags, repeatable --skip, --flag=value, and argv after --', (t) => {
-  const o = parseArgs(['run', 'kvm-macvtap', '--skip', 'promisc', '--skip=guest', '--keep', '--provider=netns', '--until', 'net-define'], env);
+  const o = parseArgs(
+    ['run', 'kvm-macvtap', '--skip', 'promisc', '--skip=guest', '--keep', '--provider=netns', '--until', 'net-define'],
+    env,
+  );
   t.deepEqual(o.skip, ['promisc', 'guest']);
   t.true(o.keep);
   t.is(o.provider, 'netns');

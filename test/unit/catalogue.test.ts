@@ -8,9 +8,14 @@ test('the richer machines.yml form (a machines: mapping with roles) is accepted'
   const root = mkdtempSync(join(tmpdir(), 'virtlab-cat-'));
   mkdirSync(join(root, 'labs', 'l'), { recursive: true });
   mkdirSync(join(root, 'playbooks'));
-  writeFileSync(join(root, 'machines.yml'), 'machines:\n  hv-1: { role: hypervisor, ram: 4096, vcpu: 2, ip_addr: 10.9.0.5, provider: netns }\n  peer-1: { role: peer }\n');
+  writeFileSync(
+    join(root, 'machines.yml'),
+    'machines:\n  hv-1: { role: hypervisor, ram: 4096, vcpu: 2, ip_addr: 10.9.0.5, provider: netns }\n  peer-1: { role: peer }\n',
+  );
   copyFileSync('labs/kvm-macvtap/macvtap.xml', join(root, 'labs', 'l', 'net.xml'));
-  writeFileSync(join(root, 'labs', 'l.yml'), `description: rich
+  writeFileSync(
+    join(root, 'labs', 'l.yml'),
+    `description: rich
 networks: { lan: { subnet: 10.9.0.0/24 } }
 machines:
   hv-1: { role: hypervisor, nics: { eth1: { network: lan } } }
@@ -19,7 +24,8 @@ steps:
   - { id: up, kind: upload, to: hv-1, files: [l/net.xml] }
 assertions:
   - { kind: ping, from: peer-1, to: hv-1 }
-`);
+`,
+  );
   const lab = loadLab('l', root);
   const hv = lab.machines.find((m) => m.name === 'hv-1')!;
   t.is(hv.ram, 4096);

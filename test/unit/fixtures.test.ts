@@ -1,7 +1,16 @@
 // Every bad-input fixture must fail validation with exactly its golden message (file:line:col + hint).
 import test from 'ava';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { formatDiagnostic } from '../../src/errors.ts';
@@ -10,9 +19,13 @@ import { compileFresh, precompiled, writePrecompiled } from '../../src/lab/schem
 
 const dir = 'test/fixtures/bad';
 const fixtures = [
-  ...readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => join(dir, f)),
+  ...readdirSync(dir)
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => join(dir, f)),
   join(dir, 'machines-bad', 'machines.yml'),
-  ...readdirSync(join(dir, 'playbooks')).filter((f) => f.endsWith('.yml')).map((f) => join(dir, 'playbooks', f)),
+  ...readdirSync(join(dir, 'playbooks'))
+    .filter((f) => f.endsWith('.yml'))
+    .map((f) => join(dir, 'playbooks', f)),
 ];
 
 test('there are at least 50 bad-input fixtures', (t) => {
@@ -31,7 +44,7 @@ for (const f of fixtures) {
   });
 }
 
-test('the CLI exits 2 and prints every fixture\'s problems at once', (t) => {
+test("the CLI exits 2 and prints every fixture's problems at once", (t) => {
   const r = spawnSync('npx', ['tsx', 'src/cli/main.ts', 'validate', ...fixtures], { encoding: 'utf8' });
   t.is(r.status, 2);
   for (const f of fixtures) {
@@ -41,7 +54,7 @@ test('the CLI exits 2 and prints every fixture\'s problems at once', (t) => {
   t.regex(r.stderr, /\d+ problems in \d+ files/);
 });
 
-test('the project\'s own labs, machines.yml and playbooks are valid', (t) => {
+test("the project's own labs, machines.yml and playbooks are valid", (t) => {
   const out = execFileSync('npx', ['tsx', 'src/cli/main.ts', 'validate'], { encoding: 'utf8' });
   t.regex(out, /ok {2}labs\/kvm-macvtap\.yml/);
   t.regex(out, /ok {2}machines\.yml/);
@@ -57,8 +70,16 @@ test('the precompiled validators (npm run build) judge every fixture and every p
   writePrecompiled(file);
   const pre = precompiled(file)!;
   const fresh = compileFresh();
-  const files = [...fixtures, 'machines.yml', ...readdirSync('labs').filter((f) => f.endsWith('.yml')).map((f) => join('labs', f)),
-    ...readdirSync('playbooks').filter((f) => f.endsWith('.yml')).map((f) => join('playbooks', f))];
+  const files = [
+    ...fixtures,
+    'machines.yml',
+    ...readdirSync('labs')
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => join('labs', f)),
+    ...readdirSync('playbooks')
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => join('playbooks', f)),
+  ];
   let compared = 0;
   for (const f of files) {
     let data: unknown;
@@ -71,7 +92,11 @@ test('the precompiled validators (npm run build) judge every fixture and every p
     const a = fresh[n](data);
     const b = pre[n](data);
     t.is(b, a, f);
-    t.deepEqual(JSON.parse(JSON.stringify(pre[n].errors ?? null)), JSON.parse(JSON.stringify(fresh[n].errors ?? null)), f);
+    t.deepEqual(
+      JSON.parse(JSON.stringify(pre[n].errors ?? null)),
+      JSON.parse(JSON.stringify(fresh[n].errors ?? null)),
+      f,
+    );
     compared++;
   }
   t.true(compared > 50, `compared ${compared}`);

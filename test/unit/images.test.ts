@@ -26,7 +26,10 @@ function serve(files: Record<string, Buffer | string>): Promise<{ server: Server
 
 test('a good image is downloaded and verified against SHA256SUMS', async (t) => {
   const sum = createHash('sha256').update(image).digest('hex');
-  const { server, url } = await serve({ '/0.3.2/SHA256SUMS': `${sum}  ${file}\n0000  other.img\n`, [`/0.3.2/${file}`]: image });
+  const { server, url } = await serve({
+    '/0.3.2/SHA256SUMS': `${sum}  ${file}\n0000  other.img\n`,
+    [`/0.3.2/${file}`]: image,
+  });
   try {
     const dir = mkdtempSync(join(tmpdir(), 'virtlab-img-'));
     const path = await downloadCirros('0.3.2', dir, url);

@@ -10,7 +10,13 @@ import { LocalExecutor } from '../../src/transport/local.ts';
 
 const ctx = (): ModuleContext & { dir: string } => {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-mod-'));
-  return { dir, x: new LocalExecutor('local'), sharedFilesystem: true, playbookDir: dir, downloads: join(dir, 'downloads') };
+  return {
+    dir,
+    x: new LocalExecutor('local'),
+    sharedFilesystem: true,
+    playbookDir: dir,
+    downloads: join(dir, 'downloads'),
+  };
 };
 
 test('apt on a shared filesystem: present packages are ok, a missing one fails naming the package', async (t) => {
@@ -36,14 +42,20 @@ test('copy: changed, then ok; content is supported', async (t) => {
   t.is((await runModule({ name: 'c', module: 'copy', args }, c)).status, 'changed');
   t.is((await runModule({ name: 'c', module: 'copy', args }, c)).status, 'ok');
   t.is(readFileSync(args.dest, 'utf8'), 'hello');
-  t.is((await runModule({ name: 'c', module: 'copy', args: { content: 'x=1\n', dest: join(c.dir, 'conf') } }, c)).status, 'changed');
+  t.is(
+    (await runModule({ name: 'c', module: 'copy', args: { content: 'x=1\n', dest: join(c.dir, 'conf') } }, c)).status,
+    'changed',
+  );
 });
 
 test('get_url: downloads once into the cache, verifies the checksum, fails clearly offline', async (t) => {
   const c = ctx();
   const body = Buffer.from('payload');
   let hits = 0;
-  const server = createServer((_q, res) => { hits++; res.end(body); });
+  const server = createServer((_q, res) => {
+    hits++;
+    res.end(body);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as any).port}/files/img.bin`;
   try {
@@ -52,20 +64,29 @@ test('get_url: downloads once into the cache, verifies the checksum, fails clear
     t.is((await runModule({ name: 'g', module: 'get_url', args }, c)).status, 'changed');
     t.is((await runModule({ name: 'g', module: 'get_url', args }, c)).status, 'ok');
     t.is(hits, 1, 'the second run uses the cache');
-    const bad = await runModule({ name: 'g', module: 'get_url', args: { url: `${url}?x`, dest: join(c.dir, 'x'), checksum: 'sha256:00' } }, c);
+    const bad = await runModule(
+      { name: 'g', module: 'get_url', args: { url: `${url}?x`, dest: join(c.dir, 'x'), checksum: 'sha256:00' } },
+      c,
+    );
     t.is(bad.status, 'failed');
     t.regex(bad.detail!, /checksum mismatch/);
   } finally {
     server.close();
   }
-  const off = await runModule({ name: 'g', module: 'get_url', args: { url: 'http://127.0.0.1:9/none.img', dest: join(c.dir, 'none') } }, c);
+  const off = await runModule(
+    { name: 'g', module: 'get_url', args: { url: 'http://127.0.0.1:9/none.img', dest: join(c.dir, 'none') } },
+    c,
+  );
   t.is(off.status, 'failed');
   t.regex(off.detail!, /cannot download http:\/\/127\.0\.0\.1:9\/none\.img .*put the file at/);
 });
 
 test('command and shell', async (t) => {
   const c = ctx();
-  t.is((await runModule({ name: 'c', module: 'command', args: { cmd: `touch ${join(c.dir, 'made')}` } }, c)).status, 'changed');
+  t.is(
+    (await runModule({ name: 'c', module: 'command', args: { cmd: `touch ${join(c.dir, 'made')}` } }, c)).status,
+    'changed',
+  );
   const r = await runModule({ name: 's', module: 'shell', args: { cmd: 'echo nope >&2; exit 4' } }, c);
   t.is(r.status, 'failed');
   t.regex(r.detail!, /exit 4: nope/);

@@ -2,14 +2,22 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { parseDnsmasqLeases, parseVirshLeases } from '../../src/assertions/parse/leases.ts';
-import { bootCount, parseDomiflist, parseIpAddrJson, parseNeighJson, parseReadyLine } from '../../src/assertions/parse/virsh.ts';
+import {
+  bootCount,
+  parseDomiflist,
+  parseIpAddrJson,
+  parseNeighJson,
+  parseReadyLine,
+} from '../../src/assertions/parse/virsh.ts';
 import { troubledGuests } from '../../src/runner/collect.ts';
 import { parseNetworkXml } from '../../src/lab/netxml.ts';
 
 const cap = (f: string) => readFileSync(`test/fixtures/captured/${f}`, 'utf8');
 
 test('virsh domiflist: the device name is read, not assumed', (t) => {
-  t.deepEqual(parseDomiflist(cap('domiflist.txt')), [{ iface: 'macvtap0', type: 'direct', source: 'macvtap-net', model: 'virtio', mac: '52:54:00:ff:55:d1' }]);
+  t.deepEqual(parseDomiflist(cap('domiflist.txt')), [
+    { iface: 'macvtap0', type: 'direct', source: 'macvtap-net', model: 'virtio', mac: '52:54:00:ff:55:d1' },
+  ]);
 });
 
 test('dnsmasq lease file', (t) => {
@@ -25,7 +33,13 @@ test('virsh net-dhcp-leases', (t) => {
  2026-11-26 16:01:02   52:54:00:58:e4:7f   ipv4       192.168.122.113/24   node-1     -
  2026-11-26 16:01:05   52:54:00:ae:45:66   ipv4       192.168.122.181/24   -          01:52:54:00:ae:45:66
 `;
-  t.deepEqual(parseVirshLeases(text).map((l) => [l.mac, l.ip, l.hostname]), [['52:54:00:58:e4:7f', '192.168.122.113', 'node-1'], ['52:54:00:ae:45:66', '192.168.122.181', undefined]]);
+  t.deepEqual(
+    parseVirshLeases(text).map((l) => [l.mac, l.ip, l.hostname]),
+    [
+      ['52:54:00:58:e4:7f', '192.168.122.113', 'node-1'],
+      ['52:54:00:ae:45:66', '192.168.122.181', undefined],
+    ],
+  );
 });
 
 test('ip -j -d addr: flags, kind, IPv4 addresses', (t) => {
@@ -39,11 +53,17 @@ test('ip -j -d addr: flags, kind, IPv4 addresses', (t) => {
 });
 
 test('ip -j neigh', (t) => {
-  t.deepEqual(parseNeighJson(cap('ip-neigh-guest.json')), [{ dst: '192.168.100.183', lladdr: '52:54:00:ff:55:d1', state: ['REACHABLE'], dev: 'eth1' }]);
+  t.deepEqual(parseNeighJson(cap('ip-neigh-guest.json')), [
+    { dst: '192.168.100.183', lladdr: '52:54:00:ff:55:d1', state: ['REACHABLE'], dev: 'eth1' },
+  ]);
 });
 
-test('the guest\'s ready line on its console', (t) => {
-  t.deepEqual(parseReadyLine(cap('console-cirros.log')), { hostname: 'cirros', ip: '192.168.100.183', mac: '52:54:00:ff:55:d1' });
+test("the guest's ready line on its console", (t) => {
+  t.deepEqual(parseReadyLine(cap('console-cirros.log')), {
+    hostname: 'cirros',
+    ip: '192.168.100.183',
+    mac: '52:54:00:ff:55:d1',
+  });
   t.is(parseReadyLine('booting...\n'), undefined);
 });
 
@@ -51,13 +71,29 @@ test('a guest that rebooted during the checks (captured in CI: nested KVM under 
   t.is(bootCount(cap('console-cirros.log')), 1);
   t.is(bootCount(cap('console-cirros-rebooted.log')), 2);
   t.is(bootCount('booting...\n'), 0);
-  t.deepEqual(troubledGuests(['test/fixtures/captured/console-cirros.log', 'test/fixtures/captured/console-cirros-rebooted.log', 'test/fixtures/captured/console-empty.log']),
-    { rebooted: ['console-cirros-rebooted'], silent: ['console-empty'] });
+  t.deepEqual(
+    troubledGuests([
+      'test/fixtures/captured/console-cirros.log',
+      'test/fixtures/captured/console-cirros-rebooted.log',
+      'test/fixtures/captured/console-empty.log',
+    ]),
+    { rebooted: ['console-cirros-rebooted'], silent: ['console-empty'] },
+  );
 });
 
 test('libvirt network XML: name, forward mode, device', (t) => {
-  t.deepEqual(parseNetworkXml(readFileSync('labs/kvm-macvtap/macvtap.xml', 'utf8')), { name: 'macvtap-net', forward: 'bridge', dev: 'eth1', bridge: undefined });
-  t.deepEqual(parseNetworkXml("<network><name>hostntw</name><bridge name='virbr2'/></network>"), { name: 'hostntw', forward: 'isolated', dev: undefined, bridge: 'virbr2' });
+  t.deepEqual(parseNetworkXml(readFileSync('labs/kvm-macvtap/macvtap.xml', 'utf8')), {
+    name: 'macvtap-net',
+    forward: 'bridge',
+    dev: 'eth1',
+    bridge: undefined,
+  });
+  t.deepEqual(parseNetworkXml("<network><name>hostntw</name><bridge name='virbr2'/></network>"), {
+    name: 'hostntw',
+    forward: 'isolated',
+    dev: undefined,
+    bridge: 'virbr2',
+  });
   t.like(parseNetworkXml("<network><name>n</name><forward mode='nat'/></network>"), { forward: 'nat' });
   t.true('error' in parseNetworkXml('<network><name>a b;c</name></network>'));
   t.true('error' in parseNetworkXml('<domain/>'));

@@ -3,7 +3,11 @@ import { evalWhen, expandTask, hostsMatch, loadPlaybook, parseKv, template } fro
 import { splitWords } from '../../src/runner/provision.ts';
 
 test('key=value arguments, including templates with spaces', (t) => {
-  t.deepEqual(parseKv('name={{ item }} state=present update_cache=yes'), { name: '{{ item }}', state: 'present', update_cache: 'yes' });
+  t.deepEqual(parseKv('name={{ item }} state=present update_cache=yes'), {
+    name: '{{ item }}',
+    state: 'present',
+    update_cache: 'yes',
+  });
   t.deepEqual(parseKv(`path=/root/lab mode="0755" owner='root'`), { path: '/root/lab', mode: '0755', owner: 'root' });
 });
 
@@ -14,7 +18,12 @@ test('templates and when expressions', (t) => {
   t.true(evalWhen("inventory_hostname == 'kvm-01'", { inventory_hostname: 'kvm-01' }));
   t.false(evalWhen("inventory_hostname != 'kvm-01'", { inventory_hostname: 'kvm-01' }));
   t.true(evalWhen("inventory_hostname in ['a', 'kvm-01']", { inventory_hostname: 'kvm-01' }));
-  t.true(evalWhen("'hypervisor' in group_names and inventory_hostname == 'kvm-01'", { inventory_hostname: 'kvm-01', group_names: ['hypervisor'] }));
+  t.true(
+    evalWhen("'hypervisor' in group_names and inventory_hostname == 'kvm-01'", {
+      inventory_hostname: 'kvm-01',
+      group_names: ['hypervisor'],
+    }),
+  );
   t.throws(() => evalWhen('nosuchvar == 1', {}));
 });
 
@@ -34,5 +43,10 @@ test('the project playbook loads; an apt loop becomes one task with every packag
 });
 
 test('command lines split into words without a shell', (t) => {
-  t.deepEqual(splitWords(`virsh net-define "/root/my file.xml" 'a b'`), ['virsh', 'net-define', '/root/my file.xml', 'a b']);
+  t.deepEqual(splitWords(`virsh net-define "/root/my file.xml" 'a b'`), [
+    'virsh',
+    'net-define',
+    '/root/my file.xml',
+    'a b',
+  ]);
 });

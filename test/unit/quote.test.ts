@@ -4,8 +4,32 @@ import { spawnSync } from 'node:child_process';
 import { commandLine, quoteArg } from '../../src/transport/quote.ts';
 
 const HOSTILE = [
-  '', ' ', 'a b', "it's", '"double"', '$(reboot)', '`id`', '; rm -rf /', '&& echo pwned', '| cat /etc/shadow', '> /tmp/x',
-  '$HOME', '${IFS}', '\\', 'new\nline', 'tab\there', '*', '?', '[a-z]', '~root', '!event', '#comment', "'; echo '", 'é ünïcode', '-rf', '--help',
+  '',
+  ' ',
+  'a b',
+  "it's",
+  '"double"',
+  '$(reboot)',
+  '`id`',
+  '; rm -rf /',
+  '&& echo pwned',
+  '| cat /etc/shadow',
+  '> /tmp/x',
+  '$HOME',
+  '${IFS}',
+  '\\',
+  'new\nline',
+  'tab\there',
+  '*',
+  '?',
+  '[a-z]',
+  '~root',
+  '!event',
+  '#comment',
+  "'; echo '",
+  'é ünïcode',
+  '-rf',
+  '--help',
 ];
 
 test('each hostile value round-trips through bash as exactly one argument', (t) => {

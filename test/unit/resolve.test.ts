@@ -12,7 +12,9 @@ test('kvm-macvtap resolves machines from the classic machines.yml', (t) => {
   t.is(kvm.nics[0]!.address, '192.168.100.101/24'); // ip_addr
   t.true(kvm.nested);
   t.regex(kvm.provision!, /playbooks\/provision\.yml$/);
-  t.deepEqual(lab.libvirtNetworks, [{ name: 'macvtap-net', on: 'kvm-01', xmlFile: lab.libvirtNetworks[0]!.xmlFile, forward: 'bridge', dev: 'eth1' }]);
+  t.deepEqual(lab.libvirtNetworks, [
+    { name: 'macvtap-net', on: 'kvm-01', xmlFile: lab.libvirtNetworks[0]!.xmlFile, forward: 'bridge', dev: 'eth1' },
+  ]);
   const g = lab.guests[0]!;
   t.is(g.name, 'cirros');
   t.is(g.mac, stableMac('kvm-macvtap', 'cirros'));
@@ -29,9 +31,15 @@ test('MACs are stable per lab and guest, and differ between them', (t) => {
 
 test('the plan lists stages in order with the step ids and exact commands', (t) => {
   const plan = buildPlan(loadLab('kvm-macvtap'));
-  t.deepEqual(plan.stages.map((s) => s.stage), ['preflight', 'up', 'provision', 'upload', 'setup', 'ready', 'assert', 'collect', 'teardown']);
+  t.deepEqual(
+    plan.stages.map((s) => s.stage),
+    ['preflight', 'up', 'provision', 'upload', 'setup', 'ready', 'assert', 'collect', 'teardown'],
+  );
   const setup = plan.stages.find((s) => s.stage === 'setup')!.steps;
-  t.deepEqual(setup.map((s) => s.id), ['net-define', 'net-start', 'promisc', 'guest']);
+  t.deepEqual(
+    setup.map((s) => s.id),
+    ['net-define', 'net-start', 'promisc', 'guest'],
+  );
   t.deepEqual(setup[2]!.commands, [['ip', 'link', 'set', 'dev', 'eth1', 'promisc', 'on']]);
   const virtInstall = setup[3]!.commands[1]!;
   t.is(virtInstall[0], 'virt-install');

@@ -27,14 +27,24 @@ async function refusedWithin(t: any, onSocket: (s: Socket) => void, why: RegExp,
   const note = (e: Error) => uncaught.push(e);
   process.on('uncaughtException', note);
   try {
-    const ex = new SshExecutor({ machine: 'booting-01', host: '127.0.0.1', port, privateKey: key, fingerprint: 'SHA256:none', handshakeTimeoutMs: 2000 });
+    const ex = new SshExecutor({
+      machine: 'booting-01',
+      host: '127.0.0.1',
+      port,
+      privateKey: key,
+      fingerprint: 'SHA256:none',
+      handshakeTimeoutMs: 2000,
+    });
     const e = await t.throwsAsync(ex.connect({ deadlineMs }), { instanceOf: HostError });
     t.regex(e.message, /^cannot connect to booting-01 over ssh \(127\.0\.0\.1:\d+\): /);
     t.regex(e.message, why);
     t.true(accepted() > 1, 'it tried again before giving up');
     // errors that arrive after the attempt was given up (the socket closing) must not surface either
     await new Promise((r) => setTimeout(r, 200));
-    t.deepEqual(uncaught.map((x) => x.message), []);
+    t.deepEqual(
+      uncaught.map((x) => x.message),
+      [],
+    );
   } finally {
     process.off('uncaughtException', note);
     server.close();

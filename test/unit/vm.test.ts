@@ -7,7 +7,8 @@ import { mgmtMac, vmLinks } from '../../src/providers/vm/machine.ts';
 import { qemuArgv } from '../../src/providers/vm/qemu.ts';
 import { nicsFile } from '../../src/providers/vm/seed.ts';
 
-const TSV = '6.1.0-56-cloud-amd64\tlinux-image-6.1.0-56-cloud-amd64\tlinux-image-cloud-amd64\n6.12.117+deb12-cloud-amd64\tlinux-image-6.12.117+deb12-cloud-amd64\tlinux-image-6.12-cloud-amd64\n';
+const TSV =
+  '6.1.0-56-cloud-amd64\tlinux-image-6.1.0-56-cloud-amd64\tlinux-image-cloud-amd64\n6.12.117+deb12-cloud-amd64\tlinux-image-6.12.117+deb12-cloud-amd64\tlinux-image-6.12-cloud-amd64\n';
 
 test('a kernel is found by package, meta package, version or version prefix', (t) => {
   const ks = parseKernels(TSV);
@@ -25,13 +26,28 @@ test('a kernel is found by package, meta package, version or version prefix', (t
 test('the image holds the default kernels plus every requested package, and nothing for version requests', (t) => {
   t.deepEqual(imageKernels([]), DEFAULT_KERNELS);
   t.deepEqual(imageKernels(['6.12', 'linux-image-cloud-amd64']), DEFAULT_KERNELS);
-  t.deepEqual(imageKernels(['linux-image-6.1.0-50-cloud-amd64', 'linux-image-6.1.0-50-cloud-amd64']), [...DEFAULT_KERNELS, 'linux-image-6.1.0-50-cloud-amd64']);
+  t.deepEqual(imageKernels(['linux-image-6.1.0-50-cloud-amd64', 'linux-image-6.1.0-50-cloud-amd64']), [
+    ...DEFAULT_KERNELS,
+    'linux-image-6.1.0-50-cloud-amd64',
+  ]);
 });
 
 test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in order with their MACs and ids; QMP on loopback; seed by serial', (t) => {
   const spec = {
-    name: 'kvm-01', ram: 2048, vcpu: 2, accel: 'tcg' as const, kernel: '/i/vmlinuz', initrd: '/i/initrd', disk: '/d/disk.qcow2', seed: '/d/seed.tar',
-    console: '/d/console.log', pidFile: '/d/qemu.pid', nics: [{ tap: 'vmtap0', mac: '02:76:6c:00:00:01' }, { tap: 'vmtap1', mac: '52:54:00:aa:bb:cc' }],
+    name: 'kvm-01',
+    ram: 2048,
+    vcpu: 2,
+    accel: 'tcg' as const,
+    kernel: '/i/vmlinuz',
+    initrd: '/i/initrd',
+    disk: '/d/disk.qcow2',
+    seed: '/d/seed.tar',
+    console: '/d/console.log',
+    pidFile: '/d/qemu.pid',
+    nics: [
+      { tap: 'vmtap0', mac: '02:76:6c:00:00:01' },
+      { tap: 'vmtap1', mac: '52:54:00:aa:bb:cc' },
+    ],
   };
   const a = qemuArgv(spec);
   const after = (flag: string) => a[a.indexOf(flag) + 1];
@@ -41,10 +57,19 @@ test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in 
   t.is(after('-smp'), '2');
   t.regex(after('-append')!, /root=LABEL=virtlab-root .*console=ttyS0 .*net\.ifnames=0/);
   t.true(a.includes('-no-reboot'));
-  t.deepEqual(a.filter((x) => x.startsWith('virtio-net-pci')), ['virtio-net-pci,id=nic0,netdev=n0,mac=02:76:6c:00:00:01', 'virtio-net-pci,id=nic1,netdev=n1,mac=52:54:00:aa:bb:cc']);
+  t.deepEqual(
+    a.filter((x) => x.startsWith('virtio-net-pci')),
+    [
+      'virtio-net-pci,id=nic0,netdev=n0,mac=02:76:6c:00:00:01',
+      'virtio-net-pci,id=nic1,netdev=n1,mac=52:54:00:aa:bb:cc',
+    ],
+  );
   // QMP on the namespace's own loopback, for the switch agent (a NIC's promiscuous flag)
   t.is(after('-qmp'), 'tcp:127.0.0.1:4444,server=on,wait=off');
-  t.deepEqual(a.filter((x) => x.startsWith('tap,')), ['tap,id=n0,ifname=vmtap0,script=no,downscript=no', 'tap,id=n1,ifname=vmtap1,script=no,downscript=no']);
+  t.deepEqual(
+    a.filter((x) => x.startsWith('tap,')),
+    ['tap,id=n0,ifname=vmtap0,script=no,downscript=no', 'tap,id=n1,ifname=vmtap1,script=no,downscript=no'],
+  );
   t.true(a.includes('virtio-blk-pci,drive=seed,serial=virtlab-seed'));
   const k = qemuArgv({ ...spec, accel: 'kvm' });
   t.is(k[k.indexOf('-accel') + 1], 'kvm');
@@ -63,8 +88,13 @@ test('each NIC veth gets a bridge with its tap; the management veth is NIC 0', (
 });
 
 test('the seed lists NICs as MAC, name and address; the management MAC is stable and locally administered', (t) => {
-  t.is(nicsFile([{ mac: '02:76:6c:01:02:03', name: 'mgmt0', address: '100.127.0.2/30' }, { mac: '52:54:00:aa:bb:cc', name: 'eth1' }]),
-    '02:76:6c:01:02:03 mgmt0 100.127.0.2/30\n52:54:00:aa:bb:cc eth1 -\n');
+  t.is(
+    nicsFile([
+      { mac: '02:76:6c:01:02:03', name: 'mgmt0', address: '100.127.0.2/30' },
+      { mac: '52:54:00:aa:bb:cc', name: 'eth1' },
+    ]),
+    '02:76:6c:01:02:03 mgmt0 100.127.0.2/30\n52:54:00:aa:bb:cc eth1 -\n',
+  );
   t.is(mgmtMac('vl-a-1-m-kvm-01'), mgmtMac('vl-a-1-m-kvm-01'));
   t.not(mgmtMac('vl-a-1-m-kvm-01'), mgmtMac('vl-a-1-m-kvm-02'));
   t.regex(mgmtMac('x'), /^02:76:6c(:[0-9a-f]{2}){3}$/);

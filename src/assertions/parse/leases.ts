@@ -13,7 +13,12 @@ export function parseDnsmasqLeases(text: string): Lease[] {
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 3 && /^[0-9a-f:]{17}$/i.test(f[1]!))
-    .map((f) => ({ expiry: f[0], mac: f[1]!.toLowerCase(), ip: f[2]!, hostname: f[3] && f[3] !== '*' ? f[3] : undefined }));
+    .map((f) => ({
+      expiry: f[0],
+      mac: f[1]!.toLowerCase(),
+      ip: f[2]!,
+      hostname: f[3] && f[3] !== '*' ? f[3] : undefined,
+    }));
 }
 
 /**

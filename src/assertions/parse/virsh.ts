@@ -57,15 +57,25 @@ export interface Neighbour {
 
 /** `ip -j neigh show` */
 export function parseNeighJson(text: string): Neighbour[] {
-  return (JSON.parse(text || '[]') as any[]).map((n) => ({ dst: n.dst, lladdr: n.lladdr?.toLowerCase(), state: n.state ?? [], dev: n.dev }));
+  return (JSON.parse(text || '[]') as any[]).map((n) => ({
+    dst: n.dst,
+    lladdr: n.lladdr?.toLowerCase(),
+    state: n.state ?? [],
+    dev: n.dev,
+  }));
 }
 
 /** The guest's ready line on its serial console: `virtlab-guest ready hostname=H ip=I mac=M [iface=ethN]`; the
  * last one for the given MAC (or the last one of all). */
-export function parseReadyLine(consoleText: string, mac?: string): { hostname: string; ip: string; mac: string; iface?: string } | undefined {
+export function parseReadyLine(
+  consoleText: string,
+  mac?: string,
+): { hostname: string; ip: string; mac: string; iface?: string } | undefined {
   const found = consoleText
     .split(/\r?\n/)
-    .map((l) => /virtlab-guest ready hostname=(\S+) ip=(\d+\.\d+\.\d+\.\d+) mac=([0-9a-f:]{17})(?: iface=(\S+))?/i.exec(l))
+    .map((l) =>
+      /virtlab-guest ready hostname=(\S+) ip=(\d+\.\d+\.\d+\.\d+) mac=([0-9a-f:]{17})(?: iface=(\S+))?/i.exec(l),
+    )
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => ({ hostname: m[1]!, ip: m[2]!, mac: m[3]!.toLowerCase(), ...(m[4] ? { iface: m[4] } : {}) }))
     .filter((r) => !mac || r.mac === mac.toLowerCase());
@@ -87,5 +97,10 @@ export function parseProcArp(text: string): Neighbour[] {
     .slice(1)
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f.length >= 6)
-    .map((f) => ({ dst: f[0]!, lladdr: f[2] === '0x0' ? undefined : f[3]!.toLowerCase(), state: f[2] === '0x0' ? ['INCOMPLETE'] : [], dev: f[5]! }));
+    .map((f) => ({
+      dst: f[0]!,
+      lladdr: f[2] === '0x0' ? undefined : f[3]!.toLowerCase(),
+      state: f[2] === '0x0' ? ['INCOMPLETE'] : [],
+      dev: f[5]!,
+    }));
 }

@@ -14,11 +14,17 @@ export interface MgmtPair {
 
 export function usedHostAddresses(ipAddrJson: string): Set<string> {
   const used = new Set<string>();
-  for (const link of JSON.parse(ipAddrJson || '[]') as any[]) for (const a of link.addr_info ?? []) if (a.family === 'inet') used.add(a.local);
+  for (const link of JSON.parse(ipAddrJson || '[]') as any[])
+    for (const a of link.addr_info ?? []) if (a.family === 'inet') used.add(a.local);
   return used;
 }
 
-export function allocateMgmt(count: number, states: StateStore[], hostAddrs: Set<string>, pool = MGMT_POOL): MgmtPair[] {
+export function allocateMgmt(
+  count: number,
+  states: StateStore[],
+  hostAddrs: Set<string>,
+  pool = MGMT_POOL,
+): MgmtPair[] {
   const used = new Set(hostAddrs);
   for (const s of states) for (const m of s.state.machines) used.add(m.mgmtLocal).add(m.mgmtHost);
   const out: MgmtPair[] = [];

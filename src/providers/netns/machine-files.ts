@@ -17,9 +17,16 @@ export interface MachineLayout {
 
 export function layout(dir: string): MachineLayout {
   return {
-    dir, root: join(dir, 'root'), tmp: join(dir, 'tmp'), ssh: join(dir, 'ssh'),
-    etcLibvirt: join(dir, 'etc-libvirt'), varLibLibvirt: join(dir, 'var-lib-libvirt'), cacheLibvirt: join(dir, 'cache-libvirt'),
-    logLibvirt: join(dir, 'log-libvirt'), init: join(dir, 'init.sh'), initLog: join(dir, 'init.log'),
+    dir,
+    root: join(dir, 'root'),
+    tmp: join(dir, 'tmp'),
+    ssh: join(dir, 'ssh'),
+    etcLibvirt: join(dir, 'etc-libvirt'),
+    varLibLibvirt: join(dir, 'var-lib-libvirt'),
+    cacheLibvirt: join(dir, 'cache-libvirt'),
+    logLibvirt: join(dir, 'log-libvirt'),
+    init: join(dir, 'init.sh'),
+    initLog: join(dir, 'init.log'),
   };
 }
 
@@ -27,11 +34,20 @@ export function layout(dir: string): MachineLayout {
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function initScript(l: MachineLayout, name: string, hypervisor: boolean): string {
-  const binds: [string, string][] = [[l.root, '/root'], [l.tmp, '/tmp']];
-  if (hypervisor) binds.push([l.etcLibvirt, '/etc/libvirt'], [l.varLibLibvirt, '/var/lib/libvirt'], [l.cacheLibvirt, '/var/cache/libvirt'], [l.logLibvirt, '/var/log/libvirt']);
+  const binds: [string, string][] = [
+    [l.root, '/root'],
+    [l.tmp, '/tmp'],
+  ];
+  if (hypervisor)
+    binds.push(
+      [l.etcLibvirt, '/etc/libvirt'],
+      [l.varLibLibvirt, '/var/lib/libvirt'],
+      [l.cacheLibvirt, '/var/cache/libvirt'],
+      [l.logLibvirt, '/var/log/libvirt'],
+    );
   return [
     '#!/bin/bash',
-    '# virtlab machine init: runs as PID 1 child of tini in the machine\'s own net, mount, UTS and PID namespaces',
+    "# virtlab machine init: runs as PID 1 child of tini in the machine's own net, mount, UTS and PID namespaces",
     'set -eu',
     `hostname ${q(name)}`,
     'mount -t tmpfs -o mode=0755,size=64m virtlab-run /run',
@@ -99,12 +115,19 @@ export function prepareDirs(l: MachineLayout, hypervisor: boolean, warmCache?: s
   }
   appendFileSync(join(l.etcLibvirt, 'qemu.conf'), QEMU_CONF);
   appendFileSync(join(l.etcLibvirt, 'libvirtd.conf'), LIBVIRTD_CONF);
-  for (const d of [l.varLibLibvirt, join(l.varLibLibvirt, 'images'), l.cacheLibvirt, join(l.logLibvirt, 'qemu')]) mkdirSync(d, { recursive: true });
+  for (const d of [l.varLibLibvirt, join(l.varLibLibvirt, 'images'), l.cacheLibvirt, join(l.logLibvirt, 'qemu')])
+    mkdirSync(d, { recursive: true });
   // a warm QEMU capabilities cache turns libvirt's first connection from ~8 s into ~0.6 s
   if (warmCache && existsSync(warmCache)) cpSync(warmCache, l.cacheLibvirt, { recursive: true });
 }
 
-export function writeMachineFiles(l: MachineLayout, name: string, hypervisor: boolean, listen: string, authorizedKey: string): void {
+export function writeMachineFiles(
+  l: MachineLayout,
+  name: string,
+  hypervisor: boolean,
+  listen: string,
+  authorizedKey: string,
+): void {
   writeFileSync(l.init, initScript(l, name, hypervisor), { mode: 0o700 });
   writeFileSync(join(l.ssh, 'sshd_config'), sshdConfig(l, listen), { mode: 0o600 });
   writeFileSync(join(l.ssh, 'authorized_keys'), authorizedKey, { mode: 0o600 });

@@ -29,21 +29,32 @@ export function which(bin: string): string | undefined {
     try {
       accessSync(`${d}/${bin}`, constants.X_OK);
       return `${d}/${bin}`;
-    } catch { /* next */ }
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }
 
 export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> {
   const problems: Problem[] = [];
-  if (process.getuid?.() !== 0) problems.push({ what: 'virtlab must run as root (it creates network namespaces and runs libvirtd)', hint: 'run it with sudo, or as root' });
+  if (process.getuid?.() !== 0)
+    problems.push({
+      what: 'virtlab must run as root (it creates network namespaces and runs libvirtd)',
+      hint: 'run it with sudo, or as root',
+    });
   const missing = Object.entries(BINARIES).filter(([b, i]) => (needHypervisor || !i.hypervisorOnly) && !which(b));
   if (missing.length) {
     const pkgs = [...new Set(missing.map(([, i]) => i.pkg))];
-    problems.push({ what: `missing programs: ${missing.map(([b, i]) => `${b} (package ${i.pkg})`).join(', ')}`, hint: `apt-get install -y ${pkgs.join(' ')}` });
+    problems.push({
+      what: `missing programs: ${missing.map(([b, i]) => `${b} (package ${i.pkg})`).join(', ')}`,
+      hint: `apt-get install -y ${pkgs.join(' ')}`,
+    });
   }
-  if (!existsSync('/proc/self/ns/net')) problems.push({ what: 'the kernel has no network namespaces', hint: 'use a kernel with CONFIG_NET_NS' });
-  if (needHypervisor && !existsSync('/dev/net/tun')) problems.push({ what: '/dev/net/tun is missing', hint: 'load the tun module (modprobe tun)' });
+  if (!existsSync('/proc/self/ns/net'))
+    problems.push({ what: 'the kernel has no network namespaces', hint: 'use a kernel with CONFIG_NET_NS' });
+  if (needHypervisor && !existsSync('/dev/net/tun'))
+    problems.push({ what: '/dev/net/tun is missing', hint: 'load the tun module (modprobe tun)' });
   if (problems.length || !which('ip')) return problems;
   problems.push(...(await kernelFeatures(needHypervisor)));
   return problems;
@@ -57,7 +68,13 @@ async function kernelFeatures(needHypervisor: boolean): Promise<Problem[]> {
   // unique per call: a matrix runs several preflights at once in one process
   const ns = `vl-preflight-${process.pid}-${++preflights}`;
   const add = await local.run(['ip', 'netns', 'add', ns], { check: false });
-  if (add.exitCode !== 0) return [{ what: `cannot create a network namespace: ${add.stderr.trim()}`, hint: 'are you root in the initial namespaces?' }];
+  if (add.exitCode !== 0)
+    return [
+      {
+        what: `cannot create a network namespace: ${add.stderr.trim()}`,
+        hint: 'are you root in the initial namespaces?',
+      },
+    ];
   try {
     const tests: [string, string[]][] = [
       ['veth', ['link', 'add', 'vt0', 'type', 'veth', 'peer', 'name', 'vt1']],
@@ -72,7 +89,11 @@ async function kernelFeatures(needHypervisor: boolean): Promise<Problem[]> {
     const problems: Problem[] = [];
     for (const [feature, argv] of tests) {
       const r = await local.run(['ip', '-n', ns, ...argv], { check: false });
-      if (r.exitCode !== 0) problems.push({ what: `the kernel cannot create ${feature} links: ${r.stderr.trim()}`, hint: `load the ${feature} module (modprobe ${feature})` });
+      if (r.exitCode !== 0)
+        problems.push({
+          what: `the kernel cannot create ${feature} links: ${r.stderr.trim()}`,
+          hint: `load the ${feature} module (modprobe ${feature})`,
+        });
     }
     return problems;
   } finally {

@@ -36,11 +36,24 @@ export function loadInventory(file: string): Inventory {
   for (const [name, h] of Object.entries<any>(raw?.machines ?? {})) {
     if (!h?.host || !h?.key) throw new UsageError(`inventory ${file}: machine ${name} needs "host" and "key"`);
     if (!h['host-key'] && !h.fingerprint) {
-      throw new UsageError(`inventory ${file}: machine ${name} has no pinned host key`, 'add "host-key: ssh-ed25519 AAAA..." or "fingerprint: SHA256:..." (virtlab refuses unknown host keys)');
+      throw new UsageError(
+        `inventory ${file}: machine ${name} has no pinned host key`,
+        'add "host-key: ssh-ed25519 AAAA..." or "fingerprint: SHA256:..." (virtlab refuses unknown host keys)',
+      );
     }
-    hosts.set(name, { name, host: String(h.host), port: Number(h.port ?? 22), user: String(h.user ?? 'root'), key: abs(String(h.key)), hostKey: h['host-key'], fingerprint: h.fingerprint, sudo: Boolean(h.sudo) });
+    hosts.set(name, {
+      name,
+      host: String(h.host),
+      port: Number(h.port ?? 22),
+      user: String(h.user ?? 'root'),
+      key: abs(String(h.key)),
+      hostKey: h['host-key'],
+      fingerprint: h.fingerprint,
+      sudo: Boolean(h.sudo),
+    });
   }
   const leases = new Map<string, string>();
-  for (const [net, n] of Object.entries<any>(raw?.networks ?? {})) if (n?.leases) leases.set(net, abs(String(n.leases)));
+  for (const [net, n] of Object.entries<any>(raw?.networks ?? {}))
+    if (n?.leases) leases.set(net, abs(String(n.leases)));
   return { file, hosts, leases };
 }

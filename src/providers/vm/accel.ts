@@ -18,7 +18,14 @@ export function hostAccel(env = process.env): { accel: Accel; why: string } {
   const flags = cpuFlags();
   const hw = flags.includes('vmx') ? 'vmx' : flags.includes('svm') ? 'svm' : undefined;
   if (existsSync('/dev/kvm') && hw) return { accel: 'kvm', why: `/dev/kvm and ${hw}` };
-  return { accel: 'tcg', why: hw ? 'no /dev/kvm' : existsSync('/dev/kvm') ? '/dev/kvm exists but the CPU offers no vmx/svm (PVM-only KVM)' : 'no /dev/kvm' };
+  return {
+    accel: 'tcg',
+    why: hw
+      ? 'no /dev/kvm'
+      : existsSync('/dev/kvm')
+        ? '/dev/kvm exists but the CPU offers no vmx/svm (PVM-only KVM)'
+        : 'no /dev/kvm',
+  };
 }
 
 /** Nested virtualization as the host's KVM module reports it, when it is loaded. */
@@ -26,10 +33,16 @@ export function hostNested(): string | undefined {
   for (const m of ['kvm_intel', 'kvm_amd']) {
     try {
       return `${m} nested=${readFileSync(`/sys/module/${m}/parameters/nested`, 'utf8').trim()}`;
-    } catch { /* not loaded */ }
+    } catch {
+      /* not loaded */
+    }
   }
   return undefined;
 }
 
 /** Inside a machine: exits 0 when /dev/kvm works there (the command the provider runs in each hypervisor VM). */
-export const KVM_PROBE = ['sh', '-c', 'test -c /dev/kvm && grep -qwE "svm|vmx" /proc/cpuinfo && test -e /sys/module/kvm'];
+export const KVM_PROBE = [
+  'sh',
+  '-c',
+  'test -c /dev/kvm && grep -qwE "svm|vmx" /proc/cpuinfo && test -e /sys/module/kvm',
+];

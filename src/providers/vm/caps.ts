@@ -15,10 +15,15 @@ export async function saveWarmCaps(exec: Executor, home: Home, vm: VmState): Pro
   if (existsSync(file)) return;
   try {
     // `virsh capabilities` makes libvirtd probe every QEMU binary now (once per image, kernel and accelerator)
-    const r = await exec.run(['sh', '-c', 'virsh capabilities >/dev/null && tar -cf - -C /var/cache/libvirt/qemu capabilities | base64 -w0'], { check: false, timeoutMs: 180000 });
+    const r = await exec.run(
+      ['sh', '-c', 'virsh capabilities >/dev/null && tar -cf - -C /var/cache/libvirt/qemu capabilities | base64 -w0'],
+      { check: false, timeoutMs: 180000 },
+    );
     if (r.exitCode !== 0 || !r.stdout) return;
     mkdirSync(join(home.cache, 'vm-libvirt-caps'), { recursive: true });
     writeFileSync(`${file}.${process.pid}`, Buffer.from(r.stdout, 'base64'));
     renameSync(`${file}.${process.pid}`, file);
-  } catch { /* a cache; best effort */ }
+  } catch {
+    /* a cache; best effort */
+  }
 }

@@ -28,10 +28,13 @@ export interface MachineImage {
 }
 
 export function parseKernels(tsv: string): KernelEntry[] {
-  return tsv.split('\n').filter((l) => l.trim()).map((l) => {
-    const [version = '', pkg = '', metas = ''] = l.split('\t');
-    return { version, package: pkg, metas: metas.split(',').filter(Boolean) };
-  });
+  return tsv
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => {
+      const [version = '', pkg = '', metas = ''] = l.split('\t');
+      return { version, package: pkg, metas: metas.split(',').filter(Boolean) };
+    });
 }
 
 /** The kernel a name picks (a version prefix such as 6.12 only when it picks one kernel), or undefined. */
@@ -45,7 +48,11 @@ export function pickKernel(kernels: KernelEntry[], name: string): KernelEntry | 
 /** The kernel a name picks, or a UsageError listing the kernels the image holds. */
 export function requireKernel(kernels: KernelEntry[], name: string): KernelEntry {
   const k = pickKernel(kernels, name);
-  if (!k) throw new UsageError(`no kernel "${name}" in the machine image`, `kernels it holds: ${kernels.map((x) => `${x.version} (${[x.package, ...x.metas].join(', ')})`).join('; ')}; name a Debian package (linux-image-...) to add one`);
+  if (!k)
+    throw new UsageError(
+      `no kernel "${name}" in the machine image`,
+      `kernels it holds: ${kernels.map((x) => `${x.version} (${[x.package, ...x.metas].join(', ')})`).join('; ')}; name a Debian package (linux-image-...) to add one`,
+    );
   return k;
 }
 
@@ -55,20 +62,38 @@ export function imageKernels(requests: string[]): string[] {
   return [...DEFAULT_KERNELS, ...new Set(extra)];
 }
 
-export async function machineImage(home: Home, requests: string[], emit: Emit, signal?: AbortSignal): Promise<MachineImage> {
+export async function machineImage(
+  home: Home,
+  requests: string[],
+  emit: Emit,
+  signal?: AbortSignal,
+): Promise<MachineImage> {
   const pkgs = imageKernels(requests);
   const t0 = performance.now();
   const r = await new LocalExecutor('host').run(['bash', BUILD_SCRIPT, ...pkgs], {
-    env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache }, check: false, timeoutMs: 1_800_000, signal,
-    onStderrLine: (line) => { if (/^vm-image: /.test(line) && !/up to date/.test(line)) emit({ type: 'log', level: 'info', message: line.trim() }); },
+    env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache },
+    check: false,
+    timeoutMs: 1_800_000,
+    signal,
+    onStderrLine: (line) => {
+      if (/^vm-image: /.test(line) && !/up to date/.test(line))
+        emit({ type: 'log', level: 'info', message: line.trim() });
+    },
   });
   if (r.exitCode !== 0) {
-    throw new HostError(`cannot build the machine image: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`,
-      `run bash scripts/build-vm-image.sh ${pkgs.join(' ')} by hand to see why`);
+    throw new HostError(
+      `cannot build the machine image: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`,
+      `run bash scripts/build-vm-image.sh ${pkgs.join(' ')} by hand to see why`,
+    );
   }
   const dir = r.stdout.trim().split('\n').pop()!;
   const kernels = parseKernels(readFileSync(join(dir, 'kernels.tsv'), 'utf8'));
-  if (performance.now() - t0 > 5000) emit({ type: 'log', level: 'info', message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${dir})` });
+  if (performance.now() - t0 > 5000)
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${dir})`,
+    });
   for (const q of requests) requireKernel(kernels, q);
   return { dir, kernels };
 }
@@ -77,6 +102,9 @@ export async function machineImage(home: Home, requests: string[], emit: Emit, s
 export function machineImages(home: Home): { dir: string; kernels: KernelEntry[] }[] {
   const root = join(home.cache, 'vm-images');
   if (!existsSync(root)) return [];
-  return readdirSync(root).filter((d) => !d.startsWith('.') && existsSync(join(root, d, 'kernels.tsv')) && existsSync(join(root, d, 'disk.qcow2')))
+  return readdirSync(root)
+    .filter(
+      (d) => !d.startsWith('.') && existsSync(join(root, d, 'kernels.tsv')) && existsSync(join(root, d, 'disk.qcow2')),
+    )
     .map((d) => ({ dir: join(root, d), kernels: parseKernels(readFileSync(join(root, d, 'kernels.tsv'), 'utf8')) }));
 }

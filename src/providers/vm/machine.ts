@@ -54,20 +54,46 @@ export function vmLinks(veths: string[]): string[] {
 export const vmVeths = (spec: Machine) => [MGMT_NIC, ...spec.nics.map((n) => n.name)];
 
 /** Writes the seed and starts QEMU inside the namespace; returns the QEMU process. */
-export async function startVm(m: MachineState & { vm: VmState }, spec: Machine, o: { hostKeyFile: string; authorizedKeyFile: string; kernelFile: string; initrdFile: string; caps?: string }): Promise<OwnedProcess> {
+export async function startVm(
+  m: MachineState & { vm: VmState },
+  spec: Machine,
+  o: { hostKeyFile: string; authorizedKeyFile: string; kernelFile: string; initrdFile: string; caps?: string },
+): Promise<OwnedProcess> {
   const disk = join(m.dir, 'disk.qcow2');
   const mac = mgmtMac(m.ns);
-  await new LocalExecutor('host').run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(m.vm.image, 'disk.qcow2'), disk]);
+  await new LocalExecutor('host').run([
+    'qemu-img',
+    'create',
+    '-q',
+    '-f',
+    'qcow2',
+    '-F',
+    'qcow2',
+    '-b',
+    join(m.vm.image, 'disk.qcow2'),
+    disk,
+  ]);
   const seed = await writeSeed(m.dir, {
     hostname: m.name,
     authorizedKey: readFileSync(o.authorizedKeyFile, 'utf8'),
     hostKeyFile: o.hostKeyFile,
-    nics: [{ mac, name: MGMT_NIC, address: `${m.mgmtHost}/30` }, ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: n.address === 'dhcp' ? undefined : n.address }))],
+    nics: [
+      { mac, name: MGMT_NIC, address: `${m.mgmtHost}/30` },
+      ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: n.address === 'dhcp' ? undefined : n.address })),
+    ],
     libvirtCaps: o.caps,
   });
   const argv = qemuArgv({
-    name: m.name, ram: m.ram, vcpu: m.vcpu, accel: m.vm.accel, kernel: o.kernelFile, initrd: o.initrdFile, disk, seed,
-    console: m.vm.console, pidFile: join(m.dir, 'qemu.pid'),
+    name: m.name,
+    ram: m.ram,
+    vcpu: m.vcpu,
+    accel: m.vm.accel,
+    kernel: o.kernelFile,
+    initrd: o.initrdFile,
+    disk,
+    seed,
+    console: m.vm.console,
+    pidFile: join(m.dir, 'qemu.pid'),
     nics: [{ tap: vmTap(0), mac }, ...spec.nics.map((n, i) => ({ tap: vmTap(i + 1), mac: n.mac }))],
   });
   return spawnDetached(['ip', 'netns', 'exec', m.ns, ...argv], qemuStderrFile(m.dir));
@@ -76,7 +102,13 @@ export async function startVm(m: MachineState & { vm: VmState }, spec: Machine, 
 /** What a VM machine will boot: its kernel picked from the image, the accelerator this host offers. */
 export function vmState(m: Machine, img: MachineImage, defaultKernel: string | undefined, dir: string): VmState {
   const k = requireKernel(img.kernels, m.kernel ?? defaultKernel ?? DEFAULT_KERNEL);
-  return { kernel: k.version, kernelPackage: k.package, accel: hostAccel().accel, image: img.dir, console: join(dir, 'console.log') };
+  return {
+    kernel: k.version,
+    kernelPackage: k.package,
+    accel: hostAccel().accel,
+    image: img.dir,
+    console: join(dir, 'console.log'),
+  };
 }
 
 export function vmImageFiles(vm: VmState): { kernelFile: string; initrdFile: string } {

@@ -5,7 +5,13 @@ import { which } from '../netns/preflight.ts';
 import type { Problem } from '../provider.ts';
 import { hostAccel, hostNested } from './accel.ts';
 
-const TOOLS: Record<string, string> = { 'qemu-system-x86_64': 'qemu-system-x86', 'qemu-img': 'qemu-utils', mmdebstrap: 'mmdebstrap', 'mkfs.ext4': 'e2fsprogs', tar: 'tar' };
+const TOOLS: Record<string, string> = {
+  'qemu-system-x86_64': 'qemu-system-x86',
+  'qemu-img': 'qemu-utils',
+  mmdebstrap: 'mmdebstrap',
+  'mkfs.ext4': 'e2fsprogs',
+  tar: 'tar',
+};
 
 export function memAvailableMiB(): number {
   const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
@@ -17,11 +23,18 @@ export function vmProblems(vms: Machine[]): Problem[] {
   const problems: Problem[] = [];
   const missing = Object.entries(TOOLS).filter(([b]) => !which(b));
   if (missing.length) {
-    problems.push({ what: `VM machines need ${missing.map(([b]) => b).join(', ')}`, hint: `apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(' ')}   (or: bash scripts/install-deps.sh)` });
+    problems.push({
+      what: `VM machines need ${missing.map(([b]) => b).join(', ')}`,
+      hint: `apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(' ')}   (or: bash scripts/install-deps.sh)`,
+    });
   }
   const want = vms.reduce((a, m) => a + m.ram, 0) + 256 * vms.length;
   const have = memAvailableMiB();
-  if (want > have) problems.push({ what: `the VMs need about ${want} MiB of memory, ${have} MiB are available`, hint: 'give the machines less ram in machines.yml, or stop other labs' });
+  if (want > have)
+    problems.push({
+      what: `the VMs need about ${want} MiB of memory, ${have} MiB are available`,
+      hint: 'give the machines less ram in machines.yml, or stop other labs',
+    });
   return problems;
 }
 

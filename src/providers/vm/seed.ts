@@ -28,7 +28,10 @@ export async function writeSeed(dir: string, seed: Seed): Promise<string> {
   const d = join(dir, 'seed');
   mkdirSync(d, { recursive: true, mode: 0o700 });
   writeFileSync(join(d, 'hostname'), `${seed.hostname}\n`);
-  writeFileSync(join(d, 'authorized_keys'), seed.authorizedKey.endsWith('\n') ? seed.authorizedKey : `${seed.authorizedKey}\n`);
+  writeFileSync(
+    join(d, 'authorized_keys'),
+    seed.authorizedKey.endsWith('\n') ? seed.authorizedKey : `${seed.authorizedKey}\n`,
+  );
   copyFileSync(seed.hostKeyFile, join(d, 'ssh_host_ed25519_key'));
   copyFileSync(`${seed.hostKeyFile}.pub`, join(d, 'ssh_host_ed25519_key.pub'));
   writeFileSync(join(d, 'nics'), nicsFile(seed.nics));

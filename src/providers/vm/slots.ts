@@ -23,8 +23,13 @@ export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, sig
     // interrupted before or while waiting (an abort listener added after the abort would never fire)
     if (signal.aborted) throw signal.reason;
     const holders = await withHostLock(home, () => {
-      const others = StateStore.list(home).filter((o) => o.path !== store.path && o.state.vmSlot && o.state.status !== 'down');
-      if (others.length < slots) store.update((s) => { s.vmSlot = true; });
+      const others = StateStore.list(home).filter(
+        (o) => o.path !== store.path && o.state.vmSlot && o.state.status !== 'down',
+      );
+      if (others.length < slots)
+        store.update((s) => {
+          s.vmSlot = true;
+        });
       return others.length < slots ? [] : others;
     });
     if (!holders.length) return;
@@ -32,16 +37,27 @@ export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, sig
     if (!running.length) {
       const names = holders.map((o) => o.state.instance);
       // kept on purpose (--keep, up) or left by a run that ended without its teardown (killed, crashed)
-      const why = holders.map((o) => o.state.status === 'kept' ? `${o.state.instance} keeps its VMs up`
-        : `${o.state.instance}'s run (pid ${o.state.runnerPid}) ended without removing its VMs`);
-      throw new HostError(`this host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time, and ${why.join('; ')}`,
-        `virtlab down ${names[0]} first, or set VIRTLAB_VM_SLOTS=${slots + 1} to run both (each far slower: TCG VMs share ${availableParallelism()} cores)`);
+      const why = holders.map((o) =>
+        o.state.status === 'kept'
+          ? `${o.state.instance} keeps its VMs up`
+          : `${o.state.instance}'s run (pid ${o.state.runnerPid}) ended without removing its VMs`,
+      );
+      throw new HostError(
+        `this host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time, and ${why.join('; ')}`,
+        `virtlab down ${names[0]} first, or set VIRTLAB_VM_SLOTS=${slots + 1} to run both (each far slower: TCG VMs share ${availableParallelism()} cores)`,
+      );
     }
     if (!said) {
-      emit({ type: 'log', level: 'info', message: `waiting for ${running.map((o) => `${o.state.instance} (pid ${o.state.runnerPid})`).join(', ')} to finish: this ${availableParallelism()}-core host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time (VIRTLAB_VM_SLOTS overrides)` });
+      emit({
+        type: 'log',
+        level: 'info',
+        message: `waiting for ${running.map((o) => `${o.state.instance} (pid ${o.state.runnerPid})`).join(', ')} to finish: this ${availableParallelism()}-core host runs the VMs of ${slots} lab${slots > 1 ? 's' : ''} at a time (VIRTLAB_VM_SLOTS overrides)`,
+      });
       said = true;
     }
     // an abortable timer: no abort listener left behind per second of waiting
-    await sleep(1000, undefined, { signal }).catch(() => { throw signal.reason; });
+    await sleep(1000, undefined, { signal }).catch(() => {
+      throw signal.reason;
+    });
   }
 }
