@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statS
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { NetnsProvider } from '../src/providers/netns/provider.ts';
-import { home } from '../src/runner/home.ts';
-import { StateStore } from '../src/runner/state.ts';
+import { home } from '../src/host/home.ts';
+import { StateStore } from '../src/host/state.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');

@@ -61,6 +61,13 @@ export class MachineDiedError extends HostError {
   }
 }
 
+/** A bug in virtlab (an impossible state, a kind missing from its table): exit 70 with the trace. */
+export class InternalError extends VirtlabError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, EXIT.internal, 'a bug in virtlab: please report it with this message', options);
+  }
+}
+
 export class InterruptedError extends VirtlabError {
   constructor(message = 'interrupted') {
     super(message, EXIT.interrupted);
@@ -72,4 +79,9 @@ export function wrap(what: string, cause: unknown): VirtlabError {
   const msg = cause instanceof Error ? cause.message : String(cause);
   if (cause instanceof VirtlabError) return new VirtlabError(`${what}: ${msg}`, cause.exitCode, cause.hint, { cause });
   return new HostError(`${what}: ${msg}`, undefined, { cause });
+}
+
+/** The one place that decides a process exit code from an error: anything that is not ours is a bug. */
+export function exitCodeFor(error: unknown): number {
+  return error instanceof VirtlabError ? error.exitCode : EXIT.internal;
 }

@@ -48,6 +48,8 @@ export interface Options {
   targets?: string;
   help: boolean;
   version: boolean;
+  /** down: drop a state file that cannot be used, removing nothing it lists */
+  forceForget: boolean;
 }
 
 const BOOL: Record<string, keyof Options> = {
@@ -60,6 +62,7 @@ const BOOL: Record<string, keyof Options> = {
   '--help': 'help',
   '-h': 'help',
   '--version': 'version',
+  '--force-forget': 'forceForget',
 };
 const VALUE: Record<string, keyof Options> = {
   '--provider': 'provider',
@@ -90,6 +93,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     all: false,
     help: false,
     version: false,
+    forceForget: false,
   };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {

@@ -1,25 +1,17 @@
-// Course mode: the walkthrough (explain), the instructions left to a student (up --until), grading (score), reset.
-import type { Lab, Step } from '../lab/model.ts';
-import { assertionTitle, stepCommands, stepTitle } from '../runner/plan.ts';
+// Course mode: the walkthrough (explain) and the instructions left to a student (up --until).
+import { assertionTitle } from '../kinds/checks/index.ts';
+import type { VirtTypeOf } from '../kinds/define.ts';
+import { stepCommands, stepPlace, stepTitle } from '../kinds/steps/index.ts';
+import type { Lab, StepBase } from '../lab/model.ts';
 
-export { score } from '../runner/score.ts';
-
-function stepText(s: Step, n: number, virtType?: (machine: string) => 'qemu' | 'kvm'): string[] {
+function stepText(s: StepBase, n: number, virtType?: VirtTypeOf): string[] {
   const cmds = stepCommands(s, virtType).map((c) =>
     c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${c.join(' ')}`,
   );
-  const on =
-    s.kind === 'upload'
-      ? s.to
-      : s.kind === 'hairpin'
-        ? `the ${s.network} switch`
-        : s.kind === 'check'
-          ? 'virtlab'
-          : s.on;
   return [
     `${n}. [${s.id}] ${stepTitle(s)}`,
     ...(s.description ? [`    why: ${s.description}`] : []),
-    `    on ${on}:`,
+    `    on ${stepPlace(s)}:`,
     ...cmds,
   ];
 }
@@ -29,7 +21,9 @@ export function explain(lab: Lab): string {
   const lines = [`${lab.name}: ${lab.description}`, ''];
   if (lab.teaches) lines.push(...lab.teaches.trimEnd().split('\n'), '');
   lines.push('Steps:');
-  lab.steps.forEach((s, i) => lines.push(...stepText(s, i + 1)));
+  lab.steps.forEach((s, i) => {
+    lines.push(...stepText(s, i + 1));
+  });
   lines.push('', 'Checks:');
   for (const a of lab.assertions) {
     lines.push(`  - [${a.id}] ${assertionTitle(a)}${a.points !== 1 ? ` (${a.points} points)` : ''}`);
@@ -40,12 +34,7 @@ export function explain(lab: Lab): string {
 }
 
 /** What a student does by hand after `virtlab up <lab> --until <from>`. */
-export function instructions(
-  lab: Lab,
-  from: string,
-  instance: string,
-  virtType?: (machine: string) => 'qemu' | 'kvm',
-): string {
+export function instructions(lab: Lab, from: string, instance: string, virtType?: VirtTypeOf): string {
   const i = lab.steps.findIndex((s) => s.id === from);
   const todo = lab.steps.slice(i);
   const lines = ['', `Exercise: ${lab.exercise?.goal ?? lab.description}`];
@@ -53,7 +42,9 @@ export function instructions(
   lines.push(
     `The lab is up to (not including) step "${from}". Do these steps yourself (virtlab ssh ${instance} <machine>):`,
   );
-  todo.forEach((s, n) => lines.push(...stepText(s, n + 1, virtType)));
+  todo.forEach((s, n) => {
+    lines.push(...stepText(s, n + 1, virtType));
+  });
   lines.push(`When done, check your work: virtlab check ${instance}`);
   return `${lines.join('\n')}\n`;
 }

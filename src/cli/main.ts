@@ -28,8 +28,24 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./matrix.ts')).commandMatrix(o);
     case 'diff':
       return (await import('./matrix.ts')).commandDiff(o);
-    default:
-      return (await import('./lifecycle.ts')).COMMAND_HANDLERS[o.command](o);
+    case 'run':
+      return (await import('./lifecycle.ts')).lifecycle(o, 'run');
+    case 'up':
+      return (await import('./lifecycle.ts')).lifecycle(o, 'up');
+    case 'reset':
+      return (await import('./lifecycle.ts')).reset(o);
+    case 'down':
+      return (await import('./instances.ts')).down(o);
+    case 'check':
+      return (await import('./instances.ts')).check(o);
+    case 'ssh':
+      return (await import('./instances.ts')).ssh(o);
+    case 'status':
+      return (await import('./instances.ts')).status(o);
+    case 'explain':
+      return (await import('./instances.ts')).explainCmd(o);
+    case 'doctor':
+      return (await import('./doctor.ts')).doctor(o);
   }
 }
 

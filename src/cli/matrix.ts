@@ -6,12 +6,13 @@ import { availableParallelism } from 'node:os';
 import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
-import { home } from '../runner/home.ts';
-import type { RunReport } from '../runner/report-files.ts';
+import { home } from '../host/home.ts';
+import type { RunReport } from '../report/run-report.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import { createConsoleReporter } from '../report/console.ts';
-import { loadInventory } from '../providers/ssh/inventory.ts';
-import { vmSlots } from '../providers/vm/slots.ts';
+import { providerDef } from '../providers/index.ts';
+import type { ProviderOptions } from '../providers/port.ts';
+import { readConfig, vmSlotCount } from '../host/config.ts';
 import {
   diffReports,
   diffText,
@@ -27,38 +28,47 @@ import { interrupts } from './interrupts.ts';
 export interface Target {
   name: string;
   provider: string;
-  inventory?: string;
-  /** vm provider: the kernel the hypervisor VMs boot */
-  kernel?: string;
+  /** the provider's own options (inventory, kernel) */
+  options: ProviderOptions;
 }
 
-function loadTargets(file: string): Target[] {
-  let raw: any;
+const OPTION_VALUE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./+ -]{0,199}$/;
+
+export function loadTargets(file: string): Target[] {
+  let raw: unknown;
   try {
-    raw = parse(readFileSync(file, 'utf8'));
+    raw = parse(readFileSync(file, 'utf8'), { maxAliasCount: 100 });
   } catch (e) {
     throw new UsageError(`cannot read targets file ${file}: ${(e as Error).message}`);
   }
-  const entries = Object.entries<any>(raw?.targets ?? {});
-  if (!entries.length)
+  const targets = (raw as { targets?: Record<string, Record<string, unknown>> } | null)?.targets;
+  const entries = Object.entries(targets && typeof targets === 'object' ? targets : {});
+  if (!entries.length) {
     throw new UsageError(
       `targets file ${file} lists no targets`,
       'targets:\n  name: { provider: ssh, inventory: hosts.yml }',
     );
+  }
   return entries.map(([name, t]) => {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 16)
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(name) || name.length > 16) {
       throw new UsageError(`target name "${name}" must be lowercase letters, digits and "-", at most 16 characters`);
-    const inv = t?.inventory
-      ? isAbsolute(t.inventory)
-        ? t.inventory
-        : join(dirname(resolve(file)), t.inventory)
-      : undefined;
-    if (t?.kernel !== undefined && (typeof t.kernel !== 'string' || !/^[a-z0-9][a-z0-9.+-]{0,79}$/.test(t.kernel)))
-      throw new UsageError(
-        `target ${name}: kernel must be a Debian kernel package name or version`,
-        'kernel: linux-image-6.12-cloud-amd64',
-      );
-    return { name, provider: t?.provider ?? 'netns', inventory: inv, kernel: t?.kernel };
+    }
+    const provider = String(t?.provider ?? 'netns');
+    const def = providerDef(provider);
+    const known = ['provider', ...def.options.map((x) => x.key)];
+    for (const k of Object.keys(t ?? {})) {
+      if (!known.includes(k))
+        throw new UsageError(`target ${name}: unknown field "${k}"`, `a ${provider} target takes: ${known.join(', ')}`);
+    }
+    const options: ProviderOptions = {};
+    for (const opt of def.options) {
+      const v = t?.[opt.key];
+      if (v === undefined) continue;
+      if (typeof v !== 'string' || !OPTION_VALUE.test(v))
+        throw new UsageError(`target ${name}: ${opt.key} must be ${opt.value}`, opt.help);
+      options[opt.key] = opt.file && !isAbsolute(v) ? join(dirname(resolve(file)), v) : v;
+    }
+    return { name, provider, options };
   });
 }
 
@@ -67,43 +77,45 @@ function loadTargets(file: string): Target[] {
  * TCG VMs booting side by side on two cores took over twice as long each (and their pings timed out).
  */
 export function waves(targets: Target[], cores = availableParallelism(), hostsOf = targetHosts): Target[][] {
-  const slots = vmSlots(process.env, cores);
+  const slots = vmSlotCount(readConfig().vmSlots, cores);
   const out: { targets: Target[]; hosts: Set<string>; vms: number }[] = [];
   for (const t of targets) {
     const hs = hostsOf(t);
-    const vm = t.provider === 'vm' ? 1 : 0;
+    const vm = providerDef(t.provider).bootsVms?.(t.options) ? 1 : 0;
     const w = out.find((x) => !hs.some((h) => x.hosts.has(h)) && x.vms + vm <= slots);
     if (w) {
       w.targets.push(t);
       w.vms += vm;
-      hs.forEach((h) => w.hosts.add(h));
+      for (const h of hs) w.hosts.add(h);
     } else out.push({ targets: [t], hosts: new Set(hs), vms: vm });
   }
   return out.map((w) => w.targets);
 }
 
 function targetHosts(t: Target): string[] {
-  return t.inventory ? [...loadInventory(t.inventory).hosts.values()].map((h) => `${h.host}:${h.port}`) : [];
+  return providerDef(t.provider).exclusive?.(t.options) ?? [];
 }
 
 const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, write: () => {} });
 
 async function runTarget(lab: Lab, t: Target, reportDir: string, signal: AbortSignal): Promise<MatrixColumn> {
-  process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${t.kernel ? `, kernel ${t.kernel}` : ''})\n`);
+  const opts = Object.entries(t.options)
+    .map(([k, v]) => `, ${k} ${v}`)
+    .join('');
+  process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${opts})\n`);
   try {
     const out = await runWithRetry(
       lab,
       {
         mode: 'run',
         provider: t.provider,
-        inventory: t.inventory,
-        kernel: t.kernel,
+        providerOptions: t.options,
         reportDir,
         keep: false,
         skip: [],
         name: `mx-${t.name}`,
         collect: 'on-failure',
-        readyTimeoutMs: Number(process.env.VIRTLAB_READY_TIMEOUT ?? 45) * 1000,
+        readyTimeoutMs: readConfig().readyTimeoutMs,
       },
       quiet,
       signal,

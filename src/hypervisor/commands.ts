@@ -1,5 +1,7 @@
 // The exact argv each hypervisor operation runs: shared by the plan (printed) and the run (executed).
-import type { Guest, ImageRef } from '../lab/model.ts';
+import { normalize } from 'node:path';
+import type { UndoOp } from '../host/state.ts';
+import { type Guest, type ImageRef, qemuMacvtapName } from '../lab/model.ts';
 
 export const WORK_DIR = '/root/lab';
 export const IMAGE_DIR = '/var/lib/libvirt/images';
@@ -122,3 +124,46 @@ export function qemuMacvtap(g: Guest, macvtap: string, accel: 'tcg' | 'kvm' = 't
     accel,
   ];
 }
+
+/** Stops a guest that bare QEMU runs (by its pid file) and removes its macvtap. */
+export function stopBareQemu(guest: string): string[] {
+  const script = 'kill "$(cat "$0")" 2>/dev/null; sleep 0.2; ip link delete "$1" 2>/dev/null; rm -f "$0"; true';
+  return ['sh', '-c', script, qemuPidPath(guest), qemuMacvtapName(guest)];
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+const NIC = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
+
+/** Paths virtlab itself writes on a machine: only these are ever removed by a teardown. */
+export function isVirtlabPath(path: string): boolean {
+  if (normalize(path) !== path || path.includes('\0')) return false;
+  return (
+    path.startsWith(`${WORK_DIR}/`) ||
+    path.startsWith(`${IMAGE_DIR}/`) ||
+    path.startsWith(`${CONSOLE_DIR}/`) ||
+    /^\/run\/virtlab-[A-Za-z0-9_.-]+$/.test(path)
+  );
+}
+
+/** The folders virtlab may have created for its uploads (removed only when empty). */
+const isVirtlabFolder = (path: string) =>
+  normalize(path) === path &&
+  (path === WORK_DIR || path.startsWith(`${WORK_DIR}/`) || [IMAGE_DIR, '/var/lib/libvirt'].includes(path));
+
+/** The argv that undoes a recorded change, or why it is not one virtlab makes. */
+export function undoArgv(op: UndoOp): { argv: string[] } | { refused: string } {
+  switch (op.type) {
+    case 'rmdir':
+      return isVirtlabFolder(op.path)
+        ? { argv: ['rmdir', '--', op.path] }
+        : { refused: `${op.path} is not a folder virtlab creates` };
+    case 'promisc':
+      return NIC.test(op.nic) && ['on', 'off'].includes(op.state)
+        ? { argv: promisc(op.nic, op.state) }
+        : { refused: `"${op.nic}" is not an interface name` };
+    case 'stop-qemu':
+      return NAME.test(op.guest) ? { argv: stopBareQemu(op.guest) } : { refused: `"${op.guest}" is not a guest name` };
+  }
+}
+
+export const isLibvirtName = (s: string) => NAME.test(s);

@@ -1,9 +1,10 @@
 // Operations on a hypervisor machine through its Executor, each error saying what we were doing.
 import { wrap } from '../errors.ts';
+import { TIMEOUTS } from '../host/config.ts';
 import { qemuMacvtapName, type Guest } from '../lab/model.ts';
 import type { Executor } from '../transport/executor.ts';
-import { parseDomiflist, parseIpAddrJson, type DomIface, type LinkInfo } from '../assertions/parse/virsh.ts';
-import { parseVirshLeases, type Lease } from '../assertions/parse/leases.ts';
+import { parseDomiflist, parseIpAddrJson, type DomIface, type LinkInfo } from './parse/virsh.ts';
+import { parseVirshLeases, type Lease } from './parse/leases.ts';
 import * as cmd from './commands.ts';
 
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
@@ -27,12 +28,14 @@ export async function launchGuest(x: Executor, g: Guest, virtType: 'qemu' | 'kvm
   await step(`create the disk of guest "${g.name}" on ${x.machine}`, () => x.run(cmd.guestDisk(g)));
   if (g.qemu) {
     await step(`launch guest "${g.name}" with bare QEMU on ${x.machine}`, () =>
-      x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name), virtType === 'kvm' ? 'kvm' : 'tcg'), { timeoutMs: 60000 }),
+      x.run(cmd.qemuMacvtap(g, qemuMacvtapName(g.name), virtType === 'kvm' ? 'kvm' : 'tcg'), {
+        timeoutMs: TIMEOUTS.bareQemuMs,
+      }),
     );
     return;
   }
   await step(`launch guest "${g.name}" on ${x.machine}`, () =>
-    x.run(cmd.virtInstall(g, virtType), { timeoutMs: 120000 }),
+    x.run(cmd.virtInstall(g, virtType), { timeoutMs: TIMEOUTS.virtInstallMs }),
   );
 }
 
@@ -61,4 +64,15 @@ export async function consoleText(x: Executor, guest: string): Promise<string> {
 export async function libvirtLeases(x: Executor, network: string): Promise<{ leases: Lease[]; stdout: string }> {
   const r = await x.run(['virsh', 'net-dhcp-leases', network]);
   return { leases: parseVirshLeases(r.stdout), stdout: r.stdout };
+}
+
+/** A domain's UUID (undefined when libvirt does not know it). */
+export async function domainUuid(x: Executor, guest: string): Promise<string | undefined> {
+  const r = await x.run(['virsh', 'domuuid', guest], { check: false });
+  return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
+}
+
+export async function networkUuid(x: Executor, network: string): Promise<string | undefined> {
+  const r = await x.run(['virsh', 'net-uuid', network], { check: false });
+  return r.exitCode === 0 ? r.stdout.trim() || undefined : undefined;
 }

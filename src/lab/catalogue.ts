@@ -1,6 +1,7 @@
 // machines.yml: the classic Vagrant-lab list, or the richer `machines:` mapping, normalised to one shape.
 import type { Role } from './model.ts';
-import type { Path, Source } from './source.ts';
+import type { Path } from './model.ts';
+import type { Source } from './source.ts';
 
 export interface CatalogueMachine {
   name: string;

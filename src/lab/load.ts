@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readConfig } from '../host/config.ts';
 import { DefinitionError, UsageError, type Diagnostic } from '../errors.ts';
 import { duplicateNames, normaliseCatalogue, type Catalogue } from './catalogue.ts';
 import type { Lab } from './model.ts';
@@ -12,7 +13,7 @@ import { paramsFor, readVariantInfo, render, type VariantInfo } from './variants
 
 /** The project folder: labs/, machines.yml, playbooks/ (VIRTLAB_ROOT overrides). */
 export function projectRoot(): string {
-  return process.env.VIRTLAB_ROOT ?? fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+  return readConfig().root ?? fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 }
 
 export const labsDir = (root = projectRoot()) => join(root, 'labs');

@@ -83,33 +83,21 @@ export interface Guest {
 /** The macvtap device virtlab creates for a guest launched by bare QEMU. */
 export const qemuMacvtapName = (guest: string) => `mvt-${guest}`.slice(0, 15);
 
-interface StepBase {
+/** Where a value sits in a lab file: keys and list indexes from the top. */
+export type Path = ReadonlyArray<string | number>;
+
+/** What every step has; each step kind (src/kinds/steps/) adds its own fields. */
+export interface StepBase {
   id: string;
+  kind: string;
   description?: string;
   hint?: string;
 }
 
-export type Step =
-  | (StepBase & { kind: 'upload'; to: string; files: { src: string; rel: string }[]; images: ImageRef[] })
-  | (StepBase & { kind: 'net-define'; on: string; xml: string; rel: string; network: string })
-  | (StepBase & { kind: 'net-start'; on: string; network: string })
-  | (StepBase & { kind: 'promisc'; on: string; nic: string; state: 'on' | 'off' })
-  | (StepBase & { kind: 'guest'; on: string; guest: Guest })
-  | (StepBase & {
-      kind: 'command';
-      on: string;
-      argv?: string[];
-      script?: { src: string; rel: string };
-      guest?: boolean;
-    })
-  | (StepBase & { kind: 'hairpin'; network: string; machine: string; nic: string; state: 'on' | 'off' })
-  | (StepBase & { kind: 'attach-interface'; on: string; guest: string; network: string; mac: string })
-  | (StepBase & { kind: 'check'; assertions: string[] });
-
-export type StepKind = Step['kind'];
-
-interface AssertionBase {
+/** What every assertion has; each assertion kind (src/kinds/checks/) adds its own fields. */
+export interface AssertionBase {
   id: string;
+  kind: string;
   expect: Expect;
   points: number;
   description?: string;
@@ -117,26 +105,6 @@ interface AssertionBase {
 }
 
 export type Endpoint = { type: 'machine'; name: string } | { type: 'guest'; name: string } | { type: 'ip'; ip: string };
-
-export type Assertion =
-  | (AssertionBase & { kind: 'lease'; guest: string; network?: string })
-  | (AssertionBase & { kind: 'seen-source'; from: string; to: string; source: Endpoint })
-  | (AssertionBase & { kind: 'ping'; from: string; to: Endpoint; count: number })
-  | (AssertionBase & { kind: 'arp'; on: string; target: Endpoint; answeredBy?: string })
-  | (AssertionBase & { kind: 'guest-ip'; guest: string; nic: string })
-  | (AssertionBase & { kind: 'reachability'; cells: { from: string; to: Endpoint; expect: Expect }[] })
-  | (AssertionBase & { kind: 'mac-match'; guest: string })
-  | (AssertionBase & {
-      kind: 'link';
-      on: string;
-      nic?: string;
-      guestTap?: string;
-      promisc?: boolean;
-      up?: boolean;
-      ipv4?: boolean;
-    });
-
-export type AssertionKind = Assertion['kind'];
 
 export interface Lab {
   name: string;
@@ -148,9 +116,9 @@ export interface Lab {
   machines: Machine[];
   libvirtNetworks: LibvirtNetwork[];
   guests: Guest[];
-  steps: Step[];
-  assertions: Assertion[];
-  teardown: Step[];
+  steps: StepBase[];
+  assertions: AssertionBase[];
+  teardown: StepBase[];
   /** parameter values this lab was rendered with */
   params: Record<string, string>;
   variant?: string;
@@ -161,25 +129,4 @@ export interface Lab {
 
 export function endpointName(e: Endpoint): string {
   return e.type === 'ip' ? e.ip : e.name;
-}
-
-/** Every machine or guest an assertion involves. */
-export function assertionNodes(a: Assertion): string[] {
-  const ep = (e: Endpoint) => (e.type === 'ip' ? [] : [e.name]);
-  switch (a.kind) {
-    case 'lease':
-    case 'mac-match':
-    case 'guest-ip':
-      return [a.guest];
-    case 'ping':
-      return [a.from, ...ep(a.to)];
-    case 'arp':
-      return [a.on, ...ep(a.target)];
-    case 'link':
-      return [a.on, ...(a.guestTap ? [a.guestTap] : [])];
-    case 'reachability':
-      return a.cells.flatMap((c) => [c.from, ...ep(c.to)]);
-    case 'seen-source':
-      return [a.from, a.to, ...ep(a.source)];
-  }
 }

@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from '../errors.ts';
-import { diag, type Path, type Source } from './source.ts';
+import { composeLabSchema } from './lab-schema.ts';
+import type { Path } from './model.ts';
+import { diag, type Source } from './source.ts';
 import { didYouMean } from './suggest.ts';
 
 export type SchemaName = 'lab' | 'machines' | 'playbook';
@@ -41,7 +43,10 @@ function newAjv(standalone: boolean): Ajv {
   return ajv;
 }
 
-const schemaText = (n: SchemaName) => JSON.parse(readFileSync(`${schemaDir}${n}.schema.json`, 'utf8'));
+// the lab schema is composed from its base and the kind modules; the others are plain files
+const schemaText = (n: SchemaName) =>
+  n === 'lab' ? composeLabSchema() : JSON.parse(readFileSync(`${schemaDir}${n}.schema.json`, 'utf8'));
+const schemaFile = (n: SchemaName) => `${schemaDir}${n === 'lab' ? 'lab.base' : `${n}.schema`}.json`;
 
 export function compileFresh(): Record<SchemaName, ValidateFunction> {
   const ajv = newAjv(false);
@@ -52,7 +57,7 @@ export function compileFresh(): Record<SchemaName, ValidateFunction> {
 export function precompiled(file = PRECOMPILED): Record<SchemaName, ValidateFunction> | undefined {
   if (!existsSync(file)) return undefined;
   const built = statSync(file).mtimeMs;
-  if (NAMES.some((n) => statSync(`${schemaDir}${n}.schema.json`).mtimeMs > built)) return undefined;
+  if (NAMES.some((n) => statSync(schemaFile(n)).mtimeMs > built)) return undefined;
   return require(file) as Record<SchemaName, ValidateFunction>;
 }
 

@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../errors.ts';
-
-export type Path = ReadonlyArray<string | number>;
+import type { Path } from './model.ts';
 
 export interface Source {
   /** Path as shown to the user (relative to the working directory when shorter). */

@@ -1,5 +1,18 @@
 // The RunEvent union: everything a run reports; each reporter is an exhaustive formatter over it.
-import type { Stage } from '../runner/plan.ts';
+
+/** The lifecycle's stages, in order. */
+export const STAGES = [
+  'preflight',
+  'up',
+  'provision',
+  'upload',
+  'setup',
+  'ready',
+  'assert',
+  'collect',
+  'teardown',
+] as const;
+export type Stage = (typeof STAGES)[number];
 
 export type StepStatus = 'ok' | 'changed' | 'skipped' | 'failed';
 
@@ -38,6 +51,8 @@ export interface AssertionResult {
   points?: number;
   /** reachability grids: one cell per ordered pair */
   cells?: GridCell[];
+  /** a check of one path (a ping): drawn on the topology */
+  edge?: { from: string; to: string };
 }
 
 export type RunEvent =

@@ -1,7 +1,7 @@
 // The lab's topology as a graph (from the resolved lab, no machines needed), drawn as SVG, Mermaid or DOT.
 // A small layered layout written here: the graphs have a few dozen nodes at most, and a layout library would be
 // the only reason for a dependency (graphviz is not available at run time).
-import { endpointName, type Lab } from '../lab/model.ts';
+import type { Lab } from '../lab/model.ts';
 import type { AssertionResult } from './events.ts';
 import { xmlEscape } from './junit.ts';
 
@@ -80,10 +80,7 @@ export function labGraph(lab: Lab, results: AssertionResult[] = []): Graph {
   };
   for (const r of results) {
     if (r.cells) for (const c of r.cells) reach(c.from, c.to, c.observed, c.expect);
-    else if (r.kind === 'ping') {
-      const a = lab.assertions.find((x) => x.id === r.id);
-      if (a?.kind === 'ping') reach(a.from, endpointName(a.to), r.observed, r.expect);
-    }
+    else if (r.edge) reach(r.edge.from, r.edge.to, r.observed, r.expect);
   }
   return { nodes, edges };
 }

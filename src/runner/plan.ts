@@ -1,20 +1,8 @@
 // Pure: Lab -> Plan (stages -> steps with the commands they will run). `virtlab plan` prints it.
-import * as cmd from '../hypervisor/commands.ts';
-import type { Assertion, Lab, Step } from '../lab/model.ts';
-import { endpointName, qemuMacvtapName } from '../lab/model.ts';
-
-export const STAGES = [
-  'preflight',
-  'up',
-  'provision',
-  'upload',
-  'setup',
-  'ready',
-  'assert',
-  'collect',
-  'teardown',
-] as const;
-export type Stage = (typeof STAGES)[number];
+import { assertionTitle } from '../kinds/checks/index.ts';
+import { stepCommands, stepMachine, stepStage, stepTitle } from '../kinds/steps/index.ts';
+import type { Lab } from '../lab/model.ts';
+import type { Stage } from '../report/events.ts';
 
 export interface PlanStep {
   id: string;
@@ -33,102 +21,9 @@ export interface Plan {
   stages: { stage: Stage; steps: PlanStep[] }[];
 }
 
-/** virtType: how guests on a hypervisor are accelerated, when known (a live instance); TCG otherwise. */
-export function stepCommands(s: Step, virtType: (machine: string) => 'qemu' | 'kvm' = () => 'qemu'): string[][] {
-  switch (s.kind) {
-    case 'upload':
-      return [
-        ...s.files.map((f) => ['upload', f.rel, cmd.labFilePath(f.rel)]),
-        ...s.images.map((i) => ['upload', `image:${i.ref}`, cmd.imagePath(i)]),
-      ];
-    case 'net-define':
-      return [cmd.netDefine(cmd.labFilePath(s.rel))];
-    case 'net-start':
-      return [cmd.netStart(s.network)];
-    case 'promisc':
-      return [cmd.promisc(s.nic, s.state)];
-    case 'guest':
-      return [
-        cmd.guestDisk(s.guest),
-        s.guest.qemu
-          ? cmd.qemuMacvtap(s.guest, qemuMacvtapName(s.guest.name), virtType(s.on) === 'kvm' ? 'kvm' : 'tcg')
-          : cmd.virtInstall(s.guest, virtType(s.on)),
-      ];
-    case 'command':
-      return s.argv
-        ? [s.argv]
-        : [
-            ['upload', s.script!.rel, cmd.labFilePath(s.script!.rel)],
-            ['sh', cmd.labFilePath(s.script!.rel)],
-          ];
-    case 'hairpin':
-      return [['bridge', 'link', 'set', 'dev', `<port of ${s.machine} ${s.nic}>`, 'hairpin', s.state]];
-    case 'attach-interface':
-      return [cmd.attachInterface(s.guest, s.network, s.mac)];
-    case 'check':
-      return [];
-  }
-}
-
-export function stepMachine(s: Step): string | undefined {
-  return s.kind === 'upload' ? s.to : s.kind === 'hairpin' || s.kind === 'check' ? undefined : s.on;
-}
-
-export function stepTitle(s: Step): string {
-  switch (s.kind) {
-    case 'upload':
-      return `upload ${[...s.files.map((f) => f.rel), ...s.images.map((i) => `image ${i.ref}`)].join(', ')} to ${s.to}`;
-    case 'net-define':
-      return `define libvirt network "${s.network}" from ${s.rel} on ${s.on}`;
-    case 'net-start':
-      return `start libvirt network "${s.network}" on ${s.on}`;
-    case 'promisc':
-      return `promiscuous mode ${s.state} for ${s.nic} on ${s.on}`;
-    case 'guest':
-      return `launch guest "${s.guest.name}" (${s.guest.image.ref}, ${s.guest.ram} MiB) on ${s.on}, ${s.guest.qemu ? `bare QEMU on a macvtap of ${s.guest.direct!.dev}` : s.guest.tap ? `routed tap ${s.guest.tap}` : s.guest.direct ? `direct macvtap on ${s.guest.direct.dev} (${s.guest.direct.mode})` : `network ${s.guest.network}`}${s.guest.staticIp ? `, static ${s.guest.staticIp.address}` : ''}`;
-    case 'command':
-      return `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`;
-    case 'hairpin':
-      return `hairpin ${s.state} on the ${s.network} switch port of ${s.machine} ${s.nic}`;
-    case 'attach-interface':
-      return `attach a NIC on ${s.network} to running guest "${s.guest}" on ${s.on} (mac ${s.mac})`;
-    case 'check':
-      return `check now: ${s.assertions.join(', ')}`;
-  }
-}
-
-export function assertionTitle(a: Assertion): string {
-  const exp = a.expect === 'fail' ? ' (expected to fail)' : '';
-  switch (a.kind) {
-    case 'lease':
-      return `guest ${a.guest} holds a DHCP lease${a.network ? ` on ${a.network}` : ''}${exp}`;
-    case 'seen-source':
-      return `${a.to} sees ${a.from}'s packets coming from ${endpointName(a.source)}${exp}`;
-    case 'ping':
-      return `${a.from} can ping ${endpointName(a.to)}${exp}`;
-    case 'arp':
-      return `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${a.answeredBy ?? endpointName(a.target)}'s MAC${exp}`;
-    case 'reachability':
-      return `reachability grid (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`;
-    case 'guest-ip':
-      return `${a.guest}'s own ${a.nic} address equals its lease${exp}`;
-    case 'mac-match':
-      return `${a.guest}'s MAC equals its host-side device's MAC${exp}`;
-    case 'link': {
-      const what = a.nic ?? `${a.guestTap}'s host-side device`;
-      const props = [
-        a.promisc !== undefined ? (a.promisc ? 'is promiscuous' : 'is not promiscuous') : '',
-        a.up !== undefined ? (a.up ? 'is up' : 'is down') : '',
-        a.ipv4 !== undefined ? (a.ipv4 ? 'has an IPv4 address' : 'has no IPv4 address') : '',
-      ].filter(Boolean);
-      return `${what} on ${a.on} ${props.join(', ')}${exp}`;
-    }
-  }
-}
-
 export function buildPlan(lab: Lab): Plan {
-  const setup = lab.steps.filter((s) => s.kind !== 'upload');
-  const uploads = lab.steps.filter((s) => s.kind === 'upload');
+  const setup = lab.steps.filter((s) => stepStage(s) === 'setup');
+  const uploads = lab.steps.filter((s) => stepStage(s) === 'upload');
   return {
     lab: lab.name,
     description: lab.description,
@@ -187,7 +82,7 @@ export function buildPlan(lab: Lab): Plan {
         steps: uploads.map((s) => ({
           id: s.id,
           title: stepTitle(s),
-          on: s.kind === 'upload' ? s.to : undefined,
+          on: stepMachine(s),
           commands: stepCommands(s),
         })),
       },

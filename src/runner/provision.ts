@@ -8,10 +8,10 @@ import type { Machine } from '../lab/model.ts';
 import type { Emit, StepStatus } from '../report/events.ts';
 import type { Executor } from '../transport/executor.ts';
 import { fileSha256 } from '../transport/ssh.ts';
-import { home } from './home.ts';
+import { home } from '../host/home.ts';
 import { expandTask, hostsMatch, loadPlaybook, toList, type Task } from './playbook.ts';
-import type { Session } from './session.ts';
-import { allDone } from './parallel.ts';
+import type { Session } from '../kinds/session.ts';
+import { allDone } from '../host/parallel.ts';
 
 export interface ModuleContext {
   x: Executor;

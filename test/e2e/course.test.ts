@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLab } from '../../src/lab/load.ts';
-import { stepCommands } from '../../src/runner/plan.ts';
+import { stepCommands } from '../../src/kinds/steps/index.ts';
 import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
 test.serial('a student does the lab by hand and is graded', async (t) => {

@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadLab } from '../../src/lab/load.ts';
 import { NetnsProvider } from '../../src/providers/netns/provider.ts';
-import { home } from '../../src/runner/home.ts';
+import { home } from '../../src/host/home.ts';
 import { runPlaybook } from '../../src/runner/provision.ts';
-import { StateStore } from '../../src/runner/state.ts';
+import { StateStore } from '../../src/host/state.ts';
 import type { RunEvent } from '../../src/report/events.ts';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
@@ -31,7 +31,7 @@ test.serial('two labs up at once: machines see only their own guests, names and 
     const A = attach('e2e-a');
     const B = attach('e2e-b');
     runIds.push(A.store.state.runId, B.store.state.runId);
-    const mgmt = [...A.store.state.machines, ...B.store.state.machines].map((m) => m.mgmtHost);
+    const mgmt = [...A.store.state.machines, ...B.store.state.machines].map((m) => m.address);
     t.is(new Set(mgmt).size, mgmt.length, 'management addresses are unique across instances');
     const list = async (x: { machines: { name: string; exec: any }[] }, m: string) =>
       (

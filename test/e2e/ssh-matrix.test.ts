@@ -13,9 +13,9 @@ function inventory(instance: string, hostKey?: string): string {
   const lines = ['machines:'];
   for (const m of s.machines)
     lines.push(
-      `  ${m.name}: { host: ${m.mgmtHost}, user: root, key: ${s.keyFile}, host-key: "ssh-ed25519 ${hostKey ?? m.hostKey}" }`,
+      `  ${m.name}: { host: ${m.address}, user: root, key: ${s.keyFile}, host-key: "ssh-ed25519 ${hostKey ?? m.hostKey}" }`,
     );
-  lines.push('networks:', ...s.networks.map((n: any) => `  ${n.name}: { leases: ${n.leaseFile} }`));
+  lines.push('networks:', ...s.data.networks.map((n: any) => `  ${n.name}: { leases: ${n.leaseFile} }`));
   const file = join(dir, `${instance}${hostKey ? '-wrong' : ''}.yml`);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;

@@ -50,7 +50,7 @@ test.serial('the same instance started twice is refused, naming the running one'
     t.is(mode('/var/lib/virtlab/state/rel-dup.json'), 0o600, 'state file 0600');
     t.is(mode('/var/lib/virtlab/state'), 0o700, 'state folder 0700');
     t.is(mode(s.runDir), 0o700, 'run folder 0700');
-    for (const m of s.machines) t.is(mode(join(m.dir, 'ssh', 'host_ed25519')), 0o600, `${m.name} host key 0600`);
+    for (const m of s.machines) t.is(mode(join(m.data.dir, 'ssh', 'host_ed25519')), 0o600, `${m.name} host key 0600`);
     // sshd listens only on the management address
     for (const m of s.machines) {
       const l = virtlab(['ssh', 'rel-dup', m.name, '--', 'ss', '-Hltn']);
@@ -59,7 +59,7 @@ test.serial('the same instance started twice is refused, naming the running one'
         .split('\n')
         .map((x) => x.trim().split(/\s+/)[3])
         .filter((a) => a?.endsWith(':22'));
-      t.deepEqual(listening, [`${m.mgmtHost}:22`], `${m.name}: ${l.stdout}`);
+      t.deepEqual(listening, [`${m.address}:22`], `${m.name}: ${l.stdout}`);
     }
     // a hostile value lands as one literal argument, through ssh and through the guest's console
     const hostile = `$(touch /tmp/pwned); rm -rf / ; \`id\` 'q' "d" \\ * ?`;

@@ -13,7 +13,9 @@ const state = (name: string) => JSON.parse(readFileSync(`/var/lib/virtlab/state/
 /** Kills processes of a given name inside a machine's (or network's) namespace of a running instance. */
 function killIn(name: string, owner: string, comm: string): number {
   const s = state(name);
-  const ns = [...s.machines, ...s.networks].find((m: any) => m.name === owner).ns;
+  const ns = [...s.machines.map((m: any) => ({ name: m.name, ns: m.data.ns })), ...s.data.networks].find(
+    (m: any) => m.name === owner,
+  ).ns;
   const pids = execFileSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
   let n = 0;
   for (const p of pids) {

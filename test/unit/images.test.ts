@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cirrosLogin, downloadCirros } from '../../src/runner/images.ts';
+import { cirrosLogin, downloadCirros } from '../../src/host/images.ts';
 
 const image = Buffer.from('not really a qcow2, but bytes all the same\n'.repeat(1000));
 const file = 'cirros-0.3.2-x86_64-disk.img';

@@ -1,6 +1,6 @@
 // allDone: parallel work that creates things has all ended before the caller (and so teardown) goes on.
 import test from 'ava';
-import { allDone } from '../../src/runner/parallel.ts';
+import { allDone } from '../../src/host/parallel.ts';
 
 const later = <T>(ms: number, fn: () => T) =>
   new Promise<T>((resolve, reject) =>

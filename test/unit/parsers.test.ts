@@ -1,14 +1,14 @@
 // Parsers tested on output captured from the real tools (test/fixtures/captured).
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { parseDnsmasqLeases, parseVirshLeases } from '../../src/assertions/parse/leases.ts';
+import { parseDnsmasqLeases, parseVirshLeases } from '../../src/hypervisor/parse/leases.ts';
 import {
   bootCount,
   parseDomiflist,
   parseIpAddrJson,
   parseNeighJson,
   parseReadyLine,
-} from '../../src/assertions/parse/virsh.ts';
+} from '../../src/hypervisor/parse/virsh.ts';
 import { troubledGuests } from '../../src/runner/collect.ts';
 import { parseNetworkXml } from '../../src/lab/netxml.ts';
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { loadLab } from '../../src/lab/load.ts';
-import { stableMac } from '../../src/lab/resolve.ts';
+import { stableMac } from '../../src/lab/mac.ts';
 import { buildPlan } from '../../src/runner/plan.ts';
 import { formatPlan } from '../../src/cli/definitions.ts';
 

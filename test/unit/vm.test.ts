@@ -1,11 +1,12 @@
 // Pure logic of the vm provider: kernel choice, the QEMU command line, the namespace links, the seed, matrix waves.
 import test from 'ava';
+import { readConfig, vmSlotCount } from '../../src/host/config.ts';
 import { waves, type Target } from '../../src/cli/matrix.ts';
-import { hostAccel } from '../../src/providers/vm/accel.ts';
-import { DEFAULT_KERNELS, imageKernels, parseKernels, pickKernel } from '../../src/providers/vm/image.ts';
-import { mgmtMac, vmLinks } from '../../src/providers/vm/machine.ts';
-import { qemuArgv } from '../../src/providers/vm/qemu.ts';
-import { nicsFile } from '../../src/providers/vm/seed.ts';
+import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
+import { DEFAULT_KERNELS, imageKernels, parseKernels, pickKernel } from '../../src/providers/netns/vm/image.ts';
+import { mgmtMac, vmLinks } from '../../src/providers/netns/vm/machine.ts';
+import { qemuArgv } from '../../src/providers/netns/vm/qemu.ts';
+import { nicsFile } from '../../src/providers/netns/vm/seed.ts';
 
 const TSV =
   '6.1.0-56-cloud-amd64\tlinux-image-6.1.0-56-cloud-amd64\tlinux-image-cloud-amd64\n6.12.117+deb12-cloud-amd64\tlinux-image-6.12.117+deb12-cloud-amd64\tlinux-image-6.12-cloud-amd64\n';
@@ -101,25 +102,25 @@ test('the seed lists NICs as MAC, name and address; the management MAC is stable
 });
 
 test('VIRTLAB_VM_ACCEL overrides the accelerator', (t) => {
-  t.is(hostAccel({ VIRTLAB_VM_ACCEL: 'tcg' }).accel, 'tcg');
-  t.is(hostAccel({ VIRTLAB_VM_ACCEL: 'kvm' }).accel, 'kvm');
-  t.regex(hostAccel({}).why, /\S/);
+  t.is(hostAccel(readConfig({ VIRTLAB_VM_ACCEL: 'tcg' })).accel, 'tcg');
+  t.is(hostAccel(readConfig({ VIRTLAB_VM_ACCEL: 'kvm' })).accel, 'kvm');
+  t.regex(hostAccel(readConfig({})).why, /\S/);
 });
 
 test('matrix waves: VM targets one at a time on a small host, more with more cores; shared hosts never together', (t) => {
-  const vm = (name: string): Target => ({ name, provider: 'vm' });
-  const ns = (name: string): Target => ({ name, provider: 'netns' });
+  const vm = (name: string): Target => ({ name, provider: 'vm', options: {} });
+  const ns = (name: string): Target => ({ name, provider: 'netns', options: {} });
   const names = (w: Target[][]) => w.map((x) => x.map((y) => y.name));
   t.deepEqual(names(waves([vm('a'), vm('b'), ns('c')], 2, () => [])), [['a', 'c'], ['b']]);
   t.deepEqual(names(waves([vm('a'), vm('b')], 8, () => [])), [['a', 'b']]);
-  const ssh = (name: string): Target => ({ name, provider: 'ssh', inventory: name });
+  const ssh = (name: string): Target => ({ name, provider: 'ssh', options: { inventory: name } });
   t.deepEqual(names(waves([ssh('x'), ssh('y')], 8, (tg) => ['10.0.0.1:22'])), [['x'], ['y']]);
 });
 
 test('VM slots: one lab of VMs per 4 cores, at least one; VIRTLAB_VM_SLOTS overrides', async (t) => {
-  const { vmSlots } = await import('../../src/providers/vm/slots.ts');
-  t.is(vmSlots({}, 2), 1);
-  t.is(vmSlots({}, 8), 2);
-  t.is(vmSlots({ VIRTLAB_VM_SLOTS: '3' }, 2), 3);
-  t.is(vmSlots({ VIRTLAB_VM_SLOTS: 'x' }, 2), 1);
+  const slots = (env: Record<string, string>, cores: number) => vmSlotCount(readConfig(env).vmSlots, cores);
+  t.is(slots({}, 2), 1);
+  t.is(slots({}, 8), 2);
+  t.is(slots({ VIRTLAB_VM_SLOTS: '3' }, 2), 3);
+  t.is(slots({ VIRTLAB_VM_SLOTS: 'x' }, 2), 1);
 });

@@ -1,7 +1,9 @@
 // Host-wide allocation of management /30s and ifindex slots, free of every live instance's and the host's own.
 import { readdirSync } from 'node:fs';
+import { HostError } from '../../errors.ts';
 import { formatIp, parseIp } from '../../lab/ipv4.ts';
-import type { StateStore } from '../../runner/state.ts';
+import type { StateStore } from '../../host/state.ts';
+import { nsMachines } from './state.ts';
 
 /** 100.127.0.0/16: the top of the shared address space (RFC 6598), used only on our own veths. */
 export const MGMT_POOL = { base: parseIp('100.127.0.0')!, blocks: 16384 };
@@ -14,8 +16,8 @@ export interface MgmtPair {
 
 export function usedHostAddresses(ipAddrJson: string): Set<string> {
   const used = new Set<string>();
-  for (const link of JSON.parse(ipAddrJson || '[]') as any[])
-    for (const a of link.addr_info ?? []) if (a.family === 'inet') used.add(a.local);
+  const links = JSON.parse(ipAddrJson || '[]') as { addr_info?: { family: string; local: string }[] }[];
+  for (const link of links) for (const a of link.addr_info ?? []) if (a.family === 'inet') used.add(a.local);
   return used;
 }
 
@@ -26,7 +28,7 @@ export function allocateMgmt(
   pool = MGMT_POOL,
 ): MgmtPair[] {
   const used = new Set(hostAddrs);
-  for (const s of states) for (const m of s.state.machines) used.add(m.mgmtLocal).add(m.mgmtHost);
+  for (const s of states) for (const m of nsMachines(s)) used.add(m.data.mgmtLocal).add(m.address);
   const out: MgmtPair[] = [];
   for (let b = 0; b < pool.blocks && out.length < count; b++) {
     const net = pool.base + b * 4;
@@ -34,7 +36,11 @@ export function allocateMgmt(
     if (used.has(pair.local) || used.has(pair.host)) continue;
     out.push(pair);
   }
-  if (out.length < count) throw new Error('no free management addresses left in 100.127.0.0/16');
+  if (out.length < count)
+    throw new HostError(
+      'no free management addresses left in 100.127.0.0/16',
+      'remove lab instances you no longer need: virtlab status, virtlab down <instance>',
+    );
   return out;
 }
 
@@ -49,7 +55,8 @@ export function tapNumbers(devDir = '/dev'): number[] {
  */
 export function allocateSlots(count: number, states: StateStore[], taps: number[]): number[] {
   const used = new Set<number>();
-  for (const s of states) for (const m of s.state.machines) if (m.ifindexBase) used.add(m.ifindexBase / SLOT_WIDTH);
+  for (const s of states)
+    for (const m of nsMachines(s)) if (m.data.ifindexBase) used.add(m.data.ifindexBase / SLOT_WIDTH);
   for (const t of taps) used.add(Math.floor(t / SLOT_WIDTH));
   used.add(0); // the low range belongs to whatever the host creates
   const out: number[] = [];

@@ -1,7 +1,8 @@
 // Host checks for the netns provider (also `virtlab doctor`): all problems at once, each with what to do.
+import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { LocalExecutor } from '../../transport/local.ts';
-import type { Problem } from '../provider.ts';
+import type { Problem } from '../port.ts';
 
 /** binary -> Debian package that provides it */
 export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }> = {
@@ -60,13 +61,11 @@ export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> 
   return problems;
 }
 
-let preflights = 0;
-
 /** Creates each kind of link the labs need in a scratch namespace, and removes it. */
 async function kernelFeatures(needHypervisor: boolean): Promise<Problem[]> {
   const local = new LocalExecutor('host');
   // unique per call: a matrix runs several preflights at once in one process
-  const ns = `vl-preflight-${process.pid}-${++preflights}`;
+  const ns = `vl-preflight-${process.pid}-${randomBytes(3).toString('hex')}`;
   const add = await local.run(['ip', 'netns', 'add', ns], { check: false });
   if (add.exitCode !== 0)
     return [

@@ -1,0 +1,239 @@
+// The commands that act on lab instances that are up: down, status, ssh, check, explain.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EXIT, HostError, UsageError } from '../errors.ts';
+import { home } from '../host/home.ts';
+import { existingInstance, runnerAlive } from '../host/instance.ts';
+import { instanceName } from '../host/names.ts';
+import { isVirtlabProcess } from '../host/proc.ts';
+import { StateStore } from '../host/state.ts';
+import { runAssertion } from '../kinds/checks/index.ts';
+import { closeAll, makeSession } from '../kinds/session.ts';
+import { loadLab } from '../lab/load.ts';
+import { providerFor } from '../providers/index.ts';
+import { checkReport } from '../runner/report-build.ts';
+import { writeReports } from '../runner/report-files.ts';
+import { score } from '../runner/score.ts';
+import { teardown } from '../runner/teardown.ts';
+import { commandLine } from '../transport/quote.ts';
+import type { Options } from './args.ts';
+import { explain } from './course.ts';
+import { interrupts } from './interrupts.ts';
+import { oneLab, reportFormats, reporter } from './output.ts';
+
+export function instanceStore(name: string): StateStore {
+  const st = existingInstance(home(), name);
+  if (!st) {
+    const up = StateStore.list(home()).map((x) => x.state.instance);
+    throw new HostError(
+      `no lab instance "${name}" is up`,
+      up.length ? `instances up: ${up.join(', ')}` : 'start one with: virtlab up <lab>',
+    );
+  }
+  return st;
+}
+
+/** A run still going is asked to stop and clean up after itself (only when it really is that virtlab run). */
+async function stopRunner(store: StateStore): Promise<boolean> {
+  const s = store.state;
+  if (s.runner.pid === process.pid || !runnerAlive(store) || s.status === 'kept') return false;
+  if (!isVirtlabProcess(s.runner.pid)) return false;
+  process.kill(s.runner.pid, 'SIGTERM');
+  for (let i = 0; i < 200 && existsSync(store.path) && runnerAlive(store); i++)
+    await new Promise((r) => setTimeout(r, 100));
+  return !existsSync(store.path);
+}
+
+export async function down(o: Options): Promise<number> {
+  const h = home();
+  if (o.all && o.args.length) throw new UsageError('down takes either instance names or --all, not both');
+  if (!o.all && !o.args.length)
+    throw new UsageError('down needs an instance name or --all', 'virtlab down <instance> (see virtlab status)');
+  if (o.forceForget) return forget(o);
+  const scan = o.all ? StateStore.scan(h) : { stores: o.args.map(instanceStore), broken: [] };
+  const stores = scan.stores;
+  for (const b of scan.broken) console.error(`cannot use ${b.path}: ${b.why}`);
+  if (!stores.length && !scan.broken.length) {
+    console.log('nothing to remove: no lab instance is up');
+    return EXIT.ok;
+  }
+  const emit = reporter(o);
+  let failed = scan.broken.length;
+  for (const store of stores) {
+    const s = store.state;
+    if (await stopRunner(store)) {
+      console.log(`${s.instance}: the running instance stopped and removed itself`);
+      continue;
+    }
+    const fresh = existsSync(store.path) ? StateStore.load(store.path) : store;
+    const { leaks, refused } = await teardown(providerFor(fresh.state), fresh, emit, h);
+    for (const r of refused) console.error(`${s.instance}: not removed: ${r}`);
+    if (leaks.length) console.error(`${s.instance}: still there: ${leaks.join(', ')}`);
+    if (leaks.length || refused.length) failed++;
+    else
+      console.log(`${s.instance}: removed (${fresh.state.resources.length} resources of run ${s.runId}); nothing left`);
+  }
+  return failed ? EXIT.host : EXIT.ok;
+}
+
+/** `down --force-forget <instance>`: drops a state file that cannot be used (removes nothing it lists). */
+function forget(o: Options): number {
+  const h = home();
+  for (const name of o.args) {
+    const path = StateStore.pathFor(h, instanceName(name));
+    if (!existsSync(path)) throw new HostError(`no state file for instance "${name}"`);
+    rmSync(path, { force: true });
+    console.log(`${name}: state file ${path} dropped; nothing it listed was removed`);
+  }
+  return EXIT.ok;
+}
+
+export function status(o: Options): number {
+  const { stores, broken } = StateStore.scan(home());
+  const rows = stores.map((st) => {
+    const s = st.state;
+    const provider = providerFor(s);
+    return {
+      instance: s.instance,
+      lab: s.lab,
+      runId: s.runId,
+      provider: s.provider,
+      status: s.status,
+      runner: runnerAlive(st) ? s.runner.pid : null,
+      since: s.createdAt,
+      ageS: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
+      machines: s.machines.map((m) => {
+        const d = provider.describe(m);
+        return {
+          name: m.name,
+          role: m.role,
+          address: m.address,
+          ram: m.ram,
+          vcpu: m.vcpu,
+          kind: d.kind,
+          detail: d.detail,
+          ...d.data,
+        };
+      }),
+    };
+  });
+  if (o.json) {
+    console.log(JSON.stringify(rows, null, 2));
+    for (const b of broken) console.error(`cannot use ${b.path}: ${b.why}`);
+    return broken.length ? EXIT.host : EXIT.ok;
+  }
+  if (!rows.length && !broken.length) console.log('no lab instance is up');
+  for (const r of rows) {
+    const state =
+      r.status === 'kept'
+        ? 'up'
+        : r.runner
+          ? `${r.status} (runner pid ${r.runner})`
+          : r.status === 'down'
+            ? 'left over: run virtlab down'
+            : `${r.status}, runner gone: run virtlab down ${r.instance}`;
+    console.log(`${r.instance}  lab ${r.lab}, run ${r.runId}, ${state}, age ${fmtAge(r.ageS)}`);
+    for (const m of r.machines) {
+      const extra = m.kind === 'namespace' ? '' : `, ${m.kind}${m.detail ? ` ${m.detail}` : ''}`;
+      console.log(
+        `  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU${extra}`,
+      );
+    }
+  }
+  for (const b of broken) console.error(`cannot use ${b.path}: ${b.why}`);
+  return broken.length ? EXIT.host : EXIT.ok;
+}
+
+function fmtAge(s: number): string {
+  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
+}
+
+export function ssh(o: Options): number {
+  if (o.args.length !== 2)
+    throw new UsageError('ssh needs a lab instance and a machine', 'virtlab ssh <lab> <machine> [-- command ...]');
+  const store = instanceStore(o.args[0]!);
+  const m = store.state.machines.find((x) => x.name === o.args[1]);
+  if (!m) {
+    const names = store.state.machines.map((x) => x.name).join(', ');
+    throw new UsageError(`instance ${o.args[0]} has no machine "${o.args[1]}"`, `its machines: ${names}`);
+  }
+  const a = providerFor(store.state).access(store, m);
+  const known = join(tmpdir(), `virtlab-known-${process.pid}`);
+  writeFileSync(known, a.hostKey ? `${a.port !== 22 ? `[${a.host}]:${a.port}` : a.host} ${a.hostKey}\n` : '', {
+    mode: 0o600,
+  });
+  const argv = [
+    ...[
+      '-q',
+      '-i',
+      a.keyFile,
+      '-o',
+      `UserKnownHostsFile=${known}`,
+      '-o',
+      `StrictHostKeyChecking=${a.hostKey ? 'yes' : 'ask'}`,
+    ],
+    ...['-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', ...(a.port !== 22 ? ['-p', String(a.port)] : [])],
+    ...(o.rest.length ? [] : ['-t']),
+    `${a.user}@${a.host}`,
+    ...(o.rest.length ? ['--', commandLine(o.rest, { sudo: a.sudo })] : []),
+  ];
+  try {
+    const r = spawnSync('ssh', argv, { stdio: 'inherit' });
+    if (r.error) throw new HostError(`cannot run ssh: ${r.error.message}`, 'apt-get install -y openssh-client');
+    return r.status ?? EXIT.host;
+  } finally {
+    rmSync(known, { force: true });
+  }
+}
+
+export async function check(o: Options): Promise<number> {
+  const store = instanceStore(oneLab(o, 'check'));
+  const formats = reportFormats(o);
+  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
+  const emit = reporter(o);
+  const { signal, dispose, exitCode: stopped } = interrupts();
+  const s = makeSession(lab, store, providerFor(store.state).attach(store), emit, signal);
+  const t0 = performance.now();
+  try {
+    const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));
+    for (const r of results) emit({ type: 'assertion', result: r });
+    const failed = results.some((r) => r.status === 'fail');
+    const sc = score(results);
+    const durationMs = Math.round(performance.now() - t0);
+    const { instance, runId, provider } = store.state;
+    if (o.reportDir) {
+      mkdirSync(o.reportDir, { recursive: true, mode: 0o700 });
+      const report = checkReport({
+        lab,
+        instance,
+        runId,
+        provider,
+        startedAt: new Date(Date.now() - durationMs).toISOString(),
+        durationMs,
+        assertions: results,
+        failed,
+      });
+      writeReports(o.reportDir, report, lab, formats);
+    }
+    const exitCode = failed ? EXIT.assertion : EXIT.ok;
+    emit({
+      type: 'run-end',
+      result: failed ? 'fail' : 'pass',
+      exitCode,
+      durationMs,
+      message: `score ${sc.points}/${sc.max}`,
+      reportDir: o.reportDir,
+    });
+    return stopped() ?? exitCode;
+  } finally {
+    dispose();
+    await closeAll(s);
+  }
+}
+
+export function explainCmd(o: Options): number {
+  process.stdout.write(explain(loadLab(oneLab(o, 'explain'), undefined, o.variant)));
+  return EXIT.ok;
+}

@@ -1,0 +1,61 @@
+// The one explicit list of assertion kinds, and running an assertion: observed vs expected, with the lab's hint.
+import type { AssertionBase } from '../../lab/model.ts';
+import type { AssertionResult } from '../../report/events.ts';
+import { type CheckDef, kindTable, type Observation } from '../define.ts';
+import type { Session } from '../session.ts';
+import { arp } from './arp.ts';
+import { guestIp } from './guest-ip.ts';
+import { lease } from './lease.ts';
+import { link } from './link.ts';
+import { macMatch } from './mac-match.ts';
+import { ping } from './ping.ts';
+import { reachability } from './reachability.ts';
+import { seenSource } from './seen-source.ts';
+
+export const CHECK_KINDS: readonly CheckDef[] = [lease, ping, arp, macMatch, link, guestIp, reachability, seenSource];
+
+export const checkKind = kindTable('assertion', CHECK_KINDS);
+
+export function assertionTitle(a: AssertionBase): string {
+  return `${checkKind(a.kind).title(a)}${a.expect === 'fail' ? ' (expected to fail)' : ''}`;
+}
+
+/** Every machine or guest an assertion involves. */
+export function assertionNodes(a: AssertionBase): string[] {
+  return checkKind(a.kind).nodes(a);
+}
+
+export async function runAssertion(a: AssertionBase, s: Session): Promise<AssertionResult> {
+  const t0 = performance.now();
+  let obs: Observation;
+  try {
+    obs = await checkKind(a.kind).check(a, s);
+  } catch (e) {
+    obs = { ok: false, seen: (e as Error).message, evidence: [], inconclusive: true };
+  }
+  const observed = obs.ok ? 'pass' : 'fail';
+  const status = obs.inconclusive ? 'fail' : observed === a.expect ? 'pass' : 'fail';
+  const reason = obs.inconclusive
+    ? `cannot check: ${obs.seen}`
+    : a.expect === 'pass'
+      ? obs.seen
+      : obs.ok
+        ? `expected this to fail, but it worked: ${obs.seen}`
+        : `fails as expected: ${obs.seen}`;
+  const edge = checkKind(a.kind).edge?.(a);
+  return {
+    id: a.id,
+    kind: a.kind,
+    title: assertionTitle(a),
+    expect: a.expect,
+    observed,
+    status,
+    reason,
+    hint: status === 'fail' ? a.hint : undefined,
+    durationMs: Math.round(performance.now() - t0),
+    evidence: obs.evidence,
+    ...(obs.cells ? { cells: obs.cells } : {}),
+    ...(edge ? { edge } : {}),
+    points: a.points,
+  };
+}

@@ -1,0 +1,76 @@
+// Waiting until each guest is ready: its lease exists and its ready line is on the serial console.
+import pRetry from 'p-retry';
+import { HostError, InterruptedError } from '../errors.ts';
+import type { Guest } from '../lab/model.ts';
+import { guestLease, guestReady } from './facts.ts';
+import { scaled } from '../host/config.ts';
+import { CIRROS_READY } from '../hypervisor/parse/virsh.ts';
+import { consoleText } from '../hypervisor/ops.ts';
+import { exec, inVm, type Session } from './session.ts';
+
+export interface Readiness {
+  ip: string;
+  mac: string;
+  ms: number;
+}
+
+export async function waitReady(
+  s: Session,
+  g: Guest,
+  baseDeadlineMs: number,
+  ranSteps?: Set<string>,
+  waiting = 1,
+): Promise<Readiness> {
+  const t0 = performance.now();
+  const emulated = inVm(s, g.name);
+  const deadlineMs = scaled(baseDeadlineMs, emulated);
+  let last = 'nothing yet';
+  const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
+  try {
+    return await pRetry(
+      async () => {
+        const [{ lease }, ready, ...others] = await Promise.all([
+          guestLease(s, g),
+          guestReady(s, g),
+          ...extra.map((n) => guestLease(s, g, n.network)),
+        ]);
+        const missing = extra.filter((_, i) => !others[i]!.lease).map((n) => n.network);
+        if (lease && ready && missing.length) {
+          last = `no lease yet for its NIC on ${missing.join(', ')}`;
+          throw new Error(last);
+        }
+        if (lease && ready) return { ip: lease.ip, mac: ready.mac, ms: Math.round(performance.now() - t0) };
+        if (lease && !ready && (await consoleText(exec(s, g.on), g.name)).includes(CIRROS_READY)) {
+          return { ip: lease.ip, mac: g.mac, ms: Math.round(performance.now() - t0) };
+        }
+        last = lease
+          ? `lease ${lease.ip} but no ready line on the console yet`
+          : ready
+            ? `console says ready (${ready.ip}) but no lease`
+            : 'no lease and no ready line yet';
+        throw new Error(last);
+      },
+      {
+        // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do
+        retries: 100000,
+        minTimeout: (emulated ? 300 : 100) * Math.max(1, waiting / 4),
+        maxTimeout: (emulated ? 1000 : 250) * Math.max(1, waiting / 4),
+        factor: 1.2,
+        maxRetryTime: deadlineMs,
+        signal: s.signal,
+      },
+    );
+  } catch (e) {
+    if (s.signal.aborted) throw new InterruptedError();
+    const tail = (await consoleText(exec(s, g.on), g.name).catch(() => ''))
+      .trimEnd()
+      .split('\n')
+      .slice(-5)
+      .join('\n    ');
+    throw new HostError(
+      `guest ${g.name} on ${g.on} was not ready after ${Math.round(deadlineMs / 1000)} s: ${last}${tail ? `\n  last console lines:\n    ${tail}` : ''}`,
+      "see the console log in the report folder; a missing lease often means the lower device drops the guest's frames (promiscuous mode?)",
+      { cause: e },
+    );
+  }
+}

@@ -1,0 +1,192 @@
+// Resolving the lab's topology: underlay networks (subnet, gateway, DHCP range) and machines with their NICs
+// (addresses from the lab, machines.yml or allocated), every problem reported at its position.
+import type { Catalogue } from './catalogue.ts';
+import { broadcast, type Cidr, contains, formatIp, isHost, parseCidr, parseIp } from './ipv4.ts';
+import { stableMac } from './mac.ts';
+import type { Machine, Nic, Path, Underlay } from './model.ts';
+import { didYouMean } from './suggest.ts';
+
+export type Report = (path: Path, message: string, hint?: string, key?: boolean) => void;
+
+interface RawUnderlay {
+  subnet: string;
+  gateway?: string;
+  dhcp?: boolean | { start: string; end: string };
+  'mac-filtering'?: boolean;
+}
+
+interface RawNic {
+  network: string;
+  ip?: string;
+  mac?: string;
+}
+
+export interface RawMachine {
+  role: 'hypervisor' | 'peer';
+  ram?: number;
+  vcpu?: number;
+  nics?: Record<string, RawNic>;
+}
+
+export interface Topology {
+  networks: Underlay[];
+  cidrs: Map<string, Cidr>;
+  machines: Machine[];
+}
+
+export function resolveNetworks(raw: Record<string, RawUnderlay>, err: Report): Omit<Topology, 'machines'> {
+  const networks: Underlay[] = [];
+  const cidrs = new Map<string, Cidr>();
+  for (const [n, spec] of Object.entries(raw)) {
+    const c = parseCidr(spec.subnet);
+    if ('error' in c) {
+      err(['networks', n, 'subnet'], `network "${n}": ${c.error}`);
+      continue;
+    }
+    cidrs.set(n, c);
+    const gw = spec.gateway ?? formatIp(c.network + 1);
+    if (spec.gateway !== undefined && !isHost(c, parseIp(spec.gateway)!)) {
+      err(
+        ['networks', n, 'gateway'],
+        `network "${n}": gateway ${spec.gateway} is not a host address in ${spec.subnet}`,
+      );
+    }
+    const dhcp = dhcpRange(n, spec, c, err);
+    networks.push({
+      name: n,
+      subnet: spec.subnet,
+      prefix: c.prefix,
+      gateway: gw,
+      dhcp,
+      macFiltering: spec['mac-filtering'] ?? false,
+    });
+  }
+  return { networks, cidrs };
+}
+
+function dhcpRange(n: string, spec: RawUnderlay, c: Cidr, err: Report): Underlay['dhcp'] {
+  if (spec.dhcp === true || spec.dhcp === undefined) {
+    const size = broadcast(c) - c.network;
+    return { start: formatIp(c.network + Math.floor(size / 2)), end: formatIp(broadcast(c) - 1) };
+  }
+  if (typeof spec.dhcp !== 'object') return undefined;
+  const s = parseIp(spec.dhcp.start)!;
+  const e = parseIp(spec.dhcp.end)!;
+  const at = ['networks', n, 'dhcp'];
+  if (!isHost(c, s))
+    err([...at, 'start'], `network "${n}": DHCP range start ${spec.dhcp.start} is outside ${spec.subnet}`);
+  if (!isHost(c, e)) err([...at, 'end'], `network "${n}": DHCP range end ${spec.dhcp.end} is outside ${spec.subnet}`);
+  if (isHost(c, s) && isHost(c, e) && s > e) {
+    err(at, `network "${n}": DHCP range start ${spec.dhcp.start} is after its end ${spec.dhcp.end}`);
+  }
+  return { start: spec.dhcp.start, end: spec.dhcp.end };
+}
+
+export interface MachineInput {
+  lab: string;
+  raw: Record<string, RawMachine>;
+  catalogue: Catalogue;
+  networks: Omit<Topology, 'machines'>;
+  /** every network name the lab declares, valid or not (a NIC on an invalid one is not reported twice) */
+  declared: string[];
+  /** a playbook named by machines.yml, or undefined (reported) when it is missing */
+  playbook: (machine: string) => string | undefined;
+  err: Report;
+}
+
+export function resolveMachines(i: MachineInput): Machine[] {
+  const machines: Machine[] = [];
+  const usedIps = new Map<string, Path>();
+  for (const net of i.networks.networks) usedIps.set(net.gateway, ['networks', net.name, 'gateway']);
+  const catNames = [...i.catalogue.machines.keys()];
+  for (const [mName, spec] of Object.entries(i.raw)) {
+    const cat = i.catalogue.machines.get(mName);
+    if (!cat) {
+      const guess = didYouMean(mName, catNames);
+      const hint = `machines.yml defines: ${catNames.join(', ') || '(none)'}`;
+      i.err(['machines', mName], `unknown machine "${mName}"${guess ? `; did you mean "${guess}"?` : ''}`, hint, true);
+      continue;
+    }
+    const nics = Object.entries(spec.nics ?? {}).map(([nicName, nic], idx) =>
+      resolveNic(i, mName, nicName, nic, idx === 0 ? cat.ipAddr : undefined, cat.path, usedIps),
+    );
+    machines.push({
+      name: mName,
+      role: spec.role,
+      ram: spec.ram ?? cat.ram,
+      vcpu: spec.vcpu ?? cat.vcpu,
+      nested: cat.nested,
+      provision: i.playbook(mName),
+      nics,
+      ...(cat.provider === 'vm' || cat.provider === 'netns' ? { provider: cat.provider } : {}),
+      ...(cat.kernel ? { kernel: cat.kernel } : {}),
+    });
+  }
+  return machines;
+}
+
+/** A NIC's address: `ip:` in the lab, else machines.yml's ip_addr (first NIC), else allocated; or 'dhcp'. */
+function resolveNic(
+  i: MachineInput,
+  mName: string,
+  nicName: string,
+  nic: RawNic,
+  catIp: string | undefined,
+  catPath: Path,
+  usedIps: Map<string, Path>,
+): Nic {
+  const at: Path = ['machines', mName, 'nics', nicName];
+  const mac = nic.mac ?? stableMac(i.lab, `${mName}/${nicName}`);
+  // a wrong NIC is kept as a placeholder, so later references to it do not cascade into more errors
+  const placeholder: Nic = { name: nicName, network: nic.network, address: 'dhcp', mac };
+  const net = i.networks.networks.find((x) => x.name === nic.network);
+  if (!net) {
+    const known = i.declared;
+    const guess = didYouMean(nic.network, known);
+    const hint = `networks defined in this lab: ${known.join(', ') || '(none)'}`;
+    if (!known.includes(nic.network)) {
+      i.err([...at, 'network'], `unknown network "${nic.network}"${guess ? `; did you mean "${guess}"?` : ''}`, hint);
+    }
+    return placeholder;
+  }
+  const c = i.networks.cidrs.get(net.name)!;
+  let ip = nic.ip;
+  let ipPath: Path = [...at, 'ip'];
+  if (ip === undefined && catIp && contains(c, parseIp(catIp)!)) {
+    ip = catIp;
+    ipPath = [...catPath];
+  }
+  if (ip === 'dhcp') return placeholder;
+  ip ??= allocate(c, net, usedIps);
+  const n = parseIp(ip);
+  if (n === undefined) {
+    i.err(ipPath, `"${ip}" is not a valid IPv4 address`);
+    return placeholder;
+  }
+  if (!isHost(c, n)) {
+    i.err(ipPath, `${mName} ${nicName}: address ${ip} is not a host address in ${net.subnet} (network "${net.name}")`);
+    return placeholder;
+  }
+  if (net.dhcp && n >= parseIp(net.dhcp.start)! && n <= parseIp(net.dhcp.end)!) {
+    const range = `${net.dhcp.start}-${net.dhcp.end}`;
+    i.err(
+      ipPath,
+      `${mName} ${nicName}: address ${ip} lies in the DHCP range of "${net.name}" (${range})`,
+      'pick an address outside the range',
+    );
+  }
+  const clash = usedIps.get(ip);
+  if (clash) i.err(ipPath, `${mName} ${nicName}: address ${ip} is already used (${clash.join('.')})`);
+  usedIps.set(ip, at);
+  return { name: nicName, network: net.name, address: `${ip}/${c.prefix}`, mac };
+}
+
+function allocate(c: Cidr, net: Underlay, used: Map<string, Path>): string {
+  const lo = net.dhcp ? parseIp(net.dhcp.start)! : Number.POSITIVE_INFINITY;
+  const hi = net.dhcp ? parseIp(net.dhcp.end)! : Number.NEGATIVE_INFINITY;
+  for (let n = c.network + 10; n < broadcast(c); n++) {
+    if (n >= lo && n <= hi) continue;
+    if (!used.has(formatIp(n))) return formatIp(n);
+  }
+  return formatIp(c.network + 2);
+}

@@ -1,0 +1,40 @@
+// What a kind's resolver may ask while a lab is resolved: the machines, guests and networks known so far, checks
+// that report a problem at a position, and the lab's own files. lab/resolve.ts implements it; each kind module uses it.
+import type { Endpoint, Guest, ImageRef, LibvirtNetwork, Machine, Path } from './model.ts';
+
+export interface ResolveContext {
+  /** the lab's name (stable MACs are derived from it) */
+  readonly lab: string;
+  readonly machines: readonly Machine[];
+  /** guests launched by the steps resolved so far */
+  readonly guests: Guest[];
+  /** libvirt networks defined by the steps resolved so far */
+  readonly libvirtNetworks: LibvirtNetwork[];
+  /** `<machine>/<network>` of the libvirt networks started so far */
+  readonly started: Set<string>;
+  /** reports a problem at this position of the lab file */
+  err(path: Path, message: string, hint?: string): void;
+  machine(name: string): Machine | undefined;
+  /** a machine of this lab (with that role, when given); reports the problem and returns false otherwise */
+  checkMachine(path: Path, name: string, role?: 'hypervisor'): boolean;
+  checkGuest(path: Path, name: string): boolean;
+  /** a machine or a guest */
+  checkNode(path: Path, name: string): boolean;
+  /** a NIC of that machine; reports it (with the machine's NICs as a hint) and returns false otherwise */
+  checkNic(path: Path, machine: string, nic: string): boolean;
+  /** a machine, a guest or an IPv4 address */
+  endpoint(path: Path, value: string): Endpoint | undefined;
+  /** a file of the lab's folder (absolute path), or undefined with the problem reported */
+  labFile(path: Path, rel: string): string | undefined;
+  /** a lab file's text, rendered for the variant */
+  readFile(absPath: string): string | undefined;
+  imageRef(ref: string, path: Path): ImageRef | undefined;
+  /** what earlier upload steps copied to this machine: lab files (relative paths) and `image:<ref>` */
+  uploaded(machine: string): Set<string>;
+  /** a stable MAC for this name within the lab */
+  mac(name: string): string;
+  /** runs after every step and assertion is resolved (references to assertions) */
+  later(fn: () => void): void;
+  /** ids of the assertions (valid inside `later`) */
+  assertionIds(): string[];
+}

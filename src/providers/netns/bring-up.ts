@@ -1,0 +1,198 @@
+// Bringing one machine up: its namespace and links, its private folder and keys, its init (sshd, libvirtd) or its
+// QEMU VM, and waiting until it answers over ssh (and libvirt, for hypervisors).
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HostError } from '../../errors.ts';
+import { readConfig, TIMEOUTS } from '../../host/config.ts';
+import { isAlive, type OwnedProcess, spawnDetached } from '../../host/proc.ts';
+import type { Resource, StateStore } from '../../host/state.ts';
+import type { Machine } from '../../lab/model.ts';
+import type { Executor } from '../../transport/executor.ts';
+import type { LocalExecutor } from '../../transport/local.ts';
+import { SshExecutor } from '../../transport/ssh.ts';
+import type { ProviderContext } from '../port.ts';
+import { layout, prepareDirs, writeMachineFiles } from './machine-files.ts';
+import { LAN_BRIDGE, lanPort, MGMT_NIC } from './names.ts';
+import { addNamespace, ipBatch, tail } from './network.ts';
+import { linkMark } from './ownership.ts';
+import { type NsMachine, nsData } from './state.ts';
+import { KVM_PROBE } from './vm/accel.ts';
+import { saveWarmCaps, warmCapsFile } from './vm/caps.ts';
+import { qemuStderrFile, startVm, vmImageFiles, vmLinks, vmVeths } from './vm/machine.ts';
+
+const IFB_GROUP = 7777;
+
+export function sshExecutor(store: StateStore, m: NsMachine, clock?: ProviderContext['clock']): SshExecutor {
+  const target = {
+    machine: m.name,
+    host: m.address,
+    privateKey: readFileSync(store.state.keyFile),
+    hostKey: m.hostKey,
+  };
+  return new SshExecutor(target, clock);
+}
+
+export async function upMachine(
+  spec: Machine,
+  m: NsMachine,
+  index: number,
+  ctx: ProviderContext,
+  local: LocalExecutor,
+) {
+  const { store, emit, home } = ctx;
+  const hv = m.role === 'hypervisor';
+  const { vm, dir } = m.data;
+  const t0 = performance.now();
+  const what = vm ? `VM, kernel ${vm.kernel}, ${vm.accel.toUpperCase()}, ` : '';
+  const title = `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})`;
+  emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title });
+  await plumb(spec, m, index, store, local);
+
+  store.record({ kind: 'dir', path: dir, owner: m.name });
+  const l = layout(dir);
+  prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
+  const hostKeyFile = join(l.ssh, 'host_ed25519');
+  await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', hostKeyFile]);
+  const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').split(' ')[1]!;
+  store.update(() => {
+    m.hostKey = hostKey;
+  });
+
+  const label = vm ? `VM ${m.name} (QEMU)` : `init of ${m.name}`;
+  const res = store.record({ kind: 'process', label, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
+  let proc: OwnedProcess;
+  if (vm) {
+    const files = { hostKeyFile, authorizedKeyFile: `${store.state.keyFile}.pub`, caps: warmCapsFile(home, vm) };
+    proc = await startVm({ ...m, vm }, spec, { ...files, ...vmImageFiles(vm) });
+  } else {
+    writeMachineFiles(l, m.name, hv, m.address, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
+    const unshare = ['unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc'];
+    const init = [...unshare, '--propagation', 'private', 'tini', '-s', '-g', '--', '/bin/bash', l.init];
+    proc = spawnDetached(['ip', 'netns', 'exec', m.data.ns, ...init], l.initLog);
+  }
+  store.update(() => {
+    res.proc = proc;
+  });
+  const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx);
+  if (hv && !vm) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
+  if (vm && hv) await saveWarmCaps(exec, home, vm);
+  const guests = vm && hv ? `, guests under ${vm.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
+  const durationMs = Math.round(performance.now() - t0);
+  emit({
+    type: 'step-end',
+    stage: 'up',
+    id: `up-${m.name}`,
+    status: 'changed',
+    durationMs,
+    detail: `ssh root@${m.address}${guests}`,
+  });
+  return exec;
+}
+
+/**
+ * The machine's namespace and links: its management veth to the host (marked with the run's alias) and a veth per
+ * NIC into the underlay's bridge. A namespace machine's NICs carry its addresses; a VM's only bridge them to QEMU.
+ */
+async function plumb(spec: Machine, m: NsMachine, index: number, store: StateStore, local: LocalExecutor) {
+  const { ns, vm, ifindexBase, mgmtLink, mgmtLocal } = m.data;
+  await addNamespace(
+    local,
+    store,
+    store.state.resources.find((r) => r.kind === 'netns' && r.name === ns) as Extract<Resource, { kind: 'netns' }>,
+  );
+  const lo = ['link set lo up'];
+  if (ifindexBase) {
+    // raise this namespace's ifindex counter into its own slot so /dev/tapN never collides (HOST-NOTES)
+    for (let i = 0; i < ifindexBase; i++) lo.push(`link add vlifb${i} group ${IFB_GROUP} type ifb`);
+    lo.push(`link delete group ${IFB_GROUP}`);
+  }
+  await ipBatch(local, ns, lo);
+  store.record({ kind: 'link', name: mgmtLink, owner: m.name });
+  const root = [
+    `link add ${mgmtLink} type veth peer name ${MGMT_NIC} netns ${ns}`,
+    `link set ${mgmtLink} alias ${linkMark(store.state)}`,
+    `addr add ${mgmtLocal}/30 dev ${mgmtLink}`,
+    `link set ${mgmtLink} up`,
+  ];
+  const inside = vm ? [] : [`addr add ${m.address}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`];
+  const lans = new Map<string, string[]>();
+  const networks = nsData(store).networks;
+  spec.nics.forEach((nic, j) => {
+    const net = networks.find((n) => n.name === nic.network)!;
+    const port = lanPort(index, j);
+    const addr = vm ? '' : ` address ${nic.mac}`;
+    root.push(`link add ${nic.name} netns ${ns}${addr} type veth peer name ${port} netns ${net.ns}`);
+    if (!vm && nic.address !== 'dhcp') inside.push(`addr add ${nic.address} dev ${nic.name}`);
+    if (!vm) inside.push(`link set ${nic.name} up`);
+    lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
+    store.update(() => {
+      net.ports.push({ machine: m.name, machineNs: ns, nic: nic.name, port, mac: nic.mac });
+    });
+  });
+  await ipBatch(local, undefined, root);
+  await ipBatch(local, ns, vm ? vmLinks(vmVeths(spec)) : inside);
+  for (const [netNs, cmds] of lans) await ipBatch(local, netNs, cmds);
+}
+
+/**
+ * Waits until the machine answers over ssh (and its libvirtd, for hypervisors). A VM boots for ~20 s under TCG
+ * and its libvirtd probes QEMU for longer: it gets longer, but the wait stops as soon as its process dies.
+ */
+async function reach(m: NsMachine, proc: OwnedProcess, log: string, ctx: ProviderContext): Promise<SshExecutor> {
+  const vm = m.data.vm;
+  const died = new AbortController();
+  const watch = setInterval(() => {
+    if (!isAlive(proc)) died.abort(new HostError(vm ? 'QEMU exited' : 'its init exited'));
+  }, 250);
+  const signal = AbortSignal.any([ctx.signal, died.signal]);
+  const exec = sshExecutor(ctx.store, m, ctx.clock);
+  try {
+    await exec.connect({ deadlineMs: vm ? TIMEOUTS.vmBootMs : TIMEOUTS.machineConnectMs, signal });
+    if (m.role === 'hypervisor') await waitForLibvirt(exec, signal, vm ? TIMEOUTS.vmBootMs : TIMEOUTS.libvirtUpMs);
+    if (vm && m.role === 'hypervisor') await probeKvm(exec, ctx.store, m);
+    return exec;
+  } catch (e) {
+    await exec.close();
+    if (ctx.signal.aborted) throw e;
+    const stderr = vm ? `: ${tail(qemuStderrFile(m.data.dir), 3)}` : '';
+    const why = died.signal.aborted ? `${(died.signal.reason as Error).message}${stderr}` : (e as Error).message;
+    throw new HostError(
+      `${m.name} did not come up: ${why}\n--- last lines of ${log} ---\n${tail(log, 20)}`,
+      vm ? 'the whole console is kept in the report folder (consoles/)' : undefined,
+    );
+  } finally {
+    clearInterval(watch);
+  }
+}
+
+/** Inside a hypervisor VM: does /dev/kvm work there? Guests use KVM when it does, TCG otherwise. */
+async function probeKvm(exec: Executor, store: StateStore, m: NsMachine): Promise<void> {
+  const works = (await exec.run(KVM_PROBE, { check: false })).exitCode === 0;
+  const guestVirt = readConfig().guestVirt === 'qemu' || !works ? 'qemu' : 'kvm';
+  store.update(() => {
+    m.data.vm!.guestVirt = guestVirt;
+  });
+}
+
+async function waitForLibvirt(exec: Executor, signal: AbortSignal, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const r = await exec.run(['virsh', '-q', 'list', '--name'], {
+      check: false,
+      timeoutMs: Math.min(ms, 120000),
+      signal,
+    });
+    if (r.exitCode === 0) return;
+    if (Date.now() > until) throw new HostError(`libvirtd on ${exec.machine} does not answer: ${r.stderr.trim()}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+function saveWarmCache(from: string, to: string): void {
+  if (existsSync(join(to, 'qemu', 'capabilities')) || !existsSync(join(from, 'qemu', 'capabilities'))) return;
+  try {
+    cpSync(from, to, { recursive: true });
+  } catch {
+    /* a cache; best effort */
+  }
+}

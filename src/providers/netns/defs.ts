@@ -1,0 +1,56 @@
+// The netns backend's rows of the provider table: netns (machines are namespaces on this host) and vm (every
+// hypervisor boots as a QEMU VM in its namespace, with its own kernel and KVM inside it).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { home } from '../../host/home.ts';
+import type { ProviderDef } from '../port.ts';
+import { hostProblems } from './preflight.ts';
+import { NetnsProvider } from './provider.ts';
+import { hostAccel } from './vm/accel.ts';
+import { machineImages } from './vm/image.ts';
+import { nestedReport, vmProblems } from './vm/preflight.ts';
+
+const kernel = {
+  key: 'kernel',
+  flag: '--kernel',
+  value: '<package>',
+  help: 'the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64; also linux-image-6.12-cloud-amd64, or any linux-image-* package: added to the image)',
+};
+
+/** doctor: the host's tools and kernel, how VMs run here, the images built. */
+async function doctor() {
+  const h = home();
+  const problems = await hostProblems(true);
+  const accel = hostAccel();
+  const vm = vmProblems([{ name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] }]);
+  const images = machineImages(h);
+  const kvm = existsSync('/dev/kvm');
+  const guest = join(h.images, 'cirros.qcow2');
+  const pvm =
+    accel.accel === 'tcg' ? ' but not usable for ordinary guests (the CPU offers no vmx/svm: a PVM-only KVM)' : '';
+  const lines = [
+    `/dev/kvm:        ${kvm ? `present${pvm}` : 'absent'}`,
+    "netns provider:  machines share this host's kernel; their guests run under QEMU TCG (virt-install --virt-type qemu)",
+    ...nestedReport(),
+    `guest image:     ${existsSync(guest) ? guest : 'not built yet (built on first run: scripts/build-guest-image.sh)'}`,
+    `machine image:   ${images.length ? images.map((i) => `${i.dir} (kernels ${i.kernels.map((k) => k.version).join(', ')})`).join('; ') : 'not built yet (built on first vm run, about 1.5 min: scripts/build-vm-image.sh)'}`,
+  ];
+  const data = { kvm, vm: { accel: accel.accel, why: accel.why, problems: vm, images } };
+  return { lines, problems: [...problems, ...vm.map((p) => ({ ...p, what: `vm provider: ${p.what}` }))], data };
+}
+
+export const netnsDef: ProviderDef = {
+  name: 'netns',
+  summary: 'machines are network namespaces on this host (machines.yml may make one a VM)',
+  options: [kernel],
+  create: (o) => new NetnsProvider({ kernel: o.kernel }),
+  doctor,
+};
+
+export const vmDef: ProviderDef = {
+  name: 'vm',
+  summary: 'hypervisors are QEMU VMs with their own kernel and KVM inside them (nested); peers stay namespaces',
+  options: [kernel],
+  create: (o) => new NetnsProvider({ kernel: o.kernel, vms: 'hypervisors', name: 'vm' }),
+  bootsVms: () => true,
+};

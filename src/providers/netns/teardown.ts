@@ -1,0 +1,119 @@
+// Removing what a netns instance created, newest first, each resource only after it passed the ownership check of
+// ownership.ts; and the independent leak scan that follows.
+import { existsSync, rmSync } from 'node:fs';
+import type { Home } from '../../host/home.ts';
+import { isAlive, killOwned, procStart } from '../../host/proc.ts';
+import type { Resource, StateStore } from '../../host/state.ts';
+import type { Emit } from '../../report/events.ts';
+import type { LocalExecutor } from '../../transport/local.ts';
+import { SLOT_WIDTH, tapNumbers } from './alloc.ts';
+import { dirIsOurs, linkIsOurs, namespaceIsOurs, netnsInode, processIsOurs, type Verdict } from './ownership.ts';
+import { nsMachines } from './state.ts';
+
+type Of<K extends Resource['kind']> = Extract<Resource, { kind: K }>;
+
+/** Removes what the state lists and this run can prove it made; returns what it refused to touch, and why. */
+export async function removeAll(store: StateStore, home: Home, local: LocalExecutor, emit: Emit): Promise<string[]> {
+  const s = store.state;
+  const res = [...s.resources].reverse();
+  const refused: string[] = [];
+  const refuse = (what: string, v: Verdict) => {
+    if (v.ok) return false;
+    refused.push(`${what}: ${v.why}`);
+    emit({ type: 'removed', what, ok: false, detail: `not removed: ${v.why} (virtlab did not create it in this run)` });
+    return true;
+  };
+  const namespaces = res.filter((r): r is Of<'netns'> => r.kind === 'netns' && existsSync(`/run/netns/${r.name}`));
+  const ours = namespaces.filter((r) => !refuse(`namespace ${r.name}`, namespaceIsOurs(r, s)));
+  const inodes = new Set(ours.map((r) => netnsInode(r.name)).filter((i): i is number => i !== undefined));
+  // 1. processes: the recorded ones, then anything still inside our namespaces (covers a kill -9 mid-start)
+  await Promise.all(
+    res.map(async (r) => {
+      if (r.kind !== 'process' || !r.proc || !isAlive(r.proc)) return;
+      const what = `process ${r.label} (pid ${r.proc.pid})`;
+      if (refuse(what, processIsOurs(r.proc, inodes))) return;
+      emit({ type: 'removed', what, ok: await killOwned(r.proc) });
+    }),
+  );
+  await Promise.all(ours.map((r) => killNamespacePids(local, r.name)));
+  // 2. namespaces (their veths, bridges and macvtaps go with them) and root-namespace links
+  await Promise.all(
+    ours.map(async (r) => {
+      const out = await local.run(['ip', 'netns', 'delete', r.name], { check: false });
+      emit({
+        type: 'removed',
+        what: `namespace ${r.name}`,
+        ok: out.exitCode === 0,
+        detail: out.stderr.trim() || undefined,
+      });
+    }),
+  );
+  for (const r of res.filter((x): x is Of<'link'> => x.kind === 'link' && existsSync(`/sys/class/net/${x.name}`))) {
+    const mine = linkIsOurs(r.name, s);
+    // the kernel removes a veth's root end a moment after its namespace: gone is gone
+    if (!mine.ok && !existsSync(`/sys/class/net/${r.name}`)) continue;
+    if (refuse(`link ${r.name}`, mine)) continue;
+    const out = await local.run(['ip', 'link', 'delete', r.name], { check: false });
+    emit({
+      type: 'removed',
+      what: `link ${r.name}`,
+      ok: out.exitCode === 0 || !existsSync(`/sys/class/net/${r.name}`),
+    });
+  }
+  // 3. private folders (logs worth keeping were collected into the report folder)
+  for (const r of res.filter((x): x is Of<'dir'> => x.kind === 'dir' && existsSync(x.path))) {
+    if (refuse(`folder ${r.path}`, dirIsOurs(r.path, s, home))) continue;
+    rmSync(r.path, { recursive: true, force: true });
+    emit({ type: 'removed', what: `folder ${r.path}`, ok: !existsSync(r.path) });
+  }
+  return refused;
+}
+
+async function killNamespacePids(local: LocalExecutor, ns: string): Promise<void> {
+  if (!existsSync(`/run/netns/${ns}`)) return;
+  for (let i = 0; i < 100; i++) {
+    const out = await local.run(['ip', 'netns', 'pids', ns], { check: false });
+    const pids = out.stdout
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number)
+      .filter((p) => procStart(p) !== undefined);
+    if (!pids.length) return;
+    for (const p of pids) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** What the state lists, this run made, and still exists. */
+export function scan(store: StateStore, home: Home): string[] {
+  const s = store.state;
+  const found: string[] = [];
+  const inodes = new Set<number>();
+  for (const r of s.resources) {
+    if (r.kind !== 'netns' || !existsSync(`/run/netns/${r.name}`) || !namespaceIsOurs(r, s).ok) continue;
+    found.push(`namespace ${r.name}`);
+    const ino = netnsInode(r.name);
+    if (ino !== undefined) inodes.add(ino);
+  }
+  for (const r of s.resources) {
+    if (r.kind === 'link' && existsSync(`/sys/class/net/${r.name}`) && linkIsOurs(r.name, s).ok)
+      found.push(`link ${r.name}`);
+    if (r.kind === 'process' && r.proc && isAlive(r.proc) && (processIsOurs(r.proc, inodes).ok || !inodes.size)) {
+      found.push(`process ${r.label} (pid ${r.proc.pid})`);
+    }
+    if (r.kind === 'dir' && existsSync(r.path) && dirIsOurs(r.path, s, home).ok) found.push(`folder ${r.path}`);
+  }
+  for (const m of nsMachines(store)) {
+    const base = m.data.ifindexBase;
+    if (!base) continue;
+    for (const t of tapNumbers())
+      if (t >= base && t < base + SLOT_WIDTH) found.push(`/dev/tap${t} (slot of ${m.name})`);
+  }
+  return found;
+}

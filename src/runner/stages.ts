@@ -1,0 +1,166 @@
+// The lifecycle's live stages as a table: up -> provision -> upload -> setup -> ready -> assert. Each runs inside
+// `inStage`, which reports it and says where an error happened; an interrupt or a machine's death stops the table.
+import { InterruptedError, MachineDiedError, VirtlabError } from '../errors.ts';
+import { runAssertion } from '../kinds/checks/index.ts';
+import { waitReady } from '../kinds/ready.ts';
+import { makeSession } from '../kinds/session.ts';
+import { executeStep, stepChecks, stepStage, stepTitle } from '../kinds/steps/index.ts';
+import type { StepBase } from '../lab/model.ts';
+import type { Stage } from '../report/events.ts';
+import { machineVersions } from './collect.ts';
+import type { Run } from './context.ts';
+import { runProvisioning } from './provision.ts';
+
+interface StageDef {
+  name: Stage;
+  when?: (r: Run) => boolean;
+  run: (r: Run) => Promise<void>;
+}
+
+export const LIVE_STAGES: readonly StageDef[] = [
+  { name: 'up', run: bringUp },
+  { name: 'provision', run: (r) => runProvisioning(r.session!, r.emit) },
+  { name: 'upload', run: (r) => runSteps(r, 'upload') },
+  { name: 'setup', run: (r) => runSteps(r, 'setup') },
+  { name: 'ready', run: waitGuests },
+  { name: 'assert', when: (r) => r.o.mode === 'run', run: runChecks },
+];
+
+/** Runs the live stages; whatever stops them is kept as the run's error (teardown still follows). */
+export async function runLiveStages(r: Run): Promise<void> {
+  let watchdog: NodeJS.Timeout | undefined;
+  const onAbort = () =>
+    r.emit({ type: 'interrupted', signal: String((r.signal.reason as Error)?.message ?? 'signal'), stage: r.current });
+  r.signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (const st of LIVE_STAGES) {
+      if (st.when && !st.when(r)) continue;
+      await inStage(r, st.name, () => st.run(r));
+      if (st.name === 'up') watchdog = startWatchdog(r);
+    }
+  } catch (e) {
+    r.error = e;
+  } finally {
+    clearInterval(watchdog);
+    r.signal.removeEventListener('abort', onAbort);
+  }
+  // a machine that died is what ended the run, also when its checks had already failed or been cut short
+  if (r.died.signal.aborted && !r.signal.aborted) r.error = r.died.signal.reason;
+}
+
+export async function inStage(r: Run, name: Stage, fn: () => Promise<void>): Promise<void> {
+  if (r.signal.aborted) throw new InterruptedError();
+  r.current = name;
+  r.emit({ type: 'stage-start', stage: name });
+  const ts = performance.now();
+  try {
+    await fn();
+    r.emit({ type: 'stage-end', stage: name, durationMs: r.ms(ts), ok: true });
+  } catch (e) {
+    r.emit({ type: 'stage-end', stage: name, durationMs: r.ms(ts), ok: false });
+    if (r.died.signal.aborted && !r.signal.aborted) throw r.died.signal.reason;
+    if (r.signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError(`interrupted during ${name}`);
+    // say where it happened: "stage setup: step net-define: define network ... on kvm-01: <cause>"
+    if (e instanceof VirtlabError && !e.message.startsWith('stage ')) {
+      throw new VirtlabError(`stage ${name}: ${e.message}`, e.exitCode, e.hint, { cause: e });
+    }
+    throw e;
+  }
+}
+
+async function bringUp(r: Run): Promise<void> {
+  await r.provider.up(r.lab, { store: r.store, home: r.home, emit: r.emit, signal: r.signal, clock: r.clock });
+  const s = makeSession(r.lab, r.store, r.provider.attach(r.store, r.clock), r.emit, r.runSignal, r.images);
+  r.session = s;
+  r.store.update((st) => {
+    st.status = 'up';
+  });
+  // versions are for the report: gather them while the next stages run
+  const all = r.lab.machines.map(async (m) => {
+    r.versions[m.name] = await machineVersions(s, m.name);
+  });
+  r.versionsDone = Promise.all(all).then(
+    () => {},
+    () => {},
+  );
+}
+
+function startWatchdog(r: Run): NodeJS.Timeout | undefined {
+  const casualties = r.provider.casualties?.bind(r.provider);
+  if (!casualties) return undefined;
+  return setInterval(() => {
+    const dead = casualties(r.store)[0];
+    if (dead && !r.died.signal.aborted) r.died.abort(new MachineDiedError(dead.machine, dead.why));
+  }, 1000);
+}
+
+export async function runStep(r: Run, stage: Stage, st: StepBase): Promise<void> {
+  const ts = performance.now();
+  r.emit({ type: 'step-start', stage, id: st.id, title: stepTitle(st) });
+  if (r.o.skip.includes(st.id)) {
+    r.emit({ type: 'step-end', stage, id: st.id, status: 'skipped', durationMs: 0, detail: 'skipped with --skip' });
+    return;
+  }
+  try {
+    const out = await executeStep(st, r.session!);
+    r.emit({ type: 'step-end', stage, id: st.id, status: out.status, durationMs: r.ms(ts), detail: out.detail });
+  } catch (e) {
+    r.emit({
+      type: 'step-end',
+      stage,
+      id: st.id,
+      status: 'failed',
+      durationMs: r.ms(ts),
+      detail: (e as Error).message.split('\n')[0],
+    });
+    if (!(e instanceof VirtlabError)) throw e;
+    throw new VirtlabError(`step ${st.id}: ${e.message}`, e.exitCode, st.hint ?? e.hint, { cause: e });
+  }
+}
+
+// one after another, guest launches too: launched at once, 16 TCG guests booting together on 2 cores took longer
+// (82 s) to all hold a lease than launched in turn (51-69 s)
+async function runSteps(r: Run, stage: 'upload' | 'setup'): Promise<void> {
+  for (const st of r.todo.filter((x) => stepStage(x) === stage)) {
+    if (r.signal.aborted) throw new InterruptedError();
+    await runStep(r, stage, st);
+  }
+}
+
+async function waitGuests(r: Run): Promise<void> {
+  const s = r.session!;
+  const tw = performance.now();
+  const ran = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).map((x) => x.id));
+  const waiting = r.lab.guests.filter((g) => g.wait && ran.has(g.step));
+  await Promise.all(
+    waiting.map(async (g) => {
+      const ts = performance.now();
+      const id = `ready-${g.name}`;
+      r.emit({ type: 'step-start', stage: 'ready', id, title: `${g.name} ready (lease + ready line on its console)` });
+      try {
+        const ready = await waitReady(s, g, r.o.readyTimeoutMs, ran, waiting.length);
+        r.emit({
+          type: 'step-end',
+          stage: 'ready',
+          id,
+          status: 'ok',
+          durationMs: r.ms(ts),
+          detail: `${ready.ip}, ${ready.mac}`,
+        });
+      } catch (e) {
+        if (e instanceof InterruptedError) throw e;
+        // not fatal: the assertions say what is wrong, with the lab's hints
+        r.emit({ type: 'step-end', stage: 'ready', id, status: 'failed', durationMs: r.ms(ts), detail: 'not ready' });
+        r.emit({ type: 'log', level: 'warn', message: (e as Error).message });
+      }
+    }),
+  );
+  r.waits.push([tw, performance.now()]);
+}
+
+async function runChecks(r: Run): Promise<void> {
+  // checks that a check step ran already (a phase of the lab) are not run again
+  const done = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).flatMap(stepChecks));
+  const todo = r.lab.assertions.filter((a) => !done.has(a.id));
+  await Promise.all(todo.map(async (a) => r.emit({ type: 'assertion', result: await runAssertion(a, r.session!) })));
+}
