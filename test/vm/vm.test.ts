@@ -189,7 +189,7 @@ test.serial(
     t.regex(r.stdout, /FAIL link-promisc: eth1 on kvm-01 is promiscuous/);
     // the guest did try: it booted (under KVM inside the VM) and asked for an address
     t.regex(readFileSync(join(dir, 'consoles', 'cirros.log'), 'utf8'), /virtlab-guest booted/);
-    const lan = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-nopromisc.json', 'utf8')).networks.find(
+    const lan = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-nopromisc.json', 'utf8')).data.networks.find(
       (n: any) => n.name === 'lan',
     );
     const agentLog = () => readFileSync(join(lan.dir, 'switch-agent.log'), 'utf8');

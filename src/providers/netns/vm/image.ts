@@ -9,7 +9,7 @@ import type { Emit } from '../../../report/events.ts';
 import type { Home } from '../../../host/home.ts';
 import { LocalExecutor } from '../../../transport/local.ts';
 
-const BUILD_SCRIPT = fileURLToPath(new URL('../../../../../scripts/build-vm-image.sh', import.meta.url));
+const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/build-vm-image.sh', import.meta.url));
 
 /** Kernels every image holds (both install offline from bookworm and bookworm-security). */
 export const DEFAULT_KERNELS = ['linux-image-cloud-amd64', 'linux-image-6.12-cloud-amd64'];
