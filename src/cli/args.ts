@@ -79,6 +79,51 @@ const VALUE: Record<string, keyof Options> = {
   '--targets': 'targets',
 };
 
+const PROVIDER = ['--provider', '--kernel', '--inventory'];
+const RUN = [
+  ...PROVIDER,
+  '--report-dir',
+  '--report-format',
+  '--keep',
+  '--until',
+  '--skip',
+  '--name',
+  '--variant',
+  '--dry-run',
+];
+/** The options each command takes besides --json, --verbose, --no-color, --help (plan = run --dry-run). */
+export const COMMAND_OPTIONS: Record<Command, string[]> = {
+  run: RUN,
+  plan: RUN,
+  up: RUN.filter((f) => f !== '--keep' && f !== '--dry-run'),
+  down: ['--all', '--force-forget'],
+  check: ['--report-dir', '--report-format'],
+  reset: ['--to', ...PROVIDER],
+  explain: ['--variant'],
+  graph: ['--format', '--out', '--variant'],
+  matrix: ['--targets', '--report-dir', '--variant'],
+  diff: [],
+  ssh: [],
+  status: [],
+  doctor: [],
+  list: [],
+  validate: [],
+  help: [],
+};
+const GLOBAL = ['--json', '--verbose', '-v', '--no-color', '--color', '--help', '-h', '--version'];
+
+/** Every option given must be one the command takes: nothing is silently ignored. */
+function checkOptions(command: Command, given: string[]): void {
+  const allowed = COMMAND_OPTIONS[command];
+  for (const flag of given) {
+    if (GLOBAL.includes(flag) || allowed.includes(flag)) continue;
+    const hint = allowed.length
+      ? `${command} takes: ${allowed.join(', ')}`
+      : `${command} takes no options but --json, --verbose and --no-color`;
+    throw new UsageError(`${command} does not take ${flag}`, hint);
+  }
+}
+
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
   const o: Options = {
     command: 'help',
@@ -96,6 +141,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     forceForget: false,
   };
   const positional: string[] = [];
+  const given: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') {
@@ -106,6 +152,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       a.startsWith('--') && a.includes('=')
         ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
         : [a, undefined];
+    if (flag.startsWith('-') && flag !== '-') given.push(flag);
     if (flag === '--no-color') o.color = false;
     else if (flag === '--color') o.color = true;
     else if (BOOL[flag]) (o as any)[BOOL[flag]!] = true;
@@ -139,6 +186,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       'see virtlab --help',
     );
   }
+  checkOptions(o.command, given);
   if (o.command === 'run' && o.dryRun) o.command = 'plan';
   return o;
 }

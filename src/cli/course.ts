@@ -3,10 +3,12 @@ import { assertionTitle } from '../kinds/checks/index.ts';
 import type { VirtTypeOf } from '../kinds/define.ts';
 import { stepCommands, stepPlace, stepTitle } from '../kinds/steps/index.ts';
 import type { Lab, StepBase } from '../lab/model.ts';
+import { visible } from '../report/visible.ts';
+import { displayLine } from '../transport/quote.ts';
 
 function stepText(s: StepBase, n: number, virtType?: VirtTypeOf): string[] {
   const cmds = stepCommands(s, virtType).map((c) =>
-    c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${c.join(' ')}`,
+    c[0] === 'upload' ? `    (virtlab copies ${c[1]} to ${c[2]})` : `    $ ${displayLine(c)}`,
   );
   return [
     `${n}. [${s.id}] ${stepTitle(s)}`,
@@ -30,7 +32,7 @@ export function explain(lab: Lab): string {
     if (a.description) lines.push(`      why: ${a.description}`);
     if (a.hint) lines.push(`      hint when it fails: ${a.hint}`);
   }
-  return `${lines.join('\n')}\n`;
+  return visible(`${lines.join('\n')}\n`);
 }
 
 /** What a student does by hand after `virtlab up <lab> --until <from>`. */
@@ -46,5 +48,5 @@ export function instructions(lab: Lab, from: string, instance: string, virtType?
     lines.push(...stepText(s, n + 1, virtType));
   });
   lines.push(`When done, check your work: virtlab check ${instance}`);
-  return `${lines.join('\n')}\n`;
+  return visible(`${lines.join('\n')}\n`);
 }

@@ -6,7 +6,11 @@ import { labPath, listLabNames, loadLab, validate } from '../lab/load.ts';
 import { displayPath } from '../lab/source.ts';
 import { buildPlan, type Plan } from '../runner/plan.ts';
 import { parse } from 'yaml';
+import { visible } from '../report/visible.ts';
+import { displayLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
+import { checkRunOptions } from './options.ts';
+import { checkOutFile } from '../host/report-dir.ts';
 
 export function commandList(o: Options): number {
   const rows = listLabNames().map((name) => {
@@ -44,7 +48,10 @@ export function commandValidate(o: Options): number {
 
 export function commandPlan(o: Options): number {
   if (o.args.length !== 1) throw new UsageError('plan needs exactly one lab', 'virtlab plan <lab>');
-  const plan = buildPlan(loadLab(o.args[0]!));
+  const lab = loadLab(o.args[0]!, undefined, o.variant);
+  // the same checks as run: plan is run --dry-run
+  checkRunOptions(o, lab);
+  const plan = buildPlan(lab);
   if (o.json) console.log(JSON.stringify(plan, null, 2));
   else process.stdout.write(formatPlan(plan));
   return EXIT.ok;
@@ -71,10 +78,10 @@ export function formatPlan(p: Plan): string {
     if (!s.steps.length) lines.push('  (nothing)');
     for (const st of s.steps) {
       lines.push(`  ${st.id}: ${st.title}`);
-      for (const c of st.commands) lines.push(`      $ ${c.join(' ')}`);
+      for (const c of st.commands) lines.push(`      $ ${displayLine(c)}`);
     }
   }
-  return lines.join('\n') + '\n';
+  return visible(`${lines.join('\n')}\n`);
 }
 
 export function commandGraph(o: Options): number {
@@ -93,6 +100,7 @@ export function commandGraph(o: Options): number {
   else throw new UsageError(`unknown graph format "${format}"`, 'formats: svg, mermaid, dot');
   const out = o.out ?? (format === 'svg' ? `${lab.name}.svg` : undefined);
   if (out) {
+    checkOutFile(out);
     writeFileSync(out, text);
     console.log(`wrote ${out}`);
   } else process.stdout.write(text);

@@ -1,10 +1,11 @@
 // The commands that act on lab instances that are up: down, status, ssh, check, explain.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
 import { home } from '../host/home.ts';
+import { claimReportDir } from '../host/report-dir.ts';
 import { existingInstance, runnerAlive } from '../host/instance.ts';
 import { instanceName } from '../host/names.ts';
 import { isVirtlabProcess } from '../host/proc.ts';
@@ -21,7 +22,8 @@ import { commandLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
 import { explain } from './course.ts';
 import { interrupts } from './interrupts.ts';
-import { oneLab, reportFormats, reporter } from './output.ts';
+import { reportFormats } from './options.ts';
+import { oneLab, reporter } from './output.ts';
 
 export function instanceStore(name: string): StateStore {
   const st = existingInstance(home(), name);
@@ -191,6 +193,7 @@ export function ssh(o: Options): number {
 export async function check(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'check'));
   const formats = reportFormats(o);
+  if (o.reportDir) claimReportDir(o.reportDir);
   const lab = loadLab(store.state.labFile, undefined, store.state.variant);
   const emit = reporter(o);
   const { signal, dispose, exitCode: stopped } = interrupts();
@@ -204,7 +207,6 @@ export async function check(o: Options): Promise<number> {
     const durationMs = Math.round(performance.now() - t0);
     const { instance, runId, provider } = store.state;
     if (o.reportDir) {
-      mkdirSync(o.reportDir, { recursive: true, mode: 0o700 });
       const report = checkReport({
         lab,
         instance,

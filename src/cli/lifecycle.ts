@@ -3,26 +3,23 @@ import { join } from 'node:path';
 import { EXIT } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
 import { loadLab } from '../lab/load.ts';
-import { providerOptions } from '../providers/index.ts';
-import { checkStepIds, type RunOutcome } from '../runner/run.ts';
+import { claimReportDir } from '../host/report-dir.ts';
+import { checkStepIds } from '../lab/model.ts';
+import type { RunOutcome } from '../runner/run.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { Options } from './args.ts';
 import { instructions } from './course.ts';
 import { down, instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
-import { oneLab, printAccess, reportFormats, reporter, virtTypes } from './output.ts';
-
-/** The provider options (--inventory, --kernel) the command line gave, by key. */
-export function providerOptionsOf(o: Options): Record<string, string | undefined> {
-  const values = o as unknown as Record<string, string | undefined>;
-  return Object.fromEntries(providerOptions().map((p) => [p.key, values[p.key]]));
-}
+import { checkRunOptions, providerOptionsOf, reportFormats } from './options.ts';
+import { oneLab, printAccess, reporter, virtTypes } from './output.ts';
 
 export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
   const ref = oneLab(o, mode);
   const base = loadLab(ref, undefined, o.variant);
-  checkStepIds(base, o.until, o.skip);
-  reportFormats(o);
+  checkRunOptions(o, base);
+  // the report folder is checked and marked before anything is created
+  if (o.reportDir) claimReportDir(o.reportDir);
   // a lab with variants runs each of them (one after another) unless --variant picks one; `up` keeps one variant
   const variants = o.variant ? [o.variant] : base.variants.length && mode === 'run' ? base.variants : [undefined];
   const { signal, dispose, exitCode: stopped } = interrupts();
@@ -38,6 +35,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
         console.log(`\n=== ${lab.name}, variant ${v} (${params}) ===`);
       }
       const reportDir = o.reportDir && variants.length > 1 ? join(o.reportDir, v!) : o.reportDir;
+      if (reportDir && reportDir !== o.reportDir) claimReportDir(reportDir);
       const out = await runWithRetry(
         lab,
         {

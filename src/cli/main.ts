@@ -1,9 +1,12 @@
 // The virtlab command line: the only place that calls process.exit.
-import { DefinitionError, EXIT, formatDiagnostic, VirtlabError } from '../errors.ts';
+import { DefinitionError, EXIT, formatDiagnostic, HostError, VirtlabError } from '../errors.ts';
 import { HELP, parseArgs, type Options } from './args.ts';
 
 // each command's module is loaded when it is asked for: `--help`, `list` or `validate` do not load ssh2 and the
 // providers, so they answer at once
+
+/** Commands that touch machines or the state folder. */
+const NEEDS_ROOT = ['run', 'up', 'down', 'check', 'ssh', 'status', 'reset', 'matrix'];
 
 async function main(argv: string[]): Promise<number> {
   const o: Options = parseArgs(argv);
@@ -14,6 +17,12 @@ async function main(argv: string[]): Promise<number> {
   if (o.help || o.command === 'help') {
     process.stdout.write(HELP);
     return EXIT.ok;
+  }
+  if (NEEDS_ROOT.includes(o.command) && process.getuid?.() !== 0) {
+    throw new HostError(
+      `virtlab ${o.command} must run as root: it manages network namespaces, daemons and the state in /var/lib/virtlab`,
+      `run it as root, e.g. sudo virtlab ${o.command} ...   (list, validate, plan, explain, graph and diff work without root)`,
+    );
   }
   switch (o.command) {
     case 'list':

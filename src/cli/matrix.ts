@@ -7,6 +7,7 @@ import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import { home } from '../host/home.ts';
+import { claimReportDir } from '../host/report-dir.ts';
 import type { RunReport } from '../report/run-report.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import { createConsoleReporter } from '../report/console.ts';
@@ -135,6 +136,7 @@ export async function commandMatrix(o: Options): Promise<number> {
   const lab = loadLab(o.args[0]!, undefined, o.variant);
   const targets = loadTargets(o.targets);
   const dir = o.reportDir ?? join(home().runs, `matrix-${lab.name}-${Date.now().toString(36)}`);
+  claimReportDir(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const cols: MatrixColumn[] = [];
   const { signal, dispose, exitCode: stopped } = interrupts();

@@ -1,9 +1,9 @@
 // What commands print: the event reporter (console or a JSON stream) and how to reach a lab that is up.
+import { UsageError } from '../errors.ts';
 import type { StateStore } from '../host/state.ts';
 import { providerFor } from '../providers/index.ts';
 import { createConsoleReporter } from '../report/console.ts';
 import type { Emit, RunEvent } from '../report/events.ts';
-import { UsageError } from '../errors.ts';
 import type { Options } from './args.ts';
 
 export function reporter(o: Options): Emit {
@@ -33,18 +33,4 @@ export function printAccess(store: StateStore): void {
 export function virtTypes(store: StateStore): (machine: string) => 'qemu' | 'kvm' {
   const machines = providerFor(store.state).attach(store).machines;
   return (name) => machines.find((m) => m.name === name)?.guestVirt ?? 'qemu';
-}
-
-const REPORT_FORMATS = ['json', 'junit', 'html', 'tap'];
-
-export function reportFormats(o: Options): string[] {
-  const list = (o.reportFormat ?? 'json,junit,html')
-    .split(',')
-    .map((x) => x.trim())
-    .filter(Boolean);
-  for (const f of list) {
-    if (!REPORT_FORMATS.includes(f))
-      throw new UsageError(`unknown report format "${f}"`, `formats: ${REPORT_FORMATS.join(', ')}`);
-  }
-  return list;
 }

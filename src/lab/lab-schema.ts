@@ -10,7 +10,8 @@ import { STEP_KINDS } from '../kinds/steps/index.ts';
 const schemaDir = fileURLToPath(new URL('../../schema/', import.meta.url));
 export const LAB_SCHEMA_FILE = `${schemaDir}lab.schema.json`;
 
-const text = { type: 'string' };
+// descriptions and hints are shown on terminals and in reports: no control characters (escape sequences)
+const text = { $ref: '#/definitions/text' };
 const POINTS = {
   type: 'integer',
   minimum: 0,

@@ -1,5 +1,5 @@
 // Finding and loading labs, machines.yml and playbooks; every problem comes back at once as diagnostics.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from '../host/config.ts';
@@ -8,7 +8,7 @@ import { duplicateNames, normaliseCatalogue, type Catalogue } from './catalogue.
 import type { Lab } from './model.ts';
 import { resolveLab } from './resolve.ts';
 import { compileSchemas, validateAgainst, type SchemaName } from './schema.ts';
-import { diag, readSource, type Source, type Transform } from './source.ts';
+import { diag, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
 import { paramsFor, readVariantInfo, render, type VariantInfo } from './variants.ts';
 
 /** The project folder: labs/, machines.yml, playbooks/ (VIRTLAB_ROOT overrides). */
@@ -88,11 +88,8 @@ export function catalogueFor(
 }
 
 export function variantsOf(labFile: string): VariantInfo {
-  try {
-    return readVariantInfo(readFileSync(labFile, 'utf8'));
-  } catch {
-    return { defaults: {}, variants: {} };
-  }
+  const text = readTextFile(labFile);
+  return text === undefined ? { defaults: {}, variants: {} } : readVariantInfo(text);
 }
 
 function resolveFile(
@@ -117,8 +114,11 @@ function resolveFile(
     source: lab.source,
     catalogue: cat.catalogue,
     playbookDir: join(root, 'playbooks'),
-    readFile: (p) => (existsSync(p) ? render(readFileSync(p, 'utf8'), params, p).text : undefined),
-    exists: (p) => existsSync(p) && statSync(p).isFile(),
+    readFile: (p) => {
+      const text = readTextFile(p);
+      return text === undefined ? undefined : render(text, params, p).text;
+    },
+    stat: statPath,
     params,
     variant,
     variants: Object.keys(info.variants),
@@ -166,12 +166,17 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
     const path = t.includes('/') || /\.ya?ml$/.test(t) ? resolvePath(t) : labPath(t, root);
     const kind = classify(path, root);
     if (kind === 'lab') {
-      add(path, resolveFile(path, root, v).diagnostics);
-      for (const name of Object.keys(variantsOf(path).variants))
+      const base = resolveFile(path, root, v).diagnostics;
+      add(path, base);
+      // a variant's own problems, not the ones every rendering of the lab has
+      const same = (d: Diagnostic) => base.some((b) => b.line === d.line && b.col === d.col && b.message === d.message);
+      for (const name of Object.keys(variantsOf(path).variants)) {
+        const own = resolveFile(path, root, v, name).diagnostics.filter((d) => !same(d));
         add(
           path,
-          resolveFile(path, root, v, name).diagnostics.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })),
+          own.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })),
         );
+      }
     } else add(path, loadValidated(path, kind, v, kind === 'machines' ? 'machine catalogue' : 'playbook').diagnostics);
   }
   return { checked, diagnostics };

@@ -1,4 +1,5 @@
 // The resolved lab: every default applied, every name generated, every reference checked.
+import { UsageError } from '../errors.ts';
 
 export type Role = 'hypervisor' | 'peer';
 export type Expect = 'pass' | 'fail';
@@ -125,6 +126,14 @@ export interface Lab {
   /** every variant the lab declares */
   variants: string[];
   exercise?: { goal: string; text?: string; from?: string };
+}
+
+/** --until and --skip name steps the lab has; otherwise a UsageError listing them (before anything happens). */
+export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]): void {
+  const ids = lab.steps.map((s) => s.id);
+  for (const id of [...(until ? [until] : []), ...skip]) {
+    if (!ids.includes(id)) throw new UsageError(`lab ${lab.name} has no step "${id}"`, `its steps: ${ids.join(', ')}`);
+  }
 }
 
 export function endpointName(e: Endpoint): string {

@@ -4,6 +4,7 @@ import type { Catalogue } from './catalogue.ts';
 import { broadcast, type Cidr, contains, formatIp, isHost, parseCidr, parseIp } from './ipv4.ts';
 import { stableMac } from './mac.ts';
 import type { Machine, Nic, Path, Underlay } from './model.ts';
+import { cidrText, macProblem, overlaps, RESERVED_NICS, UNUSABLE } from './reserved.ts';
 import { didYouMean } from './suggest.ts';
 
 export type Report = (path: Path, message: string, hint?: string, key?: boolean) => void;
@@ -28,6 +29,21 @@ export interface RawMachine {
   nics?: Record<string, RawNic>;
 }
 
+/** Every MAC of the lab (NICs, guests' NICs), so that none is used twice or is not a unicast address. */
+export class MacRegistry {
+  private readonly owners = new Map<string, string>();
+  constructor(private readonly err: Report) {}
+  claim(path: Path, mac: string, owner: string): void {
+    const problem = macProblem(mac);
+    if (problem)
+      this.err(path, `${owner}: ${problem}`, 'leave "mac" out for a stable one, or pick another 52:54:00:xx:xx:xx');
+    const key = mac.toLowerCase();
+    const prev = this.owners.get(key);
+    if (prev) this.err(path, `${owner}: MAC ${mac} is already used by ${prev}`, 'every NIC needs its own MAC');
+    else this.owners.set(key, owner);
+  }
+}
+
 export interface Topology {
   networks: Underlay[];
   cidrs: Map<string, Cidr>;
@@ -43,6 +59,15 @@ export function resolveNetworks(raw: Record<string, RawUnderlay>, err: Report): 
       err(['networks', n, 'subnet'], `network "${n}": ${c.error}`);
       continue;
     }
+    const bad = UNUSABLE.find((u) => overlaps(u.cidr, c));
+    if (bad) {
+      err(
+        ['networks', n, 'subnet'],
+        `network "${n}": ${spec.subnet} overlaps ${bad.why}`,
+        'use a private range such as 192.168.x.0/24 or 10.x.y.0/24',
+      );
+      continue;
+    }
     cidrs.set(n, c);
     const gw = spec.gateway ?? formatIp(c.network + 1);
     if (spec.gateway !== undefined && !isHost(c, parseIp(spec.gateway)!)) {
@@ -52,6 +77,15 @@ export function resolveNetworks(raw: Record<string, RawUnderlay>, err: Report): 
       );
     }
     const dhcp = dhcpRange(n, spec, c, err);
+    const g = parseIp(gw);
+    if (dhcp && g !== undefined && g >= parseIp(dhcp.start)! && g <= parseIp(dhcp.end)!) {
+      const at = spec.gateway !== undefined ? ['networks', n, 'gateway'] : ['networks', n, 'dhcp'];
+      err(
+        at,
+        `network "${n}": the gateway ${gw} lies in the DHCP range ${dhcp.start}-${dhcp.end}`,
+        'the DHCP server would hand its own address to a guest: move one of them',
+      );
+    }
     networks.push({
       name: n,
       subnet: spec.subnet,
@@ -89,6 +123,7 @@ export interface MachineInput {
   networks: Omit<Topology, 'machines'>;
   /** every network name the lab declares, valid or not (a NIC on an invalid one is not reported twice) */
   declared: string[];
+  macs: MacRegistry;
   /** a playbook named by machines.yml, or undefined (reported) when it is missing */
   playbook: (machine: string) => string | undefined;
   err: Report;
@@ -110,6 +145,7 @@ export function resolveMachines(i: MachineInput): Machine[] {
     const nics = Object.entries(spec.nics ?? {}).map(([nicName, nic], idx) =>
       resolveNic(i, mName, nicName, nic, idx === 0 ? cat.ipAddr : undefined, cat.path, usedIps),
     );
+    checkNics(i, mName, nics);
     machines.push({
       name: mName,
       role: spec.role,
@@ -123,6 +159,34 @@ export function resolveMachines(i: MachineInput): Machine[] {
     });
   }
   return machines;
+}
+
+/** A machine's NICs: no reserved names, and no two of them on networks that share addresses. */
+function checkNics(i: MachineInput, mName: string, nics: Nic[]): void {
+  nics.forEach((nic, j) => {
+    const at: Path = ['machines', mName, 'nics', nic.name];
+    const reserved = RESERVED_NICS[nic.name];
+    if (reserved) i.err(at, `${mName}: "${nic.name}" is ${reserved}`, 'name lab NICs eth1, eth2, ...', true);
+    i.macs.claim(i.raw[mName]!.nics?.[nic.name]?.mac ? [...at, 'mac'] : at, nic.mac, `${mName} ${nic.name}`);
+    const c = i.networks.cidrs.get(nic.network);
+    const other = nics
+      .slice(0, j)
+      .find(
+        (x) =>
+          x.network !== nic.network &&
+          c &&
+          i.networks.cidrs.get(x.network) &&
+          overlaps(c, i.networks.cidrs.get(x.network)!),
+      );
+    if (other && c) {
+      const oc = i.networks.cidrs.get(other.network)!;
+      i.err(
+        [...at, 'network'],
+        `${mName}: ${nic.name} on "${nic.network}" (${cidrText(c)}) overlaps ${other.name} on "${other.network}" (${cidrText(oc)})`,
+        'a machine cannot route two networks that share addresses: give them different subnets',
+      );
+    }
+  });
 }
 
 /** A NIC's address: `ip:` in the lab, else machines.yml's ip_addr (first NIC), else allocated; or 'dhcp'. */

@@ -18,8 +18,9 @@ import type {
   Machine,
   Path,
   StepBase,
+  Underlay,
 } from './model.ts';
-import { type RawMachine, type Report, resolveMachines, resolveNetworks } from './resolve-topology.ts';
+import { MacRegistry, type RawMachine, type Report, resolveMachines, resolveNetworks } from './resolve-topology.ts';
 import type { ResolveContext } from './resolving.ts';
 import { diag, type Source } from './source.ts';
 import { didYouMean } from './suggest.ts';
@@ -31,7 +32,8 @@ export interface ResolveInput {
   playbookDir: string;
   /** reads a lab file (XML, script); undefined when missing */
   readFile: (absPath: string) => string | undefined;
-  exists: (absPath: string) => boolean;
+  /** what a path is, following links: its real path and type; undefined when it does not exist */
+  stat: (absPath: string) => { real: string; type: 'file' | 'dir' | 'other' } | undefined;
   params?: Record<string, string>;
   variant?: string;
   variants?: string[];
@@ -48,6 +50,8 @@ interface RawLab {
   teardown?: RawItem[];
   assertions?: RawItem[];
   exercise?: { goal: string; text?: string; from?: string };
+  parameters?: Record<string, unknown>;
+  variants?: Record<string, Record<string, unknown>>;
 }
 
 type RawItem = {
@@ -67,6 +71,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
   const labDir = dirname(isAbsolute(source.file) ? source.file : join(process.cwd(), source.file));
   const name = labName(raw, source.file, err);
   const networks = resolveNetworks(raw.networks ?? {}, err);
+  const macs = new MacRegistry(err);
   const machines = resolveMachines({
     lab: name,
     raw: raw.machines ?? {},
@@ -74,9 +79,22 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     networks,
     declared: Object.keys(raw.networks ?? {}),
     err,
+    macs,
     playbook: (m) => playbookOf(input, m, out),
   });
-  const ctx = new Resolver(name, labDir, source.file, machines, Object.keys(raw.machines ?? {}), input, err);
+  const ctx = new Resolver(
+    name,
+    labDir,
+    source.file,
+    machines,
+    networks.networks,
+    Object.keys(raw.machines ?? {}),
+    input,
+    err,
+    macs,
+  );
+  // once, for the lab as written (each variant renders the same declarations)
+  if (input.variant === undefined) checkVariants(raw, err);
   const ids = new Map<string, Path>();
   const steps = resolveItems(raw.steps ?? [], 'steps', ctx, ids);
   const teardown = resolveItems(raw.teardown ?? [], 'teardown', ctx, ids);
@@ -130,10 +148,43 @@ function playbookOf(input: ResolveInput, machine: string, out: Diagnostic[]): st
   const cat = input.catalogue.machines.get(machine)!;
   if (!cat.provision) return undefined;
   const path = join(input.playbookDir, cat.provision);
-  if (input.exists(path)) return path;
-  const msg = `playbook "${cat.provision}" of machine ${machine} not found in playbooks/`;
-  out.push(diag(input.catalogue.source, [...cat.path, 'provision'], msg));
+  const st = input.stat(path);
+  const dir = input.stat(input.playbookDir)?.real;
+  const inside = st && dir && st.real.startsWith(`${dir}/`) && st.type === 'file';
+  if (inside) return path;
+  const why = !st
+    ? 'not found in playbooks/'
+    : st.type !== 'file'
+      ? 'is not a regular file'
+      : 'lies outside playbooks/ (through a link)';
+  out.push(
+    diag(
+      input.catalogue.source,
+      [...cat.path, 'provision'],
+      `playbook "${cat.provision}" of machine ${machine} ${why}`,
+    ),
+  );
   return undefined;
+}
+
+/** A variant may only set parameters the lab declares (a typo would silently set nothing). */
+function checkVariants(raw: RawLab, err: Report): void {
+  const declared = Object.keys(raw.parameters ?? {});
+  for (const [v, params] of Object.entries(raw.variants ?? {})) {
+    for (const k of Object.keys(params ?? {})) {
+      if (declared.includes(k)) continue;
+      const guess = didYouMean(k, declared);
+      const hint = declared.length
+        ? `declared parameters: ${declared.join(', ')}`
+        : 'declare it under "parameters:" with its default';
+      err(
+        ['variants', v, k],
+        `variant "${v}" sets "${k}", which is not a parameter of this lab${guess ? `; did you mean "${guess}"?` : ''}`,
+        hint,
+        true,
+      );
+    }
+  }
 }
 
 function resolveItems(list: RawItem[], base: 'steps' | 'teardown', ctx: Resolver, ids: Map<string, Path>): StepBase[] {
@@ -187,10 +238,23 @@ class Resolver implements ResolveContext {
     private readonly labDir: string,
     private readonly file: string,
     readonly machines: Machine[],
+    private readonly underlays: Underlay[],
     private readonly labMachineNames: string[],
     private readonly input: ResolveInput,
     private readonly report: Report,
+    private readonly macs: MacRegistry,
   ) {}
+
+  claimMac(path: Path, mac: string, owner: string): void {
+    this.macs.claim(path, mac, owner);
+  }
+
+  addressOwner(ip: string): string | undefined {
+    for (const m of this.machines)
+      for (const n of m.nics) if (n.address.split('/')[0] === ip) return `${m.name} ${n.name}`;
+    const gw = this.underlays.find((u) => u.gateway === ip);
+    return gw ? `the gateway of network "${gw.name}"` : undefined;
+  }
 
   err(path: Path, message: string, hint?: string): void {
     this.report(path, message, hint);
@@ -262,16 +326,25 @@ class Resolver implements ResolveContext {
 
   labFile(path: Path, rel: string): string | undefined {
     const abs = normalize(join(this.labDir, rel));
+    const stay = 'file references must stay inside the folder of the lab file';
     if (!abs.startsWith(`${this.labDir}/`)) {
-      this.err(
-        path,
-        `"${rel}" escapes the lab's folder`,
-        'file references must stay inside the folder of the lab file',
-      );
+      this.err(path, `"${rel}" escapes the lab's folder`, stay);
       return undefined;
     }
-    if (!this.input.exists(abs)) {
+    const st = this.input.stat(abs);
+    if (!st) {
       this.err(path, `file "${rel}" not found (looked in ${join(dirname(this.file), rel)})`);
+      return undefined;
+    }
+    // a link may point elsewhere inside the lab's folder, never out of it
+    const folder = this.input.stat(this.labDir)?.real ?? this.labDir;
+    if (!st.real.startsWith(`${folder}/`)) {
+      this.err(path, `"${rel}" is a link to ${st.real}, outside the lab's folder`, stay);
+      return undefined;
+    }
+    if (st.type !== 'file') {
+      const what = st.type === 'dir' ? 'a folder' : 'not a regular file (a device, socket or FIFO)';
+      this.err(path, `"${rel}" is ${what}`, 'name a regular file of the lab');
       return undefined;
     }
     return abs;

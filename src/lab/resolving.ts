@@ -33,6 +33,10 @@ export interface ResolveContext {
   uploaded(machine: string): Set<string>;
   /** a stable MAC for this name within the lab */
   mac(name: string): string;
+  /** records a MAC a NIC uses; reports it when it is not unicast or another NIC has it */
+  claimMac(path: Path, mac: string, owner: string): void;
+  /** what already uses this IPv4 address (a machine's NIC, a network's gateway), if anything */
+  addressOwner(ip: string): string | undefined;
   /** runs after every step and assertion is resolved (references to assertions) */
   later(fn: () => void): void;
   /** ids of the assertions (valid inside `later`) */

@@ -85,6 +85,12 @@ const NOUNS: Record<string, string> = {
   endpoint: 'machine name, guest name or IPv4 address',
   node: 'machine or guest name',
   size: 'whole number (e.g. 2048 or "2048")',
+  line: 'single line of text without control characters (at most 200 characters)',
+  text: 'text without control characters such as terminal escape sequences (at most 4000 characters)',
+  arg: 'argument (at most 4096 characters, no NUL byte)',
+  paramName: 'parameter name (lowercase letters, digits and "_", starting with a letter)',
+  paramValue: 'parameter value (letters, digits, "_", "." and "-")',
+  playbook: 'playbook file name in playbooks/ (no folders, ending in .yml)',
 };
 
 function nounFor(e: ErrorObject): string | undefined {

@@ -1,5 +1,5 @@
 // A parsed YAML file that remembers where every value came from, so any problem can be reported as file:line:col.
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../errors.ts';
@@ -22,20 +22,60 @@ export function displayPath(file: string): string {
 /** Reads and parses a YAML file; returns diagnostics instead of throwing for anything the user can fix. */
 export type Transform = (text: string, file: string) => { text: string; diagnostics: Diagnostic[] };
 
+/** The largest lab, machines.yml, playbook or lab file virtlab reads (a lab is a few KiB). */
+export const MAX_FILE_MIB = 4;
+/** YAML aliases a file may expand (anchors are for reuse; thousands of them are an attack). */
+export const MAX_ALIASES = 100;
+
+/** Why a path cannot be read as a definition: not there, not a regular file, or too large. */
+export function fileProblem(path: string): string | undefined {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+  }
+  if (st.isDirectory()) return 'is a folder, not a file';
+  if (!st.isFile()) return 'is not a regular file (a device, socket or FIFO): refused';
+  if (st.size > MAX_FILE_MIB * 1048576)
+    return `is ${(st.size / 1048576).toFixed(1)} MiB; the limit is ${MAX_FILE_MIB} MiB`;
+  return undefined;
+}
+
+/** A lab file's text, or undefined when it cannot be read within the limits. */
+export function readTextFile(path: string): string | undefined {
+  if (fileProblem(path)) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a path is, following links (its real path and type); undefined when it does not exist. */
+export function statPath(path: string): { real: string; type: 'file' | 'dir' | 'other' } | undefined {
+  try {
+    const st = statSync(path);
+    return { real: realpathSync(path), type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other' };
+  } catch {
+    return undefined;
+  }
+}
+
 export function readSource(
   path: string,
   yamlVersion: '1.1' | '1.2' = '1.2',
   transform?: Transform,
 ): { source?: Source; diagnostics: Diagnostic[] } {
   const file = displayPath(path);
+  const problem = fileProblem(path);
+  if (problem) return { diagnostics: [{ file, line: 1, col: 1, message: `cannot read: ${problem}` }] };
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, not a file' : String((e as Error).message);
-    return { diagnostics: [{ file, line: 1, col: 1, message: `cannot read: ${why}` }] };
+    return { diagnostics: [{ file, line: 1, col: 1, message: `cannot read: ${(e as Error).message}` }] };
   }
   return parseSource(file, bytes, yamlVersion, transform);
 }
@@ -79,10 +119,21 @@ export function parseSource(
   const diagnostics: Diagnostic[] = doc.errors.map((err) => {
     const pos = lines.linePos(err.pos[0]);
     const first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    return { file, line: pos.line, col: pos.col, message: `YAML syntax error: ${first}` };
+    const why = /call stack/i.test(first) ? 'the nesting is too deep' : first;
+    return { file, line: pos.line, col: pos.col, message: `YAML syntax error: ${why}` };
   });
   if (diagnostics.length) return { diagnostics };
-  return { source: { file, text, doc, lines, data: doc.toJS({ maxAliasCount: 100 }) }, diagnostics: [] };
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    // the yaml library refuses to expand an alias bomb (and a merge that refers to itself)
+    const message = /alias/i.test((e as Error).message)
+      ? `YAML aliases expand too far (the limit is ${MAX_ALIASES} alias expansions): refused`
+      : `YAML cannot be read: ${(e as Error).message}`;
+    return { diagnostics: [{ file, line: 1, col: 1, message }] };
+  }
+  return { source: { file, text, doc, lines, data }, diagnostics: [] };
 }
 
 function firstInvalidUtf8(bytes: Buffer): number {

@@ -1,5 +1,6 @@
 // Live console view: stages and steps with durations, a line per assertion, a summary. Plain lines when not a TTY.
 import type { AssertionResult, RunEvent } from './events.ts';
+import { visibleDeep } from './visible.ts';
 
 export interface ConsoleOptions {
   color: boolean;
@@ -26,7 +27,9 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
     pendingLine = undefined;
     o.write(`${s}\n`);
   };
-  return (e: RunEvent) => {
+  return (raw: RunEvent) => {
+    // text from the lab and the machines is shown, never obeyed by the terminal
+    const e = visibleDeep(raw);
     switch (e.type) {
       case 'run-start':
         line(

@@ -1,14 +1,10 @@
 // junit.xml: one testcase per assertion, the failure message carrying the reason and the evidence.
 import type { AssertionResult } from './events.ts';
+import { visible } from './visible.ts';
 
 export function xmlEscape(s: string): string {
-  // XML 1.0 cannot carry most control characters at all: drop them
-  return s
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  // XML 1.0 cannot carry most control characters: they are shown as \xHH (also in the HTML report)
+  return visible(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
 export function evidenceText(r: AssertionResult): string {

@@ -3,12 +3,12 @@
 // preflight is here; the live stages are a table in stages.ts; collect and teardown are in finish.ts.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { HostError, InterruptedError, UsageError } from '../errors.ts';
+import { HostError, InterruptedError } from '../errors.ts';
 import { IntervalClock } from '../host/clock.ts';
 import { home as defaultHome, type Home, writableProblem } from '../host/home.ts';
 import { type ResolvedImage, resolveImage } from '../host/images.ts';
 import { createInstance } from '../host/instance.ts';
-import type { Lab } from '../lab/model.ts';
+import { checkStepIds, type Lab } from '../lab/model.ts';
 import { createProvider } from '../providers/index.ts';
 import type { Provider } from '../providers/port.ts';
 import type { Emit } from '../report/events.ts';
@@ -17,13 +17,6 @@ import { finishRun } from './finish.ts';
 import { runLiveStages } from './stages.ts';
 
 export type { LifecycleOptions, RunOutcome } from './context.ts';
-
-export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]): void {
-  const ids = lab.steps.map((s) => s.id);
-  for (const id of [...(until ? [until] : []), ...skip]) {
-    if (!ids.includes(id)) throw new UsageError(`lab ${lab.name} has no step "${id}"`, `its steps: ${ids.join(', ')}`);
-  }
-}
 
 export async function runLifecycle(
   lab: Lab,

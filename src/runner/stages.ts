@@ -58,6 +58,9 @@ export async function inStage(r: Run, name: Stage, fn: () => Promise<void>): Pro
     r.emit({ type: 'stage-end', stage: name, durationMs: r.ms(ts), ok: true });
   } catch (e) {
     r.emit({ type: 'stage-end', stage: name, durationMs: r.ms(ts), ok: false });
+    // a command that failed because its machine died is the machine's death, even before the watchdog saw it (a
+    // machine that never came up is not: `up` says why it did not)
+    if (name !== 'up') noteCasualties(r);
     if (r.died.signal.aborted && !r.signal.aborted) throw r.died.signal.reason;
     if (r.signal.aborted && !(e instanceof InterruptedError)) throw new InterruptedError(`interrupted during ${name}`);
     // say where it happened: "stage setup: step net-define: define network ... on kvm-01: <cause>"
@@ -85,13 +88,16 @@ async function bringUp(r: Run): Promise<void> {
   );
 }
 
+/** A machine whose own process died (a VM's QEMU, a namespace's init) ends the run as that machine's death. */
+function noteCasualties(r: Run): void {
+  if (r.died.signal.aborted || !r.provider.casualties || r.store.state.machines.length === 0) return;
+  const dead = r.provider.casualties(r.store)[0];
+  if (dead) r.died.abort(new MachineDiedError(dead.machine, dead.why));
+}
+
 function startWatchdog(r: Run): NodeJS.Timeout | undefined {
-  const casualties = r.provider.casualties?.bind(r.provider);
-  if (!casualties) return undefined;
-  return setInterval(() => {
-    const dead = casualties(r.store)[0];
-    if (dead && !r.died.signal.aborted) r.died.abort(new MachineDiedError(dead.machine, dead.why));
-  }, 1000);
+  if (!r.provider.casualties) return undefined;
+  return setInterval(() => noteCasualties(r), 1000);
 }
 
 export async function runStep(r: Run, stage: Stage, st: StepBase): Promise<void> {

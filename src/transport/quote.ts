@@ -24,3 +24,30 @@ export function commandLine(
   ];
   return words.join(' ');
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * An argument as a person should see and paste it: like quoteArg, but control characters (an escape sequence, a
+ * newline) are written as bash's $'\x1b' so that nothing reaches the terminal raw and a paste into bash gives back
+ * exactly the argument.
+ */
+export function displayArg(arg: string): string {
+  if (!CONTROL.test(arg)) return quoteArg(arg);
+  const body = [...arg]
+    .map((c) => {
+      const n = c.codePointAt(0)!;
+      if (c === '\\' || c === "'") return `\\${c}`;
+      if (c === '\n') return '\\n';
+      if (c === '\t') return '\\t';
+      return n < 0x20 || (n >= 0x7f && n <= 0x9f) ? `\\x${n.toString(16).padStart(2, '0')}` : c;
+    })
+    .join('');
+  return `$'${body}'`;
+}
+
+/** A command line to show (and paste into bash): every argument one word, nothing raw on the terminal. */
+export function displayLine(argv: readonly string[]): string {
+  return argv.map(displayArg).join(' ');
+}

@@ -142,10 +142,10 @@ test.serial(
     t.is(done.code, 0, done.stdout.slice(-3000) + done.stderr);
     t.is(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).result, 'pass');
     // the first attempt's report and the dead VM's console are kept next to it
-    t.is(JSON.parse(readFileSync(`${dir}-attempt-1/report.json`, 'utf8')).result, 'error');
-    t.true(existsSync(`${dir}-attempt-1/consoles/machine-kvm-01.log`));
+    t.is(JSON.parse(readFileSync(`${dir}/attempt-1/report.json`, 'utf8')).result, 'error');
+    t.true(existsSync(`${dir}/attempt-1/consoles/machine-kvm-01.log`));
     // the first attempt's machines made way; the second attempt's are the kept instance, and they answer
-    const firstRun = JSON.parse(readFileSync(`${dir}-attempt-1/report.json`, 'utf8')).runId;
+    const firstRun = JSON.parse(readFileSync(`${dir}/attempt-1/report.json`, 'utf8')).runId;
     const kept = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-midrun.json', 'utf8'));
     t.is(kept.status, 'kept');
     t.not(kept.runId, firstRun);

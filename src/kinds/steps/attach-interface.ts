@@ -49,6 +49,7 @@ export const attachInterface = defineStep<AttachInterfaceStep, Raw>({
       ctx.err([...at, 'network'], `guest "${raw.guest}" already has a NIC on "${raw.network}"`);
     }
     const mac = (raw.mac ?? ctx.mac(`${raw.guest}/${raw.network}`)).toLowerCase();
+    ctx.claimMac(raw.mac ? [...at, 'mac'] : at, mac, `guest ${raw.guest}'s NIC on ${raw.network}`);
     g.nics.push({ network: raw.network, mac, step: base.id });
     return { ...base, kind: 'attach-interface', on, guest: raw.guest, network: raw.network, mac };
   },

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { scaled, TIMEOUTS } from '../../host/config.ts';
 import * as cmd from '../../hypervisor/commands.ts';
 import type { StepBase } from '../../lab/model.ts';
+import { displayLine } from '../../transport/quote.ts';
 import { defineStep, ref } from '../define.ts';
 import { guestOf } from '../facts.ts';
 import { waitReady } from '../ready.ts';
@@ -54,7 +55,7 @@ export const command = defineStep<CommandStep, Raw>({
     const script = src && raw.script ? { src, rel: raw.script } : undefined;
     return { ...base, kind: 'command', on: raw.on, argv: raw.argv, script };
   },
-  title: (s) => `run ${s.argv ? s.argv.join(' ') : s.script!.rel} on ${s.on}`,
+  title: (s) => `run ${s.argv ? displayLine(s.argv) : s.script!.rel} on ${s.on}`,
   machine: (s) => s.on,
   commands: (s) =>
     s.argv

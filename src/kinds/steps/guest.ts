@@ -1,7 +1,10 @@
 // guest: a guest VM on a hypervisor, launched with virt-install (or bare QEMU on a macvtap, the seed's way).
 import * as cmd from '../../hypervisor/commands.ts';
 import * as ops from '../../hypervisor/ops.ts';
-import { type Guest, qemuMacvtapName, type StepBase } from '../../lab/model.ts';
+import { normalize } from 'node:path';
+import { parseIp } from '../../lab/ipv4.ts';
+import { type Guest, type Path, qemuMacvtapName, type StepBase } from '../../lab/model.ts';
+import type { ResolveContext } from '../../lab/resolving.ts';
 import { ConsoleExecutor } from '../../transport/console.ts';
 import { defineStep, ref } from '../define.ts';
 import { exec, guestVirt, nodeExec, record } from '../session.ts';
@@ -75,6 +78,25 @@ const schema = {
   },
 };
 
+/** Where a lab's own DHCP server may keep its leases: places of the machine, never the host's files. */
+const LEASE_DIRS = [`${cmd.WORK_DIR}/`, '/var/lib/libvirt/', '/run/', '/tmp/'];
+
+function leasesPathProblem(path: string): string | undefined {
+  if (normalize(path) !== path) return 'is not a plain path (no "..", "." or "//")';
+  return LEASE_DIRS.some((d) => path.startsWith(d)) ? undefined : 'is not a place a lab may read';
+}
+
+function checkStaticIp(ctx: ResolveContext, at: Path, value: string): void {
+  const [ip = '', prefix] = value.split('/');
+  if (parseIp(ip) === undefined || !(Number(prefix) >= 1 && Number(prefix) <= 32)) {
+    ctx.err(at, `"${value}" is not a valid address with its prefix length (A.B.C.D/NN)`);
+    return;
+  }
+  const owner = ctx.addressOwner(ip);
+  if (owner)
+    ctx.err(at, `the guest's static address ${ip} is already used by ${owner}`, 'pick a free address on that network');
+}
+
 export const guest = defineStep<GuestStep, Raw>({
   kind: 'guest',
   summary: 'launches a guest on a hypervisor (virt-install, or bare QEMU on a macvtap)',
@@ -130,7 +152,18 @@ export const guest = defineStep<GuestStep, Raw>({
       step: base.id,
       nics: [{ network, mac, step: base.id }],
     };
-    if (raw.leases && !ctx.checkMachine([...at, 'leases', 'on'], raw.leases.on)) return undefined;
+    ctx.claimMac(raw.mac ? [...at, 'mac'] : at, mac, `guest ${raw.name}`);
+    if (raw.ip) checkStaticIp(ctx, [...at, 'ip'], raw.ip);
+    if (raw.leases) {
+      if (!ctx.checkMachine([...at, 'leases', 'on'], raw.leases.on)) return undefined;
+      const why = leasesPathProblem(raw.leases.path);
+      if (why)
+        ctx.err(
+          [...at, 'leases', 'path'],
+          `leases path ${raw.leases.path} ${why}`,
+          `a lab's own DHCP server keeps its leases under ${LEASE_DIRS.join(', ')}`,
+        );
+    }
     ctx.guests.push(g);
     return { ...base, kind: 'guest', on, guest: g };
   },

@@ -3,6 +3,7 @@ import * as cmd from '../../hypervisor/commands.ts';
 import * as ops from '../../hypervisor/ops.ts';
 import type { StepBase } from '../../lab/model.ts';
 import { parseNetworkXml } from '../../lab/netxml.ts';
+import { MAX_FILE_MIB } from '../../lab/source.ts';
 import { defineStep, ref } from '../define.ts';
 import { exec, record } from '../session.ts';
 
@@ -43,7 +44,12 @@ export const netDefine = defineStep<NetDefineStep, Raw>({
         `add it to the files of an upload step to ${on} before step "${base.id}"`,
       );
     }
-    const parsed = parseNetworkXml(ctx.readFile(src) ?? '');
+    const text = ctx.readFile(src);
+    if (text === undefined) {
+      ctx.err([...at, 'xml'], `${raw.xml}: cannot be read (larger than ${MAX_FILE_MIB} MiB?)`);
+      return undefined;
+    }
+    const parsed = parseNetworkXml(text);
     if ('error' in parsed) {
       ctx.err([...at, 'xml'], `${raw.xml}: ${parsed.error}`);
       return undefined;

@@ -54,6 +54,13 @@ export const upload = defineStep<UploadStep, Raw>({
       up.add(`image:${r}`);
     });
     if (!files.length && !images.length) ctx.err(at, 'upload step lists no files and no images');
+    if (images.length && ctx.machine(raw.to)?.role !== 'hypervisor') {
+      ctx.err(
+        [...at, 'images'],
+        `${raw.to} is a peer: guest images go to a hypervisor`,
+        `upload the images to the machine that runs the guests (role: hypervisor)`,
+      );
+    }
     return { ...base, kind: 'upload', to: raw.to, files, images };
   },
   title: (s) =>
