@@ -162,3 +162,18 @@ test.serial(
     t.deepEqual(orphanNamespaceProcesses(), []);
   },
 );
+
+test.serial('Ctrl-C during a five-minute step over SSH stops it at once and tears down', async (t) => {
+  const run = startVirtlab(['run', 'test/fixtures/labs/long-step.yml', '--name', 'rel-long']);
+  await run.when((e) => e.type === 'step-start' && e.id === 'long', 120000);
+  await new Promise((r) => setTimeout(r, 500));
+  const sent = Date.now();
+  run.child.kill('SIGINT');
+  await run.when((e) => e.type === 'stage-start' && e.stage === 'teardown', 20000);
+  t.true(Date.now() - sent < 3000, `the step stopped ${Date.now() - sent} ms after the interrupt`);
+  const { code } = await run.done;
+  t.is(code, 4);
+  t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'long' && e.status === 'failed'));
+  t.deepEqual(leftovers('rel-long', run.events.find((e) => e.type === 'run-start').runId), []);
+  t.deepEqual(orphanNamespaceProcesses(), []);
+});
