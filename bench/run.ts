@@ -4,9 +4,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { NetnsProvider } from '../src/providers/netns/provider.ts';
 import { home } from '../src/host/home.ts';
 import { StateStore } from '../src/host/state.ts';
+import { NetnsProvider } from '../src/providers/netns/provider.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -58,7 +58,7 @@ for (let i = 1; i <= runs; i++) {
   e2e.push(v.s);
   // virtlab's own time: the whole process (node start included) minus time inside commands and guest waits
   overhead.push(v.s - (rep.timing.commandMs + rep.timing.waitMs) / 1000);
-  for (const [k, ms] of Object.entries<number>(rep.stages)) (stageTimes[k] ??= []).push(ms / 1000);
+  for (const [k, ms] of Object.entries<number>(rep.stages)) stageTimes[k] = [...(stageTimes[k] ?? []), ms / 1000];
   const t0 = performance.now();
   const f = spawnSync('bash', ['bench/floor.sh', image, warm], { encoding: 'utf8' });
   const fs = (performance.now() - t0) / 1000;
@@ -139,7 +139,7 @@ const scale = await new Promise<{
   let readyAt = 0;
   p.stdout.on('data', (d) => {
     buf += d;
-    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) {
+    for (let i = buf.indexOf('\n'); i >= 0; buf = buf.slice(i + 1), i = buf.indexOf('\n')) {
       try {
         const e = JSON.parse(buf.slice(0, i));
         if (e.type === 'stage-start' && e.stage === 'setup') setupAt = Date.parse(e.time);

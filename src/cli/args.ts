@@ -155,12 +155,12 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     if (flag.startsWith('-') && flag !== '-') given.push(flag);
     if (flag === '--no-color') o.color = false;
     else if (flag === '--color') o.color = true;
-    else if (BOOL[flag]) (o as any)[BOOL[flag]!] = true;
+    else if (BOOL[flag]) (o as unknown as Record<string, unknown>)[BOOL[flag]!] = true;
     else if (VALUE[flag] || flag === '--skip') {
       const v = inline ?? argv[++i];
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
       if (flag === '--skip') o.skip.push(v);
-      else (o as any)[VALUE[flag]!] = v;
+      else (o as unknown as Record<string, unknown>)[VALUE[flag]!] = v;
     } else if (a.startsWith('-') && a !== '-') {
       const known = [...Object.keys(BOOL), ...Object.keys(VALUE), '--skip', '--no-color'];
       const guess = didYouMean(flag, known);

@@ -1,22 +1,24 @@
 // Commands that only read definitions: list, validate, plan.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { labGraph, toDot, toMermaid, toSvg } from '../report/graph.ts';
+import { parse } from 'yaml';
 import { EXIT, formatDiagnostic, UsageError } from '../errors.ts';
+import { checkOutFile } from '../host/report-dir.ts';
 import { labPath, listLabNames, loadLab, validate } from '../lab/load.ts';
 import { displayPath } from '../lab/source.ts';
-import { buildPlan, type Plan } from '../runner/plan.ts';
-import { parse } from 'yaml';
+import { labGraph, toDot, toMermaid, toSvg } from '../report/graph.ts';
 import { visible } from '../report/visible.ts';
+import { buildPlan, type Plan } from '../runner/plan.ts';
 import { displayLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
 import { checkRunOptions } from './options.ts';
-import { checkOutFile } from '../host/report-dir.ts';
 
 export function commandList(o: Options): number {
   const rows = listLabNames().map((name) => {
     let description = '';
     try {
-      description = String((parse(readFileSync(labPath(name), 'utf8')) as any)?.description ?? '');
+      description = String(
+        (parse(readFileSync(labPath(name), 'utf8')) as { description?: unknown } | null)?.description ?? '',
+      );
     } catch {
       description = '(invalid: run virtlab validate)';
     }

@@ -1,7 +1,7 @@
 // What stops a run from outside: SIGINT/SIGTERM, and a bug (an exception nothing caught). Either aborts the run's
 // signal, so the runner tears down what it created instead of the process dying with machines still up.
 import { setMaxListeners } from 'node:events';
-import { EXIT } from '../errors.ts';
+import { EXIT, InternalError, InterruptedError } from '../errors.ts';
 
 export interface Interrupts {
   signal: AbortSignal;
@@ -25,8 +25,8 @@ export function interrupts(): Interrupts {
     } else if (!internal)
       process.stderr.write('virtlab: still removing what was created (waits and retries are skipped); please wait\n');
   };
-  const int = () => stop('SIGINT', new Error('SIGINT'));
-  const term = () => stop('SIGTERM', new Error('SIGTERM'));
+  const int = () => stop('SIGINT', new InterruptedError('SIGINT'));
+  const term = () => stop('SIGTERM', new InterruptedError('SIGTERM'));
   const bug = (e: unknown) => {
     // the first one is reported; a second (often a consequence of the first) must not repeat or loop
     if (internal) return;
@@ -34,7 +34,7 @@ export function interrupts(): Interrupts {
     process.stderr.write(
       `\nvirtlab: internal error (a bug; please report it with this trace):\n${(e as Error)?.stack ?? String(e)}\n`,
     );
-    stop('internal error', e instanceof Error ? e : new Error(String(e)));
+    stop('internal error', e instanceof Error ? e : new InternalError(String(e)));
   };
 
   process.on('SIGINT', int);

@@ -2,11 +2,11 @@
 import { join } from 'node:path';
 import { EXIT } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
-import { loadLab } from '../lab/load.ts';
 import { claimReportDir } from '../host/report-dir.ts';
+import { loadLab } from '../lab/load.ts';
 import { checkStepIds } from '../lab/model.ts';
-import type { RunOutcome } from '../runner/run.ts';
 import { runWithRetry } from '../runner/retry.ts';
+import type { RunOutcome } from '../runner/run.ts';
 import type { Options } from './args.ts';
 import { instructions } from './course.ts';
 import { down, instanceStore } from './instances.ts';

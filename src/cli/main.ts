@@ -1,6 +1,6 @@
 // The virtlab command line: the only place that calls process.exit.
 import { DefinitionError, EXIT, formatDiagnostic, HostError, VirtlabError } from '../errors.ts';
-import { HELP, parseArgs, type Options } from './args.ts';
+import { HELP, type Options, parseArgs } from './args.ts';
 
 // each command's module is loaded when it is asked for: `--help`, `list` or `validate` do not load ssh2 and the
 // providers, so they answer at once

@@ -1,28 +1,28 @@
 // virtlab matrix (one lab on several targets) and virtlab diff (what changed between two runs).
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
-import { availableParallelism } from 'node:os';
 import { EXIT, UsageError } from '../errors.ts';
-import { loadLab } from '../lab/load.ts';
-import type { Lab } from '../lab/model.ts';
+import { readConfig, vmSlotCount } from '../host/config.ts';
 import { home } from '../host/home.ts';
 import { claimReportDir } from '../host/report-dir.ts';
-import type { RunReport } from '../report/run-report.ts';
-import { runWithRetry } from '../runner/retry.ts';
-import { createConsoleReporter } from '../report/console.ts';
+import { loadLab } from '../lab/load.ts';
+import type { Lab } from '../lab/model.ts';
 import { providerDef } from '../providers/index.ts';
 import type { ProviderOptions } from '../providers/port.ts';
-import { readConfig, vmSlotCount } from '../host/config.ts';
+import { createConsoleReporter } from '../report/console.ts';
 import {
   diffReports,
   diffText,
+  type MatrixColumn,
   matrixJson,
   matrixJunit,
   matrixMarkdown,
   matrixText,
-  type MatrixColumn,
 } from '../report/matrix.ts';
+import type { RunReport } from '../report/run-report.ts';
+import { runWithRetry } from '../runner/retry.ts';
 import type { Options } from './args.ts';
 import { interrupts } from './interrupts.ts';
 

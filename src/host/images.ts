@@ -5,10 +5,10 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError } from '../errors.ts';
-import { readConfig } from './config.ts';
 import type { Emit } from '../report/events.ts';
-import { LocalExecutor } from '../transport/local.ts';
 import type { CommandClock } from '../transport/executor.ts';
+import { LocalExecutor } from '../transport/local.ts';
+import { readConfig } from './config.ts';
 import type { Home } from './home.ts';
 
 /** A guest image as a lab names it: cirros, or cirros@0.3.2. */

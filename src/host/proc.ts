@@ -1,6 +1,7 @@
 // Processes we start and may later kill: identified by PID *and* start time, so a reused PID is never touched.
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { HostError } from '../errors.ts';
 
 export interface OwnedProcess {
   pid: number;
@@ -42,7 +43,7 @@ export function spawnDetached(
     child.unref();
     // a binary that cannot be started also emits 'error' later: it is reported here, not as an uncaught event
     child.on('error', () => {});
-    if (!child.pid) throw new Error(`cannot start ${argv[0]}`);
+    if (!child.pid) throw new HostError(`cannot start ${argv[0]}`);
     const start = procStart(child.pid);
     return { pid: child.pid, start: start ?? '', ...(group ? { group } : {}) };
   } finally {

@@ -93,14 +93,17 @@ export const qemuPidPath = (guest: string) => `/run/virtlab-qemu-${guest}.pid`;
  * positional parameters, never as script text.
  */
 export function qemuMacvtap(g: Guest, macvtap: string, accel: 'tcg' | 'kvm' = 'tcg'): string[] {
+  // shell variables: expanded by the machine's shell, never by JavaScript
   const script = [
     'set -eu',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter
     'name=$1 lower=$2 mode=$3 mac=$4 disk=$5 log=$6 pidfile=$7 out=$8 mem=$9 accel=${10}',
     'ip link add link "$lower" name "$name" type macvtap mode "$mode"',
     'ip link set dev "$name" address "$mac" up',
     'idx=$(cat "/sys/class/net/$name/ifindex")',
     'want=$(cat "/sys/class/net/$name/macvtap/tap$idx/dev")',
     'have=$(stat -c "%t:%T" "/dev/tap$idx")',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions
     '[ "$(printf "%d:%d" "0x${have%:*}" "0x${have#*:}")" = "$want" ] || { echo "/dev/tap$idx is not $name ($have, want $want)" >&2; exit 3; }',
     'exec 3<>"/dev/tap$idx"',
     'exec qemu-system-x86_64 -name "$name" -machine accel="$accel" -m "$mem" -display none -daemonize -pidfile "$pidfile" ' +

@@ -1,11 +1,11 @@
 // Operations on a hypervisor machine through its Executor, each error saying what we were doing.
 import { wrap } from '../errors.ts';
 import { TIMEOUTS } from '../host/config.ts';
-import { qemuMacvtapName, type Guest } from '../lab/model.ts';
+import { type Guest, qemuMacvtapName } from '../lab/model.ts';
 import type { Executor } from '../transport/executor.ts';
-import { parseDomiflist, parseIpAddrJson, type DomIface, type LinkInfo } from './parse/virsh.ts';
-import { parseVirshLeases, type Lease } from './parse/leases.ts';
 import * as cmd from './commands.ts';
+import { type Lease, parseVirshLeases } from './parse/leases.ts';
+import { type DomIface, type LinkInfo, parseDomiflist, parseIpAddrJson } from './parse/virsh.ts';
 
 async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {

@@ -1,8 +1,8 @@
 // What a step kind and an assertion kind are: one module each, carrying its schema fragment, its resolver, how it
 // is shown (title, machine, commands) and how it runs. The tables in steps/index.ts and checks/index.ts list them.
 import { InternalError } from '../errors.ts';
-import type { ResolveContext } from '../lab/resolving.ts';
 import type { AssertionBase, Path, StepBase } from '../lab/model.ts';
+import type { ResolveContext } from '../lab/resolving.ts';
 import type { Evidence, GridCell, StepStatus } from '../report/events.ts';
 import type { Session } from './session.ts';
 

@@ -1,11 +1,11 @@
 // Facts about guests that several checks need: where a guest's lease lives, its address, its host-side device.
 import { InternalError } from '../errors.ts';
-import { qemuMacvtapName, type Guest, type Lab, type Nic } from '../lab/model.ts';
 import { consoleText, domIfaces, libvirtLeases } from '../hypervisor/ops.ts';
+import { type Lease, parseDnsmasqLeases } from '../hypervisor/parse/leases.ts';
+import { parseReadyLine } from '../hypervisor/parse/virsh.ts';
+import { type Guest, type Lab, type Nic, qemuMacvtapName } from '../lab/model.ts';
 import type { Evidence } from '../report/events.ts';
 import { exec, type Session } from './session.ts';
-import { parseDnsmasqLeases, type Lease } from '../hypervisor/parse/leases.ts';
-import { parseReadyLine } from '../hypervisor/parse/virsh.ts';
 
 export type LeaseSource =
   | { type: 'underlay'; network: string }

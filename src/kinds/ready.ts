@@ -1,12 +1,15 @@
 // Waiting until each guest is ready: its lease exists and its ready line is on the serial console.
 import pRetry from 'p-retry';
 import { HostError, InterruptedError } from '../errors.ts';
+import { scaled } from '../host/config.ts';
+import { consoleText } from '../hypervisor/ops.ts';
+import { CIRROS_READY } from '../hypervisor/parse/virsh.ts';
 import type { Guest } from '../lab/model.ts';
 import { guestLease, guestReady } from './facts.ts';
-import { scaled } from '../host/config.ts';
-import { CIRROS_READY } from '../hypervisor/parse/virsh.ts';
-import { consoleText } from '../hypervisor/ops.ts';
 import { exec, inVm, type Session } from './session.ts';
+
+/** Not ready yet: p-retry tries again. */
+class NotReady extends Error {}
 
 export interface Readiness {
   ip: string;
@@ -37,7 +40,7 @@ export async function waitReady(
         const missing = extra.filter((_, i) => !others[i]!.lease).map((n) => n.network);
         if (lease && ready && missing.length) {
           last = `no lease yet for its NIC on ${missing.join(', ')}`;
-          throw new Error(last);
+          throw new NotReady(last);
         }
         if (lease && ready) return { ip: lease.ip, mac: ready.mac, ms: Math.round(performance.now() - t0) };
         if (lease && !ready && (await consoleText(exec(s, g.on), g.name)).includes(CIRROS_READY)) {
@@ -48,7 +51,7 @@ export async function waitReady(
           : ready
             ? `console says ready (${ready.ip}) but no lease`
             : 'no lease and no ready line yet';
-        throw new Error(last);
+        throw new NotReady(last);
       },
       {
         // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do

@@ -1,6 +1,5 @@
 // machines.yml: the classic Vagrant-lab list, or the richer `machines:` mapping, normalised to one shape.
-import type { Role } from './model.ts';
-import type { Path } from './model.ts';
+import type { Path, Role } from './model.ts';
 import type { Source } from './source.ts';
 
 export interface CatalogueMachine {
@@ -25,12 +24,25 @@ export interface Catalogue {
 
 const num = (v: unknown, dflt: number): number => (v === undefined ? dflt : Number(v));
 
+/** A machine as machines.yml writes it (both forms; the schema has checked it). */
+interface RawCatalogueMachine {
+  name: string;
+  role?: Role;
+  ram?: number | string;
+  vcpu?: number | string;
+  ip_addr?: string;
+  nested?: boolean;
+  provision?: string | boolean;
+  provider?: CatalogueMachine['provider'];
+  kernel?: string;
+}
+
 /** Assumes the data passed schema validation. */
 export function normaliseCatalogue(source: Source): Catalogue {
   const machines = new Map<string, CatalogueMachine>();
-  const data = source.data as any;
+  const data = source.data as RawCatalogueMachine[] | { machines: Record<string, Omit<RawCatalogueMachine, 'name'>> };
   if (Array.isArray(data)) {
-    data.forEach((m: any, i: number) => {
+    data.forEach((m, i) => {
       machines.set(m.name, {
         name: m.name,
         role: m.nested ? 'hypervisor' : undefined,
@@ -43,7 +55,7 @@ export function normaliseCatalogue(source: Source): Catalogue {
       });
     });
   } else {
-    for (const [name, m] of Object.entries<any>(data.machines)) {
+    for (const [name, m] of Object.entries(data.machines)) {
       machines.set(name, {
         name,
         role: m.role ?? (m.nested ? 'hypervisor' : undefined),
@@ -67,9 +79,10 @@ export function duplicateNames(source: Source): { name: string; path: Path }[] {
   if (!Array.isArray(data)) return [];
   const seen = new Set<string>();
   const dups: { name: string; path: Path }[] = [];
-  data.forEach((m: any, i) => {
-    if (seen.has(m?.name)) dups.push({ name: m.name, path: [i, 'name'] });
-    seen.add(m?.name);
+  (data as ({ name?: string } | null)[]).forEach((m, i) => {
+    if (typeof m?.name !== 'string') return;
+    if (seen.has(m.name)) dups.push({ name: m.name, path: [i, 'name'] });
+    seen.add(m.name);
   });
   return dups;
 }

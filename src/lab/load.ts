@@ -2,12 +2,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DefinitionError, type Diagnostic, UsageError } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
-import { DefinitionError, UsageError, type Diagnostic } from '../errors.ts';
-import { duplicateNames, normaliseCatalogue, type Catalogue } from './catalogue.ts';
+import { type Catalogue, duplicateNames, normaliseCatalogue } from './catalogue.ts';
 import type { Lab } from './model.ts';
 import { resolveLab } from './resolve.ts';
-import { compileSchemas, validateAgainst, type SchemaName } from './schema.ts';
+import { compileSchemas, type SchemaName, validateAgainst } from './schema.ts';
 import { diag, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
 import { paramsFor, readVariantInfo, render, type VariantInfo } from './variants.ts';
 

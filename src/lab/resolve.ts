@@ -22,7 +22,7 @@ import type {
 } from './model.ts';
 import { MacRegistry, type RawMachine, type Report, resolveMachines, resolveNetworks } from './resolve-topology.ts';
 import type { ResolveContext } from './resolving.ts';
-import { diag, type Source } from './source.ts';
+import { diag, displayPath, type Source } from './source.ts';
 import { didYouMean } from './suggest.ts';
 
 export interface ResolveInput {
@@ -339,7 +339,7 @@ class Resolver implements ResolveContext {
     // a link may point elsewhere inside the lab's folder, never out of it
     const folder = this.input.stat(this.labDir)?.real ?? this.labDir;
     if (!st.real.startsWith(`${folder}/`)) {
-      this.err(path, `"${rel}" is a link to ${st.real}, outside the lab's folder`, stay);
+      this.err(path, `"${rel}" is a link to ${displayPath(st.real)}, outside the lab's folder`, stay);
       return undefined;
     }
     if (st.type !== 'file') {
@@ -374,8 +374,8 @@ class Resolver implements ResolveContext {
   }
 
   uploaded(machine: string): Set<string> {
-    let s = this.uploads.get(machine);
-    if (!s) this.uploads.set(machine, (s = new Set()));
+    const s = this.uploads.get(machine) ?? new Set<string>();
+    this.uploads.set(machine, s);
     return s;
   }
 

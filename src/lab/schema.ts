@@ -94,7 +94,7 @@ const NOUNS: Record<string, string> = {
 };
 
 function nounFor(e: ErrorObject): string | undefined {
-  const m = /#\/definitions\/([A-Za-z]+)\//.exec(e.schemaPath + '/');
+  const m = /#\/definitions\/([A-Za-z]+)\//.exec(`${e.schemaPath}/`);
   return m ? NOUNS[m[1]!] : undefined;
 }
 
@@ -191,104 +191,121 @@ function pickRelevant(errors: ErrorObject[]): ErrorObject[] {
   return kept;
 }
 
+interface ErrorContext {
+  e: ErrorObject;
+  source: Source;
+  what: string;
+  path: Path;
+  p: Record<string, any>;
+  where: (p: Path) => string;
+}
+
+type Describer = (c: ErrorContext) => Diagnostic | undefined;
+
 function describe(e: ErrorObject, source: Source, what: string): Diagnostic | undefined {
   const path = toPath(e.instancePath);
-  const where = (p: Path) => whereIn(p, source.data);
-  const p = e.params as Record<string, any>;
-  switch (e.keyword) {
-    case 'required':
-      return diag(source, path, `${where(path)} is missing the required field "${p.missingProperty}"`);
-    case 'additionalProperties': {
-      const known = Object.keys((e.parentSchema as any)?.properties ?? {});
-      const key = String(p.additionalProperty);
-      const guess = didYouMean(key, known);
-      return diag(
-        source,
-        [...path, key],
-        `unknown key "${key}" in ${path.length ? where(path) : `the ${what}`}${guess ? `; did you mean "${guess}"?` : ''}`,
-        known.length ? `allowed keys: ${known.join(', ')}` : undefined,
-        { key: true },
-      );
-    }
-    case 'propertyNames':
-      return undefined; // the pattern error that follows says it better
-    case 'pattern':
-    case 'maxLength':
-    case 'minLength': {
-      const parentIsKey = /propertyNames/.test(e.schemaPath);
-      const noun = nounFor(e);
-      const value = parentIsKey ? (p.propertyName ?? path[path.length - 1]) : e.data;
-      if (parentIsKey) {
-        return diag(
-          source,
-          [...path, String(p.propertyName ?? '')],
-          `${show(p.propertyName ?? value)} is not a valid ${noun ?? 'name'}`,
-          undefined,
-          { key: true },
-        );
-      }
-      if (noun) return diag(source, path, `${where(path)}: ${show(value)} is not a valid ${noun}`);
-      if (e.keyword === 'pattern' && /\^\[\^\\n\]\+\$/.test(String(p.pattern)))
-        return diag(source, path, `${where(path)} must be a single line`);
-      return diag(
-        source,
-        path,
-        `${where(path)} ${e.keyword === 'maxLength' ? `is longer than ${p.limit} characters` : e.keyword === 'minLength' ? 'must not be empty' : `does not match ${p.pattern}`}`,
-      );
-    }
-    case 'type':
-      return diag(source, path, `${where(path)} must be ${article(String(p.type))}, not ${typeOf(e.data)}`);
-    case 'enum':
-      return diag(
-        source,
-        path,
-        `${where(path)} is ${show(e.data)}; expected one of: ${(p.allowedValues as unknown[]).map((v) => String(v)).join(', ')}`,
-      );
-    case 'const':
-      return diag(source, path, `${where(path)} must be ${show(p.allowedValue)}`);
-    case 'format':
-      return diag(
-        source,
-        path,
-        `${where(path)}: ${show(e.data)} is not a valid ${p.format === 'ipv4' ? 'IPv4 address' : p.format}`,
-      );
-    case 'discriminator': {
-      const kinds = ((e.parentSchema as any)?.oneOf ?? []).map((r: any) =>
-        String(r.$ref ?? '').replace(/^#\/definitions\/(step|assert)-/, ''),
-      );
-      if (p.error === 'mapping') {
-        const guess = didYouMean(String(p.tagValue), kinds);
-        return diag(
-          source,
-          [...path, 'kind'],
-          `unknown kind ${show(p.tagValue)}${guess ? `; did you mean "${guess}"?` : ''}`,
-          `known kinds: ${kinds.join(', ')}`,
-        );
-      }
-      return diag(source, path, `${where(path)} needs a "kind"`, `known kinds: ${kinds.join(', ')}`);
-    }
-    case 'minItems':
-      return diag(source, path, `${where(path)} must have at least ${p.limit} item${p.limit === 1 ? '' : 's'}`);
-    case 'minProperties':
-      return diag(source, path, `${where(path)} must have at least ${p.limit} entr${p.limit === 1 ? 'y' : 'ies'}`);
-    case 'minimum':
-    case 'maximum':
-      return diag(
-        source,
-        path,
-        `${where(path)} is ${show(e.data)}; must be ${e.keyword === 'minimum' ? 'at least' : 'at most'} ${p.limit}`,
-      );
-    case 'oneOf':
-      return diag(
-        source,
-        path,
-        `${where(path)} has the wrong form: ${show(e.data)}`,
-        (e.parentSchema as any)?.description,
-      );
-    default:
-      return diag(source, path, `${where(path)} ${e.message ?? 'is invalid'}`);
-  }
+  const c: ErrorContext = {
+    e,
+    source,
+    what,
+    path,
+    p: e.params as Record<string, any>,
+    where: (x) => whereIn(x, source.data),
+  };
+  const d = DESCRIBERS[e.keyword];
+  return d ? d(c) : diag(source, path, `${c.where(path)} ${e.message ?? 'is invalid'}`);
 }
+
+const unknownKey: Describer = ({ e, source, what, path, p, where }) => {
+  const known = Object.keys((e.parentSchema as any)?.properties ?? {});
+  const key = String(p.additionalProperty);
+  const guess = didYouMean(key, known);
+  const inWhat = path.length ? where(path) : `the ${what}`;
+  const hint = known.length ? `allowed keys: ${known.join(', ')}` : undefined;
+  return diag(
+    source,
+    [...path, key],
+    `unknown key "${key}" in ${inWhat}${guess ? `; did you mean "${guess}"?` : ''}`,
+    hint,
+    { key: true },
+  );
+};
+
+/** pattern, maxLength, minLength: of a key (propertyNames) or of a value, named by its definition when it has one. */
+const badString: Describer = ({ e, source, path, p, where }) => {
+  const noun = nounFor(e);
+  if (/propertyNames/.test(e.schemaPath)) {
+    const name = p.propertyName ?? path[path.length - 1];
+    return diag(
+      source,
+      [...path, String(p.propertyName ?? '')],
+      `${show(name)} is not a valid ${noun ?? 'name'}`,
+      undefined,
+      { key: true },
+    );
+  }
+  if (noun) return diag(source, path, `${where(path)}: ${show(e.data)} is not a valid ${noun}`);
+  if (e.keyword === 'pattern' && /\^\[\^\\n\]\+\$/.test(String(p.pattern)))
+    return diag(source, path, `${where(path)} must be a single line`);
+  const why =
+    e.keyword === 'maxLength'
+      ? `is longer than ${p.limit} characters`
+      : e.keyword === 'minLength'
+        ? 'must not be empty'
+        : `does not match ${p.pattern}`;
+  return diag(source, path, `${where(path)} ${why}`);
+};
+
+const unknownKind: Describer = ({ e, source, path, p, where }) => {
+  const refs: { $ref?: string }[] = (e.parentSchema as any)?.oneOf ?? [];
+  const kinds = refs.map((r) => String(r.$ref ?? '').replace(/^#\/definitions\/(step|assert)-/, ''));
+  const hint = `known kinds: ${kinds.join(', ')}`;
+  if (p.error !== 'mapping') return diag(source, path, `${where(path)} needs a "kind"`, hint);
+  const guess = didYouMean(String(p.tagValue), kinds);
+  return diag(
+    source,
+    [...path, 'kind'],
+    `unknown kind ${show(p.tagValue)}${guess ? `; did you mean "${guess}"?` : ''}`,
+    hint,
+  );
+};
+
+const DESCRIBERS: Record<string, Describer> = {
+  required: ({ source, path, p, where }) =>
+    diag(source, path, `${where(path)} is missing the required field "${p.missingProperty}"`),
+  additionalProperties: unknownKey,
+  // the pattern error that follows says it better
+  propertyNames: () => undefined,
+  pattern: badString,
+  maxLength: badString,
+  minLength: badString,
+  type: ({ e, source, path, p, where }) =>
+    diag(source, path, `${where(path)} must be ${article(String(p.type))}, not ${typeOf(e.data)}`),
+  enum: ({ e, source, path, p, where }) =>
+    diag(
+      source,
+      path,
+      `${where(path)} is ${show(e.data)}; expected one of: ${(p.allowedValues as unknown[]).map(String).join(', ')}`,
+    ),
+  const: ({ source, path, p, where }) => diag(source, path, `${where(path)} must be ${show(p.allowedValue)}`),
+  format: ({ e, source, path, p, where }) =>
+    diag(
+      source,
+      path,
+      `${where(path)}: ${show(e.data)} is not a valid ${p.format === 'ipv4' ? 'IPv4 address' : p.format}`,
+    ),
+  discriminator: unknownKind,
+  minItems: ({ source, path, p, where }) =>
+    diag(source, path, `${where(path)} must have at least ${p.limit} item${p.limit === 1 ? '' : 's'}`),
+  minProperties: ({ source, path, p, where }) =>
+    diag(source, path, `${where(path)} must have at least ${p.limit} entr${p.limit === 1 ? 'y' : 'ies'}`),
+  minimum: ({ e, source, path, p, where }) =>
+    diag(source, path, `${where(path)} is ${show(e.data)}; must be at least ${p.limit}`),
+  maximum: ({ e, source, path, p, where }) =>
+    diag(source, path, `${where(path)} is ${show(e.data)}; must be at most ${p.limit}`),
+  oneOf: ({ e, source, path, where }) =>
+    diag(source, path, `${where(path)} has the wrong form: ${show(e.data)}`, (e.parentSchema as any)?.description),
+};
 
 function article(type: string): string {
   const t = type

@@ -1,7 +1,7 @@
 // A parsed YAML file that remembers where every value came from, so any problem can be reported as file:line:col.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { relative } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { Diagnostic } from '../errors.ts';
 import type { Path } from './model.ts';
 
@@ -51,6 +51,29 @@ export function readTextFile(path: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Flow collections ([ and {) nested this deep are an attack on the parser, not a lab. */
+export const MAX_DEPTH = 64;
+
+/** The offset where flow collections nest deeper than MAX_DEPTH (outside quotes and comments), if anywhere. */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote) quote = undefined;
+      else if (c === '\\' && quote === '"') i++;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!)))
+      i = text.indexOf('\n', i) < 0 ? text.length : text.indexOf('\n', i);
+    else if (c === '[' || c === '{') {
+      if (++depth > MAX_DEPTH) return i;
+    } else if (c === ']' || c === '}') depth = Math.max(0, depth - 1);
+    else if (c === '\n' && depth === 0) quote = undefined;
+  }
+  return undefined;
 }
 
 /** What a path is, following links (its real path and type); undefined when it does not exist. */
@@ -113,6 +136,12 @@ export function parseSource(
   }
   if (text.trim() === '' || text.split('\n').every((l) => l.trim() === '' || l.trim().startsWith('#'))) {
     return { diagnostics: [{ file, line: 1, col: 1, message: 'the file is empty' }] };
+  }
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    const before = text.slice(0, deep);
+    const [line, col] = [before.split('\n').length, deep - before.lastIndexOf('\n')];
+    return { diagnostics: [{ file, line, col, message: `YAML nesting deeper than ${MAX_DEPTH} levels: refused` }] };
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, version: yamlVersion });

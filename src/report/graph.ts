@@ -102,11 +102,11 @@ export function toSvg(g: Graph, title = ''): string {
   const rows = [0, 1, 2, 3].map((r) => g.nodes.filter((n) => ROW[n.kind] === r));
   const width = Math.max(...rows.map((r) => r.length), 1) * (W + GAP) + GAP;
   const pos = new Map<string, { x: number; y: number }>();
-  rows.forEach((row, r) =>
-    row.forEach((n, i) =>
-      pos.set(n.id, { x: (width - row.length * (W + GAP) + GAP) / 2 + i * (W + GAP), y: 40 + r * (H + 70) }),
-    ),
-  );
+  rows.forEach((row, r) => {
+    row.forEach((n, i) => {
+      pos.set(n.id, { x: (width - row.length * (W + GAP) + GAP) / 2 + i * (W + GAP), y: 40 + r * (H + 70) });
+    });
+  });
   const height = 40 + 4 * (H + 70);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,

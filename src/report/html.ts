@@ -4,7 +4,7 @@ import { basename, relative } from 'node:path';
 import type { Lab } from '../lab/model.ts';
 import type { AssertionResult } from './events.ts';
 import { labGraph, toSvg } from './graph.ts';
-import { evidenceText, xmlEscape as esc } from './junit.ts';
+import { xmlEscape as esc, evidenceText } from './junit.ts';
 
 export interface HtmlInput {
   lab: Lab;

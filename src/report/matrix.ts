@@ -1,7 +1,8 @@
 // A lab across targets: assertions x targets with versions in the header (console, Markdown, JSON, junit), and
 // the difference between two reports (assertions that flipped, versions that differ).
-import type { RunReport } from './run-report.ts';
+
 import { junitXml } from './junit.ts';
+import type { RunReport } from './run-report.ts';
 
 export interface MatrixColumn {
   target: string;

@@ -1,8 +1,8 @@
 // Evidence: guests' console logs (always) and, on failure, the state of every machine and network.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { bootCount } from '../hypervisor/parse/virsh.ts';
 import { consoleText } from '../hypervisor/ops.ts';
+import { bootCount } from '../hypervisor/parse/virsh.ts';
 import type { Session } from '../kinds/session.ts';
 
 async function save(dir: string, name: string, fn: () => Promise<string>): Promise<string | undefined> {

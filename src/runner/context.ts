@@ -1,14 +1,15 @@
 // One lab run in progress: what every stage of the lifecycle reads and writes.
-import type { Home } from '../host/home.ts';
+
 import type { IntervalClock } from '../host/clock.ts';
+import type { Home } from '../host/home.ts';
 import type { ResolvedImage } from '../host/images.ts';
 import type { StateStore } from '../host/state.ts';
 import type { Session } from '../kinds/session.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Provider, ProviderOptions } from '../providers/port.ts';
 import type { AssertionResult, Emit, RunEvent, Stage } from '../report/events.ts';
-import type { MachineVersions } from './collect.ts';
 import type { ReportStep } from '../report/run-report.ts';
+import type { MachineVersions } from './collect.ts';
 
 export interface LifecycleOptions {
   mode: 'run' | 'up';

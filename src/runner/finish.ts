@@ -7,8 +7,8 @@ import { closeAll, inVm } from '../kinds/session.ts';
 import { executeStep, stepTitle } from '../kinds/steps/index.ts';
 import { collectConsoles, collectEvidence, troubledGuests } from './collect.ts';
 import type { Run, RunOutcome, Unstable } from './context.ts';
-import { writeReports } from './report-files.ts';
 import { runReport } from './report-build.ts';
+import { writeReports } from './report-files.ts';
 import { inStage } from './stages.ts';
 import { teardown } from './teardown.ts';
 

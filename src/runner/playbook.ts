@@ -1,5 +1,5 @@
 // Playbooks: the Ansible-style subset classic lab provisioning uses, normalised into typed tasks.
-import { DefinitionError } from '../errors.ts';
+import { DefinitionError, UsageError } from '../errors.ts';
 import { compileSchemas, validateAgainst } from '../lab/schema.ts';
 import { readSource } from '../lab/source.ts';
 
@@ -53,8 +53,7 @@ export function loadPlaybook(path: string): Play[] {
 export function parseKv(s: string): Record<string, string> {
   const out: Record<string, string> = {};
   const re = /([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|((?:\{\{.*?\}\}|[^\s{])+))/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) out[m[1]!] = m[3] ?? m[4] ?? m[5] ?? '';
+  for (const m of s.matchAll(re)) out[m[1]!] = m[3] ?? m[4] ?? m[5] ?? '';
   return out;
 }
 
@@ -90,7 +89,7 @@ function evalTerm(term: string, vars: Record<string, unknown>): boolean {
     if (t === 'true' || t === 'True') return true;
     if (t === 'false' || t === 'False') return false;
     if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(t)) {
-      if (!(t in vars)) throw new Error(`unknown variable "${t}" in when: ${term}`);
+      if (!(t in vars)) throw new UsageError(`unknown variable "${t}" in when: ${term}`);
       return vars[t];
     }
     return t;

@@ -2,16 +2,16 @@
 // and a second run of the same playbook changes nothing.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, basename } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { HostError } from '../errors.ts';
+import { home } from '../host/home.ts';
+import { allDone } from '../host/parallel.ts';
+import type { Session } from '../kinds/session.ts';
 import type { Machine } from '../lab/model.ts';
 import type { Emit, StepStatus } from '../report/events.ts';
 import type { Executor } from '../transport/executor.ts';
 import { fileSha256 } from '../transport/ssh.ts';
-import { home } from '../host/home.ts';
-import { expandTask, hostsMatch, loadPlaybook, toList, type Task } from './playbook.ts';
-import type { Session } from '../kinds/session.ts';
-import { allDone } from '../host/parallel.ts';
+import { expandTask, hostsMatch, loadPlaybook, type Task, toList } from './playbook.ts';
 
 export interface ModuleContext {
   x: Executor;
@@ -93,7 +93,7 @@ export async function runPlaybook(
 }
 
 export async function runModule(t: Task, c: ModuleContext): Promise<TaskOutcome> {
-  const a = t.args as Record<string, any>;
+  const a = t.args as Record<string, unknown>;
   switch (t.module) {
     case 'apt':
       return apt(toList(a.name ?? a.pkg), c);
@@ -123,6 +123,7 @@ export async function runModule(t: Task, c: ModuleContext): Promise<TaskOutcome>
 async function apt(pkgs: string[], c: ModuleContext): Promise<TaskOutcome> {
   const missing: string[] = [];
   for (const p of pkgs) {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
     const r = await c.x.run(['dpkg-query', '-W', '-f=${Status}', p], { check: false });
     if (!/install ok installed/.test(r.stdout)) missing.push(p);
   }
@@ -146,7 +147,7 @@ async function apt(pkgs: string[], c: ModuleContext): Promise<TaskOutcome> {
 const octal = (m: unknown) =>
   m === undefined ? undefined : (typeof m === 'number' ? m.toString(8) : String(m)).replace(/^0+(?=\d{3})/, '');
 
-async function file(a: Record<string, any>, c: ModuleContext): Promise<TaskOutcome> {
+async function file(a: Record<string, unknown>, c: ModuleContext): Promise<TaskOutcome> {
   const path = String(a.path);
   const state = a.state ?? 'file';
   const st = await c.x.run(['stat', '-c', '%F %a %U %G', path], { check: false });
@@ -171,7 +172,7 @@ async function file(a: Record<string, any>, c: ModuleContext): Promise<TaskOutco
 }
 
 /** Applies mode/owner/group when they differ; true when something changed. */
-async function attrs(path: string, a: Record<string, any>, c: ModuleContext): Promise<boolean> {
+async function attrs(path: string, a: Record<string, unknown>, c: ModuleContext): Promise<boolean> {
   const [, mode, owner, group] = (await c.x.run(['stat', '-c', '%F %a %U %G', path])).stdout
     .trim()
     .match(/^(.*) (\d+) (\S+) (\S+)$/)!
@@ -190,7 +191,7 @@ async function attrs(path: string, a: Record<string, any>, c: ModuleContext): Pr
   return changed;
 }
 
-async function copy(a: Record<string, any>, c: ModuleContext): Promise<TaskOutcome> {
+async function copy(a: Record<string, unknown>, c: ModuleContext): Promise<TaskOutcome> {
   let src: string;
   if (a.content !== undefined) {
     src = join(c.downloads, `content-${createHash('sha256').update(String(a.content)).digest('hex').slice(0, 16)}`);
@@ -212,7 +213,7 @@ async function copy(a: Record<string, any>, c: ModuleContext): Promise<TaskOutco
   return { status: !up.skipped || changed ? 'changed' : 'ok' };
 }
 
-async function getUrl(a: Record<string, any>, c: ModuleContext): Promise<TaskOutcome> {
+async function getUrl(a: Record<string, unknown>, c: ModuleContext): Promise<TaskOutcome> {
   const url = String(a.url);
   const cached = join(
     c.downloads,
@@ -223,7 +224,7 @@ async function getUrl(a: Record<string, any>, c: ModuleContext): Promise<TaskOut
     let data: Buffer;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(30000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (!res.ok) throw new HostError(`HTTP ${res.status}`);
       data = Buffer.from(await res.arrayBuffer());
     } catch (e) {
       return {
@@ -264,7 +265,6 @@ async function sysctl(name: string, value: string, c: ModuleContext): Promise<Ta
 export function splitWords(s: string): string[] {
   const out: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  for (const m of s.matchAll(re)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
   return out;
 }

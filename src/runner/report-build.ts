@@ -1,8 +1,9 @@
 // The report of a run and of a `check`: one builder for both, from what the run recorded.
-import type { AssertionResult } from '../report/events.ts';
+
 import type { Lab } from '../lab/model.ts';
-import type { Run, RunOutcome } from './context.ts';
+import type { AssertionResult } from '../report/events.ts';
 import type { RunReport } from '../report/run-report.ts';
+import type { Run, RunOutcome } from './context.ts';
 import { score } from './score.ts';
 
 interface Common {

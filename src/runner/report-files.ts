@@ -1,11 +1,11 @@
 // The report folder: report.json and junit.xml (the console logs and evidence are written by collect).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunReport } from '../report/run-report.ts';
-import { junitXml } from '../report/junit.ts';
-import { htmlReport } from '../report/html.ts';
-import { tapReport } from '../report/tap.ts';
 import type { Lab } from '../lab/model.ts';
+import { htmlReport } from '../report/html.ts';
+import { junitXml } from '../report/junit.ts';
+import type { RunReport } from '../report/run-report.ts';
+import { tapReport } from '../report/tap.ts';
 
 /** Writes the report files asked for; returns their paths. */
 export function writeReports(

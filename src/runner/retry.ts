@@ -6,12 +6,12 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { readConfig } from '../host/config.ts';
 import type { Home } from '../host/home.ts';
+import { home as defaultHome } from '../host/home.ts';
 import type { Lab } from '../lab/model.ts';
 import { providerFor } from '../providers/index.ts';
 import type { Emit } from '../report/events.ts';
 import { type LifecycleOptions, type RunOutcome, runLifecycle } from './run.ts';
 import { teardown } from './teardown.ts';
-import { home as defaultHome } from '../host/home.ts';
 
 export async function runWithRetry(
   lab: Lab,

@@ -24,10 +24,10 @@ export async function runLifecycle(
   emit: Emit,
   signal: AbortSignal,
   h: Home = defaultHome(),
+  provider: Provider = createProvider(o.provider, o.providerOptions),
 ): Promise<RunOutcome> {
   const t0 = performance.now();
   checkStepIds(lab, o.until, o.skip);
-  const provider = createProvider(o.provider, o.providerOptions);
   const clock = new IntervalClock();
   const images = await preflight(lab, provider, h, emit, clock);
   if (signal.aborted) throw new InterruptedError();
@@ -39,7 +39,11 @@ export async function runLifecycle(
     providerOptions: definedOnly(o.providerOptions),
     name: o.name,
   });
-  if (o.until) store.update((st) => void (st.until = o.until));
+  if (o.until) {
+    store.update((st) => {
+      st.until = o.until;
+    });
+  }
   const reportDir = o.reportDir ?? store.state.runDir;
   mkdirSync(reportDir, { recursive: true, mode: 0o700 });
   store.record({ kind: 'dir', path: join(store.state.runDir, 'keys'), owner: 'run' });

@@ -47,6 +47,7 @@ export class ConsoleExecutor implements Executor {
           [
             'sh',
             '-c',
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion on the hypervisor
             'pid=$(cat "$0"); for fd in /proc/$pid/fd/*; do [ "$(readlink "$fd")" = /dev/ptmx ] && sed -n "s#^tty-index:[[:space:]]*#/dev/pts/#p" "/proc/$pid/fdinfo/${fd##*/}"; done; exit 0',
             this.t.qemuPidFile,
           ],

@@ -1,5 +1,5 @@
 // The Executor port: the only way code touches a machine (argv in, result out).
-import { VirtlabError, EXIT } from '../errors.ts';
+import { EXIT, VirtlabError } from '../errors.ts';
 
 export interface RunOptions {
   timeoutMs?: number;

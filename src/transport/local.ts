@@ -1,11 +1,11 @@
 // Host commands without any shell: argv goes straight to execve.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, chmod, mkdir, readFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
-  CommandError,
   type CommandClock,
+  CommandError,
   type CommandResult,
   type Executor,
   type RunOptions,

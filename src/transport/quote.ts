@@ -1,9 +1,10 @@
 // The one place where argv becomes a shell command line (the SSH edge): each argument lands as one literal word.
+import { InternalError } from '../errors.ts';
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
 export function quoteArg(arg: string): string {
-  if (arg.includes('\0')) throw new Error('an argument cannot contain a NUL byte');
+  if (arg.includes('\0')) throw new InternalError('an argument cannot contain a NUL byte');
   if (arg !== '' && SAFE.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
@@ -12,9 +13,10 @@ export function commandLine(
   argv: readonly string[],
   opts: { env?: Record<string, string>; sudo?: boolean } = {},
 ): string {
-  if (!argv.length) throw new Error('empty argv');
+  if (!argv.length) throw new InternalError('empty argv');
   const env = Object.entries(opts.env ?? {}).map(([k, v]) => {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`invalid environment variable name ${JSON.stringify(k)}`);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
+      throw new InternalError(`invalid environment variable name ${JSON.stringify(k)}`);
     return quoteArg(`${k}=${v}`);
   });
   const words = [

@@ -1,11 +1,12 @@
 // Course mode, played by a student on kvm-macvtap: the lab is handed over before net-define, the student does the
 // rest by hand through `virtlab ssh`, forgets promisc, gets a partial score with the promisc hint, fixes it, passes.
-import test from 'ava';
+
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadLab } from '../../src/lab/load.ts';
+import test from 'ava';
 import { stepCommands } from '../../src/kinds/steps/index.ts';
+import { loadLab } from '../../src/lab/load.ts';
 import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
 test.serial('a student does the lab by hand and is graded', async (t) => {

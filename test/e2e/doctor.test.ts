@@ -1,6 +1,7 @@
 // virtlab doctor on this host: what it says about nested virtualization and the images, in text and JSON.
-import test from 'ava';
+
 import { existsSync, readFileSync } from 'node:fs';
+import test from 'ava';
 import { virtlab } from '../helpers/host.ts';
 
 const flags = /^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.split(/\s+/) ?? [];

@@ -1,9 +1,10 @@
 // The mac-filtering underlay: forgetting `promisc` leaves the guest without an address, as the original README
 // warns; turning it on by hand heals the lab without a restart, and turning it off breaks it again.
-import test from 'ava';
+
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
 test.serial('kvm-macvtap --skip promisc fails for the right reason, and promisc by hand heals it', async (t) => {

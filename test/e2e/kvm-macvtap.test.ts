@@ -1,8 +1,9 @@
 // The main job, end to end on real libvirtd, QEMU (TCG), dnsmasq and sshd: `virtlab run kvm-macvtap`.
-import test from 'ava';
+
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'virtlab-e2e-'));

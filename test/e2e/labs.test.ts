@@ -1,8 +1,9 @@
 // The other classic labs, end to end on real components, each expected failure exercised.
-import test, { type ExecutionContext } from 'ava';
+
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'virtlab-labs-'));

@@ -1,16 +1,17 @@
 // The netns provider on real sshd, libvirtd, dnsmasq and QEMU: isolation between machines and instances, the
 // executor, playbook idempotence, and cleanup after the runner is killed with SIGKILL.
-import test from 'ava';
+
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
+import { home } from '../../src/host/home.ts';
+import { StateStore } from '../../src/host/state.ts';
 import { loadLab } from '../../src/lab/load.ts';
 import { NetnsProvider } from '../../src/providers/netns/provider.ts';
-import { home } from '../../src/host/home.ts';
-import { runPlaybook } from '../../src/runner/provision.ts';
-import { StateStore } from '../../src/host/state.ts';
 import type { RunEvent } from '../../src/report/events.ts';
+import { runPlaybook } from '../../src/runner/provision.ts';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 

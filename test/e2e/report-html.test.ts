@@ -1,9 +1,10 @@
 // report.html of a passing and of a failing run, opened offline in headless Chromium: screenshots and the DOM.
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { XMLValidator } from 'fast-xml-parser';
 import { virtlab } from '../helpers/host.ts';
 

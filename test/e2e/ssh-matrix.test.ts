@@ -1,9 +1,10 @@
 // The ssh provider against existing hosts (netns machines with real sshd and libvirtd, host keys pinned), a matrix
 // over two such targets, and the diff between two runs.
-import test from 'ava';
+
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { leftovers, virtlab } from '../helpers/host.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'virtlab-ssh-'));

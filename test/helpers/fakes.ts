@@ -119,6 +119,7 @@ export class FakeProvider implements Provider {
   readonly name = 'fake';
   readonly removed: string[] = [];
   readonly alive = new Set<string>();
+  casualties?: Provider['casualties'];
   constructor(
     readonly execs: Record<string, FakeExecutor>,
     readonly o: { problems?: Problem[]; upFails?: unknown; leak?: string; upEffect?: () => void } = {},

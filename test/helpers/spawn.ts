@@ -1,5 +1,5 @@
 // Runs virtlab in the background with --json and lets a test act when a given event arrives.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface Running {
   child: ChildProcess;
@@ -22,8 +22,7 @@ export function startVirtlab(args: string[], env: Record<string, string> = {}, n
   child.stdout!.on('data', (d: Buffer) => {
     stdout += d;
     buf += d;
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
       try {

@@ -1,10 +1,11 @@
 // Faults injected mid-run on real components: each ends with a clear message naming the machine, stage and cause,
 // evidence collected, and a clean teardown.
-import test from 'ava';
+
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 
@@ -59,7 +60,8 @@ test.serial("the guest's QEMU is killed while it boots", async (t) => {
 });
 
 test.serial('libvirtd of kvm-01 is killed before the setup', async (t) => {
-  const r = await faultRun(t, 'rel-libvirtd', 'setup', () => killIn('rel-libvirtd', 'kvm-01', 'libvirtd'));
+  // killed as the uploads begin: the first command that needs it is the setup's net-define (not a race with it)
+  const r = await faultRun(t, 'rel-libvirtd', 'upload', () => killIn('rel-libvirtd', 'kvm-01', 'libvirtd'));
   t.is(r.code, 3);
   t.regex(
     r.end.message,

@@ -1,9 +1,10 @@
 // SIGINT / SIGTERM in every stage: everything created is removed, the removals are shown, exit 4, a clean host.
-import test from 'ava';
+
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { eventually, leftovers, orphanNamespaceProcesses } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 

@@ -1,7 +1,7 @@
 // virtlab never touches, reads or deletes anything it did not create, whatever the state file, the lab or the
 // options say: forged state files, a reused PID, report folders that are not virtlab's, hostile instance names,
 // a reset to a step that does not exist, and the paste-safety of explain against a kept lab.
-import test from 'ava';
+
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
@@ -15,6 +15,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 

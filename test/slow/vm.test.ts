@@ -1,9 +1,10 @@
 // The slow tier (npm run test:slow, by hand: about 15 minutes more than npm test): a two-kernel matrix, a peer made
 // a VM by machines.yml, macvtap-modes' vepa-hairpin on a VM, and two VM labs at once. npm run test:slow runs
 // test/vm too.
-import test from 'ava';
+
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import test from 'ava';
 import { leftovers, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 import { LONG, removeAfter, tmp } from '../helpers/vm.ts';

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { allocateMgmt, allocateSlots, SLOT_WIDTH } from '../../src/providers/netns/alloc.ts';
 import type { StateStore } from '../../src/host/state.ts';
+import { allocateMgmt, allocateSlots, SLOT_WIDTH } from '../../src/providers/netns/alloc.ts';
 
 // another instance's state, as the netns provider records it
 const fake = (machines: { address?: string; data: Record<string, unknown> }[]) =>

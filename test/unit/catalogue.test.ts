@@ -1,7 +1,7 @@
-import test from 'ava';
-import { mkdtempSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { loadLab } from '../../src/lab/load.ts';
 
 test('the richer machines.yml form (a machines: mapping with roles) is accepted', (t) => {

@@ -1,9 +1,8 @@
 // Every bad-input fixture must fail validation with exactly its golden message (file:line:col + hint).
-import test from 'ava';
+
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
   existsSync,
-  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -12,6 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import test from 'ava';
 import { parse as parseYaml } from 'yaml';
 import { formatDiagnostic } from '../../src/errors.ts';
 import { validate } from '../../src/lab/load.ts';
@@ -37,7 +37,7 @@ for (const f of fixtures) {
     const { diagnostics } = validate([f]);
     t.true(diagnostics.length > 0, 'a bad fixture must produce at least one problem');
     for (const d of diagnostics) t.true(d.line >= 1 && d.col >= 1);
-    const actual = diagnostics.map(formatDiagnostic).join('\n') + '\n';
+    const actual = `${diagnostics.map(formatDiagnostic).join('\n')}\n`;
     const golden = f.replace(/\.yml$/, '.expected');
     if (process.env.UPDATE_GOLDEN || !existsSync(golden)) writeFileSync(golden, actual);
     t.is(actual, readFileSync(golden, 'utf8'));
@@ -62,9 +62,8 @@ test("the project's own labs, machines.yml and playbooks are valid", (t) => {
 });
 
 test('the precompiled validators (npm run build) judge every fixture and every project file exactly as compiling does', (t) => {
-  // inside the project: the generated code requires ajv's runtime from node_modules
-  mkdirSync('node_modules/.cache', { recursive: true });
-  const cache = mkdtempSync('node_modules/.cache/virtlab-validators-');
+  // inside the project (node_modules need not be writable): the generated code requires ajv's runtime from there
+  const cache = mkdtempSync('.validators-');
   t.teardown(() => rmSync(cache, { recursive: true, force: true }));
   const file = join(process.cwd(), cache, 'validators.cjs');
   writePrecompiled(file);

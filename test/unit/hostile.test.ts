@@ -1,11 +1,12 @@
 // Hostile input (test/fixtures/hostile/): every case is refused at validate with its golden message and position,
 // or, for the few that are legitimate (a command with shell syntax or escape sequences in its arguments), accepted
 // and then shown safely. Nothing here needs root or creates anything.
-import test from 'ava';
+
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { explain } from '../../src/cli/course.ts';
 import { formatPlan } from '../../src/cli/definitions.ts';
 import { formatDiagnostic } from '../../src/errors.ts';

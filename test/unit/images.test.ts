@@ -1,10 +1,11 @@
 // The official-CirrOS download path, against a local HTTP server serving an image and its checksum file.
-import test from 'ava';
+
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { cirrosLogin, downloadCirros } from '../../src/host/images.ts';
 
 const image = Buffer.from('not really a qcow2, but bytes all the same\n'.repeat(1000));

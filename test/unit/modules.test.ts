@@ -1,11 +1,12 @@
 // Playbook modules against a real local executor and a local HTTP server: ok/changed/failed and idempotence.
-import test from 'ava';
+
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runModule, type ModuleContext } from '../../src/runner/provision.ts';
+import test from 'ava';
+import { type ModuleContext, runModule } from '../../src/runner/provision.ts';
 import { LocalExecutor } from '../../src/transport/local.ts';
 
 const ctx = (): ModuleContext & { dir: string } => {

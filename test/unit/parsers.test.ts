@@ -1,6 +1,7 @@
 // Parsers tested on output captured from the real tools (test/fixtures/captured).
-import test from 'ava';
+
 import { readFileSync } from 'node:fs';
+import test from 'ava';
 import { parseDnsmasqLeases, parseVirshLeases } from '../../src/hypervisor/parse/leases.ts';
 import {
   bootCount,
@@ -9,8 +10,8 @@ import {
   parseNeighJson,
   parseReadyLine,
 } from '../../src/hypervisor/parse/virsh.ts';
-import { troubledGuests } from '../../src/runner/collect.ts';
 import { parseNetworkXml } from '../../src/lab/netxml.ts';
+import { troubledGuests } from '../../src/runner/collect.ts';
 
 const cap = (f: string) => readFileSync(`test/fixtures/captured/${f}`, 'utf8');
 

@@ -1,6 +1,7 @@
 // The one quoting function: a hostile value must land as one literal argument in a real shell.
-import test from 'ava';
+
 import { spawnSync } from 'node:child_process';
+import test from 'ava';
 import { commandLine, quoteArg } from '../../src/transport/quote.ts';
 
 const HOSTILE = [
@@ -16,6 +17,7 @@ const HOSTILE = [
   '| cat /etc/shadow',
   '> /tmp/x',
   '$HOME',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a hostile value on purpose
   '${IFS}',
   '\\',
   'new\nline',

@@ -1,9 +1,10 @@
 // The report writers against golden files (test/fixtures/golden/): junit.xml, TAP, report.json, the HTML's
 // structure, the console reporter, the matrix and diff. UPDATE_GOLDEN=1 rewrites them after a deliberate change.
-import test from 'ava';
+
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { loadLab } from '../../src/lab/load.ts';
 import { createConsoleReporter } from '../../src/report/console.ts';
 import type { AssertionResult, RunEvent } from '../../src/report/events.ts';
@@ -27,7 +28,7 @@ function golden(t: { is: (a: unknown, b: unknown, m?: string) => void }, name: s
 
 const ev = (machine: string, argv: string[], exitCode: number, stdout: string) => ({ machine, argv, exitCode, stdout });
 
-export const RESULTS: AssertionResult[] = [
+const RESULTS: AssertionResult[] = [
   {
     id: 'lease',
     kind: 'lease',
@@ -122,7 +123,7 @@ export const RESULTS: AssertionResult[] = [
   },
 ];
 
-export const REPORT: RunReport = {
+const REPORT: RunReport = {
   lab: 'kvm-macvtap',
   description: 'Nested KVM host with a libvirt macvtap network',
   instance: 'alice',

@@ -1,8 +1,8 @@
 import test from 'ava';
+import { formatPlan } from '../../src/cli/definitions.ts';
 import { loadLab } from '../../src/lab/load.ts';
 import { stableMac } from '../../src/lab/mac.ts';
 import { buildPlan } from '../../src/runner/plan.ts';
-import { formatPlan } from '../../src/cli/definitions.ts';
 
 test('kvm-macvtap resolves machines from the classic machines.yml', (t) => {
   const lab = loadLab('kvm-macvtap');

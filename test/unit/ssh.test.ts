@@ -1,8 +1,9 @@
 // The ssh Executor's connect path against machines that are not ready yet: a local TCP server that accepts and then
 // stays silent, resets or closes the connection before any SSH banner (as a booting VM or a starting sshd can). Every
 // failure must come back as a HostError from connect(), never as an 'error' event that ends the process.
-import test from 'ava';
+
 import { createServer, type Server, type Socket } from 'node:net';
+import test from 'ava';
 import ssh2 from 'ssh2';
 import { HostError } from '../../src/errors.ts';
 import { SshExecutor } from '../../src/transport/ssh.ts';

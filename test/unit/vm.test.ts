@@ -1,7 +1,7 @@
 // Pure logic of the vm provider: kernel choice, the QEMU command line, the namespace links, the seed, matrix waves.
 import test from 'ava';
+import { type Target, waves } from '../../src/cli/matrix.ts';
 import { readConfig, vmSlotCount } from '../../src/host/config.ts';
-import { waves, type Target } from '../../src/cli/matrix.ts';
 import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
 import { DEFAULT_KERNELS, imageKernels, parseKernels, pickKernel } from '../../src/providers/netns/vm/image.ts';
 import { mgmtMac, vmLinks } from '../../src/providers/netns/vm/machine.ts';
@@ -114,7 +114,7 @@ test('matrix waves: VM targets one at a time on a small host, more with more cor
   t.deepEqual(names(waves([vm('a'), vm('b'), ns('c')], 2, () => [])), [['a', 'c'], ['b']]);
   t.deepEqual(names(waves([vm('a'), vm('b')], 8, () => [])), [['a', 'b']]);
   const ssh = (name: string): Target => ({ name, provider: 'ssh', options: { inventory: name } });
-  t.deepEqual(names(waves([ssh('x'), ssh('y')], 8, (tg) => ['10.0.0.1:22'])), [['x'], ['y']]);
+  t.deepEqual(names(waves([ssh('x'), ssh('y')], 8, (_tg) => ['10.0.0.1:22'])), [['x'], ['y']]);
 });
 
 test('VM slots: one lab of VMs per 4 cores, at least one; VIRTLAB_VM_SLOTS overrides', async (t) => {

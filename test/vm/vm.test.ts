@@ -1,10 +1,11 @@
 // The VM tier, run by `npm test` (CI): kvm-01 as a real QEMU VM (vm provider) with its own kernel and KVM inside it
 // (nested, under TCG -cpu max), end to end; an unknown kernel; a VM that dies while booting or mid-run; the
 // mac-filtering LAN following a VM's promiscuous flag. The rest of the VM suite is test/slow (npm run test:slow).
-import test from 'ava';
+
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 import { isAlive, LONG, qemuOf, removeAfter, tmp } from '../helpers/vm.ts';

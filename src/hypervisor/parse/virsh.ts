@@ -33,9 +33,21 @@ export interface LinkInfo {
   kind?: string;
 }
 
+/** iproute2's JSON for a link, as far as virtlab reads it. */
+interface IpLinkJson {
+  ifname: string;
+  ifindex: number;
+  flags?: string[];
+  address?: string;
+  operstate?: string;
+  promiscuity?: number;
+  linkinfo?: { info_kind?: string };
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
 /** `ip -j -d addr show dev X` (one object per link). */
 export function parseIpAddrJson(text: string): LinkInfo[] {
-  const arr = JSON.parse(text || '[]') as any[];
+  const arr = JSON.parse(text || '[]') as IpLinkJson[];
   return arr.map((l) => ({
     ifname: l.ifname,
     ifindex: l.ifindex,
@@ -44,7 +56,7 @@ export function parseIpAddrJson(text: string): LinkInfo[] {
     operstate: l.operstate,
     promiscuity: l.promiscuity,
     kind: l.linkinfo?.info_kind,
-    ipv4: (l.addr_info ?? []).filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`),
+    ipv4: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
   }));
 }
 
@@ -57,7 +69,8 @@ export interface Neighbour {
 
 /** `ip -j neigh show` */
 export function parseNeighJson(text: string): Neighbour[] {
-  return (JSON.parse(text || '[]') as any[]).map((n) => ({
+  const arr = JSON.parse(text || '[]') as { dst: string; lladdr?: string; state?: string[]; dev: string }[];
+  return arr.map((n) => ({
     dst: n.dst,
     lladdr: n.lladdr?.toLowerCase(),
     state: n.state ?? [],

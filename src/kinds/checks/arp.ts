@@ -1,6 +1,7 @@
 // arp: a node's neighbour entry for a machine or guest carries that target's MAC (or, with proxy ARP, another's).
-import { type AssertionBase, type Endpoint, endpointName } from '../../lab/model.ts';
+
 import { parseNeighJson, parseProcArp } from '../../hypervisor/parse/virsh.ts';
+import { type AssertionBase, type Endpoint, endpointName } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
 import { guestOf, machineNic } from '../facts.ts';
 import { nodeExec } from '../session.ts';

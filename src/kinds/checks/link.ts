@@ -1,6 +1,7 @@
 // link: a NIC of a machine, or a guest's host-side device, is (not) promiscuous, up, or has an IPv4 address.
-import type { AssertionBase } from '../../lab/model.ts';
+
 import { linkInfo } from '../../hypervisor/ops.ts';
+import type { AssertionBase } from '../../lab/model.ts';
 import type { Evidence } from '../../report/events.ts';
 import { defineCheck, ref } from '../define.ts';
 import { guestDevice, guestOf } from '../facts.ts';

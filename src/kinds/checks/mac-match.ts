@@ -1,6 +1,7 @@
 // mac-match: the MAC the guest reports equals the lab's MAC and that of its host-side device (found, never assumed).
-import type { AssertionBase } from '../../lab/model.ts';
+
 import { linkInfo } from '../../hypervisor/ops.ts';
+import type { AssertionBase } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
 import { guestDevice, guestOf, guestReady } from '../facts.ts';
 import { exec } from '../session.ts';

@@ -1,7 +1,8 @@
 // guest: a guest VM on a hypervisor, launched with virt-install (or bare QEMU on a macvtap, the seed's way).
+
+import { normalize } from 'node:path';
 import * as cmd from '../../hypervisor/commands.ts';
 import * as ops from '../../hypervisor/ops.ts';
-import { normalize } from 'node:path';
 import { parseIp } from '../../lab/ipv4.ts';
 import { type Guest, type Path, qemuMacvtapName, type StepBase } from '../../lab/model.ts';
 import type { ResolveContext } from '../../lab/resolving.ts';

@@ -1,8 +1,8 @@
 // upload: lab files to the machine's working folder, guest images to libvirt's images folder.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { allDone } from '../../host/parallel.ts';
 import { HostError } from '../../errors.ts';
+import { allDone } from '../../host/parallel.ts';
 import * as cmd from '../../hypervisor/commands.ts';
 import type { ImageRef, StepBase } from '../../lab/model.ts';
 import { hasTemplates, render } from '../../lab/variants.ts';

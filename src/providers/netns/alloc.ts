@@ -1,8 +1,8 @@
 // Host-wide allocation of management /30s and ifindex slots, free of every live instance's and the host's own.
 import { readdirSync } from 'node:fs';
 import { HostError } from '../../errors.ts';
-import { formatIp, parseIp } from '../../lab/ipv4.ts';
 import type { StateStore } from '../../host/state.ts';
+import { formatIp, parseIp } from '../../lab/ipv4.ts';
 import { nsMachines } from './state.ts';
 
 /** 100.127.0.0/16: the top of the shared address space (RFC 6598), used only on our own veths. */

@@ -1,5 +1,5 @@
 // The files that make a netns machine: its init script, sshd config and private libvirt configuration.
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface MachineLayout {

@@ -53,12 +53,30 @@ function processNetns(pid: number): string | undefined {
   }
 }
 
-/** A process is ours when it is the one we started (PID and start time) and lives in one of our namespaces. */
-export function processIsOurs(p: OwnedProcess, ourNamespaceInodes: Set<number>): Verdict {
+/** What a run's processes name on their command lines: its namespaces (ip netns exec) or its own folder. */
+export function processMarks(s: LabState, h: Home): string[] {
+  return [nsPrefix(s), `${join(h.runs, `${s.instance}-${s.runId}`)}/`];
+}
+
+/**
+ * A process is ours when it is the one we started (PID and start time) and lives in one of our namespaces, or, in
+ * the moment before `ip netns exec` has entered it, names one of them (or the run's folder) on its command line.
+ */
+export function processIsOurs(p: OwnedProcess, ourNamespaceInodes: Set<number>, marks: string[] = []): Verdict {
   if (!isAlive(p)) return no('it is not running (or its PID now belongs to another process)');
   const ns = processNetns(p.pid);
   const ino = Number(/^net:\[(\d+)\]$/.exec(ns ?? '')?.[1]);
-  return ourNamespaceInodes.has(ino) ? { ok: true } : no('it does not live in a namespace of this run');
+  if (ourNamespaceInodes.has(ino)) return { ok: true };
+  const cmd = commandLineOf(p.pid);
+  return marks.some((m) => cmd.includes(m)) ? { ok: true } : no('it does not live in a namespace of this run');
+}
+
+function commandLineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
 }
 
 /** The run's own folder under VIRTLAB_HOME/runs; a folder is ours only strictly inside it, and not through a link. */

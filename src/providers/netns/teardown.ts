@@ -7,7 +7,15 @@ import type { Resource, StateStore } from '../../host/state.ts';
 import type { Emit } from '../../report/events.ts';
 import type { LocalExecutor } from '../../transport/local.ts';
 import { SLOT_WIDTH, tapNumbers } from './alloc.ts';
-import { dirIsOurs, linkIsOurs, namespaceIsOurs, netnsInode, processIsOurs, type Verdict } from './ownership.ts';
+import {
+  dirIsOurs,
+  linkIsOurs,
+  namespaceIsOurs,
+  netnsInode,
+  processIsOurs,
+  processMarks,
+  type Verdict,
+} from './ownership.ts';
 import { nsMachines } from './state.ts';
 
 type Of<K extends Resource['kind']> = Extract<Resource, { kind: K }>;
@@ -26,12 +34,13 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
   const namespaces = res.filter((r): r is Of<'netns'> => r.kind === 'netns' && existsSync(`/run/netns/${r.name}`));
   const ours = namespaces.filter((r) => !refuse(`namespace ${r.name}`, namespaceIsOurs(r, s)));
   const inodes = new Set(ours.map((r) => netnsInode(r.name)).filter((i): i is number => i !== undefined));
+  const marks = processMarks(s, home);
   // 1. processes: the recorded ones, then anything still inside our namespaces (covers a kill -9 mid-start)
   await Promise.all(
     res.map(async (r) => {
       if (r.kind !== 'process' || !r.proc || !isAlive(r.proc)) return;
       const what = `process ${r.label} (pid ${r.proc.pid})`;
-      if (refuse(what, processIsOurs(r.proc, inodes))) return;
+      if (refuse(what, processIsOurs(r.proc, inodes, marks))) return;
       emit({ type: 'removed', what, ok: await killOwned(r.proc) });
     }),
   );
@@ -104,7 +113,7 @@ export function scan(store: StateStore, home: Home): string[] {
   for (const r of s.resources) {
     if (r.kind === 'link' && existsSync(`/sys/class/net/${r.name}`) && linkIsOurs(r.name, s).ok)
       found.push(`link ${r.name}`);
-    if (r.kind === 'process' && r.proc && isAlive(r.proc) && (processIsOurs(r.proc, inodes).ok || !inodes.size)) {
+    if (r.kind === 'process' && r.proc && isAlive(r.proc) && processIsOurs(r.proc, inodes, processMarks(s, home)).ok) {
       found.push(`process ${r.label} (pid ${r.proc.pid})`);
     }
     if (r.kind === 'dir' && existsSync(r.path) && dirIsOurs(r.path, s, home).ok) found.push(`folder ${r.path}`);

@@ -5,8 +5,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError, UsageError } from '../../../errors.ts';
-import type { Emit } from '../../../report/events.ts';
 import type { Home } from '../../../host/home.ts';
+import type { Emit } from '../../../report/events.ts';
 import { LocalExecutor } from '../../../transport/local.ts';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/build-vm-image.sh', import.meta.url));

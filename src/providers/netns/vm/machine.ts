@@ -1,15 +1,15 @@
 // A VM machine inside its namespace: the links that join QEMU's taps to the namespace's veths, the seed, and QEMU.
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readConfig } from '../../../host/config.ts';
+import { type OwnedProcess, spawnDetached } from '../../../host/proc.ts';
 import type { Machine } from '../../../lab/model.ts';
-import { spawnDetached, type OwnedProcess } from '../../../host/proc.ts';
-import type { NsMachine, VmState } from '../state.ts';
 import { LocalExecutor } from '../../../transport/local.ts';
 import { MGMT_NIC } from '../names.ts';
-import { readConfig } from '../../../host/config.ts';
+import type { NsMachine, VmState } from '../state.ts';
 import { hostAccel } from './accel.ts';
-import { DEFAULT_KERNEL, requireKernel, type MachineImage } from './image.ts';
+import { DEFAULT_KERNEL, type MachineImage, requireKernel } from './image.ts';
 import { qemuArgv, vmBridge, vmTap } from './qemu.ts';
 import { writeSeed } from './seed.ts';
 

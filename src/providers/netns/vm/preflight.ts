@@ -2,8 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { readConfig } from '../../../host/config.ts';
 import type { Machine } from '../../../lab/model.ts';
-import { which } from '../preflight.ts';
 import type { Problem } from '../../port.ts';
+import { which } from '../preflight.ts';
 import { hostAccel, hostNested } from './accel.ts';
 
 const TOOLS: Record<string, string> = {

@@ -1,6 +1,6 @@
 // The per-boot seed of a VM machine: a plain tar (attached as a raw read-only disk) that the image's
 // virtlab-seed service applies before networking and sshd start. Only data, no script text.
-import { mkdirSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalExecutor } from '../../../transport/local.ts';
 

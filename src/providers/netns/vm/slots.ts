@@ -5,11 +5,11 @@ import { availableParallelism } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HostError } from '../../../errors.ts';
 import { readConfig, vmSlotCount } from '../../../host/config.ts';
-import type { Emit } from '../../../report/events.ts';
 import type { Home } from '../../../host/home.ts';
 import { runnerAlive } from '../../../host/instance.ts';
 import { withHostLock } from '../../../host/lock.ts';
 import { StateStore } from '../../../host/state.ts';
+import type { Emit } from '../../../report/events.ts';
 import { isNsState, nsData, setNsData } from '../state.ts';
 
 /** One lab of VMs per 4 cores (at least one); VIRTLAB_VM_SLOTS overrides. */

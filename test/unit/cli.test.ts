@@ -1,0 +1,144 @@
+// The commands' own logic against a private VIRTLAB_HOME: status and down over state files (good, corrupt and
+// forged), reset refusing an unknown step before it removes anything, doctor's JSON, the access lines.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+import { parseArgs } from '../../src/cli/args.ts';
+import { doctor } from '../../src/cli/doctor.ts';
+import { down, status } from '../../src/cli/instances.ts';
+import { reset } from '../../src/cli/lifecycle.ts';
+import { printAccess, reporter } from '../../src/cli/output.ts';
+import { EXIT, UsageError } from '../../src/errors.ts';
+import { StateStore } from '../../src/host/state.ts';
+import { tmpHome } from '../helpers/fakes.ts';
+
+const home = tmpHome();
+process.env.VIRTLAB_HOME = home.root;
+mkdirSync(home.state, { recursive: true });
+
+function captureStdout(fn: () => unknown): Promise<{ out: string; err: string; result: unknown }> {
+  const [write, ewrite, log, elog] = [process.stdout.write, process.stderr.write, console.log, console.error];
+  let out = '';
+  let err = '';
+  process.stdout.write = ((s: string) => {
+    out += s;
+    return true;
+  }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => {
+    err += s;
+    return true;
+  }) as typeof process.stderr.write;
+  console.log = (...a: unknown[]) => {
+    out += `${a.join(' ')}\n`;
+  };
+  console.error = (...a: unknown[]) => {
+    err += `${a.join(' ')}\n`;
+  };
+  const restore = () => {
+    [process.stdout.write, process.stderr.write, console.log, console.error] = [write, ewrite, log, elog];
+  };
+  return Promise.resolve()
+    .then(fn)
+    .then(
+      (result) => {
+        restore();
+        return { out, err, result };
+      },
+      (e) => {
+        restore();
+        throw e;
+      },
+    );
+}
+
+const state = (instance: string, extra: Record<string, unknown> = {}) => ({
+  version: 2,
+  instance,
+  lab: 'kvm-macvtap',
+  labFile: 'labs/kvm-macvtap.yml',
+  runId: 'abc123',
+  provider: 'netns',
+  providerOptions: {},
+  runner: { pid: 999999, start: '1' },
+  createdAt: new Date(Date.now() - 90_000).toISOString(),
+  runDir: join(home.runs, `${instance}-abc123`),
+  keyFile: '/nonexistent',
+  status: 'kept',
+  resources: [],
+  machines: [
+    {
+      name: 'kvm-01',
+      role: 'hypervisor',
+      ram: 2048,
+      vcpu: 2,
+      address: '100.127.0.2',
+      hostKey: '',
+      data: { ns: 'x', dir: '/x', mgmtLink: 'l', mgmtLocal: '100.127.0.1' },
+    },
+  ],
+  ...extra,
+});
+
+test.serial(
+  'status lists instances and their machines; --json too; a corrupt state file is named with exit 3',
+  async (t) => {
+    writeFileSync(StateStore.pathFor(home, 'alice'), JSON.stringify(state('alice')));
+    const text = await captureStdout(() => status(parseArgs(['status'])));
+    t.is(text.result, EXIT.ok);
+    t.regex(text.out, /^alice {2}lab kvm-macvtap, run abc123, up, age 9\d s$/m);
+    t.regex(text.out, /kvm-01 +hypervisor +100\.127\.0\.2 +2048 MiB, 2 vCPU/);
+    const json = await captureStdout(() => status(parseArgs(['status', '--json'])));
+    t.like(JSON.parse(json.out)[0], {
+      instance: 'alice',
+      status: 'kept',
+      machines: [{ name: 'kvm-01', kind: 'namespace' }],
+    });
+    writeFileSync(StateStore.pathFor(home, 'broken'), '{"version": 2');
+    const bad = await captureStdout(() => status(parseArgs(['status'])));
+    t.is(bad.result, EXIT.host);
+    t.regex(bad.err, /cannot use .*broken\.json: state file .* is corrupted \(not JSON\)/);
+    const forget = await captureStdout(() => down(parseArgs(['down', '--force-forget', 'broken'])));
+    t.is(forget.result, EXIT.ok);
+    t.regex(forget.out, /broken: state file .* dropped; nothing it listed was removed/);
+  },
+);
+
+test.serial('reset to a step the lab does not have changes nothing', async (t) => {
+  writeFileSync(StateStore.pathFor(home, 'bob'), JSON.stringify(state('bob')));
+  const e = await t.throwsAsync(reset(parseArgs(['reset', 'bob', '--to', 'nosuch'])));
+  t.true(e instanceof UsageError);
+  t.regex(e!.message, /lab kvm-macvtap has no step "nosuch"/);
+  t.is(StateStore.load(StateStore.pathFor(home, 'bob')).state.status, 'kept', 'the instance is untouched');
+});
+
+test.serial('down needs an instance or --all, not both', async (t) => {
+  await t.throwsAsync(down(parseArgs(['down'])), { message: /down needs an instance name or --all/ });
+  await t.throwsAsync(down(parseArgs(['down', 'x', '--all'])), { message: /either instance names or --all/ });
+});
+
+test.serial("doctor --json lists every environment variable and the providers' findings", async (t) => {
+  const r = await captureStdout(() => doctor(parseArgs(['doctor', '--json'])));
+  const j = JSON.parse(r.out);
+  t.true(
+    ['VIRTLAB_HOME', 'VIRTLAB_READY_TIMEOUT', 'VIRTLAB_RETRY'].every((n) =>
+      j.environment.some((e: { name: string }) => e.name === n),
+    ),
+  );
+  t.is(j.environment.find((e: { name: string }) => e.name === 'VIRTLAB_HOME').value, home.root);
+  t.is(typeof j.ok, 'boolean');
+  t.is(r.result, j.ok ? EXIT.ok : EXIT.host);
+});
+
+test.serial(
+  'the access lines name every machine with its address; the JSON reporter writes one event per line',
+  async (t) => {
+    const store = StateStore.load(StateStore.pathFor(home, 'alice'));
+    const r = await captureStdout(() => printAccess(store));
+    t.regex(r.out, /virtlab ssh alice kvm-01 +\(hypervisor, 100\.127\.0\.2\)/);
+    const j = await captureStdout(() =>
+      reporter(parseArgs(['run', 'x', '--json']))({ type: 'stage-start', stage: 'up' }),
+    );
+    t.like(JSON.parse(j.out), { type: 'stage-start', stage: 'up' });
+  },
+);
