@@ -218,6 +218,24 @@ if (vm)
     `vm: kvm-macvtap with kvm-01 as a VM ${vm.e2e_s} s (${vm.passed ? 'passed' : 'FAILED'}), the VM ready in ${vm.machine_up_s} s, guests under ${vm.guests}, peak RSS ${vm.peak_rss_mb} MB`,
   );
 
+// 5. host networks: linux-bridge end to end, and how fast a lab whose namespace machines need a kernel feature this
+// host lacks (vlan's netns variant, here without 802.1Q) is refused, the whole process included
+const bridgeRuns: number[] = [];
+for (let i = 0; i < Math.min(runs, 3); i++) {
+  const v = virtlab(['run', 'linux-bridge', '--name', 'bench-lbr']);
+  if (v.code !== 0) throw new Error(`linux-bridge failed in the benchmark:\n${v.out}`);
+  bridgeRuns.push(v.s);
+}
+const refusals = [1, 2, 3].map(() => virtlab(['run', 'vlan', '--variant', 'netns', '--name', 'bench-vlan']));
+const hostNetworks = {
+  linux_bridge_e2e_s: r2(median(bridgeRuns)),
+  // undefined where this host's kernel has 802.1Q (the variant then runs instead of being refused)
+  feature_refusal_s: refusals.every((x) => x.code === 3) ? r2(median(refusals.map((x) => x.s))) : undefined,
+};
+log(
+  `host networks: linux-bridge ${hostNetworks.linux_bridge_e2e_s} s, a lab needing 802.1Q refused in ${hostNetworks.feature_refusal_s ?? '(not refused: the kernel has it)'} s`,
+);
+
 const results = {
   when: new Date().toISOString(),
   runs,
@@ -231,6 +249,7 @@ const results = {
   ssh_connect_ms: r2(sshConnectMs),
   scale,
   vm,
+  host_networks: hostNetworks,
   host: hostInfo(),
 };
 writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
@@ -244,6 +263,8 @@ const rows: [string, string, string][] = [
   ['scale.leased_s (4 hv x 4 guests)', String(scale.leased_s), '<= 60'],
   ['scale.peak_rss_mb', String(scale.peak_rss_mb), ''],
   ['scale.teardown_s', String(scale.teardown_s), '<= 3'],
+  ['host_networks.linux_bridge_e2e_s', String(hostNetworks.linux_bridge_e2e_s), '<= 15'],
+  ['host_networks.feature_refusal_s (vlan, no 8021q)', String(hostNetworks.feature_refusal_s ?? '-'), '<= 2'],
   ...(vm
     ? ([
         ['vm.e2e_s (kvm-macvtap, kvm-01 a VM)', String(vm.e2e_s), '<= 120'],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the machine image of the `vm` provider offline from Debian packages: Debian 12 (bookworm) with systemd,
-# openssh-server, libvirt, QEMU and virtinst, and every requested Debian kernel package. No loop mounts: mmdebstrap
+# openssh-server, libvirt, QEMU and virtinst, Open vSwitch, iperf3, tcpdump and ethtool, and every requested Debian kernel package. No loop mounts: mmdebstrap
 # makes a root folder, `mkfs.ext4 -d` turns it into a filesystem, qemu-img into a qcow2. The kernels and their
 # initramfs are copied out next to it, since the VM boots them directly (-kernel/-initrd). Downloaded .debs are kept
 # between builds. Cached by its inputs (this script, the files under vm-image/, the kernel list).
@@ -59,6 +59,8 @@ T0=$(date +%s)
 
 PKGS=systemd-sysv,udev,dbus,kmod,initramfs-tools,openssh-server,openssh-sftp-server,iproute2,iputils-ping,procps,
 PKGS+=dnsmasq-base,iptables,ebtables,tcpdump,libvirt-daemon-system,libvirt-clients,qemu-system-x86,qemu-utils,virtinst,
+# what the host-network step kinds and the throughput checks use inside a VM machine
+PKGS+=openvswitch-switch,iperf3,ethtool,bridge-utils,
 PKGS+=$(IFS=,; echo "${KERNELS[*]}")
 
 mmdebstrap --mode=root --variant=minbase --format=directory --aptopt='APT::Install-Recommends "false"' \

@@ -17,6 +17,9 @@ passwd -l root >/dev/null
 # libvirt: no default NAT network (labs define their own), daemon started at boot rather than on first use
 rm -f /etc/libvirt/qemu/networks/autostart/default.xml /etc/libvirt/qemu/networks/default.xml
 systemctl enable libvirtd.service >/dev/null 2>&1 || true
+# Open vSwitch's database and daemon run from boot (the ovs-bridge step kind); iperf3 is run by checks, not as a service
+systemctl enable openvswitch-switch.service >/dev/null 2>&1 || true
+systemctl disable iperf3.service >/dev/null 2>&1 || true
 # nothing that wakes up on a timer during a run, no getty on the screen nobody looks at
 systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer getty@tty1.service >/dev/null 2>&1 || true
 echo virtlab-vm > /etc/hostname

@@ -62,8 +62,9 @@ export function commandPlan(o: Options): number {
 export function formatPlan(p: Plan): string {
   const lines: string[] = [`lab ${p.lab}: ${p.description}`, '', 'machines:'];
   for (const m of p.machines) {
-    lines.push(`  ${m.name} (${m.role}, ${m.ram} MiB, ${m.vcpu} vCPU)`);
+    lines.push(`  ${m.name} (${m.role}, ${m.ram} MiB, ${m.vcpu} vCPU${m.vm ? ', a VM' : ''})`);
     for (const n of m.nics) lines.push(`    ${n}`);
+    for (const d of m.devices) lines.push(`    ${d}`);
   }
   lines.push('networks:');
   for (const n of p.networks)
@@ -71,7 +72,9 @@ export function formatPlan(p: Plan): string {
       `  ${n.name} ${n.subnet} gateway ${n.gateway}${n.dhcp ? ` dhcp ${n.dhcp}` : ''}${n.macFiltering ? ' mac-filtering' : ''}`,
     );
   for (const n of p.libvirtNetworks)
-    lines.push(`  libvirt ${n.name} on ${n.on}: forward ${n.forward}${n.dev ? ` dev ${n.dev}` : ''}`);
+    lines.push(
+      `  libvirt ${n.name} on ${n.on}: forward ${n.forward}${n.dev ? ` dev ${n.dev}` : ''}${n.bridge ? `, host bridge ${n.bridge}` : ''}${n.detail ? ` (${n.detail})` : ''}`,
+    );
   lines.push('guests:');
   for (const g of p.guests)
     lines.push(`  ${g.name} on ${g.on}: image ${g.image}, ${g.ram} MiB, network ${g.network}, mac ${g.mac}`);

@@ -4,7 +4,9 @@ import { EXIT } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
 import { claimReportDir } from '../host/report-dir.ts';
 import { loadLab } from '../lab/load.ts';
-import { checkStepIds } from '../lab/model.ts';
+import { checkStepIds, type Lab } from '../lab/model.ts';
+import { createProvider } from '../providers/index.ts';
+import { requirementProblems } from '../runner/requirements.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { RunOutcome } from '../runner/run.ts';
 import type { Options } from './args.ts';
@@ -23,11 +25,18 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
   // a lab with variants runs each of them (one after another) unless --variant picks one; `up` keeps one variant
   const variants = o.variant ? [o.variant] : base.variants.length && mode === 'run' ? base.variants : [undefined];
   const { signal, dispose, exitCode: stopped } = interrupts();
-  const outcomes: { variant?: string; out: RunOutcome }[] = [];
+  const outcomes: Outcome[] = [];
   try {
     for (const v of variants) {
       if (signal.aborted) break;
       const lab = v === base.variant ? base : loadLab(ref, undefined, v);
+      // running every variant: one this host's kernel cannot carry is skipped with the reason, the others run
+      const skipped = variants.length > 1 ? await kernelSkip(o, lab) : undefined;
+      if (skipped) {
+        if (!o.json) console.log(`\n=== ${lab.name}, variant ${v}: skipped: ${skipped} ===`);
+        outcomes.push({ variant: v, skipped });
+        continue;
+      }
       if (variants.length > 1 && !o.json) {
         const params = Object.entries(lab.params)
           .map(([k, x]) => `${k}=${x}`)
@@ -63,9 +72,23 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
   }
   if (variants.length > 1 && !o.json) printVariants(base.name, outcomes);
   const worst = [EXIT.interrupted, EXIT.internal, EXIT.host, EXIT.usage, EXIT.assertion].find((c) =>
-    outcomes.some((x) => x.out.exitCode === c),
+    outcomes.some((x) => x.out?.exitCode === c),
   );
-  return stopped() ?? worst ?? EXIT.ok;
+  // every variant skipped: nothing ran, which is the host's problem
+  const none = outcomes.length > 0 && outcomes.every((x) => x.skipped) ? EXIT.host : undefined;
+  return stopped() ?? worst ?? none ?? EXIT.ok;
+}
+
+type Outcome =
+  | { variant?: string; out: RunOutcome; skipped?: undefined }
+  | { variant?: string; out?: undefined; skipped: string };
+
+/** Why this host's kernel cannot carry the variant's namespace machines (the features they lack), if it cannot. */
+async function kernelSkip(o: Options, lab: Lab): Promise<string | undefined> {
+  const problems = await requirementProblems(lab, createProvider(o.provider ?? 'netns', providerOptionsOf(o)));
+  if (!problems.length) return undefined;
+  const lacking = [...new Set(problems.map((p) => p.feature))].join(', ');
+  return `this host's kernel lacks ${lacking}, which its namespace machines need (${problems[0]!.hint})`;
 }
 
 function afterRun(o: Options, mode: 'run' | 'up', lab: ReturnType<typeof loadLab>, out: RunOutcome): void {
@@ -77,9 +100,13 @@ function afterRun(o: Options, mode: 'run' | 'up', lab: ReturnType<typeof loadLab
   } else if (o.keep && out.result !== 'interrupted') printAccess(out.store);
 }
 
-function printVariants(lab: string, outcomes: { variant?: string; out: RunOutcome }[]): void {
+function printVariants(lab: string, outcomes: Outcome[]): void {
   console.log(`\n${lab}: ${outcomes.length} variant${outcomes.length === 1 ? '' : 's'}`);
-  for (const { variant, out } of outcomes) {
+  for (const { variant, out, skipped } of outcomes) {
+    if (!out) {
+      console.log(`  ${'SKIPPED'.padEnd(11)} ${variant!.padEnd(20)} ${skipped}`);
+      continue;
+    }
     const passed = out.results.filter((r) => r.status === 'pass').length;
     const where = out.reportDir ? `   ${out.reportDir}` : '';
     console.log(

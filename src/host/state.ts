@@ -33,7 +33,13 @@ export type Resource =
 export type UndoOp =
   | { type: 'rmdir'; path: string }
   | { type: 'promisc'; nic: string; state: 'on' | 'off' }
-  | { type: 'stop-qemu'; guest: string };
+  | { type: 'stop-qemu'; guest: string }
+  /** a link the run created, removed only while it still carries the run's alias */
+  | { type: 'del-link'; name: string; mark: string }
+  /** an Open vSwitch bridge the run created, removed only while it carries the run's external id */
+  | { type: 'ovs-del-br'; name: string; mark: string }
+  /** an address a bridge took over from its port, given back */
+  | { type: 'add-address'; dev: string; address: string };
 
 /** A machine as every provider records it; what only its provider needs is in `data`. */
 export interface MachineRecord {

@@ -53,7 +53,9 @@ export function virtInstall(g: Guest, virtType: 'qemu' | 'kvm' = 'qemu'): string
       ? `type=ethernet,target.dev=${g.tap},mac=${g.mac},model=virtio`
       : g.direct
         ? `type=direct,source=${g.direct.dev},source.mode=${g.direct.mode},mac=${g.mac},model=virtio`
-        : `network=${g.network},mac=${g.mac},model=virtio`,
+        : g.bridge
+          ? `bridge=${g.bridge},mac=${g.mac},model=virtio`
+          : `network=${g.network},mac=${g.mac},model=virtio`,
     // a static address travels on the kernel command line: boot the image's kernel directly
     ...(g.staticIp
       ? [
@@ -135,6 +137,8 @@ export function stopBareQemu(guest: string): string[] {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+const IFNAME = /^[a-z][a-z0-9._-]{0,14}$/;
+const MARK = /^virtlab:[a-z0-9-]+:[0-9a-f]+$/;
 const NIC = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/;
 
 /** Paths virtlab itself writes on a machine: only these are ever removed by a teardown. */
@@ -153,6 +157,24 @@ const isVirtlabFolder = (path: string) =>
   normalize(path) === path &&
   (path === WORK_DIR || path.startsWith(`${WORK_DIR}/`) || [IMAGE_DIR, '/var/lib/libvirt'].includes(path));
 
+/** Removes a link only while it carries the run's alias (the check runs on the machine, in the same command). */
+export function delMarkedLink(name: string, mark: string): string[] {
+  return [
+    'sh',
+    '-c',
+    '[ "$(cat "/sys/class/net/$0/ifalias" 2>/dev/null)" = "$1" ] && ip link delete "$0"; true',
+    name,
+    mark,
+  ];
+}
+
+/** Removes an Open vSwitch bridge only while it carries the run's external id. */
+export function delMarkedOvsBridge(name: string, mark: string): string[] {
+  const script =
+    '[ "$(ovs-vsctl get bridge "$0" external-ids:virtlab 2>/dev/null)" = "\\"$1\\"" ] && ovs-vsctl del-br "$0"; true';
+  return ['sh', '-c', script, name, mark];
+}
+
 /** The argv that undoes a recorded change, or why it is not one virtlab makes. */
 export function undoArgv(op: UndoOp): { argv: string[] } | { refused: string } {
   switch (op.type) {
@@ -166,6 +188,18 @@ export function undoArgv(op: UndoOp): { argv: string[] } | { refused: string } {
         : { refused: `"${op.nic}" is not an interface name` };
     case 'stop-qemu':
       return NAME.test(op.guest) ? { argv: stopBareQemu(op.guest) } : { refused: `"${op.guest}" is not a guest name` };
+    case 'del-link':
+      return IFNAME.test(op.name) && MARK.test(op.mark)
+        ? { argv: delMarkedLink(op.name, op.mark) }
+        : { refused: `"${op.name}" is not a link virtlab creates` };
+    case 'ovs-del-br':
+      return IFNAME.test(op.name) && MARK.test(op.mark)
+        ? { argv: delMarkedOvsBridge(op.name, op.mark) }
+        : { refused: `"${op.name}" is not a bridge virtlab creates` };
+    case 'add-address':
+      return IFNAME.test(op.dev) && /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(op.address)
+        ? { argv: ['ip', 'addr', 'replace', op.address, 'dev', op.dev] }
+        : { refused: `"${op.address}" on "${op.dev}" is not an address virtlab moves` };
   }
 }
 

@@ -1,6 +1,7 @@
 // What a step kind and an assertion kind are: one module each, carrying its schema fragment, its resolver, how it
 // is shown (title, machine, commands) and how it runs. The tables in steps/index.ts and checks/index.ts list them.
 import { InternalError } from '../errors.ts';
+import type { Feature } from '../host/features.ts';
 import type { AssertionBase, Path, StepBase } from '../lab/model.ts';
 import type { ResolveContext } from '../lab/resolving.ts';
 import type { Evidence, GridCell, StepStatus } from '../report/events.ts';
@@ -47,6 +48,8 @@ export interface StepDef<S extends StepBase = StepBase, Raw = unknown> {
   execute(s: S, session: Session): Promise<StepOutcome>;
   /** assertion ids the step runs itself (a check step): not run again at the end */
   checks?(s: S): string[];
+  /** kernel features the step needs on its machine (preflight checks them where the machine shares this host's kernel) */
+  requires?(s: S): Feature[];
 }
 
 /** What a check observed: whether it held, one line saying what was seen, and the commands that decided it. */

@@ -3,27 +3,62 @@ import { InternalError } from '../errors.ts';
 import { consoleText, domIfaces, libvirtLeases } from '../hypervisor/ops.ts';
 import { type Lease, parseDnsmasqLeases } from '../hypervisor/parse/leases.ts';
 import { parseReadyLine } from '../hypervisor/parse/virsh.ts';
-import { type Guest, type Lab, type Nic, qemuMacvtapName } from '../lab/model.ts';
+import { type Guest, hasStaticAddress, type Lab, type Nic, qemuMacvtapName } from '../lab/model.ts';
 import type { Evidence } from '../report/events.ts';
 import { exec, type Session } from './session.ts';
 
 export type LeaseSource =
   | { type: 'underlay'; network: string }
   | { type: 'libvirt'; machine: string; network: string }
-  | { type: 'file'; machine: string; path: string };
+  | { type: 'file'; machine: string; path: string }
+  /** a bridge a command step built: its ports are looked up on the machine when the lease is */
+  | { type: 'ports'; machine: string; dev: string }
+  /** no DHCP server the lab knows serves it (a tagged VLAN, a bridge on no underlay) */
+  | { type: 'none'; why: string };
 
-/** macvtap modes put the guest on the lower device's underlay (its DHCP server); other networks are libvirt's. */
+/**
+ * The underlay network an interface of a machine reaches untagged: a NIC's own, or through the ports of a bridge
+ * or bond or the lower device of a macvlan. A VLAN's traffic is tagged: the underlay's DHCP server never sees it.
+ */
+export function underlayOf(lab: Lab, machine: string, ifname: string, depth = 0): string | undefined {
+  const nic = lab.machines.find((m) => m.name === machine)?.nics.find((n) => n.name === ifname);
+  if (nic) return nic.network;
+  const d = lab.devices.find((x) => x.on === machine && x.name === ifname);
+  if (!d || d.type === 'vlan' || depth > 8) return undefined;
+  for (const over of d.over) {
+    const u = underlayOf(lab, machine, over, depth + 1);
+    if (u) return u;
+  }
+  return undefined;
+}
+
+/**
+ * Where a guest's NIC gets its lease: macvtap modes and host bridges put it on an underlay (its DHCP server), a
+ * libvirt NAT or isolated network has its own, and a lab's own DHCP server keeps a lease file.
+ */
 export function leaseSource(lab: Lab, g: Guest, network = g.network): LeaseSource {
   if (g.leases && network === g.network) return { type: 'file', machine: g.leases.on, path: g.leases.path };
-  if (g.direct && network === g.network) {
-    // a direct macvtap puts the guest on its lower device's underlay, like a macvtap network
-    const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === g.direct!.dev);
-    if (nic) return { type: 'underlay', network: nic.network };
-  }
+  const onUnderlay = (ifname: string): LeaseSource => {
+    const known =
+      lab.machines.some((m) => m.name === g.on && m.nics.some((n) => n.name === ifname)) ||
+      lab.devices.some((d) => d.on === g.on && d.name === ifname);
+    if (!known) return { type: 'ports', machine: g.on, dev: ifname };
+    const u = underlayOf(lab, g.on, ifname);
+    return u
+      ? { type: 'underlay', network: u }
+      : { type: 'none', why: `${ifname} of ${g.on} reaches no underlay network untagged` };
+  };
+  // a direct macvtap or a bridge puts the guest on its lower device's underlay, like a macvtap network
+  if (g.direct && network === g.network) return onUnderlay(g.direct.dev);
+  if (g.bridge && network === g.network) return onUnderlay(g.bridge);
   const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === network);
-  if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && net.dev) {
-    const nic = lab.machines.find((m) => m.name === g.on)?.nics.find((n) => n.name === net.dev);
-    if (nic) return { type: 'underlay', network: nic.network };
+  if (net?.vlan !== undefined)
+    return {
+      type: 'none',
+      why: `network ${network} tags its guests' frames (VLAN ${net.vlan}): no underlay DHCP server sees them`,
+    };
+  if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && (net.dev ?? net.bridge)) {
+    return onUnderlay((net.dev ?? net.bridge)!);
   }
   return { type: 'libvirt', machine: g.on, network };
 }
@@ -53,7 +88,24 @@ export async function guestLease(
       },
     };
   }
-  const src = leaseSource(s.lab, g, network);
+  let src = leaseSource(s.lab, g, network);
+  if (src.type === 'ports') {
+    const { machine, dev } = src;
+    const ports = await bridgePorts(s, machine, dev);
+    const u = ports.map((p) => underlayOf(s.lab, machine, p)).find((x) => x !== undefined);
+    if (!u) {
+      const why = `${dev} on ${machine} has ${ports.length ? `ports ${ports.join(', ')}, none on an underlay network` : 'no ports'}`;
+      return {
+        evidence: {
+          machine,
+          argv: ['ip', '-j', 'link', 'show', 'master', dev],
+          exitCode: 1,
+          stdout: why,
+        },
+      };
+    }
+    src = { type: 'underlay', network: u };
+  }
   if (src.type === 'underlay') {
     const u = s.underlays.get(src.network)!;
     const text = await u.leases();
@@ -62,6 +114,9 @@ export async function guestLease(
       lease,
       evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text },
     };
+  }
+  if (src.type === 'none') {
+    return { evidence: { machine: g.on, argv: ['(no DHCP server known for this NIC)'], exitCode: 1, stdout: src.why } };
   }
   const x = exec(s, src.machine);
   if (src.type === 'file') {
@@ -76,6 +131,17 @@ export async function guestLease(
     lease: leases.find((l) => l.mac === mac),
     evidence: { machine: src.machine, argv: ['virsh', 'net-dhcp-leases', src.network], exitCode: 0, stdout },
   };
+}
+
+/** The ports of a bridge (or members of a bond) on a machine, as the machine says now. */
+async function bridgePorts(s: Session, machine: string, dev: string): Promise<string[]> {
+  const r = await exec(s, machine).run(['ip', '-j', 'link', 'show', 'master', dev], { check: false });
+  if (r.exitCode !== 0) return [];
+  try {
+    return (JSON.parse(r.stdout) as { ifname?: string }[]).flatMap((l) => (l.ifname ? [l.ifname] : []));
+  } catch {
+    return [];
+  }
 }
 
 export async function guestReady(
@@ -120,9 +186,11 @@ export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string;
 
 /** The first NIC of a machine with a static address (the one pings and ARP checks use). */
 export function machineNic(lab: Lab, machine: string): Nic | undefined {
-  return lab.machines.find((m) => m.name === machine)?.nics.find((n) => n.address !== 'dhcp');
+  return lab.machines.find((m) => m.name === machine)?.nics.find(hasStaticAddress);
 }
 
+/** A machine's address: its first NIC's with a static address, else the first device's a step gave one. */
 export function machineIp(lab: Lab, machine: string): string | undefined {
-  return machineNic(lab, machine)?.address.split('/')[0];
+  const dev = lab.devices.find((d) => d.on === machine && hasStaticAddress(d));
+  return (machineNic(lab, machine)?.address ?? dev?.address)?.split('/')[0];
 }

@@ -43,7 +43,14 @@ export function composeLabSchema(): Record<string, unknown> {
   const { $comment: _, definitions, ...top } = base as { $comment?: string; definitions: Record<string, object> };
   const defs: Record<string, object> = { ...definitions };
   const stepCommon = { id: { $ref: '#/definitions/stepId' }, description: text, hint: text };
-  const checkCommon = { ...stepCommon, expect: { $ref: '#/definitions/expect' } };
+  const because = {
+    type: 'string',
+    minLength: 1,
+    maxLength: 200,
+    description:
+      'With expect: fail, what the failure must say (a regular expression, e.g. "0/1 replies"): a failure for another reason fails the check.',
+  };
+  const checkCommon = { ...stepCommon, expect: { $ref: '#/definitions/expect' }, because };
   defs.step = union('step', STEP_KINDS);
   for (const k of STEP_KINDS) defs[`step-${k.kind}`] = kindObject(k.kind, k.schema, stepCommon, {});
   defs.assertion = union('assert', CHECK_KINDS);

@@ -16,10 +16,13 @@ export interface Underlay {
 export interface Nic {
   name: string; // eth1
   network: string;
-  /** a.b.c.d/prefix, or 'dhcp'. */
+  /** a.b.c.d/prefix; 'dhcp' (the machine asks for one) or 'none' (a trunk or a bridge port carries no address) */
   address: string;
   mac: string;
 }
+
+/** Whether a NIC (or device) has an address the lab gave it. */
+export const hasStaticAddress = (n: { address?: string }): boolean => !!n.address?.includes('/');
 
 export interface Machine {
   name: string;
@@ -48,6 +51,27 @@ export interface LibvirtNetwork {
   xmlFile: string; // absolute path on the control host
   forward: string; // bridge | vepa | private | passthrough | nat | route | isolated
   dev?: string; // lower device for macvtap modes
+  /** a host bridge the network attaches its guests to (a Linux or Open vSwitch bridge a step built) */
+  bridge?: string;
+  /** openvswitch for an Open vSwitch bridge */
+  virtualport?: string;
+  /** the VLAN tag its guests' ports get (Open vSwitch) */
+  vlan?: number;
+}
+
+/** A network device a step builds on a machine (a Linux bridge, a VLAN, a bond...); usable wherever a NIC is. */
+export interface Device {
+  name: string;
+  on: string;
+  type: 'bridge' | 'vlan' | 'bond' | 'macvlan' | 'veth' | 'ovs-bridge';
+  /** what it is built on: a bridge's or bond's ports, a VLAN's or macvlan's lower device, a veth's peer */
+  over: string[];
+  /** the address it carries (a.b.c.d/prefix), when the lab gives it one */
+  address?: string;
+  /** a VLAN's id */
+  vlan?: number;
+  /** the step that creates it */
+  step: string;
 }
 
 export interface GuestNic {
@@ -75,6 +99,8 @@ export interface Guest {
   leases?: { on: string; path: string };
   /** a static address on the kernel command line (no DHCP) */
   staticIp?: { address: string; gateway?: string };
+  /** a host bridge the guest's NIC joins directly (virt-install --network bridge=...), no libvirt network */
+  bridge?: string;
   /** <interface type='direct'> on a hypervisor NIC (or, launched by bare QEMU, a macvtap virtlab creates) */
   direct?: { dev: string; mode: string };
   /** launched by bare QEMU instead of libvirt */
@@ -100,12 +126,22 @@ export interface AssertionBase {
   id: string;
   kind: string;
   expect: Expect;
+  /** with expect: fail, what the failure must say (a pattern): failing for another reason is a failure */
+  because?: string;
   points: number;
   description?: string;
   hint?: string;
 }
 
-export type Endpoint = { type: 'machine'; name: string } | { type: 'guest'; name: string } | { type: 'ip'; ip: string };
+/**
+ * What a check reaches: a machine (the address of its first NIC with a static address), a guest (its lease), an
+ * address, or the address on one NIC or device of a machine (machine:device).
+ */
+export type Endpoint =
+  | { type: 'machine'; name: string }
+  | { type: 'guest'; name: string }
+  | { type: 'ip'; ip: string }
+  | { type: 'interface'; name: string; dev: string };
 
 export interface Lab {
   name: string;
@@ -116,6 +152,8 @@ export interface Lab {
   networks: Underlay[];
   machines: Machine[];
   libvirtNetworks: LibvirtNetwork[];
+  /** devices the steps build on machines */
+  devices: Device[];
   guests: Guest[];
   steps: StepBase[];
   assertions: AssertionBase[];
@@ -136,6 +174,11 @@ export function checkStepIds(lab: Lab, until: string | undefined, skip: string[]
   }
 }
 
+/** The machine or guest an endpoint involves, if any. */
+export function endpointNode(e: Endpoint): string[] {
+  return e.type === 'ip' ? [] : [e.name];
+}
+
 export function endpointName(e: Endpoint): string {
-  return e.type === 'ip' ? e.ip : e.name;
+  return e.type === 'ip' ? e.ip : e.type === 'interface' ? `${e.name}:${e.dev}` : e.name;
 }

@@ -7,6 +7,10 @@ export interface NetworkXml {
   forward: string;
   dev?: string;
   bridge?: string;
+  /** <virtualport type='openvswitch'/>: the bridge is an Open vSwitch bridge */
+  virtualport?: string;
+  /** <vlan><tag id='N'/></vlan> */
+  vlan?: number;
 }
 
 export function parseNetworkXml(xml: string): NetworkXml | { error: string } {
@@ -28,5 +32,15 @@ export function parseNetworkXml(xml: string): NetworkXml | { error: string } {
   const dev =
     (Array.isArray(iface) ? iface[0] : iface)?.['@dev'] ?? (typeof fwd === 'object' ? fwd['@dev'] : undefined);
   const bridge = typeof net.bridge === 'object' ? net.bridge['@name'] : undefined;
-  return { name, forward, dev, bridge };
+  const virtualport = typeof net.virtualport === 'object' ? net.virtualport['@type'] : undefined;
+  const tag = net.vlan?.tag;
+  const vlan = Number((Array.isArray(tag) ? tag[0] : tag)?.['@id']);
+  return {
+    name,
+    forward,
+    dev,
+    bridge,
+    ...(virtualport ? { virtualport } : {}),
+    ...(Number.isInteger(vlan) ? { vlan } : {}),
+  };
 }

@@ -26,6 +26,8 @@ export interface RawMachine {
   role: 'hypervisor' | 'peer';
   ram?: number;
   vcpu?: number;
+  provider?: 'netns' | 'vm';
+  kernel?: string;
   nics?: Record<string, RawNic>;
 }
 
@@ -154,11 +156,20 @@ export function resolveMachines(i: MachineInput): Machine[] {
       nested: cat.nested,
       provision: i.playbook(mName),
       nics,
-      ...(cat.provider === 'vm' || cat.provider === 'netns' ? { provider: cat.provider } : {}),
-      ...(cat.kernel ? { kernel: cat.kernel } : {}),
+      ...machineChoice(spec, cat),
     });
   }
   return machines;
+}
+
+/** How the machine runs: the lab's own choice first, else machines.yml's (netns and vm; ssh is a whole-lab provider). */
+function machineChoice(
+  spec: RawMachine,
+  cat: { provider?: string; kernel?: string },
+): Pick<Machine, 'provider' | 'kernel'> {
+  const provider = spec.provider ?? (cat.provider === 'vm' || cat.provider === 'netns' ? cat.provider : undefined);
+  const kernel = spec.kernel ?? cat.kernel;
+  return { ...(provider ? { provider } : {}), ...(kernel ? { kernel } : {}) };
 }
 
 /** A machine's NICs: no reserved names, and no two of them on networks that share addresses. */
@@ -189,7 +200,7 @@ function checkNics(i: MachineInput, mName: string, nics: Nic[]): void {
   });
 }
 
-/** A NIC's address: `ip:` in the lab, else machines.yml's ip_addr (first NIC), else allocated; or 'dhcp'. */
+/** A NIC's address: `ip:` in the lab, else machines.yml's ip_addr (first NIC), else allocated; or 'dhcp' or 'none'. */
 function resolveNic(
   i: MachineInput,
   mName: string,
@@ -221,6 +232,7 @@ function resolveNic(
     ipPath = [...catPath];
   }
   if (ip === 'dhcp') return placeholder;
+  if (ip === 'none') return { ...placeholder, address: 'none' };
   ip ??= allocate(c, net, usedIps);
   const n = parseIp(ip);
   if (n === undefined) {

@@ -10,6 +10,7 @@ import { parseIp } from './ipv4.ts';
 import { stableMac } from './mac.ts';
 import type {
   AssertionBase,
+  Device,
   Endpoint,
   Guest,
   ImageRef,
@@ -20,6 +21,7 @@ import type {
   StepBase,
   Underlay,
 } from './model.ts';
+import { RESERVED_NICS } from './reserved.ts';
 import { MacRegistry, type RawMachine, type Report, resolveMachines, resolveNetworks } from './resolve-topology.ts';
 import type { ResolveContext } from './resolving.ts';
 import { diag, displayPath, type Source } from './source.ts';
@@ -55,6 +57,7 @@ interface RawLab {
 }
 
 type RawItem = {
+  because?: string;
   kind: string;
   id?: string;
   description?: string;
@@ -114,6 +117,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     networks: networks.networks,
     machines,
     libvirtNetworks: ctx.libvirtNetworks,
+    devices: ctx.devices,
     guests: ctx.guests,
     steps,
     assertions,
@@ -214,22 +218,40 @@ function resolveAssertions(list: RawItem[], ctx: Resolver, stepIds: Map<string, 
       id,
       kind: a.kind,
       expect: a.expect ?? 'pass',
+      ...(a.because !== undefined ? { because: a.because } : {}),
       description: a.description,
       hint: a.hint,
       points: a.points ?? 1,
     };
+    if (a.because !== undefined) checkBecause(ctx, [...at, 'because'], a.because, base.expect);
     const resolved = checkKind(a.kind).resolve(a, ctx, at, base);
     if (resolved) out.push(resolved);
   });
   return out;
 }
 
+/** `because` names the reason an expected failure must fail for: a valid pattern, on an expected failure. */
+function checkBecause(ctx: Resolver, at: Path, because: string, expect: 'pass' | 'fail'): void {
+  if (expect !== 'fail') ctx.err(at, '"because" says why an expected failure fails: it needs expect: fail');
+  try {
+    new RegExp(because);
+  } catch (e) {
+    ctx.err(
+      at,
+      `"because" is not a valid pattern: ${(e as Error).message}`,
+      'a regular expression, e.g. "0/1 replies"',
+    );
+  }
+}
+
 /** The ResolveContext the kinds see. */
 class Resolver implements ResolveContext {
   readonly guests: Guest[] = [];
   readonly libvirtNetworks: LibvirtNetwork[] = [];
+  readonly devices: Device[] = [];
   readonly started = new Set<string>();
   private readonly uploads = new Map<string, Set<string>>();
+  private readonly commandTexts = new Map<string, string[]>();
   private readonly deferred: (() => void)[] = [];
   private ids: string[] = [];
 
@@ -316,8 +338,57 @@ class Resolver implements ResolveContext {
     return false;
   }
 
+  /** A machine's interfaces so far: its NICs and the devices earlier steps built on it. */
+  private interfaces(machine: string): string[] {
+    const m = this.machine(machine);
+    return [...(m?.nics.map((n) => n.name) ?? []), ...this.devices.filter((d) => d.on === machine).map((d) => d.name)];
+  }
+
+  noteCommand(machine: string, text: string): void {
+    this.commandTexts.set(machine, [...(this.commandTexts.get(machine) ?? []), text]);
+  }
+
+  builtByCommand(machine: string, name: string): boolean {
+    const esc = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const word = new RegExp(`(^|[^A-Za-z0-9_.-])${esc}($|[^A-Za-z0-9_.-])`);
+    return (this.commandTexts.get(machine) ?? []).some((t) => word.test(t));
+  }
+
+  checkInterface(path: Path, machine: string, name: string): boolean {
+    if (!this.machine(machine)) return true;
+    const known = this.interfaces(machine);
+    if (known.includes(name) || this.builtByCommand(machine, name)) return true;
+    const guess = didYouMean(name, known);
+    const hint = `${machine}'s NICs and devices so far: ${known.join(', ') || '(none)'} (a device can be used after the step that builds it: a device step, or a command step that names it)`;
+    this.err(path, `${machine} has no NIC or device "${name}"${guess ? `; did you mean "${guess}"?` : ''}`, hint);
+    return false;
+  }
+
+  declareDevice(path: Path, d: Device): boolean {
+    if (RESERVED_NICS[d.name]) {
+      this.err(path, `${d.on}: "${d.name}" is ${RESERVED_NICS[d.name]}`, 'give the device another name');
+      return false;
+    }
+    if (this.interfaces(d.on).includes(d.name)) {
+      this.err(
+        path,
+        `${d.on} already has an interface "${d.name}"`,
+        'each NIC and device of a machine needs its own name',
+      );
+      return false;
+    }
+    this.devices.push(d);
+    return true;
+  }
+
   endpoint(path: Path, v: string): Endpoint | undefined {
     if (parseIp(v) !== undefined) return { type: 'ip', ip: v };
+    const dev = /^([a-z][a-z0-9-]*):([a-z][a-z0-9._-]*)$/.exec(v);
+    if (dev) {
+      const [, machine, name] = dev as unknown as [string, string, string];
+      if (!this.checkMachine(path, machine) || !this.checkInterface(path, machine, name)) return undefined;
+      return { type: 'interface', name: machine, dev: name };
+    }
     if (this.labMachineNames.includes(v)) return { type: 'machine', name: v };
     if (this.guests.some((g) => g.name === v)) return { type: 'guest', name: v };
     this.checkNode(path, v);

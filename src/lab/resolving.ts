@@ -1,6 +1,6 @@
 // What a kind's resolver may ask while a lab is resolved: the machines, guests and networks known so far, checks
 // that report a problem at a position, and the lab's own files. lab/resolve.ts implements it; each kind module uses it.
-import type { Endpoint, Guest, ImageRef, LibvirtNetwork, Machine, Path } from './model.ts';
+import type { Device, Endpoint, Guest, ImageRef, LibvirtNetwork, Machine, Path } from './model.ts';
 
 export interface ResolveContext {
   /** the lab's name (stable MACs are derived from it) */
@@ -10,6 +10,8 @@ export interface ResolveContext {
   readonly guests: Guest[];
   /** libvirt networks defined by the steps resolved so far */
   readonly libvirtNetworks: LibvirtNetwork[];
+  /** devices built by the steps resolved so far */
+  readonly devices: Device[];
   /** `<machine>/<network>` of the libvirt networks started so far */
   readonly started: Set<string>;
   /** reports a problem at this position of the lab file */
@@ -22,6 +24,14 @@ export interface ResolveContext {
   checkNode(path: Path, name: string): boolean;
   /** a NIC of that machine; reports it (with the machine's NICs as a hint) and returns false otherwise */
   checkNic(path: Path, machine: string, nic: string): boolean;
+  /** a NIC of that machine or a device an earlier step built on it */
+  checkInterface(path: Path, machine: string, name: string): boolean;
+  /** a command step runs this text (its argv, or its script) on a machine: the devices it names become usable */
+  noteCommand(machine: string, text: string): void;
+  /** whether an earlier command step on the machine names this interface (and so may build it) */
+  builtByCommand(machine: string, name: string): boolean;
+  /** a new device on a machine: its name must be free there; reports and returns false otherwise */
+  declareDevice(path: Path, d: Device): boolean;
   /** a machine, a guest or an IPv4 address */
   endpoint(path: Path, value: string): Endpoint | undefined;
   /** a file of the lab's folder (absolute path), or undefined with the problem reported */

@@ -75,6 +75,7 @@ const NOUNS: Record<string, string> = {
   machineName: 'machine name (lowercase letters, digits and "-", starting with a letter, at most 15 characters)',
   netName: 'network name (lowercase letters, digits and "-", starting with a letter, at most 15 characters)',
   nicName: 'interface name (lowercase letters and digits, starting with a letter, at most 15 characters)',
+  ifName: 'interface name (lowercase letters, digits, ".", "_" and "-", starting with a letter, at most 15 characters)',
   objName: 'libvirt object name (letters, digits, "_", "." and "-", at most 32 characters)',
   labName: 'lab name (lowercase letters, digits and "-", at most 24 characters)',
   stepId: 'id (lowercase letters, digits and "-", at most 40 characters)',
@@ -247,12 +248,15 @@ const badString: Describer = ({ e, source, path, p, where }) => {
   if (noun) return diag(source, path, `${where(path)}: ${show(e.data)} is not a valid ${noun}`);
   if (e.keyword === 'pattern' && /\^\[\^\\n\]\+\$/.test(String(p.pattern)))
     return diag(source, path, `${where(path)} must be a single line`);
+  const described = (e.parentSchema as { description?: string } | undefined)?.description;
   const why =
     e.keyword === 'maxLength'
       ? `is longer than ${p.limit} characters`
       : e.keyword === 'minLength'
         ? 'must not be empty'
-        : `does not match ${p.pattern}`;
+        : described
+          ? `is ${show(e.data)}, which is not valid (${described.replace(/\.$/, '')})`
+          : `does not match ${p.pattern}`;
   return diag(source, path, `${where(path)} ${why}`);
 };
 

@@ -7,7 +7,7 @@
 // - leaks() looks each recorded resource up again, independently of down().
 import type { Home } from '../host/home.ts';
 import type { MachineRecord, StateStore } from '../host/state.ts';
-import type { Lab } from '../lab/model.ts';
+import type { Lab, Machine } from '../lab/model.ts';
 import type { Emit } from '../report/events.ts';
 import type { CommandClock } from '../transport/executor.ts';
 import type { MachineHandle, UnderlayHandle } from '../transport/handles.ts';
@@ -73,6 +73,8 @@ export interface Provider {
   /** Host files worth keeping in the report (machine consoles), read before teardown, even when up failed. */
   logs?(store: StateStore): { name: string; path: string }[];
   access(store: StateStore, machine: MachineRecord): SshAccess;
+  /** whether the machine runs on this host's own kernel (a namespace): its kernel features are this host's */
+  sharesHostKernel(m: Machine): boolean;
   describe(machine: MachineRecord): MachineDescription;
 }
 

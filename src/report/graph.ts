@@ -1,7 +1,7 @@
 // The lab's topology as a graph (from the resolved lab, no machines needed), drawn as SVG, Mermaid or DOT.
 // A small layered layout written here: the graphs have a few dozen nodes at most, and a layout library would be
 // the only reason for a dependency (graphviz is not available at run time).
-import type { Lab } from '../lab/model.ts';
+import { hasStaticAddress, type Lab } from '../lab/model.ts';
 import type { AssertionResult } from './events.ts';
 import { xmlEscape } from './junit.ts';
 
@@ -41,26 +41,39 @@ export function labGraph(lab: Lab, results: AssertionResult[] = []): Graph {
       detail: `${n.subnet}${n.macFiltering ? ', mac-filtering' : ''}`,
     });
   for (const m of lab.machines) {
-    nodes.push({ id: id('m', m.name), kind: m.role, label: m.name, detail: `${m.role}, ${m.ram} MiB` });
+    const devices = lab.devices
+      .filter((d) => d.on === m.name && d.type !== 'veth')
+      .map((d) => `${d.name} (${d.type}${d.over.length ? ` of ${d.over.join(', ')}` : ''})`);
+    const detail = `${m.role}, ${m.ram} MiB${m.provider === 'vm' ? ', VM' : ''}${devices.length ? `; ${devices.join(', ')}` : ''}`;
+    nodes.push({ id: id('m', m.name), kind: m.role, label: m.name, detail });
     for (const nic of m.nics)
       edges.push({
         from: id('m', m.name),
         to: id('net', nic.network),
-        label: `${nic.name} ${nic.address === 'dhcp' ? 'dhcp' : nic.address.split('/')[0]}`,
+        label: `${nic.name} ${hasStaticAddress(nic) ? nic.address.split('/')[0] : nic.address}`,
       });
   }
   for (const n of lab.libvirtNetworks) {
-    const mode = ['bridge', 'vepa', 'private', 'passthrough'].includes(n.forward) ? `macvtap ${n.forward}` : n.forward;
-    nodes.push({
-      id: id('lv', n.name, n.on),
-      kind: 'libvirt',
-      label: n.name,
-      detail: `${mode}${n.dev ? ` on ${n.dev}` : ''}`,
-    });
-    edges.push({ from: id('lv', n.name, n.on), to: id('m', n.on), label: n.dev ?? 'virbr' });
+    const hostBridge = n.forward === 'bridge' && !n.dev && n.bridge;
+    const ovs = n.virtualport === 'openvswitch' ? 'Open vSwitch ' : '';
+    const mode = hostBridge
+      ? `${ovs}host bridge ${n.bridge}${n.vlan ? `, tag ${n.vlan}` : ''}`
+      : ['bridge', 'vepa', 'private', 'passthrough'].includes(n.forward)
+        ? `macvtap ${n.forward}${n.dev ? ` on ${n.dev}` : ''}`
+        : n.forward;
+    nodes.push({ id: id('lv', n.name, n.on), kind: 'libvirt', label: n.name, detail: mode });
+    edges.push({ from: id('lv', n.name, n.on), to: id('m', n.on), label: n.dev ?? n.bridge ?? 'virbr' });
   }
   for (const g of lab.guests) {
-    const how = g.qemu ? 'bare QEMU' : g.tap ? `routed tap ${g.tap}` : g.direct ? `direct ${g.direct.dev}` : '';
+    const how = g.qemu
+      ? 'bare QEMU'
+      : g.tap
+        ? `routed tap ${g.tap}`
+        : g.direct
+          ? `direct ${g.direct.dev}`
+          : g.bridge
+            ? `bridge ${g.bridge}`
+            : '';
     nodes.push({ id: id('g', g.name), kind: 'guest', label: g.name, detail: `${g.mac}${how ? `, ${how}` : ''}` });
     for (const nic of g.nics) {
       const lv = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === nic.network);

@@ -14,25 +14,37 @@ export interface PlanStep {
 export interface Plan {
   lab: string;
   description: string;
-  machines: { name: string; role: string; ram: number; vcpu: number; nics: string[] }[];
+  machines: {
+    name: string;
+    role: string;
+    ram: number;
+    vcpu: number;
+    nics: string[];
+    vm?: boolean;
+    devices: string[];
+  }[];
   networks: { name: string; subnet: string; gateway: string; dhcp?: string; macFiltering: boolean }[];
-  libvirtNetworks: { name: string; on: string; forward: string; dev?: string }[];
+  libvirtNetworks: { name: string; on: string; forward: string; dev?: string; bridge?: string; detail?: string }[];
   guests: { name: string; on: string; image: string; network: string; mac: string; ram: number }[];
   stages: { stage: Stage; steps: PlanStep[] }[];
 }
 
-export function buildPlan(lab: Lab): Plan {
-  const setup = lab.steps.filter((s) => stepStage(s) === 'setup');
-  const uploads = lab.steps.filter((s) => stepStage(s) === 'upload');
+/** The lab's machines, networks and guests as plan shows them. */
+function topology(lab: Lab): Pick<Plan, 'machines' | 'networks' | 'libvirtNetworks' | 'guests'> {
   return {
-    lab: lab.name,
-    description: lab.description,
     machines: lab.machines.map((m) => ({
       name: m.name,
       role: m.role,
       ram: m.ram,
       vcpu: m.vcpu,
       nics: m.nics.map((n) => `${n.name} ${n.address} on ${n.network} (${n.mac})`),
+      ...(m.provider === 'vm' ? { vm: true } : {}),
+      devices: lab.devices
+        .filter((d) => d.on === m.name)
+        .map(
+          (d) =>
+            `${d.name} ${d.type}${d.vlan ? ` ${d.vlan}` : ''}${d.over.length ? ` over ${d.over.join(', ')}` : ''}${d.address ? ` ${d.address}` : ''} (step ${d.step})`,
+        ),
     })),
     networks: lab.networks.map((n) => ({
       name: n.name,
@@ -41,15 +53,33 @@ export function buildPlan(lab: Lab): Plan {
       dhcp: n.dhcp ? `${n.dhcp.start}-${n.dhcp.end}` : undefined,
       macFiltering: n.macFiltering,
     })),
-    libvirtNetworks: lab.libvirtNetworks.map((n) => ({ name: n.name, on: n.on, forward: n.forward, dev: n.dev })),
+    libvirtNetworks: lab.libvirtNetworks.map((n) => ({
+      name: n.name,
+      on: n.on,
+      forward: n.forward,
+      dev: n.dev,
+      bridge: n.bridge,
+      detail:
+        [n.virtualport, n.vlan !== undefined ? `vlan ${n.vlan}` : undefined].filter(Boolean).join(', ') || undefined,
+    })),
     guests: lab.guests.map((g) => ({
       name: g.name,
       on: g.on,
       image: g.image.ref,
-      network: g.network,
+      network: g.bridge ? `bridge ${g.bridge}` : g.network,
       mac: g.mac,
       ram: g.ram,
     })),
+  };
+}
+
+export function buildPlan(lab: Lab): Plan {
+  const setup = lab.steps.filter((s) => stepStage(s) === 'setup');
+  const uploads = lab.steps.filter((s) => stepStage(s) === 'upload');
+  return {
+    lab: lab.name,
+    description: lab.description,
+    ...topology(lab),
     stages: [
       {
         stage: 'preflight',

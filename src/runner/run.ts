@@ -14,6 +14,7 @@ import type { Provider } from '../providers/port.ts';
 import type { Emit } from '../report/events.ts';
 import { type LifecycleOptions, Run, type RunOutcome } from './context.ts';
 import { finishRun } from './finish.ts';
+import { requirementProblems } from './requirements.ts';
 import { runLiveStages } from './stages.ts';
 
 export type { LifecycleOptions, RunOutcome } from './context.ts';
@@ -65,7 +66,7 @@ async function preflight(
   emit({ type: 'stage-start', stage: 'preflight' });
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
-  const problems = await provider.preflight(lab, h);
+  const problems = [...(await provider.preflight(lab, h)), ...(await requirementProblems(lab, provider))];
   const unwritable = writableProblem(h);
   if (unwritable)
     problems.unshift({ what: unwritable, hint: 'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)' });

@@ -178,6 +178,10 @@ export class FakeProvider implements Provider {
     return { host: m.address, port: 22, user: 'root', keyFile: store.state.keyFile };
   }
 
+  sharesHostKernel(): boolean {
+    return false;
+  }
+
   describe(): MachineDescription {
     return { kind: 'fake' };
   }

@@ -96,6 +96,21 @@ const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' 
     reason: /^ping 192\.168\.100\.183 exited 2: ping: connect: Network is unreachable$/,
   },
   {
+    name: 'ping: expected failure for the reason it names (because)',
+    a: { ...byId('ping-host'), because: '0/1 replies' },
+    s: session,
+    status: 'pass',
+    reason: /^fails as expected: 0\/1 replies/,
+  },
+  {
+    name: 'ping: expected failure for another reason than because says',
+    a: { ...byId('ping-remote'), expect: 'fail', because: '0/1 replies' },
+    s: () =>
+      session({ remote: [{ when: /^ping /, exitCode: 2, stderr: captured('ping-iputils-unreachable.stderr') }] }),
+    status: 'fail',
+    reason: /^fails, but not for the expected reason: expected \/0\/1 replies\/, saw: ping 192\.168\.100\.183 exited 2: ping: connect: Network is unreachable$/,
+  },
+  {
     name: 'ping: inconclusive without a lease',
     a: byId('ping-remote'),
     s: () => session({ leases: NO_LEASE }),

@@ -1,7 +1,7 @@
 // arp: a node's neighbour entry for a machine or guest carries that target's MAC (or, with proxy ARP, another's).
 
 import { parseNeighJson, parseProcArp } from '../../hypervisor/parse/virsh.ts';
-import { type AssertionBase, type Endpoint, endpointName } from '../../lab/model.ts';
+import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
 import { guestOf, machineNic } from '../facts.ts';
 import { nodeExec } from '../session.ts';
@@ -48,7 +48,7 @@ export const arp = defineCheck<ArpAssertion, Raw>({
     const by = raw['answered-by'];
     if (!ctx.checkNode([...at, 'on'], raw.on) || !target) return undefined;
     if (by !== undefined && !ctx.checkMachine([...at, 'answered-by'], by)) return undefined;
-    if (target.type === 'ip') {
+    if (target.type === 'ip' || target.type === 'interface') {
       ctx.err([...at, 'target'], 'an arp target must be a machine or a guest (its MAC must be known)');
       return undefined;
     }
@@ -56,7 +56,7 @@ export const arp = defineCheck<ArpAssertion, Raw>({
   },
   title: (a) =>
     `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${a.answeredBy ?? endpointName(a.target)}'s MAC`,
-  nodes: (a) => [a.on, ...(a.target.type === 'ip' ? [] : [a.target.name])],
+  nodes: (a) => [a.on, ...endpointNode(a.target)],
   // a ping first fills the neighbour table
   async check(a, s) {
     const t = a.target;

@@ -4,6 +4,7 @@ import type { AssertionResult } from '../../report/events.ts';
 import { type CheckDef, kindTable, type Observation } from '../define.ts';
 import type { Session } from '../session.ts';
 import { arp } from './arp.ts';
+import { command } from './command.ts';
 import { guestIp } from './guest-ip.ts';
 import { lease } from './lease.ts';
 import { link } from './link.ts';
@@ -12,7 +13,17 @@ import { ping } from './ping.ts';
 import { reachability } from './reachability.ts';
 import { seenSource } from './seen-source.ts';
 
-export const CHECK_KINDS: readonly CheckDef[] = [lease, ping, arp, macMatch, link, guestIp, reachability, seenSource];
+export const CHECK_KINDS: readonly CheckDef[] = [
+  lease,
+  ping,
+  arp,
+  macMatch,
+  link,
+  guestIp,
+  reachability,
+  seenSource,
+  command,
+];
 
 export const checkKind = kindTable('assertion', CHECK_KINDS);
 
@@ -34,14 +45,19 @@ export async function runAssertion(a: AssertionBase, s: Session): Promise<Assert
     obs = { ok: false, seen: (e as Error).message, evidence: [], inconclusive: true };
   }
   const observed = obs.ok ? 'pass' : 'fail';
-  const status = obs.inconclusive ? 'fail' : observed === a.expect ? 'pass' : 'fail';
+  // an expected failure must fail for its stated reason: failing for another (a broken lab) is not a pass
+  const wrongReason =
+    a.expect === 'fail' && !obs.ok && !obs.inconclusive && a.because && !new RegExp(a.because).test(obs.seen);
+  const status = obs.inconclusive || wrongReason ? 'fail' : observed === a.expect ? 'pass' : 'fail';
   const reason = obs.inconclusive
     ? `cannot check: ${obs.seen}`
     : a.expect === 'pass'
       ? obs.seen
       : obs.ok
         ? `expected this to fail, but it worked: ${obs.seen}`
-        : `fails as expected: ${obs.seen}`;
+        : wrongReason
+          ? `fails, but not for the expected reason: expected /${a.because}/, saw: ${obs.seen}`
+          : `fails as expected: ${obs.seen}`;
   const edge = checkKind(a.kind).edge?.(a);
   return {
     id: a.id,

@@ -44,12 +44,16 @@ export const lease = defineCheck<LeaseAssertion, Raw>({
     const mac = g.nics.find((n) => n.network === network)?.mac ?? g.mac;
     const { lease: l, evidence } = await guestLease(s, g, network);
     const src = leaseSource(s.lab, g, network);
+    if (src.type === 'none')
+      return { ok: false, seen: `no DHCP server serves it: ${src.why}`, evidence: [evidence], inconclusive: true };
     const where =
       src.type === 'underlay'
         ? `the DHCP server of ${src.network}`
-        : src.type === 'file'
-          ? `${src.path} on ${src.machine}`
-          : `libvirt network ${src.network} on ${src.machine}`;
+        : src.type === 'ports'
+          ? `the DHCP server of the network behind ${src.dev} on ${src.machine}`
+          : src.type === 'file'
+            ? `${src.path} on ${src.machine}`
+            : `libvirt network ${src.network} on ${src.machine}`;
     if (l) return { ok: true, seen: `${mac} holds ${l.ip} from ${where}`, evidence: [evidence] };
     const dead = src.type === 'underlay' && !s.underlays.get(src.network)!.dhcpAlive();
     const why = dead ? ` (the DHCP server of ${src.network} is not running)` : '';

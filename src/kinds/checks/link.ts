@@ -33,7 +33,7 @@ export const link = defineCheck<LinkAssertion, Raw>({
     required: ['on'],
     properties: {
       on: ref('machineName'),
-      nic: ref('nicName', 'A NIC of the machine.'),
+      nic: ref('ifName', 'A NIC of the machine, or a device a step built on it.'),
       'guest-tap': ref(
         'objName',
         "Instead of nic: the host-side device of this guest's NIC (macvtap/tap), found from virsh domiflist.",
@@ -54,7 +54,7 @@ export const link = defineCheck<LinkAssertion, Raw>({
       return undefined;
     }
     if (raw.nic !== undefined) {
-      if (!ctx.checkNic([...at, 'nic'], raw.on, raw.nic)) return undefined;
+      if (!ctx.checkInterface([...at, 'nic'], raw.on, raw.nic)) return undefined;
     } else {
       if (!ctx.checkGuest([...at, 'guest-tap'], raw['guest-tap']!)) return undefined;
       const g = ctx.guests.find((x) => x.name === raw['guest-tap'])!;

@@ -1,14 +1,17 @@
 // ping: a machine or a guest (over its console) pings a machine, a guest or an address.
 import { scaled, TIMEOUTS } from '../../host/config.ts';
-import { type AssertionBase, type Endpoint, endpointName } from '../../lab/model.ts';
+import { parseIpAddrJson } from '../../hypervisor/parse/virsh.ts';
+import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
 import { guestLease, guestOf, machineIp } from '../facts.ts';
-import { inVm, nodeExec, type Session } from '../session.ts';
+import { exec, inVm, nodeExec, type Session } from '../session.ts';
 import { ev } from './observe.ts';
 
 export interface PingAssertion extends AssertionBase {
   kind: 'ping';
   from: string;
+  /** the NIC or device of the machine the pings leave by (from: machine:device) */
+  fromDev?: string;
   to: Endpoint;
   count: number;
 }
@@ -22,6 +25,12 @@ interface Raw {
 /** Resolves an endpoint to an address: guests by their lease, machines by their first static NIC address. */
 export async function endpointIp(e: Endpoint, s: Session): Promise<{ ip?: string; why?: string }> {
   if (e.type === 'ip') return { ip: e.ip };
+  if (e.type === 'interface') {
+    // the address the device has now (a bridge that took its port's address, a VLAN the lab addressed)
+    const r = await exec(s, e.name).run(['ip', '-j', '-4', 'addr', 'show', 'dev', e.dev], { check: false });
+    const ip = r.exitCode === 0 ? parseIpAddrJson(r.stdout)[0]?.ipv4[0]?.split('/')[0] : undefined;
+    return ip ? { ip } : { why: `${e.name} has no IPv4 address on ${e.dev}` };
+  }
   if (e.type === 'machine') {
     const ip = machineIp(s.lab, e.name);
     return ip ? { ip } : { why: `${e.name} has no static address` };
@@ -37,14 +46,15 @@ export function parsePing(out: string): { sent: number; received: number } | und
 }
 
 /** One ping from a node to an endpoint; shared with reachability grids. */
-export async function pingOnce(s: Session, from: string, to: Endpoint, count: number) {
+export async function pingOnce(s: Session, from: string, to: Endpoint, count: number, fromDev?: string) {
   const target = await endpointIp(to, s);
   if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
   // a reply through an emulated machine (a VM, or a guest inside one) may take longer
-  const vm = inVm(s, from) || (to.type !== 'ip' && inVm(s, to.name));
+  const vm = inVm(s, from) || endpointNode(to).some((n) => inVm(s, n));
   const wait = String(scaled(TIMEOUTS.pingReplyS, vm));
   const timeoutMs = scaled(TIMEOUTS.pingBaseMs + count * TIMEOUTS.pingPerEchoMs, vm);
-  const r = await nodeExec(s, from).run(['ping', '-c', String(count), '-W', wait, target.ip], {
+  const via = fromDev ? ['-I', fromDev] : [];
+  const r = await nodeExec(s, from).run(['ping', ...via, '-c', String(count), '-W', wait, target.ip], {
     check: false,
     timeoutMs,
   });
@@ -61,18 +71,21 @@ export const ping = defineCheck<PingAssertion, Raw>({
   schema: {
     required: ['from', 'to'],
     properties: {
-      from: ref('node'),
+      from: ref('source'),
       to: ref('endpoint'),
       count: { type: 'integer', minimum: 1, maximum: 20 },
     },
   },
   resolve(raw, ctx, at, base) {
-    if (!ctx.checkNode([...at, 'from'], raw.from)) return undefined;
+    const [from = '', fromDev] = raw.from.split(':');
+    if (fromDev !== undefined) {
+      if (!ctx.checkMachine([...at, 'from'], from) || !ctx.checkInterface([...at, 'from'], from, fromDev)) return;
+    } else if (!ctx.checkNode([...at, 'from'], from)) return undefined;
     const to = ctx.endpoint([...at, 'to'], raw.to);
-    return to && { ...base, kind: 'ping', from: raw.from, to, count: raw.count ?? 1 };
+    return to && { ...base, kind: 'ping', from, ...(fromDev ? { fromDev } : {}), to, count: raw.count ?? 1 };
   },
-  title: (a) => `${a.from} can ping ${endpointName(a.to)}`,
-  nodes: (a) => [a.from, ...(a.to.type === 'ip' ? [] : [a.to.name])],
-  edge: (a) => ({ from: a.from, to: endpointName(a.to) }),
-  check: (a, s) => pingOnce(s, a.from, a.to, a.count),
+  title: (a) => `${a.from}${a.fromDev ? `:${a.fromDev}` : ''} can ping ${endpointName(a.to)}`,
+  nodes: (a) => [a.from, ...endpointNode(a.to)],
+  edge: (a) => ({ from: a.fromDev ? `${a.from}:${a.fromDev}` : a.from, to: endpointName(a.to) }),
+  check: (a, s) => pingOnce(s, a.from, a.to, a.count, a.fromDev),
 });

@@ -1,5 +1,5 @@
 // reachability: a grid of pings, each ordered pair with its own expectation (expected failures included).
-import { type AssertionBase, type Endpoint, type Expect, endpointName } from '../../lab/model.ts';
+import { type AssertionBase, type Endpoint, type Expect, endpointName, endpointNode } from '../../lab/model.ts';
 import type { Evidence, GridCell } from '../../report/events.ts';
 import { defineCheck, ref } from '../define.ts';
 import { pingOnce } from './ping.ts';
@@ -47,7 +47,7 @@ export const reachability = defineCheck<ReachabilityAssertion, Raw>({
   },
   title: (a) =>
     `reachability grid (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`,
-  nodes: (a) => a.cells.flatMap((c) => [c.from, ...(c.to.type === 'ip' ? [] : [c.to.name])]),
+  nodes: (a) => a.cells.flatMap((c) => [c.from, ...endpointNode(c.to)]),
   // every ordered pair is a ping; pings from different nodes run at once (a console runs one at a time)
   async check(a, s) {
     const evidence: Evidence[] = [];

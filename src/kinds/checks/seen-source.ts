@@ -1,6 +1,6 @@
 // seen-source: a machine captures (tcpdump) the echo requests a node sends it and reports their source address.
 import { TIMEOUTS } from '../../host/config.ts';
-import { type AssertionBase, type Endpoint, endpointName } from '../../lab/model.ts';
+import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
 import { machineIp } from '../facts.ts';
 import { exec, nodeExec } from '../session.ts';
@@ -42,7 +42,7 @@ export const seenSource = defineCheck<SeenSourceAssertion, Raw>({
     return source && { ...base, kind: 'seen-source', from: raw.from, to: raw.to, source };
   },
   title: (a) => `${a.to} sees ${a.from}'s packets coming from ${endpointName(a.source)}`,
-  nodes: (a) => [a.from, a.to, ...(a.source.type === 'ip' ? [] : [a.source.name])],
+  nodes: (a) => [a.from, a.to, ...endpointNode(a.source)],
   async check(a, s) {
     const dst = machineIp(s.lab, a.to);
     const want = await endpointIp(a.source, s);

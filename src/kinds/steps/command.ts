@@ -53,6 +53,9 @@ export const command = defineStep<CommandStep, Raw>({
     }
     const src = raw.script ? ctx.labFile([...at, 'script'], raw.script) : undefined;
     const script = src && raw.script ? { src, rel: raw.script } : undefined;
+    // the devices it names can be used by later steps (a bridge it builds, a VLAN...)
+    const text = raw.argv ? raw.argv.join(' ') : src ? ctx.readFile(src) : undefined;
+    if (text) ctx.noteCommand(raw.on, text);
     return { ...base, kind: 'command', on: raw.on, argv: raw.argv, script };
   },
   title: (s) => `run ${s.argv ? displayLine(s.argv) : s.script!.rel} on ${s.on}`,

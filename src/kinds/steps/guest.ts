@@ -30,6 +30,7 @@ interface Raw {
   ip?: string;
   gateway?: string;
   direct?: { dev: string; mode?: string };
+  bridge?: string;
   launch?: 'virt-install' | 'qemu';
 }
 
@@ -67,10 +68,14 @@ const schema = {
       type: 'object',
       additionalProperties: false,
       required: ['dev'],
-      properties: { dev: ref('nicName'), mode: { enum: ['bridge', 'vepa', 'private', 'passthrough'] } },
+      properties: { dev: ref('ifName'), mode: { enum: ['bridge', 'vepa', 'private', 'passthrough'] } },
       description:
         "Instead of network: <interface type='direct'> on a NIC of the hypervisor (macvtap without a libvirt network).",
     },
+    bridge: ref(
+      'ifName',
+      "Instead of network: a Linux bridge an earlier step built; the guest's NIC joins it directly (virt-install --network bridge=...).",
+    ),
     launch: {
       enum: ['virt-install', 'qemu'],
       description:
@@ -117,13 +122,23 @@ export const guest = defineStep<GuestStep, Raw>({
     if (raw.launch === 'qemu' && raw.direct === undefined) {
       ctx.err([...at, 'launch'], 'a guest launched by bare QEMU needs "direct" (the NIC its macvtap sits on)');
     }
-    if ([raw.network, raw.tap, raw.direct].filter((x) => x !== undefined).length !== 1) {
-      ctx.err(
-        at,
-        'a guest needs exactly one of "network" (a libvirt network), "tap" (a routed tap device) or "direct" (macvtap on a NIC)',
-      );
+    if ([raw.network, raw.tap, raw.direct, raw.bridge].filter((x) => x !== undefined).length !== 1) {
+      const kinds =
+        '"network" (a libvirt network), "tap" (a routed tap device), "direct" (macvtap on a NIC) or "bridge" (a Linux bridge a step built)';
+      ctx.err(at, `a guest needs exactly one of ${kinds}`);
+    } else if (raw.bridge !== undefined) {
+      const isBridge =
+        ctx.devices.some((d) => d.on === on && d.name === raw.bridge && d.type === 'bridge') ||
+        ctx.builtByCommand(on, raw.bridge);
+      if (ctx.checkInterface([...at, 'bridge'], on, raw.bridge) && !isBridge) {
+        ctx.err(
+          [...at, 'bridge'],
+          `"${raw.bridge}" on ${on} is not a Linux bridge a step built`,
+          'build it with a bridge step first',
+        );
+      }
     } else if (raw.direct !== undefined) {
-      ctx.checkNic([...at, 'direct', 'dev'], on, raw.direct.dev);
+      ctx.checkInterface([...at, 'direct', 'dev'], on, raw.direct.dev);
     } else if (raw.network !== undefined) {
       // a tap is routed by the lab's own steps: nothing to check for it here
       if (!ctx.libvirtNetworks.some((n) => n.on === on && n.name === raw.network)) {
@@ -134,7 +149,8 @@ export const guest = defineStep<GuestStep, Raw>({
     }
     if (ctx.guests.some((g) => g.name === raw.name)) ctx.err([...at, 'name'], `duplicate guest name "${raw.name}"`);
     if (ctx.machine(raw.name)) ctx.err([...at, 'name'], `guest name "${raw.name}" is also a machine name`);
-    const network = raw.network ?? (raw.tap ? `tap:${raw.tap}` : `direct:${raw.direct?.dev}`);
+    const network =
+      raw.network ?? (raw.tap ? `tap:${raw.tap}` : raw.bridge ? `bridge:${raw.bridge}` : `direct:${raw.direct?.dev}`);
     const mac = (raw.mac ?? ctx.mac(raw.name)).toLowerCase();
     const g: Guest = {
       name: raw.name,
@@ -144,6 +160,7 @@ export const guest = defineStep<GuestStep, Raw>({
       tap: raw.tap,
       leases: raw.leases,
       direct: raw.direct ? { dev: raw.direct.dev, mode: raw.direct.mode ?? 'bridge' } : undefined,
+      ...(raw.bridge ? { bridge: raw.bridge } : {}),
       staticIp: raw.ip ? { address: raw.ip, gateway: raw.gateway } : undefined,
       qemu: raw.launch === 'qemu' ? true : undefined,
       ram: raw.ram ?? 128,
@@ -176,7 +193,9 @@ export const guest = defineStep<GuestStep, Raw>({
         ? `routed tap ${g.tap}`
         : g.direct
           ? `direct macvtap on ${g.direct.dev} (${g.direct.mode})`
-          : `network ${g.network}`;
+          : g.bridge
+            ? `joining bridge ${g.bridge}`
+            : `network ${g.network}`;
     return `launch guest "${g.name}" (${g.image.ref}, ${g.ram} MiB) on ${s.on}, ${how}${g.staticIp ? `, static ${g.staticIp.address}` : ''}`;
   },
   machine: (s) => s.on,

@@ -57,17 +57,42 @@ export const netDefine = defineStep<NetDefineStep, Raw>({
     if (ctx.libvirtNetworks.some((n) => n.name === parsed.name && n.on === on)) {
       ctx.err(at, `network "${parsed.name}" is defined twice on ${on}`);
     }
-    const dev = parsed.dev;
+    const { dev, bridge, virtualport, vlan } = parsed;
     const m = ctx.machine(on);
-    if (dev && m && !m.nics.some((n) => n.name === dev)) {
-      const nics = m.nics.map((n) => n.name).join(', ') || '(none)';
+    const ifs = [...(m?.nics.map((n) => n.name) ?? []), ...ctx.devices.filter((d) => d.on === on).map((d) => d.name)];
+    if (dev && m && !ifs.includes(dev) && !ctx.builtByCommand(on, dev)) {
+      const hint = `${on}'s NICs and devices so far: ${ifs.join(', ') || '(none)'}`;
       ctx.err(
         [...at, 'xml'],
         `${raw.xml}: network "${parsed.name}" uses device "${dev}", which ${on} does not have`,
-        `${on}'s NICs: ${nics}`,
+        hint,
       );
     }
-    ctx.libvirtNetworks.push({ name: parsed.name, on, xmlFile: src, forward: parsed.forward, dev });
+    // a host bridge must be one a step built (libvirt only attaches guests to it)
+    const bridges = ctx.devices.filter((d) => d.on === on && (d.type === 'bridge' || d.type === 'ovs-bridge'));
+    if (
+      bridge &&
+      parsed.forward === 'bridge' &&
+      !bridges.some((b) => b.name === bridge) &&
+      !ctx.builtByCommand(on, bridge)
+    ) {
+      const hint = `build it first with a bridge (or ovs-bridge) step on ${on}, or a command step that names it; its bridges so far: ${bridges.map((b) => b.name).join(', ') || '(none)'}`;
+      ctx.err(
+        [...at, 'xml'],
+        `${raw.xml}: network "${parsed.name}" attaches to bridge "${bridge}", which no earlier step built on ${on}`,
+        hint,
+      );
+    }
+    ctx.libvirtNetworks.push({
+      name: parsed.name,
+      on,
+      xmlFile: src,
+      forward: parsed.forward,
+      dev,
+      bridge,
+      virtualport,
+      vlan,
+    });
     return { ...base, kind: 'net-define', on, xml: src, rel: raw.xml, network: parsed.name };
   },
   title: (s) => `define libvirt network "${s.network}" from ${s.rel} on ${s.on}`,

@@ -24,11 +24,11 @@ export const promisc = defineStep<PromiscStep, Raw>({
   stage: 'setup',
   schema: {
     required: ['on', 'nic'],
-    properties: { on: ref('machineName'), nic: ref('nicName'), state: { enum: ['on', 'off'], default: 'on' } },
+    properties: { on: ref('machineName'), nic: ref('ifName'), state: { enum: ['on', 'off'], default: 'on' } },
   },
   resolve(raw, ctx, at, base) {
     if (!ctx.checkMachine([...at, 'on'], raw.on)) return undefined;
-    ctx.checkNic([...at, 'nic'], raw.on, raw.nic);
+    ctx.checkInterface([...at, 'nic'], raw.on, raw.nic);
     return { ...base, kind: 'promisc', on: raw.on, nic: raw.nic, state: raw.state ?? 'on' };
   },
   title: (s) => `promiscuous mode ${s.state} for ${s.nic} on ${s.on}`,

@@ -6,7 +6,7 @@ import { HostError } from '../../errors.ts';
 import { readConfig, TIMEOUTS } from '../../host/config.ts';
 import { isAlive, type OwnedProcess, spawnDetached } from '../../host/proc.ts';
 import type { Resource, StateStore } from '../../host/state.ts';
-import type { Machine } from '../../lab/model.ts';
+import { hasStaticAddress, type Machine } from '../../lab/model.ts';
 import type { Executor } from '../../transport/executor.ts';
 import type { LocalExecutor } from '../../transport/local.ts';
 import { SshExecutor } from '../../transport/ssh.ts';
@@ -122,7 +122,7 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
     const port = lanPort(index, j);
     const addr = vm ? '' : ` address ${nic.mac}`;
     root.push(`link add ${nic.name} netns ${ns}${addr} type veth peer name ${port} netns ${net.ns}`);
-    if (!vm && nic.address !== 'dhcp') inside.push(`addr add ${nic.address} dev ${nic.name}`);
+    if (!vm && hasStaticAddress(nic)) inside.push(`addr add ${nic.address} dev ${nic.name}`);
     if (!vm) inside.push(`link set ${nic.name} up`);
     lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
     store.update(() => {

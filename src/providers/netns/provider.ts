@@ -253,6 +253,10 @@ export class NetnsProvider implements Provider {
       .filter((l) => existsSync(l.path));
   }
 
+  sharesHostKernel(m: Machine): boolean {
+    return !this.isVm(m);
+  }
+
   access(store: StateStore, m: MachineRecord): SshAccess {
     return {
       host: m.address,

@@ -20,8 +20,8 @@ policy() { # label chain promisc(on|off) last -> prints the new policy
   echo "$want"
 }
 
-flag() { # ns nic -> on|off
-  if ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -q '<[^>]*PROMISC'; then echo on; else echo off; fi
+flag() { # ns nic -> on|off: promiscuous, or a port of a bridge, bond or Open vSwitch (which receive every frame)
+  if ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -qE '<[^>]*PROMISC| master '; then echo on; else echo off; fi
 }
 
 watch() { # one namespace machine's NIC: re-check on every link event of its namespace

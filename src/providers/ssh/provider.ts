@@ -179,6 +179,10 @@ export class SshProvider implements Provider {
     return { host: h.host, port: h.port, user: h.user, keyFile: h.key, hostKey: h.hostKey, sudo: h.sudo };
   }
 
+  sharesHostKernel(): boolean {
+    return false;
+  }
+
   describe(_m: MachineRecord): MachineDescription {
     return { kind: 'existing host' };
   }

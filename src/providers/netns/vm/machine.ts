@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConfig } from '../../../host/config.ts';
 import { type OwnedProcess, spawnDetached } from '../../../host/proc.ts';
-import type { Machine } from '../../../lab/model.ts';
+import { hasStaticAddress, type Machine } from '../../../lab/model.ts';
 import { LocalExecutor } from '../../../transport/local.ts';
 import { MGMT_NIC } from '../names.ts';
 import type { NsMachine, VmState } from '../state.ts';
@@ -69,7 +69,7 @@ export async function startVm(
     hostKeyFile: o.hostKeyFile,
     nics: [
       { mac, name: MGMT_NIC, address: `${m.address}/30` },
-      ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: n.address === 'dhcp' ? undefined : n.address })),
+      ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: hasStaticAddress(n) ? n.address : undefined })),
     ],
     libvirtCaps: o.caps,
   });
