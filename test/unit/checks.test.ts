@@ -108,7 +108,8 @@ const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' 
     s: () =>
       session({ remote: [{ when: /^ping /, exitCode: 2, stderr: captured('ping-iputils-unreachable.stderr') }] }),
     status: 'fail',
-    reason: /^fails, but not for the expected reason: expected \/0\/1 replies\/, saw: ping 192\.168\.100\.183 exited 2: ping: connect: Network is unreachable$/,
+    reason:
+      /^fails, but not for the expected reason: expected \/0\/1 replies\/, saw: ping 192\.168\.100\.183 exited 2: ping: connect: Network is unreachable$/,
   },
   {
     name: 'ping: inconclusive without a lease',
