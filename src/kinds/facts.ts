@@ -74,7 +74,7 @@ export async function guestLease(
   s: Session,
   g: Guest,
   network = g.network,
-): Promise<{ lease?: Lease; evidence: Evidence }> {
+): Promise<{ lease?: Lease; evidence: Evidence; via?: string }> {
   const mac = g.nics.find((n) => n.network === network)?.mac ?? g.mac;
   if (g.staticIp && network === g.network) {
     // no DHCP: the address the lab gave it stands in for a lease
@@ -89,6 +89,7 @@ export async function guestLease(
     };
   }
   let src = leaseSource(s.lab, g, network);
+  let via: string | undefined;
   if (src.type === 'ports') {
     const { machine, dev } = src;
     const ports = await bridgePorts(s, machine, dev);
@@ -105,6 +106,7 @@ export async function guestLease(
       };
     }
     src = { type: 'underlay', network: u };
+    via = dev;
   }
   if (src.type === 'underlay') {
     const u = s.underlays.get(src.network)!;
@@ -112,6 +114,7 @@ export async function guestLease(
     const lease = parseDnsmasqLeases(text).find((l) => l.mac === mac);
     return {
       lease,
+      ...(via ? { via: `the DHCP server of ${src.network} (behind ${via})` } : {}),
       evidence: { machine: `network ${src.network} (dnsmasq)`, argv: ['cat', 'leases'], exitCode: 0, stdout: text },
     };
   }

@@ -42,12 +42,13 @@ export const lease = defineCheck<LeaseAssertion, Raw>({
     const g = guestOf(s.lab, a.guest);
     const network = a.network ?? g.network;
     const mac = g.nics.find((n) => n.network === network)?.mac ?? g.mac;
-    const { lease: l, evidence } = await guestLease(s, g, network);
+    const { lease: l, evidence, via } = await guestLease(s, g, network);
     const src = leaseSource(s.lab, g, network);
     if (src.type === 'none')
       return { ok: false, seen: `no DHCP server serves it: ${src.why}`, evidence: [evidence], inconclusive: true };
-    const where =
-      src.type === 'underlay'
+    const where = via
+      ? via
+      : src.type === 'underlay'
         ? `the DHCP server of ${src.network}`
         : src.type === 'ports'
           ? `the DHCP server of the network behind ${src.dev} on ${src.machine}`

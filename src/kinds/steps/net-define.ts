@@ -89,9 +89,9 @@ export const netDefine = defineStep<NetDefineStep, Raw>({
       xmlFile: src,
       forward: parsed.forward,
       dev,
-      bridge,
-      virtualport,
-      vlan,
+      ...(bridge ? { bridge } : {}),
+      ...(virtualport ? { virtualport } : {}),
+      ...(vlan !== undefined ? { vlan } : {}),
     });
     return { ...base, kind: 'net-define', on, xml: src, rel: raw.xml, network: parsed.name };
   },
