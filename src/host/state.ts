@@ -103,6 +103,8 @@ export function stateProblem(v: unknown, file: string): string | undefined {
 export class StateStore {
   readonly path: string;
   state: LabState;
+  /** set once the file is removed: a late write (a step still ending) must not bring back a file for a torn-down lab */
+  private removed = false;
   constructor(path: string, state: LabState) {
     this.path = path;
     this.state = state;
@@ -183,6 +185,7 @@ export class StateStore {
   }
 
   save(): void {
+    if (this.removed) return;
     const tmp = `${this.path}.tmp`;
     try {
       writeFileSync(tmp, JSON.stringify(this.state, null, 2), { mode: 0o600 });
@@ -201,6 +204,7 @@ export class StateStore {
   remove(): void {
     try {
       rmSync(this.path, { force: true });
+      this.removed = true;
     } catch (e) {
       throw new HostError(`cannot remove state file ${this.path}: ${(e as Error).message}`);
     }

@@ -34,8 +34,10 @@ function killIn(name: string, owner: string, comm: string): number {
 
 async function faultRun(t: any, name: string, stage: string, inject: () => number) {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-fault-'));
+  // no retry: the fault is the point (a slow host could take a silent guest for a hung one and run again)
   const run = startVirtlab(['run', 'kvm-macvtap', '--name', name, '--report-dir', dir], {
     VIRTLAB_READY_TIMEOUT: '15',
+    VIRTLAB_RETRY: '0',
   });
   await run.when((e) => e.type === 'stage-start' && e.stage === stage);
   t.true(inject() > 0, 'the fault was injected');

@@ -1,7 +1,7 @@
 // The commands' own logic against a private VIRTLAB_HOME: status and down over state files (good, corrupt and
 // forged), reset refusing an unknown step before it removes anything, doctor's JSON, the access lines.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseArgs } from '../../src/cli/args.ts';
@@ -142,3 +142,15 @@ test.serial(
     t.like(JSON.parse(j.out), { type: 'stage-start', stage: 'up' });
   },
 );
+
+test.serial('a state file once removed is not brought back by a late write', (t) => {
+  const path = StateStore.pathFor(home, 'carol');
+  writeFileSync(path, JSON.stringify(state('carol')));
+  const store = StateStore.load(path);
+  store.remove();
+  store.update((s) => {
+    s.status = 'down';
+  });
+  t.false(existsSync(path));
+  t.is(store.state.status, 'down', 'the state in memory still changes');
+});
