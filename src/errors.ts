@@ -27,10 +27,12 @@ export interface Diagnostic {
   col: number;
   message: string;
   hint?: string;
+  /** a warning does not stop anything: the same outcome, said aloud (default: an error) */
+  severity?: 'error' | 'warning';
 }
 
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`;
+  return `${d.file}:${d.line}:${d.col}: ${d.severity === 'warning' ? 'warning: ' : ''}${d.message}${d.hint ? `\n  hint: ${d.hint}` : ''}`;
 }
 
 /** One or more problems in lab / machines / playbook files. */

@@ -18,6 +18,7 @@ export const COMMANDS = [
   'list',
   'validate',
   'plan',
+  'inventory',
   'help',
 ] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -45,6 +46,7 @@ export interface Options {
   reportFormat?: string;
   inventory?: string;
   kernel?: string;
+  provisioner?: string;
   targets?: string;
   help: boolean;
   version: boolean;
@@ -77,11 +79,13 @@ const VALUE: Record<string, keyof Options> = {
   '--inventory': 'inventory',
   '--kernel': 'kernel',
   '--targets': 'targets',
+  '--provisioner': 'provisioner',
 };
 
 const PROVIDER = ['--provider', '--kernel', '--inventory'];
 const RUN = [
   ...PROVIDER,
+  '--provisioner',
   '--report-dir',
   '--report-format',
   '--keep',
@@ -108,6 +112,7 @@ export const COMMAND_OPTIONS: Record<Command, string[]> = {
   doctor: [],
   list: [],
   validate: [],
+  inventory: [],
   help: [],
 };
 const GLOBAL = ['--json', '--verbose', '-v', '--no-color', '--color', '--help', '-h', '--version'];
@@ -214,6 +219,8 @@ Commands:
                             the lab's topology (SVG written to <lab>.svg by default; text formats to stdout)
   ssh <lab> <machine> [-- cmd ...]
                             a shell on a machine, or one command
+  inventory <lab>           an Ansible inventory of a lab that is up (addresses, the run's key, pinned host
+                            keys, groups hypervisor(s) and peer(s)): ansible-playbook -i <(virtlab inventory x) ...
   status                    the lab instances that are up, their machines and age
   doctor                    check the host: root, kernel features, binaries (and the package for each)
   list                      the labs with a one-line description
@@ -227,6 +234,8 @@ Options:
   --kernel <package>        vm provider: the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64;
                             also linux-image-6.12-cloud-amd64, or any linux-image-* package: added to the image)
   --inventory <file>        ssh provider: the existing hosts (address, user, key, pinned host key)
+  --provisioner <who>       who runs the machines' playbooks: builtin (virtlab's Ansible subset; default unless
+                            machines.yml says provisioner: ansible) or ansible (ansible-playbook; install-deps --ansible)
   --report-dir <dir>        where report.html, junit.xml, report.json and logs go (default: the run's folder)
   --report-format <list>    which reports: json,junit,html (default) and tap, comma-separated
   --keep                    leave the lab up after run (remove it later with virtlab down <lab>)

@@ -33,11 +33,14 @@ export function commandList(o: Options): number {
 }
 
 export function commandValidate(o: Options): number {
-  const { checked, diagnostics } = validate(o.args);
+  const { checked, diagnostics: all } = validate(o.args);
+  // warnings are said, and do not fail the file: the outcome is the same as Ansible's
+  const diagnostics = all.filter((d) => d.severity !== 'warning');
+  const warnings = all.filter((d) => d.severity === 'warning');
   if (o.json) {
-    console.log(JSON.stringify({ checked: checked.map(displayPath), problems: diagnostics }, null, 2));
+    console.log(JSON.stringify({ checked: checked.map(displayPath), problems: diagnostics, warnings }, null, 2));
   } else {
-    for (const d of diagnostics) console.error(formatDiagnostic(d));
+    for (const d of all) console.error(formatDiagnostic(d));
     const bad = new Set(diagnostics.map((d) => d.file));
     for (const f of checked) if (!bad.has(displayPath(f))) console.log(`ok  ${displayPath(f)}`);
     if (diagnostics.length)

@@ -13,7 +13,7 @@ import type { Options } from './args.ts';
 import { instructions } from './course.ts';
 import { down, instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
-import { checkRunOptions, providerOptionsOf, reportFormats } from './options.ts';
+import { checkRunOptions, providerOptionsOf, provisionerOption, reportFormats } from './options.ts';
 import { oneLab, printAccess, reporter, virtTypes } from './output.ts';
 
 export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
@@ -59,6 +59,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
           collect: 'on-failure',
           reportFormats: reportFormats(o),
           readyTimeoutMs: readConfig().readyTimeoutMs,
+          provisioner: provisionerOption(o),
         },
         reporter(o),
         signal,

@@ -49,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./instances.ts')).check(o);
     case 'ssh':
       return (await import('./instances.ts')).ssh(o);
+    case 'inventory':
+      return (await import('./instances.ts')).inventory(o);
     case 'status':
       return (await import('./instances.ts')).status(o);
     case 'explain':

@@ -24,9 +24,16 @@ export function providerOptionsOf(o: Options): Record<string, string | undefined
   return Object.fromEntries(providerOptions().map((p) => [p.key, values[p.key]]));
 }
 
+/** --provisioner: builtin or ansible. */
+export function provisionerOption(o: Options): 'builtin' | 'ansible' | undefined {
+  if (o.provisioner === undefined || o.provisioner === 'builtin' || o.provisioner === 'ansible') return o.provisioner;
+  throw new UsageError(`--provisioner must be builtin or ansible, not "${o.provisioner}"`);
+}
+
 /** Everything run, up and plan (= run --dry-run) check before anything happens: steps, provider, formats. */
 export function checkRunOptions(o: Options, lab: Lab): void {
   checkStepIds(lab, o.until, o.skip);
   providerDef(o.provider ?? 'netns');
   reportFormats(o);
+  provisionerOption(o);
 }

@@ -10,6 +10,7 @@ export interface CatalogueMachine {
   ipAddr?: string;
   nested: boolean;
   provision?: string;
+  provisioner?: 'builtin' | 'ansible';
   provider?: 'netns' | 'ssh' | 'vm';
   /** vm provider: the Debian kernel package (or version) the machine boots */
   kernel?: string;
@@ -33,6 +34,7 @@ interface RawCatalogueMachine {
   ip_addr?: string;
   nested?: boolean;
   provision?: string | boolean;
+  provisioner?: CatalogueMachine['provisioner'];
   provider?: CatalogueMachine['provider'];
   kernel?: string;
 }
@@ -51,6 +53,7 @@ export function normaliseCatalogue(source: Source): Catalogue {
         ipAddr: m.ip_addr,
         nested: Boolean(m.nested),
         provision: typeof m.provision === 'string' ? m.provision : undefined,
+        provisioner: m.provisioner,
         path: [i],
       });
     });
@@ -64,6 +67,7 @@ export function normaliseCatalogue(source: Source): Catalogue {
         ipAddr: m.ip_addr,
         nested: Boolean(m.nested),
         provision: typeof m.provision === 'string' ? m.provision : undefined,
+        provisioner: m.provisioner,
         provider: m.provider,
         kernel: m.kernel,
         path: ['machines', name],

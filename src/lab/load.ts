@@ -2,10 +2,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { DefinitionError, type Diagnostic, UsageError } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
 import { type Catalogue, duplicateNames, normaliseCatalogue } from './catalogue.ts';
 import type { Lab } from './model.ts';
+import { readPlaybook } from './playbook.ts';
 import { resolveLab } from './resolve.ts';
 import { compileSchemas, type SchemaName, validateAgainst } from './schema.ts';
 import { diag, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
@@ -177,13 +179,38 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
           own.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })),
         );
       }
-    } else add(path, loadValidated(path, kind, v, kind === 'machines' ? 'machine catalogue' : 'playbook').diagnostics);
+    } else if (kind === 'playbook') add(path, readPlaybook(path).diagnostics);
+    else add(path, loadValidated(path, kind, v, 'machine catalogue').diagnostics);
   }
   return { checked, diagnostics };
 }
 
-function classify(path: string, root: string): SchemaName {
-  if (basename(path) === 'machines.yml') return 'machines';
-  if (dirname(path) === join(root, 'playbooks') || /(^|\/)playbooks\//.test(path)) return 'playbook';
-  return 'lab';
+/**
+ * What a YAML file is, by its content wherever it lives: a list of plays (hosts:) is a playbook, a list of machines
+ * (box, ram, ip_addr) or a lone `machines:` mapping is a catalogue, anything else a lab. Where the content cannot
+ * be read, its place decides (machines.yml, a playbooks/ folder).
+ */
+export function classify(path: string, root: string): SchemaName {
+  const byPlace = (): SchemaName =>
+    basename(path) === 'machines.yml'
+      ? 'machines'
+      : dirname(path) === join(root, 'playbooks') || /(^|\/)playbooks\//.test(path)
+        ? 'playbook'
+        : 'lab';
+  let data: unknown;
+  try {
+    const text = readTextFile(path);
+    if (text === undefined) return byPlace();
+    data = parseYaml(text, { version: '1.1', maxAliasCount: 100 });
+  } catch {
+    return byPlace();
+  }
+  const maps = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (Array.isArray(data) && data.length && data.every(maps)) {
+    if (data.some((p) => 'hosts' in p || 'tasks' in p || 'roles' in p || 'import_playbook' in p)) return 'playbook';
+    if (data.every((m) => 'name' in m && ('box' in m || 'ram' in m || 'ip_addr' in m || 'vcpu' in m)))
+      return 'machines';
+  }
+  if (maps(data) && Object.keys(data).every((k) => k === 'machines') && maps(data.machines)) return 'machines';
+  return byPlace();
 }

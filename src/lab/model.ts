@@ -31,6 +31,8 @@ export interface Machine {
   vcpu: number;
   nested: boolean;
   provision?: string; // playbook file (absolute)
+  /** who runs the playbook: virtlab's subset (default) or real ansible-playbook */
+  provisioner?: 'builtin' | 'ansible';
   nics: Nic[];
   /** asked for by machines.yml: `vm` boots this machine as a QEMU VM whatever the provider (netns or vm) */
   provider?: 'netns' | 'vm';

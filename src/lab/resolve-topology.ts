@@ -155,6 +155,7 @@ export function resolveMachines(i: MachineInput): Machine[] {
       vcpu: spec.vcpu ?? cat.vcpu,
       nested: cat.nested,
       provision: i.playbook(mName),
+      ...(cat.provisioner ? { provisioner: cat.provisioner } : {}),
       nics,
       ...machineChoice(spec, cat),
     });

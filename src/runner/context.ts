@@ -25,6 +25,8 @@ export interface LifecycleOptions {
   readyTimeoutMs: number;
   /** json, junit, html (default) and tap */
   reportFormats?: string[];
+  /** --provisioner: who runs every machine's playbook (default: each machine's own choice, else builtin) */
+  provisioner?: 'builtin' | 'ansible';
 }
 
 /** Why a failed run is worth trying once more: something beneath the lab went wrong, not the lab. */

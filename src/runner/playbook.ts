@@ -1,60 +1,42 @@
-// Playbooks: the Ansible-style subset classic lab provisioning uses, normalised into typed tasks.
-import { DefinitionError, UsageError } from '../errors.ts';
-import { compileSchemas, validateAgainst } from '../lab/schema.ts';
-import { readSource } from '../lab/source.ts';
+// Playbooks at run time: the tasks the reader (lab/playbook.ts) found, expanded per machine: loops, templates, when.
+import { DefinitionError, type Diagnostic, UsageError } from '../errors.ts';
+import { type ModuleName, type Play, parseKv, readPlaybook } from '../lab/playbook.ts';
 
-export type ModuleName = 'apt' | 'get_url' | 'copy' | 'file' | 'command' | 'shell' | 'sysctl';
-export const MODULES: readonly ModuleName[] = ['apt', 'get_url', 'copy', 'file', 'command', 'shell', 'sysctl'];
+export type { ModuleName, Play } from '../lab/playbook.ts';
 
 export interface Task {
   name: string;
   module: ModuleName;
   /** arguments after templating, one set per loop item */
   args: Record<string, unknown>;
+  /** the user it runs as on the machine */
+  user: string;
+  /** file:line of the task */
+  where: string;
 }
 
-export interface Play {
-  hosts: string;
-  tasks: { name: string; module: ModuleName; raw: unknown; when?: string; items?: unknown[] }[];
-  vars: Record<string, unknown>;
+/** The plays of a playbook, or DefinitionError with every error; warnings come back to be said. */
+export function loadPlaybook(path: string): { plays: Play[]; warnings: Diagnostic[] } {
+  const { plays, diagnostics } = readPlaybook(path);
+  const errors = diagnostics.filter((d) => d.severity !== 'warning');
+  if (errors.length) throw new DefinitionError(errors);
+  return { plays, warnings: diagnostics.filter((d) => d.severity === 'warning') };
 }
 
-export function loadPlaybook(path: string): Play[] {
-  const { source, diagnostics } = readSource(path, '1.1');
-  if (!source) throw new DefinitionError(diagnostics);
-  const d = validateAgainst(compileSchemas().playbook, source, 'playbook');
-  if (d.length) throw new DefinitionError(d);
-  return (source.data as any[]).map((p) => ({
-    hosts: String(p.hosts),
-    vars: p.vars ?? {},
-    tasks: (p.tasks ?? []).map((t: any, i: number) => {
-      const module = MODULES.find((m) => m in t);
-      if (!module)
-        throw new DefinitionError([
-          {
-            file: source.file,
-            line: 1,
-            col: 1,
-            message: `task ${i + 1} of play "${p.hosts}" names no module (one of ${MODULES.join(', ')})`,
-          },
-        ]);
-      return {
-        name: t.name ?? `${module} ${i + 1}`,
-        module,
-        raw: t[module],
-        when: t.when,
-        items: t.with_items ?? t.loop,
-      };
-    }),
-  }));
-}
+/** The options of command and shell that may be written inside their free form (`creates=/x make`). */
+const FREE_FORM_OPTIONS = /(?:^|\s)(creates|removes|chdir|executable|stdin)=("[^"]*"|'[^']*'|\S+)/g;
 
-/** Ansible's `key=value key2="quoted value"` form. */
-export function parseKv(s: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const re = /([A-Za-z_][A-Za-z0-9_]*)=("([^"]*)"|'([^']*)'|((?:\{\{.*?\}\}|[^\s{])+))/g;
-  for (const m of s.matchAll(re)) out[m[1]!] = m[3] ?? m[4] ?? m[5] ?? '';
-  return out;
+/** A command or shell task's arguments: the free form split from its options. */
+export function freeForm(raw: unknown): Record<string, unknown> {
+  if (typeof raw !== 'string') return raw as Record<string, unknown>;
+  const opts: Record<string, string> = {};
+  const cmd = raw
+    .replace(FREE_FORM_OPTIONS, (_all, k: string, v: string) => {
+      opts[k] = v.replace(/^(["'])(.*)\1$/, '$2');
+      return '';
+    })
+    .trim();
+  return { ...opts, cmd };
 }
 
 /** `{{ item }}`, `{{ inventory_hostname }}` and play vars; anything else is left for the user to see. */
@@ -124,19 +106,19 @@ export function expandTask(t: Play['tasks'][number], vars: Record<string, unknow
   for (const item of items) {
     const v = item === undefined ? vars : { ...vars, item };
     if (t.when && !evalWhen(t.when, v)) continue;
-    const raw = typeof t.raw === 'string' && t.module !== 'command' && t.module !== 'shell' ? parseKv(t.raw) : t.raw;
+    const free = t.module === 'command' || t.module === 'shell';
+    const raw = free ? freeForm(t.raw) : typeof t.raw === 'string' ? parseKv(t.raw) : t.raw;
     out.push({
       name: String(template(t.name, v)),
       module: t.module,
-      args: (t.module === 'command' || t.module === 'shell' ? { cmd: template(raw, v) } : template(raw, v)) as Record<
-        string,
-        unknown
-      >,
+      args: template(raw, v) as Record<string, unknown>,
+      user: String(template(t.user, v)),
+      where: t.where,
     });
   }
   // an apt task over a loop becomes one task naming every package, like Ansible does
   if (t.module === 'apt' && out.length > 1) {
-    const names = out.flatMap((x) => toList(x.args.name ?? x.args.pkg));
+    const names = out.flatMap((x) => toList(x.args.name ?? x.args.pkg ?? x.args.package));
     return [
       {
         ...out[0]!,
@@ -144,7 +126,7 @@ export function expandTask(t: Play['tasks'][number], vars: Record<string, unknow
           String(template(t.name, vars))
             .replace(/\{\{.*?\}\}/g, '')
             .trim() || 'apt',
-        args: { ...out[0]!.args, name: names },
+        args: { ...out[0]!.args, name: names, pkg: undefined, package: undefined },
       },
     ];
   }

@@ -10,10 +10,11 @@ import { type ResolvedImage, resolveImage } from '../host/images.ts';
 import { createInstance } from '../host/instance.ts';
 import { checkStepIds, type Lab } from '../lab/model.ts';
 import { createProvider } from '../providers/index.ts';
-import type { Provider } from '../providers/port.ts';
+import type { Problem, Provider } from '../providers/port.ts';
 import type { Emit } from '../report/events.ts';
 import { type LifecycleOptions, Run, type RunOutcome } from './context.ts';
 import { finishRun } from './finish.ts';
+import { ansibleProblems, checkPlaybooks } from './provision.ts';
 import { requirementProblems } from './requirements.ts';
 import { runLiveStages } from './stages.ts';
 
@@ -29,8 +30,9 @@ export async function runLifecycle(
 ): Promise<RunOutcome> {
   const t0 = performance.now();
   checkStepIds(lab, o.until, o.skip);
+  checkPlaybooks(lab, o.provisioner);
   const clock = new IntervalClock();
-  const images = await preflight(lab, provider, h, emit, clock);
+  const images = await preflight(lab, provider, h, emit, clock, ansibleProblems(lab, o.provisioner));
   if (signal.aborted) throw new InterruptedError();
   const store = createInstance(h, {
     lab: lab.name,
@@ -62,11 +64,12 @@ async function preflight(
   h: Home,
   emit: Emit,
   clock: IntervalClock,
+  more: Problem[] = [],
 ): Promise<Map<string, ResolvedImage>> {
   emit({ type: 'stage-start', stage: 'preflight' });
   const t0 = performance.now();
   const ms = () => Math.round(performance.now() - t0);
-  const problems = [...(await provider.preflight(lab, h)), ...(await requirementProblems(lab, provider))];
+  const problems = [...(await provider.preflight(lab, h)), ...(await requirementProblems(lab, provider)), ...more];
   const unwritable = writableProblem(h);
   if (unwritable)
     problems.unshift({ what: unwritable, hint: 'virtlab needs a writable VIRTLAB_HOME (default /var/lib/virtlab)' });

@@ -19,7 +19,10 @@ interface StageDef {
 
 export const LIVE_STAGES: readonly StageDef[] = [
   { name: 'up', run: bringUp },
-  { name: 'provision', run: (r) => runProvisioning(r.session!, r.emit) },
+  {
+    name: 'provision',
+    run: (r) => runProvisioning(r.session!, { emit: r.emit, provisioner: r.o.provisioner, signal: r.signal }),
+  },
   { name: 'upload', run: (r) => runSteps(r, 'upload') },
   { name: 'setup', run: (r) => runSteps(r, 'setup') },
   { name: 'ready', run: waitGuests },

@@ -11,6 +11,8 @@ export interface MachineHandle {
   guestVirt?: 'kvm' | 'qemu';
   /** the machine shares the control host's files (a namespace): packages are checked, never installed */
   sharedFilesystem?: boolean;
+  /** on a shared filesystem, the folders that are the machine's own (mounted over the host's) */
+  privatePaths?: string[];
   /** host file with the machine's own console (VM machines) */
   consoleLog?: string;
   /** what the machine is, for the report: "namespace", "VM (TCG)", "VM (KVM)" */

@@ -87,8 +87,8 @@ test.serial('two labs up at once: machines see only their own guests, names and 
       const exec = A.machines.find((x) => x.name === m.name)!.exec;
       const again = await runPlaybook(m, exec, {
         sharedFilesystem: true,
+        privatePaths: ['/root', '/tmp', '/run', '/etc/libvirt', '/var/lib/libvirt'],
         emit: (e) => events.push(e),
-        stage: 'provision',
       });
       t.is(again.failed, 0);
       t.is(again.changed, 0, `${m.name}: ${JSON.stringify(events.filter((e) => e.type === 'step-end'))}`);

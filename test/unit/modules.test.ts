@@ -22,8 +22,14 @@ const ctx = (): ModuleContext & { dir: string } => {
 
 test('apt on a shared filesystem: present packages are ok, a missing one fails naming the package', async (t) => {
   const c = ctx();
-  t.is((await runModule({ name: 'a', module: 'apt', args: { name: ['iproute2'] } }, c)).status, 'ok');
-  const r = await runModule({ name: 'b', module: 'apt', args: { name: ['iproute2', 'virtlab-no-such-package'] } }, c);
+  t.is(
+    (await runModule({ name: 'a', module: 'apt', user: 'root', where: 'x:1', args: { name: ['iproute2'] } }, c)).status,
+    'ok',
+  );
+  const r = await runModule(
+    { name: 'b', module: 'apt', user: 'root', where: 'x:1', args: { name: ['iproute2', 'virtlab-no-such-package'] } },
+    c,
+  );
   t.is(r.status, 'failed');
   t.regex(r.detail!, /apt-get install -y virtlab-no-such-package$/);
 });
@@ -31,20 +37,31 @@ test('apt on a shared filesystem: present packages are ok, a missing one fails n
 test('file: directory and mode, then nothing to change', async (t) => {
   const c = ctx();
   const args = { path: join(c.dir, 'a/b'), state: 'directory', mode: '0750' };
-  t.is((await runModule({ name: 'f', module: 'file', args }, c)).status, 'changed');
+  t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args }, c)).status, 'changed');
   t.is(statSync(args.path).mode & 0o777, 0o750);
-  t.is((await runModule({ name: 'f', module: 'file', args }, c)).status, 'ok');
+  t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args }, c)).status, 'ok');
 });
 
 test('copy: changed, then ok; content is supported', async (t) => {
   const c = ctx();
   writeFileSync(join(c.dir, 'src.txt'), 'hello');
   const args = { src: 'src.txt', dest: join(c.dir, 'out.txt') };
-  t.is((await runModule({ name: 'c', module: 'copy', args }, c)).status, 'changed');
-  t.is((await runModule({ name: 'c', module: 'copy', args }, c)).status, 'ok');
+  t.is((await runModule({ name: 'c', module: 'copy', user: 'root', where: 'x:1', args }, c)).status, 'changed');
+  t.is((await runModule({ name: 'c', module: 'copy', user: 'root', where: 'x:1', args }, c)).status, 'ok');
   t.is(readFileSync(args.dest, 'utf8'), 'hello');
   t.is(
-    (await runModule({ name: 'c', module: 'copy', args: { content: 'x=1\n', dest: join(c.dir, 'conf') } }, c)).status,
+    (
+      await runModule(
+        {
+          name: 'c',
+          module: 'copy',
+          user: 'root',
+          where: 'x:1',
+          args: { content: 'x=1\n', dest: join(c.dir, 'conf') },
+        },
+        c,
+      )
+    ).status,
     'changed',
   );
 });
@@ -62,11 +79,17 @@ test('get_url: downloads once into the cache, verifies the checksum, fails clear
   try {
     const sum = createHash('sha256').update(body).digest('hex');
     const args = { url, dest: join(c.dir, 'img.bin'), checksum: `sha256:${sum}` };
-    t.is((await runModule({ name: 'g', module: 'get_url', args }, c)).status, 'changed');
-    t.is((await runModule({ name: 'g', module: 'get_url', args }, c)).status, 'ok');
+    t.is((await runModule({ name: 'g', module: 'get_url', user: 'root', where: 'x:1', args }, c)).status, 'changed');
+    t.is((await runModule({ name: 'g', module: 'get_url', user: 'root', where: 'x:1', args }, c)).status, 'ok');
     t.is(hits, 1, 'the second run uses the cache');
     const bad = await runModule(
-      { name: 'g', module: 'get_url', args: { url: `${url}?x`, dest: join(c.dir, 'x'), checksum: 'sha256:00' } },
+      {
+        name: 'g',
+        module: 'get_url',
+        user: 'root',
+        where: 'x:1',
+        args: { url: `${url}?x`, dest: join(c.dir, 'x'), checksum: 'sha256:00' },
+      },
       c,
     );
     t.is(bad.status, 'failed');
@@ -75,7 +98,13 @@ test('get_url: downloads once into the cache, verifies the checksum, fails clear
     server.close();
   }
   const off = await runModule(
-    { name: 'g', module: 'get_url', args: { url: 'http://127.0.0.1:9/none.img', dest: join(c.dir, 'none') } },
+    {
+      name: 'g',
+      module: 'get_url',
+      user: 'root',
+      where: 'x:1',
+      args: { url: 'http://127.0.0.1:9/none.img', dest: join(c.dir, 'none') },
+    },
     c,
   );
   t.is(off.status, 'failed');
@@ -85,10 +114,18 @@ test('get_url: downloads once into the cache, verifies the checksum, fails clear
 test('command and shell', async (t) => {
   const c = ctx();
   t.is(
-    (await runModule({ name: 'c', module: 'command', args: { cmd: `touch ${join(c.dir, 'made')}` } }, c)).status,
+    (
+      await runModule(
+        { name: 'c', module: 'command', user: 'root', where: 'x:1', args: { cmd: `touch ${join(c.dir, 'made')}` } },
+        c,
+      )
+    ).status,
     'changed',
   );
-  const r = await runModule({ name: 's', module: 'shell', args: { cmd: 'echo nope >&2; exit 4' } }, c);
+  const r = await runModule(
+    { name: 's', module: 'shell', user: 'root', where: 'x:1', args: { cmd: 'echo nope >&2; exit 4' } },
+    c,
+  );
   t.is(r.status, 'failed');
   t.regex(r.detail!, /exit 4: nope/);
 });

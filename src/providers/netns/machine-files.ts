@@ -33,6 +33,16 @@ export function layout(dir: string): MachineLayout {
 // Values only ever come from validated names and paths we generated; still, quote for bash.
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** The folders a namespace machine has of its own (bind mounts and a tmpfs over the host's); the rest is the host's. */
+export function privatePaths(hypervisor: boolean): string[] {
+  return [
+    '/root',
+    '/tmp',
+    '/run',
+    ...(hypervisor ? ['/etc/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'] : []),
+  ];
+}
+
 export function initScript(l: MachineLayout, name: string, hypervisor: boolean): string {
   const binds: [string, string][] = [
     [l.root, '/root'],

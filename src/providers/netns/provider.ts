@@ -2,6 +2,7 @@
 // and (hypervisors) its own libvirtd; each underlay network is a bridge in its own namespace with dnsmasq.
 // A machine can instead be a QEMU VM running inside its namespace (vm/: the vm provider makes every hypervisor one,
 // `provider: vm` in machines.yml any machine); the namespaces, links and teardown stay the same.
+
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { wrap } from '../../errors.ts';
@@ -19,6 +20,7 @@ import type { SshExecutor } from '../../transport/ssh.ts';
 import type { MachineDescription, Problem, Provider, ProviderContext, SshAccess, TeardownContext } from '../port.ts';
 import { allocateMgmt, allocateSlots, SLOT_WIDTH, tapNumbers, usedHostAddresses } from './alloc.ts';
 import { sshExecutor, upMachine } from './bring-up.ts';
+import { privatePaths } from './machine-files.ts';
 import { LAN_BRIDGE, mgmtLink, nsMachine, nsNetwork } from './names.ts';
 import { macFiltering, tail, upNetwork } from './network.ts';
 import { hostProblems } from './preflight.ts';
@@ -184,6 +186,7 @@ export class NetnsProvider implements Provider {
         address: m.address,
         guestVirt: vm?.guestVirt ?? 'qemu',
         sharedFilesystem: !vm,
+        ...(vm ? {} : { privatePaths: privatePaths(m.role === 'hypervisor') }),
         consoleLog: vm?.console,
         kind: vm ? `VM (${vm.accel.toUpperCase()})` : 'namespace',
         vm: !!vm,
