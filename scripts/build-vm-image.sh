@@ -61,6 +61,8 @@ PKGS=systemd-sysv,udev,dbus,kmod,initramfs-tools,openssh-server,openssh-sftp-ser
 PKGS+=dnsmasq-base,iptables,ebtables,tcpdump,libvirt-daemon-system,libvirt-clients,qemu-system-x86,qemu-utils,virtinst,
 # what the host-network step kinds and the throughput checks use inside a VM machine
 PKGS+=openvswitch-switch,iperf3,ethtool,bridge-utils,
+# what real Ansible needs on a machine it provisions (provisioner: ansible)
+PKGS+=python3,python3-apt,sudo,
 PKGS+=$(IFS=,; echo "${KERNELS[*]}")
 
 mmdebstrap --mode=root --variant=minbase --format=directory --aptopt='APT::Install-Recommends "false"' \

@@ -12,9 +12,11 @@ PACKAGES=(
 )
 
 # --test: also what the test suite needs (headless Chromium renders the HTML reports; the slow tier boots VMs
-# from the machine image). --vm: the machine image of the vm provider (otherwise built on the first vm run).
+# from the machine image; the Ansible tests run ansible-playbook). --vm: the machine image of the vm provider
+# (otherwise built on the first vm run). --ansible: ansible-core, for labs whose playbooks run with real Ansible.
 MODE=${1:-}
-[ "$MODE" = "--test" ] && PACKAGES+=(chromium)
+[ "$MODE" = "--test" ] && PACKAGES+=(chromium ansible-core sudo)
+[ "$MODE" = "--ansible" ] && PACKAGES+=(ansible-core sudo)
 
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run this as root (it installs Debian packages)" >&2; exit 3; fi
 

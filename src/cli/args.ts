@@ -19,6 +19,7 @@ export const COMMANDS = [
   'validate',
   'plan',
   'inventory',
+  'provision',
   'help',
 ] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -113,6 +114,7 @@ export const COMMAND_OPTIONS: Record<Command, string[]> = {
   list: [],
   validate: [],
   inventory: [],
+  provision: ['--provisioner'],
   help: [],
 };
 const GLOBAL = ['--json', '--verbose', '-v', '--no-color', '--color', '--help', '-h', '--version'];
@@ -219,6 +221,8 @@ Commands:
                             the lab's topology (SVG written to <lab>.svg by default; text formats to stdout)
   ssh <lab> <machine> [-- cmd ...]
                             a shell on a machine, or one command
+  provision <lab> [--provisioner builtin|ansible]
+                            run the machines' playbooks again on a lab that is up (a second run changes nothing)
   inventory <lab>           an Ansible inventory of a lab that is up (addresses, the run's key, pinned host
                             keys, groups hypervisor(s) and peer(s)): ansible-playbook -i <(virtlab inventory x) ...
   status                    the lab instances that are up, their machines and age

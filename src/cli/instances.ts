@@ -1,6 +1,6 @@
 // The commands that act on lab instances that are up: down, status, ssh, check, explain.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
@@ -14,8 +14,6 @@ import { runAssertion } from '../kinds/checks/index.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
 import { loadLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
-import { inventoryText, knownHostsText } from '../runner/ansible.ts';
-import { ansibleHosts } from '../runner/provision.ts';
 import { checkReport } from '../runner/report-build.ts';
 import { writeReports } from '../runner/report-files.ts';
 import { score } from '../runner/score.ts';
@@ -239,20 +237,5 @@ export async function check(o: Options): Promise<number> {
 
 export function explainCmd(o: Options): number {
   process.stdout.write(explain(loadLab(oneLab(o, 'explain'), undefined, o.variant)));
-  return EXIT.ok;
-}
-
-/** `virtlab inventory <lab>`: the inventory virtlab gives ansible-playbook, for use by hand. */
-export function inventory(o: Options): number {
-  if (o.args.length !== 1) throw new UsageError('inventory needs a lab instance', 'virtlab inventory <lab>');
-  const store = instanceStore(o.args[0]!);
-  const hosts = ansibleHosts({ store });
-  const dir = join(store.state.runDir, 'ansible');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const known = join(dir, 'known_hosts');
-  writeFileSync(known, knownHostsText(hosts), { mode: 0o600 });
-  process.stdout.write(
-    inventoryText(hosts, known, `virtlab inventory of ${store.state.instance} (lab ${store.state.lab})`),
-  );
   return EXIT.ok;
 }

@@ -50,7 +50,9 @@ async function main(argv: string[]): Promise<number> {
     case 'ssh':
       return (await import('./instances.ts')).ssh(o);
     case 'inventory':
-      return (await import('./instances.ts')).inventory(o);
+      return (await import('./provisioning.ts')).inventory(o);
+    case 'provision':
+      return (await import('./provisioning.ts')).provision(o);
     case 'status':
       return (await import('./instances.ts')).status(o);
     case 'explain':

@@ -23,9 +23,21 @@ const table = (done: string[], ignored: string[], unsupported: string[]): Record
 });
 
 export const PLAY_KEYS = table(
-  ['name', 'hosts', 'tasks', 'vars', 'become', 'sudo', 'become_user', 'sudo_user', 'remote_user', 'user'],
+  // gather_facts: the subset gathers none (a task that uses a fact fails on the undefined variable)
   [
+    'name',
+    'hosts',
+    'tasks',
+    'vars',
+    'become',
+    'sudo',
+    'become_user',
+    'sudo_user',
+    'remote_user',
+    'user',
     'gather_facts',
+  ],
+  [
     'become_method',
     'connection',
     'tags',

@@ -1,5 +1,6 @@
 // One lab run in progress: what every stage of the lifecycle reads and writes.
 
+import { setMaxListeners } from 'node:events';
 import type { IntervalClock } from '../host/clock.ts';
 import type { Home } from '../host/home.ts';
 import type { ResolvedImage } from '../host/images.ts';
@@ -98,6 +99,8 @@ export class Run {
     this.t0 = t0;
     this.rec = new Recorder(emit);
     this.runSignal = AbortSignal.any([signal, this.died.signal]);
+    // every command in flight listens to it (evidence and versions gathered at once are many): not a leak
+    setMaxListeners(1000, this.runSignal);
   }
 
   get emit(): Emit {

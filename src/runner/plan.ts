@@ -102,7 +102,7 @@ export function buildPlan(lab: Lab): Plan {
           .filter((m) => m.provision)
           .map((m) => ({
             id: `provision-${m.name}`,
-            title: `run playbook ${m.provision!.split('/').pop()} on ${m.name}`,
+            title: `run playbook ${m.provision!.split('/').pop()} on ${m.name}${m.provisioner === 'ansible' ? ' with ansible-playbook' : ''}`,
             on: m.name,
             commands: [],
           })),

@@ -9,6 +9,7 @@ import { allDone } from '../host/parallel.ts';
 import type { Session } from '../kinds/session.ts';
 import type { Lab, Machine } from '../lab/model.ts';
 import { readPlaybook } from '../lab/playbook.ts';
+import { ansibleBool } from '../lab/playbook-vocabulary.ts';
 import { providerFor } from '../providers/index.ts';
 import type { Problem } from '../providers/port.ts';
 import type { Emit } from '../report/events.ts';
@@ -34,7 +35,9 @@ export interface ProvisionOptions {
 export async function runProvisioning(s: Session, o: ProvisionOptions): Promise<void> {
   const machines = s.lab.machines.filter((m) => m.provision);
   const viaAnsible = machines.filter((m) => provisionerOf(m, o.provisioner) === 'ansible');
-  const refusals = (await Promise.all(machines.map((m) => refusedOnSharedHost(s, m)))).flat();
+  const refusals = (
+    await Promise.all(machines.map((m) => refusedOnSharedHost(s, m, provisionerOf(m, o.provisioner))))
+  ).flat();
   if (refusals.length)
     throw new HostError(
       `provisioning refused before anything ran: namespace machines share this host's files and packages, and these tasks would change them:\n${refusals.map((r) => `  - ${r}`).join('\n')}`,
@@ -111,17 +114,17 @@ function contextOf(s: Session, m: Machine): Omit<ModuleContext, 'x'> {
 }
 
 /** Tasks of a playbook real Ansible would run on a namespace machine that would change the control host. */
-export async function refusedOnSharedHost(s: Session, m: Machine): Promise<string[]> {
+export async function refusedOnSharedHost(s: Session, m: Machine, who: Provisioner): Promise<string[]> {
   const h = s.machines.get(m.name)!;
   if (!h.sharedFilesystem) return [];
   const { plays, diagnostics } = readPlaybook(m.provision!);
   // what the subset cannot read, virtlab cannot tell the effect of
   const out = diagnostics
-    .filter((d) => d.severity !== 'warning')
+    .filter((d) => d.severity !== 'warning' && who === 'ansible')
     .map((d) => `${m.name}: ${formatDiagnostic(d).split('\n')[0]} (cannot tell what it changes)`);
   const ctx = { ...contextOf(s, m), x: h.exec };
   for (const t of tasksFor(plays, m)) {
-    const why = await hostChange(t, ctx);
+    const why = await hostChange(t, ctx, who);
     if (why) out.push(`${m.name}: task "${t.name}" (${t.where}): ${why}`);
   }
   return out;
@@ -143,7 +146,10 @@ function tasksFor(plays: ReturnType<typeof readPlaybook>['plays'], m: Machine): 
 }
 
 /** Why a task would change the control host, or undefined. */
-async function hostChange(t: Task, c: ModuleContext): Promise<string | undefined> {
+async function hostChange(t: Task, c: ModuleContext, who: Provisioner): Promise<string | undefined> {
+  // the subset never updates the host's package lists; apt-get update under real Ansible would
+  if (t.module === 'apt' && who === 'ansible' && ansibleBool(t.args.update_cache ?? t.args['update-cache']))
+    return "update_cache would update the host's package lists";
   if (t.module === 'apt') {
     const { pkgs } = packagesFor(toList(t.args.name ?? t.args.pkg ?? t.args.package));
     const r = await runModule({ ...t, args: { ...t.args, name: pkgs, update_cache: false } }, c);
