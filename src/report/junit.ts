@@ -1,5 +1,6 @@
 // junit.xml: one testcase per assertion, the failure message carrying the reason and the evidence.
 import type { AssertionResult } from './events.ts';
+import type { ReportStep } from './run-report.ts';
 import { visible } from './visible.ts';
 
 export function xmlEscape(s: string): string {
@@ -16,7 +17,14 @@ export function evidenceText(r: AssertionResult): string {
     .join('\n\n');
 }
 
-export function junitXml(suite: string, results: AssertionResult[], totalMs: number, extraFailure?: string): string {
+export function junitXml(
+  suite: string,
+  results: AssertionResult[],
+  totalMs: number,
+  extraFailure?: string,
+  /** the provision stage's tasks (the subset's or ansible-playbook's), a testsuite of their own */
+  tasks: ReportStep[] = [],
+): string {
   const failures =
     results.flatMap((r): { status: string }[] => r.cells ?? [r]).filter((r) => r.status === 'fail').length +
     (extraFailure ? 1 : 0);
@@ -51,7 +59,27 @@ export function junitXml(suite: string, results: AssertionResult[], totalMs: num
     `  <testsuite name="${xmlEscape(suite)}" tests="${cases.length}" failures="${failures}" time="${(totalMs / 1000).toFixed(3)}">`,
     ...cases,
     '  </testsuite>',
+    ...provisionSuite(`${suite} provision`, tasks),
     '</testsuites>',
     '',
   ].join('\n');
+}
+
+/** One testcase per playbook task and machine: failed tasks fail, skipped ones are skipped. */
+function provisionSuite(suite: string, tasks: ReportStep[]): string[] {
+  if (!tasks.length) return [];
+  const failures = tasks.filter((t) => t.status === 'failed').length;
+  const time = (tasks.reduce((n, t) => n + t.durationMs, 0) / 1000).toFixed(3);
+  const cases = tasks.map((t) => {
+    const head = `    <testcase classname="${xmlEscape(suite)}" name="${xmlEscape(t.id)}" time="${(t.durationMs / 1000).toFixed(3)}"`;
+    if (t.status === 'failed')
+      return `${head}>\n      <failure message="${xmlEscape(t.detail ?? 'failed')}" type="task"/>\n    </testcase>`;
+    if (t.status === 'skipped') return `${head}>\n      <skipped/>\n    </testcase>`;
+    return `${head}/>`;
+  });
+  return [
+    `  <testsuite name="${xmlEscape(suite)}" tests="${tasks.length}" failures="${failures}" time="${time}">`,
+    ...cases,
+    '  </testsuite>',
+  ];
 }

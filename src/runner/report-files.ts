@@ -21,7 +21,17 @@ export function writeReports(
     out.push(join(dir, name));
   };
   if (formats.includes('json')) write('report.json', `${JSON.stringify(r, null, 2)}\n`);
-  if (formats.includes('junit')) write('junit.xml', junitXml(r.lab, r.assertions, r.durationMs, problem));
+  if (formats.includes('junit'))
+    write(
+      'junit.xml',
+      junitXml(
+        r.lab,
+        r.assertions,
+        r.durationMs,
+        problem,
+        r.steps.filter((s) => s.stage === 'provision'),
+      ),
+    );
   if (formats.includes('tap')) write('report.tap', tapReport(r.assertions, problem));
   if (formats.includes('html') && lab)
     write('report.html', htmlReport({ ...r, lab, reportDir: dir, stages: r.stages }));

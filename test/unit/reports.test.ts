@@ -282,3 +282,22 @@ test('matrix and diff: tables, JSON and junit across targets, flipped assertions
   t.deepEqual(d.flipped.map((f) => f.id).sort(), ['grid', 'mac-match', 'ping-remote']);
   golden(t, 'diff.txt', diffText(d, 'a/report.json', 'b/report.json'));
 });
+
+test('junit.xml: the provision tasks are a testsuite of their own, a failed task a failure', (t) => {
+  const xml = junitXml('agree', [], 1000, undefined, [
+    { stage: 'provision', id: 'node-b: a folder', title: 'node-b: a folder', status: 'changed', durationMs: 200 },
+    {
+      stage: 'provision',
+      id: 'node-b: a package',
+      title: 'x',
+      status: 'failed',
+      durationMs: 300,
+      detail: 'No package <x>',
+    },
+    { stage: 'provision', id: 'node-a: when', title: 'x', status: 'skipped', durationMs: 0 },
+  ]);
+  t.regex(xml, /<testsuite name="agree provision" tests="3" failures="1" time="0\.500">/);
+  t.regex(xml, /<testcase classname="agree provision" name="node-b: a folder" time="0\.200"\/>/);
+  t.regex(xml, /name="node-b: a package" time="0\.300">\n {6}<failure message="No package &lt;x&gt;" type="task"\/>/);
+  t.regex(xml, /name="node-a: when" time="0\.000">\n {6}<skipped\/>/);
+});
