@@ -1,33 +1,16 @@
-// argv -> typed options. No process.exit here: errors are UsageError.
+// argv -> typed options, by commander from the command table (commands.ts): per-command options and help, strict
+// options, did-you-mean for commands and options. No process.exit here: errors are UsageError.
+import { CommanderError, Option, Command as Program } from 'commander';
 import { UsageError } from '../errors.ts';
 import { didYouMean } from '../lab/suggest.ts';
+import { COMMAND_DEFS, COMMANDS, type Command, GLOBAL_OPTIONS, OPTIONS } from './commands.ts';
 
-export const COMMANDS = [
-  'run',
-  'up',
-  'down',
-  'check',
-  'reset',
-  'explain',
-  'graph',
-  'matrix',
-  'diff',
-  'ssh',
-  'status',
-  'doctor',
-  'list',
-  'validate',
-  'plan',
-  'inventory',
-  'provision',
-  'help',
-] as const;
-export type Command = (typeof COMMANDS)[number];
+export { COMMANDS, type Command } from './commands.ts';
 
 export interface Options {
   command: Command;
   args: string[];
-  /** argv after `--` (ssh) */
+  /** argv after `--` (ssh, exec) */
   rest: string[];
   provider?: string;
   reportDir?: string;
@@ -49,90 +32,63 @@ export interface Options {
   kernel?: string;
   provisioner?: string;
   targets?: string;
+  project?: string;
+  machines?: string;
+  guest?: string;
+  write?: string;
+  count?: string;
+  log: boolean;
+  olderThan?: string;
   help: boolean;
   version: boolean;
   /** down: drop a state file that cannot be used, removing nothing it lists */
   forceForget: boolean;
 }
 
-const BOOL: Record<string, keyof Options> = {
-  '--keep': 'keep',
-  '--json': 'json',
-  '--verbose': 'verbose',
-  '-v': 'verbose',
-  '--dry-run': 'dryRun',
-  '--all': 'all',
-  '--help': 'help',
-  '-h': 'help',
-  '--version': 'version',
-  '--force-forget': 'forceForget',
-};
-const VALUE: Record<string, keyof Options> = {
-  '--provider': 'provider',
-  '--report-dir': 'reportDir',
-  '--until': 'until',
-  '--name': 'name',
-  '--variant': 'variant',
-  '--to': 'to',
-  '--format': 'format',
-  '--out': 'out',
-  '--report-format': 'reportFormat',
-  '--inventory': 'inventory',
-  '--kernel': 'kernel',
-  '--targets': 'targets',
-  '--provisioner': 'provisioner',
-};
+/** The options each command takes besides the global ones (plan = run --dry-run). */
+export const COMMAND_OPTIONS = Object.fromEntries(COMMANDS.map((c) => [c, COMMAND_DEFS[c].options])) as Record<
+  Command,
+  string[]
+>;
 
-const PROVIDER = ['--provider', '--kernel', '--inventory'];
-const RUN = [
-  ...PROVIDER,
-  '--provisioner',
-  '--report-dir',
-  '--report-format',
-  '--keep',
-  '--until',
-  '--skip',
-  '--name',
-  '--variant',
-  '--dry-run',
-];
-/** The options each command takes besides --json, --verbose, --no-color, --help (plan = run --dry-run). */
-export const COMMAND_OPTIONS: Record<Command, string[]> = {
-  run: RUN,
-  plan: RUN,
-  up: RUN.filter((f) => f !== '--keep' && f !== '--dry-run'),
-  down: ['--all', '--force-forget'],
-  check: ['--report-dir', '--report-format'],
-  reset: ['--to', ...PROVIDER],
-  explain: ['--variant'],
-  graph: ['--format', '--out', '--variant'],
-  matrix: ['--targets', '--report-dir', '--variant'],
-  diff: [],
-  ssh: [],
-  status: [],
-  doctor: [],
-  list: [],
-  validate: [],
-  inventory: [],
-  provision: ['--provisioner'],
-  help: [],
-};
-const GLOBAL = ['--json', '--verbose', '-v', '--no-color', '--color', '--help', '-h', '--version'];
-
-/** Every option given must be one the command takes: nothing is silently ignored. */
-function checkOptions(command: Command, given: string[]): void {
-  const allowed = COMMAND_OPTIONS[command];
-  for (const flag of given) {
-    if (GLOBAL.includes(flag) || allowed.includes(flag)) continue;
-    const hint = allowed.length
-      ? `${command} takes: ${allowed.join(', ')}`
-      : `${command} takes no options but --json, --verbose and --no-color`;
-    throw new UsageError(`${command} does not take ${flag}`, hint);
+/** One commander command for a command of the table; its action records what was given. */
+function commandFor(name: Command, into: { args: string[]; opts: Record<string, unknown> }): Program {
+  const def = COMMAND_DEFS[name];
+  const cmd = new Program(name).description(def.summary).helpOption('-h, --help', 'this help');
+  for (const a of def.args) cmd.argument(a);
+  for (const flag of def.options) {
+    const o = OPTIONS[flag]!;
+    const opt = new Option(o.flags, o.description);
+    if (o.repeatable) opt.argParser((v: string, prev: string[] = []) => [...prev, v]);
+    cmd.addOption(opt);
   }
+  for (const g of GLOBAL_OPTIONS) cmd.addOption(new Option(g.flags, g.description));
+  cmd.allowExcessArguments(false);
+  cmd.exitOverride();
+  cmd.configureOutput({ writeOut: () => {}, writeErr: () => {}, outputError: () => {} });
+  cmd.action((...a: unknown[]) => {
+    // commander passes the arguments, then the options, then the command
+    into.opts = (a[a.length - 2] ?? {}) as Record<string, unknown>;
+    into.args = a.slice(0, -2).flatMap((x) => (x === undefined ? [] : Array.isArray(x) ? x.map(String) : [String(x)]));
+  });
+  return cmd;
 }
 
-export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
-  const o: Options = {
+/** What a user typed, as the command it names: `virtlab <lab>` is `virtlab run <lab>`. */
+function commandOf(words: string[]): { command: Command; rest: string[] } | undefined {
+  const i = words.findIndex((w) => !w.startsWith('-') || w === '-');
+  if (i < 0) return undefined;
+  const first = words[i]!;
+  if ((COMMANDS as readonly string[]).includes(first))
+    return { command: first as Command, rest: [...words.slice(0, i), ...words.slice(i + 1)] };
+  if (/^[a-z0-9][a-z0-9-]*$/.test(first) && !didYouMean(first, COMMANDS)) return { command: 'run', rest: words };
+  if (first.endsWith('.yml') || first.endsWith('.yaml') || first.includes('/')) return { command: 'run', rest: words };
+  const guess = didYouMean(first, COMMANDS);
+  throw new UsageError(`unknown command "${first}"${guess ? `; did you mean "${guess}"?` : ''}`, 'see virtlab --help');
+}
+
+function blank(env: Record<string, string | undefined>): Options {
+  return {
     command: 'help',
     args: [],
     rest: [],
@@ -143,114 +99,107 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
     skip: [],
     dryRun: false,
     all: false,
+    log: false,
     help: false,
     version: false,
     forceForget: false,
   };
-  const positional: string[] = [];
-  const given: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      o.rest = argv.slice(i + 1);
-      break;
-    }
-    const [flag, inline] =
-      a.startsWith('--') && a.includes('=')
-        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
-        : [a, undefined];
-    if (flag.startsWith('-') && flag !== '-') given.push(flag);
-    if (flag === '--no-color') o.color = false;
-    else if (flag === '--color') o.color = true;
-    else if (BOOL[flag]) (o as unknown as Record<string, unknown>)[BOOL[flag]!] = true;
-    else if (VALUE[flag] || flag === '--skip') {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${flag} needs a value`);
-      if (flag === '--skip') o.skip.push(v);
-      else (o as unknown as Record<string, unknown>)[VALUE[flag]!] = v;
-    } else if (a.startsWith('-') && a !== '-') {
-      const known = [...Object.keys(BOOL), ...Object.keys(VALUE), '--skip', '--no-color'];
-      const guess = didYouMean(flag, known);
-      throw new UsageError(`unknown option ${flag}${guess ? `; did you mean ${guess}?` : ''}`, 'see virtlab --help');
-    } else positional.push(a);
+}
+
+export function parseArgs(argv: string[], env: Record<string, string | undefined> = process.env): Options {
+  const o = blank(env);
+  const dash = argv.indexOf('--');
+  const words = dash < 0 ? argv : argv.slice(0, dash);
+  o.rest = dash < 0 ? [] : argv.slice(dash + 1);
+  o.version = words.includes('--version');
+  o.help = words.includes('--help') || words.includes('-h');
+  const named = commandOf(words.filter((w) => w !== '--version'));
+  if (!named) return o;
+  o.command = named.command;
+  if (o.help) return o;
+  const got: { args: string[]; opts: Record<string, unknown> } = { args: [], opts: {} };
+  try {
+    commandFor(o.command, got).parse(named.rest, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) throw usageError(e, o.command, named.rest);
+    throw e;
   }
-  const first = positional[0];
-  if (first === undefined) o.command = o.version ? 'help' : 'help';
-  else if ((COMMANDS as readonly string[]).includes(first)) {
-    o.command = first as Command;
-    o.args = positional.slice(1);
-  } else if (/^[a-z0-9][a-z0-9-]*$/.test(first) && !didYouMean(first, COMMANDS)) {
-    // `npm run lab kvm-macvtap` is `virtlab run kvm-macvtap`
-    o.command = 'run';
-    o.args = positional;
-  } else if (first.endsWith('.yml') || first.includes('/')) {
-    o.command = 'run';
-    o.args = positional;
-  } else {
-    const guess = didYouMean(first, COMMANDS);
-    throw new UsageError(
-      `unknown command "${first}"${guess ? `; did you mean "${guess}"?` : ''}`,
-      'see virtlab --help',
-    );
-  }
-  checkOptions(o.command, given);
+  o.args = got.args;
+  // commander gives --no-color a default of true: colour stays what the terminal and NO_COLOR say unless turned off
+  for (const [k, v] of Object.entries(got.opts)) if (k !== 'color') (o as unknown as Record<string, unknown>)[k] = v;
+  if (got.opts.color === false) o.color = false;
   if (o.command === 'run' && o.dryRun) o.command = 'plan';
   return o;
 }
 
-export const HELP = `virtlab: KVM/libvirt networking labs as data, run on real libvirtd, QEMU, dnsmasq and sshd
+/** commander's errors in virtlab's words: what is wrong, and what would be right. */
+function usageError(e: CommanderError, command: Command, words: string[]): UsageError {
+  const usage = `usage: virtlab ${command} ${COMMAND_DEFS[command].args.join(' ')}`.trimEnd();
+  const flag = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '';
+  switch (e.code) {
+    case 'commander.unknownOption': {
+      const allowed = COMMAND_DEFS[command].options;
+      if (flag in OPTIONS || flag === '-w' || flag === '-c') {
+        const hint = allowed.length
+          ? `${command} takes: ${allowed.join(', ')}`
+          : `${command} takes no options but --json, --verbose and --no-color`;
+        return new UsageError(`${command} does not take ${flag}`, hint);
+      }
+      const guess = didYouMean(flag, [...allowed, '--json', '--verbose', '--no-color', '--help']);
+      return new UsageError(
+        `unknown option ${flag}${guess ? `; did you mean ${guess}?` : ''}`,
+        `see virtlab ${command} --help`,
+      );
+    }
+    case 'commander.optionMissingArgument':
+      return new UsageError(`${flag.split(',')[0]} needs a value`, `see virtlab ${command} --help`);
+    case 'commander.missingArgument': {
+      const arg = /'([^']+)'/.exec(e.message)?.[1] ?? 'an argument';
+      return new UsageError(`${command} needs <${arg}>`, usage);
+    }
+    case 'commander.excessArguments':
+      return new UsageError(
+        `${command} takes ${COMMAND_DEFS[command].args.length || 'no'} argument(s), not "${words.join(' ')}"`,
+        usage,
+      );
+    default:
+      return new UsageError(e.message.replace(/^error: /, ''), usage);
+  }
+}
+
+/** `virtlab <command> --help`: its usage, arguments, options and an example. */
+export function helpFor(command: Command): string {
+  if (command === 'help') return HELP;
+  const got = { args: [] as string[], opts: {} };
+  const cmd = commandFor(command, got);
+  const text = cmd.helpInformation().replace(/^Usage: /, 'Usage: virtlab ');
+  const details = COMMAND_DEFS[command].details;
+  const plan = command === 'plan' ? '\n(virtlab plan is virtlab run --dry-run)\n' : '';
+  return `${text}${details ? `\n${details}\n` : ''}${plan}`;
+}
+
+const VERSION = '0.1.0';
+export const versionText = () => `virtlab ${VERSION}`;
+
+export const HELP = (() => {
+  const w = Math.max(...COMMANDS.map((c) => `${c} ${COMMAND_DEFS[c].args.join(' ')}`.length));
+  const lines = COMMANDS.filter((c) => c !== 'help').map(
+    (c) => `  ${`${c} ${COMMAND_DEFS[c].args.join(' ')}`.padEnd(w)}  ${COMMAND_DEFS[c].summary}`,
+  );
+  return `virtlab: KVM/libvirt networking labs as data, run on real libvirtd, QEMU, dnsmasq and sshd
 
 Usage: virtlab <command> [options]      (npm run lab -- <command> ...; npm run lab <lab> = run <lab>)
+       virtlab <command> --help         a command's own options, and an example
 
 Commands:
-  run <lab>                 the whole lifecycle: preflight, up, provision, upload, setup, ready, assert,
-                            collect (on failure), teardown (always, unless --keep)
-  up <lab>                  bring the machines up and provision them; prints how to reach each machine
-  down [<lab>] [--all]      remove everything a lab instance created (works after a crash or kill -9)
-  check <lab>               run the assertions against a lab that is up (changes nothing); prints a score
-  reset <lab> [--to <step>] bring a lab that is up back to a known step (default: where up --until left it)
-  explain <lab>             the lab's walkthrough: each step, the exact command it runs, and why
-  matrix <lab> --targets <file>
-                            run the lab on every target (targets sharing no host at once); a table of
-                            assertions x targets with versions, matrix.md, matrix.json and junit.xml.
-                            A target: { provider: netns|vm|ssh, inventory: <file>, kernel: <package> }
-                            (targets/kernels.yml: kvm-01 as a VM with kernel 6.1, then 6.12)
-  diff <report-a> <report-b>
-                            assertions that flipped and versions that differ between two runs
-  graph <lab> [--format svg|mermaid|dot] [--out <file>]
-                            the lab's topology (SVG written to <lab>.svg by default; text formats to stdout)
-  ssh <lab> <machine> [-- cmd ...]
-                            a shell on a machine, or one command
-  provision <lab> [--provisioner builtin|ansible]
-                            run the machines' playbooks again on a lab that is up (a second run changes nothing)
-  inventory <lab>           an Ansible inventory of a lab that is up (addresses, the run's key, pinned host
-                            keys, groups hypervisor(s) and peer(s)): ansible-playbook -i <(virtlab inventory x) ...
-  status                    the lab instances that are up, their machines and age
-  doctor                    check the host: root, kernel features, binaries (and the package for each)
-  list                      the labs with a one-line description
-  validate [<lab-or-file> ...]
-                            check labs, machines.yml and playbooks (all when no argument)
-  plan <lab>                the resolved plan (same as run --dry-run); creates nothing
+${lines.join('\n')}
 
-Options:
-  --provider <name>         machine provider: netns (default: machines are namespaces on this host), vm
-                            (hypervisors are QEMU VMs with their own kernel, KVM inside them) or ssh
-  --kernel <package>        vm provider: the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64;
-                            also linux-image-6.12-cloud-amd64, or any linux-image-* package: added to the image)
-  --inventory <file>        ssh provider: the existing hosts (address, user, key, pinned host key)
-  --provisioner <who>       who runs the machines' playbooks: builtin (virtlab's Ansible subset; default unless
-                            machines.yml says provisioner: ansible) or ansible (ansible-playbook; install-deps --ansible)
-  --report-dir <dir>        where report.html, junit.xml, report.json and logs go (default: the run's folder)
-  --report-format <list>    which reports: json,junit,html (default) and tap, comma-separated
-  --keep                    leave the lab up after run (remove it later with virtlab down <lab>)
-  --until <step-id>         stop setup before this step (the rest is left to you)
-  --skip <step-id>          skip a setup step (repeatable)
-  --name <instance>         run under a distinct instance name (the same lab twice at once)
-  --variant <name>          run one variant of a lab that declares variants (default: all of them)
-  --json                    machine-readable output (plan: the plan; run: a JSON event stream)
-  --verbose, -v             show every command and its output
-  --no-color                no colours (also when NO_COLOR is set or output is not a terminal)
-  --help, -h                this text
+Options of every command:
+  --json             machine-readable output (a JSON event stream for run and up)
+  -v, --verbose      show every command with its machine, exit code, duration and output
+  --no-color         no colours (also when NO_COLOR is set or output is not a terminal)
+  -h, --help         help (virtlab help <command> for one command)
+  --version          virtlab's version
 
 Exit codes:
   0  all assertions passed (or the command succeeded)
@@ -260,7 +209,6 @@ Exit codes:
   4  interrupted (SIGINT/SIGTERM); everything created was removed
   70 internal error (a bug): the trace is printed; a run still removes what it created
 
-Environment:
-  VIRTLAB_HOME   state, runs and caches (default /var/lib/virtlab)
-  NO_COLOR       disable colours
+Environment: every VIRTLAB_* variable is listed by virtlab doctor and in the README; NO_COLOR disables colours.
 `;
+})();

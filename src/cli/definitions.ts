@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { EXIT, formatDiagnostic, UsageError } from '../errors.ts';
 import { checkOutFile } from '../host/report-dir.ts';
-import { labPath, listLabNames, loadLab, validate } from '../lab/load.ts';
+import { labPath, listLabNames, loadLab, packageRoot, projectRoot, validate } from '../lab/load.ts';
 import { displayPath } from '../lab/source.ts';
 import { labGraph, toDot, toMermaid, toSvg } from '../report/graph.ts';
 import { visible } from '../report/visible.ts';
@@ -13,17 +13,24 @@ import type { Options } from './args.ts';
 import { checkRunOptions } from './options.ts';
 
 export function commandList(o: Options): number {
-  const rows = listLabNames().map((name) => {
-    let description = '';
-    try {
-      description = String(
-        (parse(readFileSync(labPath(name), 'utf8')) as { description?: unknown } | null)?.description ?? '',
-      );
-    } catch {
-      description = '(invalid: run virtlab validate)';
-    }
-    return { name, description };
-  });
+  const root = projectRoot();
+  const own = listLabNames(root);
+  // outside the package, its labs are examples the project can run by name
+  const examples = root === packageRoot() ? [] : listLabNames(packageRoot()).filter((n) => !own.includes(n));
+  const rows = [...own.map((n) => ({ n, example: false })), ...examples.map((n) => ({ n, example: true }))].map(
+    ({ n: name, example }) => {
+      let description = '';
+      try {
+        const file = labPath(name, example ? packageRoot() : root);
+        description = String(
+          (parse(readFileSync(file, 'utf8')) as { description?: unknown } | null)?.description ?? '',
+        );
+      } catch {
+        description = '(invalid: run virtlab validate)';
+      }
+      return { name, description: example ? `(example) ${description}` : description, ...(example ? { example } : {}) };
+    },
+  );
   if (o.json) console.log(JSON.stringify(rows, null, 2));
   else {
     const w = Math.max(...rows.map((r) => r.name.length), 4);

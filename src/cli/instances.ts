@@ -1,8 +1,5 @@
 // The commands that act on lab instances that are up: down, status, ssh, check, explain.
-import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
 import { EXIT, HostError, UsageError } from '../errors.ts';
 import { home } from '../host/home.ts';
 import { existingInstance, runnerAlive } from '../host/instance.ts';
@@ -18,7 +15,6 @@ import { checkReport } from '../runner/report-build.ts';
 import { writeReports } from '../runner/report-files.ts';
 import { score } from '../runner/score.ts';
 import { teardown } from '../runner/teardown.ts';
-import { commandLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
 import { explain } from './course.ts';
 import { interrupts } from './interrupts.ts';
@@ -150,44 +146,6 @@ export function status(o: Options): number {
 
 function fmtAge(s: number): string {
   return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
-}
-
-export function ssh(o: Options): number {
-  if (o.args.length !== 2)
-    throw new UsageError('ssh needs a lab instance and a machine', 'virtlab ssh <lab> <machine> [-- command ...]');
-  const store = instanceStore(o.args[0]!);
-  const m = store.state.machines.find((x) => x.name === o.args[1]);
-  if (!m) {
-    const names = store.state.machines.map((x) => x.name).join(', ');
-    throw new UsageError(`instance ${o.args[0]} has no machine "${o.args[1]}"`, `its machines: ${names}`);
-  }
-  const a = providerFor(store.state).access(store, m);
-  const known = join(tmpdir(), `virtlab-known-${process.pid}`);
-  writeFileSync(known, a.hostKey ? `${a.port !== 22 ? `[${a.host}]:${a.port}` : a.host} ${a.hostKey}\n` : '', {
-    mode: 0o600,
-  });
-  const argv = [
-    ...[
-      '-q',
-      '-i',
-      a.keyFile,
-      '-o',
-      `UserKnownHostsFile=${known}`,
-      '-o',
-      `StrictHostKeyChecking=${a.hostKey ? 'yes' : 'ask'}`,
-    ],
-    ...['-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR', ...(a.port !== 22 ? ['-p', String(a.port)] : [])],
-    ...(o.rest.length ? [] : ['-t']),
-    `${a.user}@${a.host}`,
-    ...(o.rest.length ? ['--', commandLine(o.rest, { sudo: a.sudo })] : []),
-  ];
-  try {
-    const r = spawnSync('ssh', argv, { stdio: 'inherit' });
-    if (r.error) throw new HostError(`cannot run ssh: ${r.error.message}`, 'apt-get install -y openssh-client');
-    return r.status ?? EXIT.host;
-  } finally {
-    rmSync(known, { force: true });
-  }
 }
 
 export async function check(o: Options): Promise<number> {

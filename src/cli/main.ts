@@ -1,22 +1,35 @@
 // The virtlab command line: the only place that calls process.exit.
-import { DefinitionError, EXIT, formatDiagnostic, HostError, VirtlabError } from '../errors.ts';
-import { HELP, type Options, parseArgs } from './args.ts';
+
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DefinitionError, EXIT, formatDiagnostic, HostError, UsageError, VirtlabError } from '../errors.ts';
+import { helpFor, type Options, parseArgs, versionText } from './args.ts';
+import { COMMAND_DEFS, COMMANDS } from './commands.ts';
 
 // each command's module is loaded when it is asked for: `--help`, `list` or `validate` do not load ssh2 and the
 // providers, so they answer at once
 
 /** Commands that touch machines or the state folder. */
-const NEEDS_ROOT = ['run', 'up', 'down', 'check', 'ssh', 'status', 'reset', 'matrix'];
+const NEEDS_ROOT: string[] = COMMANDS.filter((c) => COMMAND_DEFS[c].root);
 
 async function main(argv: string[]): Promise<number> {
   const o: Options = parseArgs(argv);
   if (o.version) {
-    console.log('virtlab 0.1.0');
+    console.log(versionText());
     return EXIT.ok;
   }
   if (o.help || o.command === 'help') {
-    process.stdout.write(HELP);
+    const about = o.command === 'help' ? o.args[0] : o.command;
+    if (about !== undefined && !(COMMANDS as readonly string[]).includes(about))
+      throw new UsageError(`no command "${about}"`, 'see virtlab --help');
+    process.stdout.write(helpFor((about ?? 'help') as Options['command']));
     return EXIT.ok;
+  }
+  // --project: the project folder for this command (and for everything it starts)
+  if (o.project !== undefined) {
+    if (!existsSync(join(o.project, 'labs')))
+      throw new UsageError(`--project ${o.project} has no labs/ folder`, 'virtlab init <dir> writes a starter project');
+    process.env.VIRTLAB_ROOT = resolve(o.project);
   }
   if (NEEDS_ROOT.includes(o.command) && process.getuid?.() !== 0) {
     throw new HostError(
@@ -48,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     case 'check':
       return (await import('./instances.ts')).check(o);
     case 'ssh':
-      return (await import('./instances.ts')).ssh(o);
+      return (await import('./access.ts')).ssh(o);
     case 'inventory':
       return (await import('./provisioning.ts')).inventory(o);
     case 'provision':
@@ -57,6 +70,22 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./instances.ts')).status(o);
     case 'explain':
       return (await import('./instances.ts')).explainCmd(o);
+    case 'exec':
+      return (await import('./access.ts')).exec(o);
+    case 'ssh-config':
+      return (await import('./access.ts')).sshConfig(o);
+    case 'console':
+      return (await import('./access.ts')).consoleCmd(o);
+    case 'capture':
+      return (await import('./access.ts')).capture(o);
+    case 'runs':
+      return (await import('./runs.ts')).runs(o);
+    case 'prune':
+      return (await import('./runs.ts')).prune(o);
+    case 'init':
+      return (await import('./init.ts')).init(o);
+    case 'completion':
+      return (await import('./completion.ts')).completion(o);
     case 'doctor':
       return (await import('./doctor.ts')).doctor(o);
   }

@@ -11,27 +11,45 @@ import { readPlaybook } from './playbook.ts';
 import { resolveLab } from './resolve.ts';
 import { compileSchemas, type SchemaName, validateAgainst } from './schema.ts';
 import { diag, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
+import { didYouMean } from './suggest.ts';
 import { paramsFor, readVariantInfo, render, type VariantInfo } from './variants.ts';
 
-/** The project folder: labs/, machines.yml, playbooks/ (VIRTLAB_ROOT overrides). */
-export function projectRoot(): string {
-  return readConfig().root ?? fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+/** The folder virtlab is installed in: its own labs are examples every project can run. */
+export const packageRoot = (): string => fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+
+/**
+ * The project folder (labs/, machines.yml, playbooks/): --project or VIRTLAB_ROOT, else the current folder when it
+ * holds labs/, else the package's own.
+ */
+export function projectRoot(cwd = process.cwd()): string {
+  const set = readConfig().root;
+  if (set) return resolvePath(set);
+  if (existsSync(join(cwd, 'labs'))) return cwd;
+  return packageRoot();
+}
+
+/** The project a lab file belongs to: <project>/labs/<lab>.yml; else the current project. */
+export function rootOf(labFile: string): string {
+  const up = dirname(dirname(labFile));
+  if (basename(dirname(labFile)) === 'labs' && existsSync(join(up, 'machines.yml'))) return up;
+  return projectRoot();
 }
 
 export const labsDir = (root = projectRoot()) => join(root, 'labs');
 
-/** A lab reference is a name under labs/ or a path to a .yml file. */
+/** A lab reference is a name under the project's labs/ (or the package's, as examples) or a path to a .yml file. */
 export function labPath(ref: string, root = projectRoot()): string {
   if (ref.includes('/') || ref.endsWith('.yml') || ref.endsWith('.yaml')) return resolvePath(ref);
-  const p = join(labsDir(root), `${ref}.yml`);
-  if (!existsSync(p)) {
-    const known = listLabNames(root);
-    throw new UsageError(
-      `no lab named "${ref}"`,
-      `known labs: ${known.join(', ') || '(none)'}; or give a path to a .yml file`,
-    );
+  for (const r of [root, packageRoot()]) {
+    const p = join(labsDir(r), `${ref}.yml`);
+    if (existsSync(p)) return p;
   }
-  return p;
+  const known = [...new Set([...listLabNames(root), ...listLabNames(packageRoot())])];
+  const guess = didYouMean(ref, known);
+  throw new UsageError(
+    `no lab named "${ref}"${guess ? `; did you mean "${guess}"?` : ''}`,
+    `known labs: ${known.join(', ') || '(none)'}; or give a path to a .yml file`,
+  );
 }
 
 export function listLabNames(root = projectRoot()): string[] {
@@ -128,8 +146,9 @@ function resolveFile(
 }
 
 /** Loads and resolves one lab or throws DefinitionError with every problem. */
-export function loadLab(ref: string, root = projectRoot(), variant?: string): Lab {
-  const { lab, diagnostics } = resolveFile(labPath(ref, root), root, compileSchemas(), variant);
+export function loadLab(ref: string, root?: string, variant?: string): Lab {
+  const file = labPath(ref, root ?? projectRoot());
+  const { lab, diagnostics } = resolveFile(file, root ?? rootOf(file), compileSchemas(), variant);
   if (!lab) throw new DefinitionError(diagnostics);
   return lab;
 }
@@ -168,12 +187,13 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
     const path = t.includes('/') || /\.ya?ml$/.test(t) ? resolvePath(t) : labPath(t, root);
     const kind = classify(path, root);
     if (kind === 'lab') {
-      const base = resolveFile(path, root, v).diagnostics;
+      const labRoot = dirname(path) === labsDir(root) ? root : rootOf(path);
+      const base = resolveFile(path, labRoot, v).diagnostics;
       add(path, base);
       // a variant's own problems, not the ones every rendering of the lab has
       const same = (d: Diagnostic) => base.some((b) => b.line === d.line && b.col === d.col && b.message === d.message);
       for (const name of Object.keys(variantsOf(path).variants)) {
-        const own = resolveFile(path, root, v, name).diagnostics.filter((d) => !same(d));
+        const own = resolveFile(path, labRoot, v, name).diagnostics.filter((d) => !same(d));
         add(
           path,
           own.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })),

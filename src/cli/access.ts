@@ -1,0 +1,214 @@
+// Reaching a lab that is up: a shell (ssh), one command on many machines (exec), an OpenSSH config for plain ssh,
+// scp and Ansible (ssh-config), a guest's serial console (console), and packets on a wire (capture).
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT, HostError, UsageError } from '../errors.ts';
+import type { MachineRecord, StateStore } from '../host/state.ts';
+import { consoleLogPath } from '../hypervisor/commands.ts';
+import { guestDevice, guestOf } from '../kinds/facts.ts';
+import { closeAll, makeSession } from '../kinds/session.ts';
+import { loadLab } from '../lab/load.ts';
+import { providerFor } from '../providers/index.ts';
+import type { SshAccess } from '../providers/port.ts';
+import { commandLine } from '../transport/quote.ts';
+import type { Options } from './args.ts';
+import { instanceStore } from './instances.ts';
+import { interrupts } from './interrupts.ts';
+import { reporter } from './output.ts';
+
+function machineOf(store: StateStore, name: string): MachineRecord {
+  const m = store.state.machines.find((x) => x.name === name);
+  if (!m) {
+    const names = store.state.machines.map((x) => x.name).join(', ');
+    throw new UsageError(`instance ${store.state.instance} has no machine "${name}"`, `its machines: ${names}`);
+  }
+  return m;
+}
+
+const hostPattern = (a: SshAccess) => (a.port !== 22 ? `[${a.host}]:${a.port}` : a.host);
+
+/** The pinned host keys of an instance, in a known_hosts file of its run folder. */
+function knownHosts(store: StateStore): string {
+  const provider = providerFor(store.state);
+  const dir = join(store.state.runDir, 'ssh');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, 'known_hosts');
+  const lines = store.state.machines
+    .map((m) => provider.access(store, m))
+    .filter((a) => a.hostKey)
+    .map((a) => `${hostPattern(a)} ${a.hostKey}\n`);
+  writeFileSync(file, lines.join(''), { mode: 0o600 });
+  return file;
+}
+
+/** ssh's argv to reach a machine: the run's key, its pinned host key, and nothing from the user's ssh config. */
+function sshArgv(a: SshAccess, known: string, tty: 'no' | 'yes' | 'force', remote?: string[]): string[] {
+  return [
+    ...['-q', '-i', a.keyFile, '-o', `UserKnownHostsFile=${known}`],
+    ...['-o', `StrictHostKeyChecking=${a.hostKey ? 'yes' : 'ask'}`, '-o', 'IdentitiesOnly=yes', '-o', 'LogLevel=ERROR'],
+    ...(a.port !== 22 ? ['-p', String(a.port)] : []),
+    ...(tty === 'force' ? ['-tt'] : tty === 'yes' ? ['-t'] : ['-T']),
+    `${a.user}@${a.host}`,
+    ...(remote ? ['--', commandLine(remote, { sudo: a.sudo })] : []),
+  ];
+}
+
+function runSsh(argv: string[], stdout: 'inherit' | number = 'inherit'): number {
+  const r = spawnSync('ssh', argv, { stdio: ['inherit', stdout, 'inherit'] });
+  if (r.error) throw new HostError(`cannot run ssh: ${r.error.message}`, 'apt-get install -y openssh-client');
+  return r.status ?? EXIT.host;
+}
+
+export function ssh(o: Options): number {
+  if (o.args.length !== 2)
+    throw new UsageError('ssh needs a lab instance and a machine', 'virtlab ssh <lab> <machine> [-- command ...]');
+  const store = instanceStore(o.args[0]!);
+  const a = providerFor(store.state).access(store, machineOf(store, o.args[1]!));
+  return runSsh(sshArgv(a, knownHosts(store), o.rest.length ? 'no' : 'yes', o.rest.length ? o.rest : undefined));
+}
+
+/** `virtlab ssh-config <lab>`: Host blocks for every machine, as `<instance>-<machine>` and `<machine>`. */
+export function sshConfig(o: Options): number {
+  const store = instanceStore(o.args[0]!);
+  const provider = providerFor(store.state);
+  const known = knownHosts(store);
+  const out = [
+    `# virtlab: lab ${store.state.lab}, instance ${store.state.instance}. Use: ssh -F <this file> <machine>`,
+  ];
+  for (const m of store.state.machines) {
+    const a = provider.access(store, m);
+    out.push(
+      '',
+      `Host ${store.state.instance}-${m.name} ${m.name}`,
+      `  HostName ${a.host}`,
+      `  Port ${a.port}`,
+      `  User ${a.user}`,
+      `  IdentityFile ${a.keyFile}`,
+      '  IdentitiesOnly yes',
+      `  UserKnownHostsFile ${known}`,
+      `  StrictHostKeyChecking ${a.hostKey ? 'yes' : 'ask'}`,
+      '  LogLevel ERROR',
+    );
+  }
+  console.log(out.join('\n'));
+  return EXIT.ok;
+}
+
+/** `virtlab exec <lab> --all -- cmd`: the command on every machine at once, each line prefixed with its machine. */
+export async function exec(o: Options): Promise<number> {
+  const store = instanceStore(o.args[0]!);
+  if (!o.rest.length) throw new UsageError('exec needs a command after --', 'virtlab exec <lab> --all -- ip -br addr');
+  if (o.all === !!o.machines) throw new UsageError('exec needs --all or --machines <list> (not both)');
+  const names = o.all ? store.state.machines.map((m) => m.name) : o.machines!.split(',').map((x) => x.trim());
+  for (const n of names) machineOf(store, n);
+  const handles = providerFor(store.state)
+    .attach(store)
+    .machines.filter((m) => names.includes(m.name));
+  const w = Math.max(...names.map((n) => n.length));
+  const { signal, dispose } = interrupts();
+  try {
+    const codes = await Promise.all(
+      handles.map(async (m) => {
+        const r = await m.exec.run(o.rest, { check: false, signal, timeoutMs: 3600000 });
+        const prefix = `${m.name.padEnd(w)} | `;
+        if (o.json)
+          console.log(JSON.stringify({ machine: m.name, exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr }));
+        else {
+          for (const l of r.stdout.replace(/\n$/, '').split('\n'))
+            if (r.stdout) process.stdout.write(`${prefix}${l}\n`);
+          for (const l of r.stderr.replace(/\n$/, '').split('\n'))
+            if (r.stderr) process.stderr.write(`${prefix}${l}\n`);
+          if (r.exitCode !== 0) process.stderr.write(`${prefix}(exit ${r.exitCode})\n`);
+        }
+        return r.exitCode;
+      }),
+    );
+    return codes.find((c) => c !== 0) ?? EXIT.ok;
+  } finally {
+    dispose();
+    await Promise.all(handles.map((m) => m.exec.close()));
+  }
+}
+
+/** The hypervisor a guest runs on, and the guest, of a lab instance. */
+function guestAt(store: StateStore, name: string) {
+  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
+  const g = lab.guests.find((x) => x.name === name);
+  if (!g) {
+    const names = lab.guests.map((x) => x.name).join(', ') || '(none)';
+    throw new UsageError(`lab ${lab.name} has no guest "${name}"`, `its guests: ${names}`);
+  }
+  return { lab, g };
+}
+
+/** `virtlab console <lab> <guest>`: virsh console on its hypervisor (Ctrl-] leaves); --log: what it said. */
+export function consoleCmd(o: Options): number {
+  if (o.args.length !== 2)
+    throw new UsageError('console needs a lab instance and a guest', 'virtlab console <lab> <guest>');
+  const store = instanceStore(o.args[0]!);
+  const { g } = guestAt(store, o.args[1]!);
+  const a = providerFor(store.state).access(store, machineOf(store, g.on));
+  const known = knownHosts(store);
+  if (o.log) return runSsh(sshArgv(a, known, 'no', ['cat', consoleLogPath(g.name)]));
+  if (g.qemu)
+    throw new UsageError(
+      `guest ${g.name} runs under QEMU without libvirt: its console is not interactive here`,
+      `virtlab console ${o.args[0]} ${g.name} --log prints what it said`,
+    );
+  if (process.stdin.isTTY) process.stderr.write(`virtlab: console of ${g.name} on ${g.on}; Ctrl-] leaves it\n`);
+  // -tt: virsh console needs a terminal on the hypervisor even when this side is a pipe
+  return runSsh(sshArgv(a, known, 'force', ['virsh', 'console', '--force', g.name]));
+}
+
+/**
+ * `virtlab capture <lab> <machine> [device] [--guest g] [-w file|-]`: tcpdump on the machine; with --guest, on the
+ * guest's host-side device (its macvtap or tap) on its hypervisor. pcap goes to a file or to stdout with -w -.
+ */
+export async function capture(o: Options): Promise<number> {
+  const store = instanceStore(o.args[0]!);
+  let machine = o.args[1]!;
+  let device = o.args[2];
+  if (o.guest) {
+    const { lab, g } = guestAt(store, o.guest);
+    if (g.on !== machine)
+      throw new UsageError(
+        `guest ${g.name} runs on ${g.on}, not on ${machine}`,
+        `virtlab capture ${o.args[0]} ${g.on} --guest ${g.name}`,
+      );
+    const s = makeSession(
+      lab,
+      store,
+      providerFor(store.state).attach(store),
+      reporter({ ...o, json: false }),
+      new AbortController().signal,
+    );
+    try {
+      device = (await guestDevice(s, guestOf(lab, g.name))).dev ?? '';
+    } finally {
+      await closeAll(s);
+    }
+    if (!device) throw new HostError(`guest ${g.name} has no host-side device on ${g.on} (is it running?)`);
+  }
+  if (!device) throw new UsageError('capture needs a device or --guest', 'virtlab capture <lab> <machine> <device>');
+  machine = machineOf(store, machine).name;
+  const a = providerFor(store.state).access(store, machineOf(store, machine));
+  const count = o.count ? ['-c', String(Number(o.count))] : [];
+  const pcap = o.write !== undefined;
+  const tcpdump = ['tcpdump', '-i', device, '-n', ...(pcap ? ['-U', '-w', '-'] : ['-l', '-e']), ...count];
+  process.stderr.write(
+    `virtlab: capturing on ${device} of ${machine}${pcap && o.write !== '-' ? ` into ${o.write}` : ''}; Ctrl-C stops\n`,
+  );
+  const out = pcap && o.write !== '-' ? openSync(o.write!, 'w', 0o600) : 'inherit';
+  try {
+    const child = spawn('ssh', sshArgv(a, knownHosts(store), 'no', tcpdump), { stdio: ['ignore', out, 'inherit'] });
+    // Ctrl-C ends the capture, not virtlab: ssh passes the end on and tcpdump flushes what it has
+    const onInt = () => child.kill('SIGTERM');
+    process.on('SIGINT', onInt);
+    const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 0)));
+    process.off('SIGINT', onInt);
+    return code === 255 ? EXIT.host : EXIT.ok;
+  } finally {
+    if (typeof out === 'number') closeSync(out);
+  }
+}
