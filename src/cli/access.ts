@@ -7,10 +7,11 @@ import { EXIT, HostError, UsageError } from '../errors.ts';
 import type { MachineRecord, StateStore } from '../host/state.ts';
 import { consoleLogPath } from '../hypervisor/commands.ts';
 import { guestDevice, guestOf } from '../kinds/facts.ts';
-import { closeAll, makeSession } from '../kinds/session.ts';
+import { closeAll, makeSession, nodeExec } from '../kinds/session.ts';
 import { loadLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import type { SshAccess } from '../providers/port.ts';
+import type { ConsoleExecutor } from '../transport/console.ts';
 import { commandLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
 import { instanceStore } from './instances.ts';
@@ -142,23 +143,46 @@ function guestAt(store: StateStore, name: string) {
   return { lab, g };
 }
 
-/** `virtlab console <lab> <guest>`: virsh console on its hypervisor (Ctrl-] leaves); --log: what it said. */
-export function consoleCmd(o: Options): number {
+/**
+ * `virtlab console <lab> <guest>`: the guest's serial console. What the guest prints is followed in its console log
+ * (a reader virtlab keeps on the pty drains it); what you type goes to the pty. Ctrl-] leaves. --log: what it said
+ * since boot.
+ */
+export async function consoleCmd(o: Options): Promise<number> {
   if (o.args.length !== 2)
     throw new UsageError('console needs a lab instance and a guest', 'virtlab console <lab> <guest>');
   const store = instanceStore(o.args[0]!);
-  const { g } = guestAt(store, o.args[1]!);
+  const { lab, g } = guestAt(store, o.args[1]!);
   const a = providerFor(store.state).access(store, machineOf(store, g.on));
   const known = knownHosts(store);
   if (o.log) return runSsh(sshArgv(a, known, 'no', ['cat', consoleLogPath(g.name)]));
-  if (g.qemu)
-    throw new UsageError(
-      `guest ${g.name} runs under QEMU without libvirt: its console is not interactive here`,
-      `virtlab console ${o.args[0]} ${g.name} --log prints what it said`,
-    );
-  if (process.stdin.isTTY) process.stderr.write(`virtlab: console of ${g.name} on ${g.on}; Ctrl-] leaves it\n`);
-  // -tt: virsh console needs a terminal on the hypervisor even when this side is a pipe
-  return runSsh(sshArgv(a, known, 'force', ['virsh', 'console', '--force', g.name]));
+  const s = makeSession(lab, store, providerFor(store.state).attach(store), () => {}, new AbortController().signal);
+  let pty: string;
+  try {
+    pty = await (nodeExec(s, g.name) as ConsoleExecutor).attach();
+  } finally {
+    await closeAll(s);
+  }
+  const follow = ['sh', '-c', 'tail -c 0 -F "$0" 2>/dev/null & t=$!; cat > "$1"; kill $t', consoleLogPath(g.name), pty];
+  const child = spawn('ssh', sshArgv(a, known, 'no', follow), { stdio: ['pipe', 'inherit', 'inherit'] });
+  const tty = process.stdin.isTTY;
+  if (tty) {
+    process.stderr.write(`virtlab: console of ${g.name} on ${g.on}; Ctrl-] leaves\r\n`);
+    process.stdin.setRawMode(true);
+  }
+  const leave = () => child.stdin.end();
+  process.stdin.on('data', (d: Buffer) => {
+    const i = d.indexOf(0x1d);
+    if (i >= 0) {
+      child.stdin.write(d.subarray(0, i));
+      leave();
+    } else child.stdin.write(tty ? Buffer.from(d.toString('latin1').replace(/\r/g, '\n'), 'latin1') : d);
+  });
+  process.stdin.on('end', leave);
+  const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 0)));
+  if (tty) process.stdin.setRawMode(false);
+  process.stdin.pause();
+  return code === 255 ? EXIT.host : EXIT.ok;
 }
 
 /**

@@ -88,66 +88,6 @@ function forget(o: Options): number {
   return EXIT.ok;
 }
 
-export function status(o: Options): number {
-  const { stores, broken } = StateStore.scan(home());
-  const rows = stores.map((st) => {
-    const s = st.state;
-    const provider = providerFor(s);
-    return {
-      instance: s.instance,
-      lab: s.lab,
-      runId: s.runId,
-      provider: s.provider,
-      status: s.status,
-      runner: runnerAlive(st) ? s.runner.pid : null,
-      since: s.createdAt,
-      ageS: Math.round((Date.now() - Date.parse(s.createdAt)) / 1000),
-      machines: s.machines.map((m) => {
-        const d = provider.describe(m);
-        return {
-          name: m.name,
-          role: m.role,
-          address: m.address,
-          ram: m.ram,
-          vcpu: m.vcpu,
-          kind: d.kind,
-          detail: d.detail,
-          ...d.data,
-        };
-      }),
-    };
-  });
-  if (o.json) {
-    console.log(JSON.stringify(rows, null, 2));
-    for (const b of broken) console.error(`cannot use ${b.path}: ${b.why}`);
-    return broken.length ? EXIT.host : EXIT.ok;
-  }
-  if (!rows.length && !broken.length) console.log('no lab instance is up');
-  for (const r of rows) {
-    const state =
-      r.status === 'kept'
-        ? 'up'
-        : r.runner
-          ? `${r.status} (runner pid ${r.runner})`
-          : r.status === 'down'
-            ? 'left over: run virtlab down'
-            : `${r.status}, runner gone: run virtlab down ${r.instance}`;
-    console.log(`${r.instance}  lab ${r.lab}, run ${r.runId}, ${state}, age ${fmtAge(r.ageS)}`);
-    for (const m of r.machines) {
-      const extra = m.kind === 'namespace' ? '' : `, ${m.kind}${m.detail ? ` ${m.detail}` : ''}`;
-      console.log(
-        `  ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU${extra}`,
-      );
-    }
-  }
-  for (const b of broken) console.error(`cannot use ${b.path}: ${b.why}`);
-  return broken.length ? EXIT.host : EXIT.ok;
-}
-
-function fmtAge(s: number): string {
-  return s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
-}
-
 export async function check(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'check'));
   const formats = reportFormats(o);
@@ -158,8 +98,15 @@ export async function check(o: Options): Promise<number> {
   const s = makeSession(lab, store, providerFor(store.state).attach(store), emit, signal);
   const t0 = performance.now();
   try {
-    const results = await Promise.all(lab.assertions.map((a) => runAssertion(a, s)));
-    for (const r of results) emit({ type: 'assertion', result: r });
+    // each result as soon as it is known: a check of many assertions is never silent
+    emit({ type: 'stage-start', stage: 'assert' });
+    const results = await Promise.all(
+      lab.assertions.map(async (a) => {
+        const r = await runAssertion(a, s);
+        emit({ type: 'assertion', result: r });
+        return r;
+      }),
+    );
     const failed = results.some((r) => r.status === 'fail');
     const sc = score(results);
     const durationMs = Math.round(performance.now() - t0);

@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
     case 'provision':
       return (await import('./provisioning.ts')).provision(o);
     case 'status':
-      return (await import('./instances.ts')).status(o);
+      return (await import('./status.ts')).status(o);
     case 'explain':
       return (await import('./instances.ts')).explainCmd(o);
     case 'exec':

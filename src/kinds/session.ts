@@ -9,6 +9,7 @@ import type { Emit } from '../report/events.ts';
 import { ConsoleExecutor } from '../transport/console.ts';
 import type { Executor } from '../transport/executor.ts';
 import type { MachineHandle, UnderlayHandle } from '../transport/handles.ts';
+import { ObservedExecutor } from '../transport/observed.ts';
 import { SignalExecutor } from '../transport/signal.ts';
 
 export interface Session {
@@ -34,7 +35,10 @@ export function makeSession(
   signal: AbortSignal,
   images: Map<string, ResolvedImage> = new Map(),
 ): Session {
-  const bound = (m: MachineHandle): MachineHandle => ({ ...m, exec: new SignalExecutor(m.exec, signal) });
+  // every command a kind runs is reported as a `command` event (--verbose shows them, --json streams them)
+  const observed = (x: Executor) =>
+    new ObservedExecutor(new SignalExecutor(x, signal), (c) => emit({ type: 'command', ...c }));
+  const bound = (m: MachineHandle): MachineHandle => ({ ...m, exec: observed(m.exec) });
   return {
     lab,
     store,
@@ -44,9 +48,7 @@ export function makeSession(
     consoles: new Map(),
     logins: new Map([...images.values()].flatMap((i) => (i.login ? [[i.ref, i.login] as const] : []))),
     machines: new Map(handles.machines.map((m) => [m.name, bound(m)])),
-    underlays: new Map(
-      handles.underlays.map((u) => [u.name, { ...u, leases: u.leases, exec: new SignalExecutor(u.exec, signal) }]),
-    ),
+    underlays: new Map(handles.underlays.map((u) => [u.name, { ...u, leases: u.leases, exec: observed(u.exec) }])),
   };
 }
 

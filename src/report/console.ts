@@ -1,6 +1,6 @@
 // Live console view: stages and steps with durations, a line per assertion, a summary. Plain lines when not a TTY.
 import type { AssertionResult, RunEvent } from './events.ts';
-import { visibleDeep } from './visible.ts';
+import { visible, visibleDeep } from './visible.ts';
 
 export interface ConsoleOptions {
   color: boolean;
@@ -23,16 +23,34 @@ export function createConsoleReporter(o: ConsoleOptions): (e: RunEvent) => void 
   return (e) => r.on(visibleDeep(e));
 }
 
+/** A step under way: shown at the bottom of a terminal, with its elapsed time, until it ends. */
+interface Live {
+  id: string;
+  title: string;
+  started: number;
+  limitMs?: number;
+  /** without a terminal: the last time a "still waiting" line was written */
+  said: number;
+}
+
 class ConsoleReporter {
   private readonly paint: Paint;
   private readonly ok: string;
   private readonly bad: string;
-  /** the step-start line that may be overwritten in place on a TTY */
-  private pendingLine?: string;
   private readonly titles = new Map<string, string>();
   private readonly results: AssertionResult[] = [];
+  private readonly skipped: string[] = [];
   /** after an interrupt, every removal is shown */
   private interrupted = false;
+  /** steps under way, drawn below everything else on a terminal */
+  private live: Live[] = [];
+  /** lines of the live block now on the screen */
+  private drawn = 0;
+  /** a stage's header waits for its first line: no empty sections */
+  private header?: string;
+  /** lines before the banner (preflight) wait for it, unless something there takes long */
+  private early?: string[] = [];
+  private ticker?: NodeJS.Timeout;
 
   constructor(private readonly o: ConsoleOptions) {
     this.paint = (c, s) => (o.color ? `\x1b[${C[c]}m${s}\x1b[0m` : s);
@@ -40,32 +58,114 @@ class ConsoleReporter {
     this.bad = this.paint('red', o.color ? '✗' : 'FAIL');
   }
 
+  /** A permanent line: above the live block, after its stage's header. */
   private line(s: string): void {
-    this.pendingLine = undefined;
-    this.o.write(`${s}\n`);
+    const out: string[] = [];
+    if (this.header) out.push(this.header);
+    this.header = undefined;
+    out.push(s);
+    if (this.early) {
+      this.early.push(...out);
+      return;
+    }
+    this.erase();
+    this.o.write(`${out.join('\n')}\n`);
+    this.draw();
+  }
+
+  /** The stage's header, when a step starts under it. */
+  private flushHeader(): void {
+    const h = this.header;
+    if (!h) return;
+    this.header = undefined;
+    this.line(h);
+  }
+
+  private flushEarly(): void {
+    const early = this.early;
+    this.early = undefined;
+    if (early?.length) this.o.write(`${early.join('\n')}\n`);
+  }
+
+  private erase(): void {
+    if (this.o.tty && this.drawn) this.o.write(`\x1b[${this.drawn}A\r\x1b[J`);
+    this.drawn = 0;
+  }
+
+  private liveText(l: Live): string {
+    const el = secs(Math.round(performance.now() - l.started));
+    const of = l.limitMs ? ` of ${secs(l.limitMs)}` : '';
+    return `  … ${l.title} ${this.paint('dim', `${el}${of}`)}`;
+  }
+
+  private draw(): void {
+    if (!this.o.tty || this.early || !this.live.length) return;
+    this.o.write(`${this.live.map((l) => this.liveText(l)).join('\n')}\n`);
+    this.drawn = this.live.length;
+  }
+
+  /** Once a second: the live block's clocks on a terminal; a "still waiting" line every 10 s without one. */
+  private tick(): void {
+    if (this.o.tty) {
+      this.erase();
+      this.draw();
+      return;
+    }
+    const now = performance.now();
+    for (const l of this.live)
+      if (now - l.said >= 10000) {
+        l.said = now;
+        const of = l.limitMs ? ` of ${secs(l.limitMs)}` : '';
+        this.line(`  … still waiting: ${l.title} (${secs(Math.round(now - l.started))}${of})`);
+      }
+  }
+
+  private startTicker(): void {
+    if (this.ticker || !this.live.length) return;
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.ticker.unref();
+  }
+
+  private stopTicker(): void {
+    if (this.live.length || !this.ticker) return;
+    clearInterval(this.ticker);
+    this.ticker = undefined;
   }
 
   on(e: RunEvent): void {
     const { paint, o } = this;
     switch (e.type) {
       case 'run-start':
-        this.line(
-          paint('bold', `virtlab ${e.lab}`) +
-            paint('dim', `  instance ${e.instance}, run ${e.runId}, provider ${e.provider}`),
+        this.early = undefined;
+        this.erase();
+        this.o.write(
+          `${paint('bold', `virtlab ${e.lab}`)}${paint('dim', `  instance ${e.instance}, run ${e.runId}, provider ${e.provider}`)}\n`,
         );
+        this.flushEarly();
+        this.draw();
         break;
       case 'stage-start':
-        this.line(paint('blue', `[${e.stage}]`));
+        this.header = paint('blue', `[${e.stage}]`);
         break;
       case 'stage-end':
         if (!e.ok) this.line(paint('red', `[${e.stage}] failed after ${secs(e.durationMs)}`));
+        this.header = undefined;
         break;
       case 'step-start':
         this.titles.set(e.id, e.title);
-        if (o.tty) {
-          this.pendingLine = e.id;
-          o.write(`  … ${e.title}\n`);
-        }
+        // a long step before the banner (an image build) is worth seeing at once
+        if (this.early && e.stage === 'preflight') this.flushEarly();
+        this.flushHeader();
+        this.live.push({
+          id: e.id,
+          title: e.title,
+          started: performance.now(),
+          limitMs: e.limitMs,
+          said: performance.now(),
+        });
+        this.erase();
+        this.draw();
+        this.startTicker();
         break;
       case 'step-end':
         this.stepEnd(e);
@@ -75,8 +175,12 @@ class ConsoleReporter {
           this.line(`  ${e.level === 'warn' ? paint('yellow', 'warning: ') : ''}${e.message}`);
         break;
       case 'command':
-        if (o.verbose)
-          this.line(paint('dim', `    ${e.machine}$ ${e.argv.join(' ')}  -> ${e.exitCode} (${secs(e.durationMs)})`));
+        if (o.verbose) {
+          const line = e.argv[0] === '(upload)' ? `upload ${e.argv[1]} -> ${e.argv[2]}` : (e.line ?? e.argv.join(' '));
+          this.line(paint('dim', `    ${e.machine}$ ${line}  -> exit ${e.exitCode}, ${secs(e.durationMs)}`));
+          for (const l of (e.output ?? '').split('\n').filter(Boolean))
+            this.line(paint('dim', `      | ${visible(l)}`));
+        }
         break;
       case 'assertion':
         this.assertion(e.result);
@@ -92,22 +196,29 @@ class ConsoleReporter {
         break;
       case 'removed':
         if (o.verbose || !e.ok || this.interrupted)
-          this.line(`  ${e.ok ? this.ok : this.bad} removed ${e.what}${e.detail ? ` (${e.detail})` : ''}`);
+          this.line(
+            `  ${e.ok ? this.ok : this.bad} removed ${e.what}${e.detail ? paint('dim', ` (${e.detail})`) : ''}`,
+          );
         break;
       case 'run-end':
+        this.live = [];
+        this.stopTicker();
+        this.flushEarly();
         this.runEnd(e);
         break;
     }
   }
 
   private stepEnd(e: Extract<RunEvent, { type: 'step-end' }>): void {
-    const { paint, o } = this;
+    const { paint } = this;
     const title = this.titles.get(e.id) ?? e.id;
+    this.live = this.live.filter((l) => l.id !== e.id);
+    this.stopTicker();
+    if (e.status === 'skipped') this.skipped.push(e.id);
     const mark = e.status === 'failed' ? this.bad : e.status === 'skipped' ? paint('yellow', 'skip') : this.ok;
-    const text = `  ${mark} ${title}${e.detail ? paint('dim', ` (${e.detail})`) : ''} ${paint('dim', secs(e.durationMs))}`;
-    if (o.tty && this.pendingLine === e.id) o.write(`\x1b[1A\r\x1b[K${text}\n`);
-    else o.write(`${text}\n`);
-    this.pendingLine = undefined;
+    this.line(
+      `  ${mark} ${title}${e.detail ? paint('dim', ` (${e.detail})`) : ''} ${paint('dim', secs(e.durationMs))}`,
+    );
   }
 
   private assertion(r: AssertionResult): void {
@@ -133,7 +244,21 @@ class ConsoleReporter {
     const count = results.length ? `  ${passed}/${results.length} assertions as expected` : '';
     this.line(`${verdict}${count}  ${paint('dim', secs(e.durationMs))}`);
     if (e.message) this.line(e.message);
-    if (e.reportDir) this.line(paint('dim', `report: ${e.reportDir}`));
+    if (e.result !== 'pass') for (const l of this.failureSummary()) this.line(l);
+    if (e.report) this.line(paint('dim', `report: ${e.report}`));
+    else if (e.reportDir) this.line(paint('dim', `report: ${e.reportDir}`));
+  }
+
+  /** Where to look first: the failures, the steps that were skipped, the first hint. */
+  private failureSummary(): string[] {
+    const failed = this.results.filter((r) => r.status === 'fail');
+    const out: string[] = [];
+    if (failed.length) out.push(`failed: ${failed.map((r) => r.id).join(', ')}`);
+    if (this.skipped.length)
+      out.push(`skipped steps: ${this.skipped.join(', ')} (a failure may follow from a step that did not run)`);
+    const hint = failed.find((r) => r.hint)?.hint;
+    if (hint) out.push(`${this.paint('yellow', 'start here:')} ${hint}`);
+    return out;
   }
 }
 

@@ -59,10 +59,26 @@ export type RunEvent =
   | { type: 'run-start'; lab: string; instance: string; runId: string; runDir: string; provider: string }
   | { type: 'stage-start'; stage: Stage }
   | { type: 'stage-end'; stage: Stage; durationMs: number; ok: boolean }
-  | { type: 'step-start'; stage: Stage; id: string; title: string }
+  | {
+      type: 'step-start';
+      stage: Stage;
+      id: string;
+      title: string;
+      /** a wait's limit: the console shows elapsed / limit while it waits */
+      limitMs?: number;
+    }
   | { type: 'step-end'; stage: Stage; id: string; status: StepStatus; durationMs: number; detail?: string }
   | { type: 'log'; level: 'info' | 'warn' | 'debug'; message: string }
-  | { type: 'command'; machine: string; argv: string[]; exitCode: number; durationMs: number; output?: string }
+  | {
+      type: 'command';
+      machine: string;
+      argv: string[];
+      /** the argv quoted for a paste into a shell */
+      line?: string;
+      exitCode: number;
+      durationMs: number;
+      output?: string;
+    }
   | { type: 'assertion'; result: AssertionResult }
   | { type: 'removed'; what: string; ok: boolean; detail?: string }
   | { type: 'interrupted'; signal: string; stage?: string }
@@ -72,6 +88,8 @@ export type RunEvent =
       exitCode: number;
       durationMs: number;
       reportDir?: string;
+      /** report.html, when it was written */
+      report?: string;
       message?: string;
     };
 

@@ -63,7 +63,16 @@ export async function finishRun(r: Run): Promise<RunOutcome> {
       message: `cannot write the report into ${r.reportDir}: ${(e as Error).message}`,
     });
   }
-  r.emit({ type: 'run-end', result, exitCode, durationMs: r.ms(), reportDir: r.reportDir, message });
+  const html = r.rec.files.find((f) => f.endsWith('/report.html'));
+  r.emit({
+    type: 'run-end',
+    result,
+    exitCode,
+    durationMs: r.ms(),
+    reportDir: r.reportDir,
+    ...(html ? { report: html } : {}),
+    message,
+  });
   const files = r.rec.files;
   return {
     exitCode,

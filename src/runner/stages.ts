@@ -145,7 +145,8 @@ async function waitGuests(r: Run): Promise<void> {
     waiting.map(async (g) => {
       const ts = performance.now();
       const id = `ready-${g.name}`;
-      r.emit({ type: 'step-start', stage: 'ready', id, title: `${g.name} ready (lease + ready line on its console)` });
+      const title = `${g.name} ready (lease + ready line on its console)`;
+      r.emit({ type: 'step-start', stage: 'ready', id, title, limitMs: r.o.readyTimeoutMs });
       try {
         const ready = await waitReady(s, g, r.o.readyTimeoutMs, ran, waiting.length);
         r.emit({

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import test from 'ava';
 import { parseArgs } from '../../src/cli/args.ts';
 import { doctor } from '../../src/cli/doctor.ts';
-import { down, status } from '../../src/cli/instances.ts';
+import { down } from '../../src/cli/instances.ts';
 import { reset } from '../../src/cli/lifecycle.ts';
 import { printAccess, reporter } from '../../src/cli/output.ts';
+import { status } from '../../src/cli/status.ts';
 import { EXIT, UsageError } from '../../src/errors.ts';
 import { StateStore } from '../../src/host/state.ts';
 import { tmpHome } from '../helpers/fakes.ts';
@@ -88,6 +89,12 @@ test.serial(
     t.is(text.result, EXIT.ok);
     t.regex(text.out, /^alice {2}lab kvm-macvtap, run abc123, up, age 9\d s$/m);
     t.regex(text.out, /kvm-01 +hypervisor +100\.127\.0\.2 +2048 MiB, 2 vCPU/);
+    t.regex(
+      text.out,
+      /networks:\n {4}lan 192\.168\.100\.0\/24 \(gateway 192\.168\.100\.1, DHCP 192\.168\.100\.150-192\.168\.100\.199\)/,
+    );
+    t.regex(text.out, /macvtap-net on kvm-01 \(libvirt, bridge on eth1\)/);
+    t.regex(text.out, /guests:\n {4}cirros +on kvm-01 +- +52:54:00:ff:55:d1 +macvtap-net/);
     const json = await captureStdout(() => status(parseArgs(['status', '--json'])));
     t.like(JSON.parse(json.out)[0], {
       instance: 'alice',
