@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The virtlab command: the compiled CLI (dist/) when it is newer than every source file, else the TypeScript
-// sources through tsx (so an edit is never run stale). `npm run build` (run by npm ci) compiles.
+// sources through tsx (so an edit is never run stale). `npm run build` (run by npm ci) compiles. An installed
+// package (npm i -g) has no tsx (a development dependency) and runs dist/, which npm pack built.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -17,7 +18,16 @@ function newest(dir) {
   return t;
 }
 
-if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest(join(root, 'src'))) {
+function hasTsx() {
+  try {
+    import.meta.resolve('tsx/esm/api');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (existsSync(stamp) && (statSync(stamp).mtimeMs >= newest(join(root, 'src')) || !hasTsx())) {
   await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
 } else {
   const { register } = await import('tsx/esm/api');

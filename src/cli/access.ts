@@ -178,7 +178,8 @@ export async function consoleCmd(o: Options): Promise<number> {
       leave();
     } else child.stdin.write(tty ? Buffer.from(d.toString('latin1').replace(/\r/g, '\n'), 'latin1') : d);
   });
-  process.stdin.on('end', leave);
+  // piped input (echo cmd | virtlab console ...): what the guest answers still comes back for a moment
+  process.stdin.on('end', () => setTimeout(leave, tty ? 0 : 3000));
   const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 0)));
   if (tty) process.stdin.setRawMode(false);
   process.stdin.pause();
@@ -227,11 +228,15 @@ export async function capture(o: Options): Promise<number> {
   try {
     const child = spawn('ssh', sshArgv(a, knownHosts(store), 'no', tcpdump), { stdio: ['ignore', out, 'inherit'] });
     // Ctrl-C ends the capture, not virtlab: ssh passes the end on and tcpdump flushes what it has
-    const onInt = () => child.kill('SIGTERM');
+    let stopped = false;
+    const onInt = () => {
+      stopped = true;
+      child.kill('SIGTERM');
+    };
     process.on('SIGINT', onInt);
     const code = await new Promise<number>((res) => child.on('close', (c) => res(c ?? 0)));
     process.off('SIGINT', onInt);
-    return code === 255 ? EXIT.host : EXIT.ok;
+    return code === 255 && !stopped ? EXIT.host : EXIT.ok;
   } finally {
     if (typeof out === 'number') closeSync(out);
   }

@@ -148,7 +148,10 @@ class ConsoleReporter {
         this.header = paint('blue', `[${e.stage}]`);
         break;
       case 'stage-end':
-        if (!e.ok) this.line(paint('red', `[${e.stage}] failed after ${secs(e.durationMs)}`));
+        if (!e.ok) {
+          this.line(paint('red', `[${e.stage}] failed after ${secs(e.durationMs)}`));
+          this.flushEarly();
+        }
         this.header = undefined;
         break;
       case 'step-start':
@@ -187,6 +190,7 @@ class ConsoleReporter {
         break;
       case 'interrupted':
         this.interrupted = true;
+        this.flushEarly();
         this.line(
           paint(
             'yellow',

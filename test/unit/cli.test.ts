@@ -9,6 +9,7 @@ import { doctor } from '../../src/cli/doctor.ts';
 import { down } from '../../src/cli/instances.ts';
 import { reset } from '../../src/cli/lifecycle.ts';
 import { printAccess, reporter } from '../../src/cli/output.ts';
+import { fmtAge, parseAge, pastRuns } from '../../src/cli/runs.ts';
 import { status } from '../../src/cli/status.ts';
 import { EXIT, UsageError } from '../../src/errors.ts';
 import { StateStore } from '../../src/host/state.ts';
@@ -160,4 +161,25 @@ test.serial('a state file once removed is not brought back by a late write', (t)
   });
   t.false(existsSync(path));
   t.is(store.state.status, 'down', 'the state in memory still changes');
+});
+
+test.serial('runs: ages, and only folders virtlab names are past runs', async (t) => {
+  t.is(parseAge('30m'), 1800);
+  t.is(parseAge('7d'), 604800);
+  t.throws(() => parseAge('soon'), { message: /--older-than takes an age such as 30m, 12h or 7d/ });
+  t.is(fmtAge(90), '90 s');
+  t.is(fmtAge(3 * 86400), '3 d');
+  mkdirSync(join(home.runs, 'old-abcdef'), { recursive: true });
+  mkdirSync(join(home.runs, 'not a run'), { recursive: true });
+  const since = new Date(Date.now() - 86400000).toISOString();
+  writeFileSync(
+    join(home.runs, 'old-abcdef', 'report.json'),
+    JSON.stringify({ lab: 'x', result: 'fail', startedAt: since }),
+  );
+  const runs = pastRuns();
+  t.deepEqual(
+    runs.filter((r) => r.instance === 'old').map((r) => [r.runId, r.lab, r.result, r.ageS > 86000]),
+    [['abcdef', 'x', 'fail', true]],
+  );
+  t.false(runs.some((r) => r.folder.endsWith('not a run')));
 });
