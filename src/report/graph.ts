@@ -1,6 +1,6 @@
-// The lab's topology as a graph (from the resolved lab, no machines needed), drawn as SVG, Mermaid or DOT.
-// A small layered layout written here: the graphs have a few dozen nodes at most, and a layout library would be
-// the only reason for a dependency (graphviz is not available at run time).
+// The lab's topology as a graph (from the resolved lab, no machines needed), drawn as SVG, Mermaid or DOT. The SVG
+// is laid out by dagre (layered, with the edge labels placed by it too), boxes sized to their text.
+import dagre from '@dagrejs/dagre';
 import { hasStaticAddress, type Lab } from '../lab/model.ts';
 import type { AssertionResult } from './events.ts';
 import { xmlEscape } from './junit.ts';
@@ -30,7 +30,8 @@ export interface Graph {
 
 const id = (kind: string, name: string, on?: string) => `${kind}:${on ? `${on}/` : ''}${name}`;
 
-export function labGraph(lab: Lab, results: AssertionResult[] = []): Graph {
+/** The graph of a lab; `addresses` (guest -> IPv4, from a run) are drawn on the guests. */
+export function labGraph(lab: Lab, results: AssertionResult[] = [], addresses: Record<string, string> = {}): Graph {
   const nodes: GraphNode[] = [];
   const edges: GraphEdge[] = [];
   for (const n of lab.networks)
@@ -74,7 +75,8 @@ export function labGraph(lab: Lab, results: AssertionResult[] = []): Graph {
           : g.bridge
             ? `bridge ${g.bridge}`
             : '';
-    nodes.push({ id: id('g', g.name), kind: 'guest', label: g.name, detail: `${g.mac}${how ? `, ${how}` : ''}` });
+    const ip = addresses[g.name] ? `${addresses[g.name]}, ` : '';
+    nodes.push({ id: id('g', g.name), kind: 'guest', label: g.name, detail: `${ip}${g.mac}${how ? `, ${how}` : ''}` });
     for (const nic of g.nics) {
       const lv = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === nic.network);
       edges.push({ from: id('g', g.name), to: lv ? id('lv', lv.name, lv.on) : id('m', g.on), label: nic.mac });
@@ -98,6 +100,7 @@ export function labGraph(lab: Lab, results: AssertionResult[] = []): Graph {
   return { nodes, edges };
 }
 
+/** Upper rows first: underlays, machines, libvirt networks, guests. */
 const ROW: Record<NodeKind, number> = { underlay: 0, peer: 1, hypervisor: 1, libvirt: 2, guest: 3 };
 const COLORS: Record<NodeKind, string> = {
   underlay: '#e8eef7',
@@ -107,49 +110,74 @@ const COLORS: Record<NodeKind, string> = {
   guest: '#fff7d6',
 };
 
-/** A self-contained SVG: layered rows (underlays, machines, libvirt networks, guests), nodes spread evenly. */
-export function toSvg(g: Graph, title = ''): string {
-  const W = 190;
-  const H = 46;
-  const GAP = 40;
-  const rows = [0, 1, 2, 3].map((r) => g.nodes.filter((n) => ROW[n.kind] === r));
-  const width = Math.max(...rows.map((r) => r.length), 1) * (W + GAP) + GAP;
-  const pos = new Map<string, { x: number; y: number }>();
-  rows.forEach((row, r) => {
-    row.forEach((n, i) => {
-      pos.set(n.id, { x: (width - row.length * (W + GAP) + GAP) / 2 + i * (W + GAP), y: 40 + r * (H + 70) });
-    });
+/** Widths of text in the SVG's sans-serif, generously (a box must hold its text in any browser's font). */
+const textWidth = (s: string, size: number, bold = false) => Math.ceil(s.length * size * (bold ? 0.66 : 0.6));
+const H = 46;
+const LABEL = 10;
+
+type Point = { x: number; y: number };
+
+interface Placed {
+  nodes: Map<string, { x: number; y: number; w: number }>;
+  labels: Map<number, Point>;
+  /** each laid-out edge's route, through its label */
+  routes: Map<number, Point[]>;
+  width: number;
+  height: number;
+}
+
+/** dagre's layout of the topology (reachability edges are drawn over it, not laid out). */
+function layout(g: Graph): Placed {
+  const d = new dagre.graphlib.Graph({ multigraph: true });
+  d.setGraph({ rankdir: 'TB', nodesep: 30, ranksep: 60, edgesep: 20, marginx: 20, marginy: 20 });
+  d.setDefaultEdgeLabel(() => ({}));
+  for (const n of g.nodes) {
+    const w = Math.max(120, textWidth(n.label, 12, true), textWidth(n.detail, 10)) + 20;
+    d.setNode(n.id, { width: w, height: H });
+  }
+  const kind = (x: string) => g.nodes.find((n) => n.id === x)!.kind;
+  g.edges.forEach((e, i) => {
+    if (e.result || !d.hasNode(e.from) || !d.hasNode(e.to)) return;
+    // the upper end first, so that ranks follow the rows
+    const [up, down] = ROW[kind(e.from)] <= ROW[kind(e.to)] ? [e.from, e.to] : [e.to, e.from];
+    const label = e.label ? { width: textWidth(e.label, LABEL) + 6, height: 14, labelpos: 'c' } : {};
+    d.setEdge(up, down, { ...label, minlen: Math.max(1, ROW[kind(down)] - ROW[kind(up)]) }, String(i));
   });
-  const height = 40 + 4 * (H + 70);
+  dagre.layout(d);
+  const nodes = new Map<string, { x: number; y: number; w: number }>();
+  for (const n of g.nodes) {
+    const v = d.node(n.id);
+    nodes.set(n.id, { x: v.x - v.width / 2, y: v.y - v.height / 2, w: v.width });
+  }
+  const labels = new Map<number, Point>();
+  const routes = new Map<number, Point[]>();
+  for (const e of d.edges()) {
+    const v = d.edge(e) as { x?: number; y?: number; points?: Point[] };
+    if (v.x !== undefined && v.y !== undefined) labels.set(Number(e.name), { x: v.x, y: v.y });
+    if (v.points?.length) routes.set(Number(e.name), v.points);
+  }
+  const gg = d.graph();
+  return { nodes, labels, routes, width: Math.ceil(gg.width ?? 200), height: Math.ceil(gg.height ?? 100) };
+}
+
+/** A self-contained SVG: the layout's boxes, links with their labels, and reachability results over them. */
+export function toSvg(g: Graph, title = ''): string {
+  const p = layout(g);
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" font-family="sans-serif" font-size="12" role="img">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${p.width} ${p.height}" width="${p.width}" height="${p.height}" font-family="sans-serif" font-size="12" role="img">`,
     `<title>${xmlEscape(title || 'lab topology')}</title>`,
   ];
-  for (const e of g.edges) {
-    const a = pos.get(e.from);
-    const b = pos.get(e.to);
-    if (!a || !b) continue;
-    const x1 = a.x + W / 2;
-    const y1 = a.y + H / 2;
-    const x2 = b.x + W / 2;
-    const y2 = b.y + H / 2;
-    if (e.result) {
-      // reachability: a curve, green when it went through, red when not; dashed for expected failures
-      const color = e.result === 'pass' ? '#1a7f37' : '#cf222e';
-      const mx = (x1 + x2) / 2 + (y1 === y2 ? 0 : 40);
-      const my = (y1 + y2) / 2 - (y1 === y2 ? 45 : 0);
-      out.push(
-        `<path class="reach reach-${e.result}${e.expectedFailure ? ' expected-failure' : ''}" data-from="${xmlEscape(e.from)}" data-to="${xmlEscape(e.to)}" d="M${x1},${y1} Q${mx},${my} ${x2},${y2}" fill="none" stroke="${color}" stroke-width="2.5"${e.expectedFailure ? ' stroke-dasharray="6 4"' : ''} marker-end="url(#arrow-${e.result})"><title>${xmlEscape(`${e.from} -> ${e.to}: ${e.result}${e.expectedFailure ? ' (expected to fail)' : ''}`)}</title></path>`,
-      );
-    } else {
-      out.push(`<line class="link" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#8c959f" stroke-width="1.5"/>`);
-      // the label sits near the lower end, where edges from one node have spread apart
-      if (e.label)
-        out.push(
-          `<text x="${x1 + (x2 - x1) * 0.25 + 4}" y="${y1 + (y2 - y1) * 0.25}" fill="#57606a" font-size="10">${xmlEscape(e.label)}</text>`,
-        );
-    }
-  }
+  const centre = (idOf: string): Point => {
+    const n = p.nodes.get(idOf)!;
+    return { x: n.x + n.w / 2, y: n.y + H / 2 };
+  };
+  g.edges.forEach((e, i) => {
+    if (!p.nodes.has(e.from) || !p.nodes.has(e.to)) return;
+    const a = centre(e.from);
+    const b = centre(e.to);
+    if (e.result) out.push(reachPath(e, a, b));
+    else out.push(...link(e, p.routes.get(i) ?? [a, b], p.labels.get(i)));
+  });
   out.push(
     '<defs>',
     ...(['pass', 'fail'] as const).map(
@@ -159,15 +187,35 @@ export function toSvg(g: Graph, title = ''): string {
     '</defs>',
   );
   for (const n of g.nodes) {
-    const p = pos.get(n.id)!;
+    const q = p.nodes.get(n.id)!;
     out.push(
-      `<g class="node node-${n.kind}" data-id="${xmlEscape(n.id)}"><rect x="${p.x}" y="${p.y}" width="${W}" height="${H}" rx="${n.kind === 'underlay' ? 22 : 6}" fill="${COLORS[n.kind]}" stroke="#57606a"/>` +
-        `<text x="${p.x + W / 2}" y="${p.y + 19}" text-anchor="middle" font-weight="bold">${xmlEscape(n.label)}</text>` +
-        `<text x="${p.x + W / 2}" y="${p.y + 35}" text-anchor="middle" font-size="10" fill="#57606a">${xmlEscape(n.detail)}</text></g>`,
+      `<g class="node node-${n.kind}" data-id="${xmlEscape(n.id)}"><rect x="${q.x}" y="${q.y}" width="${q.w}" height="${H}" rx="${n.kind === 'underlay' ? 22 : 6}" fill="${COLORS[n.kind]}" stroke="#57606a"/>` +
+        `<text x="${q.x + q.w / 2}" y="${q.y + 19}" text-anchor="middle" font-weight="bold">${xmlEscape(n.label)}</text>` +
+        `<text x="${q.x + q.w / 2}" y="${q.y + 35}" text-anchor="middle" font-size="10" fill="#57606a">${xmlEscape(n.detail)}</text></g>`,
     );
   }
   out.push('</svg>');
   return out.join('\n');
+}
+
+/** A link along its route, its label where the layout put it (on a white halo over the line). */
+function link(e: GraphEdge, route: Point[], at?: Point): string[] {
+  const pts = route.map((q) => `${Math.round(q.x * 10) / 10},${Math.round(q.y * 10) / 10}`).join(' ');
+  const out = [`<polyline class="link" points="${pts}" fill="none" stroke="#8c959f" stroke-width="1.5"/>`];
+  if (e.label && at)
+    out.push(
+      `<text class="edge-label" x="${at.x}" y="${at.y + 4}" text-anchor="middle" fill="#57606a" font-size="${LABEL}" paint-order="stroke" stroke="#ffffff" stroke-width="3">${xmlEscape(e.label)}</text>`,
+    );
+  return out;
+}
+
+/** A reachability result: a curve, green when it went through, red when not; dashed for expected failures. */
+function reachPath(e: GraphEdge, a: Point, b: Point): string {
+  const color = e.result === 'pass' ? '#1a7f37' : '#cf222e';
+  const mx = (a.x + b.x) / 2 + (a.y === b.y ? 0 : 40);
+  const my = (a.y + b.y) / 2 - (a.y === b.y ? 45 : 0);
+  const what = `${e.from} -> ${e.to}: ${e.result}${e.expectedFailure ? ' (expected to fail)' : ''}`;
+  return `<path class="reach reach-${e.result}${e.expectedFailure ? ' expected-failure' : ''}" data-from="${xmlEscape(e.from)}" data-to="${xmlEscape(e.to)}" d="M${a.x},${a.y} Q${mx},${my} ${b.x},${b.y}" fill="none" stroke="${color}" stroke-width="2.5"${e.expectedFailure ? ' stroke-dasharray="6 4"' : ''} marker-end="url(#arrow-${e.result})"><title>${xmlEscape(what)}</title></path>`;
 }
 
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_]/g, '_');

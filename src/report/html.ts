@@ -5,6 +5,7 @@ import type { Lab } from '../lab/model.ts';
 import type { AssertionResult } from './events.ts';
 import { labGraph, toSvg } from './graph.ts';
 import { xmlEscape as esc, evidenceText } from './junit.ts';
+import type { ReportStep } from './run-report.ts';
 
 export interface HtmlInput {
   lab: Lab;
@@ -30,6 +31,37 @@ export interface HtmlInput {
   reportDir: string;
   error?: string;
   score?: { points: number; max: number };
+  /** every step the run went through, with its status (skipped and failed ones stand out) */
+  steps?: ReportStep[];
+}
+
+/** A check that could not be made at all (a ping to a guest without an address): neither passed nor failed. */
+const inconclusive = (r: AssertionResult) => r.status === 'fail' && r.reason.startsWith('cannot check:');
+const rank = (r: AssertionResult) => (r.status === 'pass' ? 2 : inconclusive(r) ? 1 : 0);
+
+/** Text with `code spans`, as lab hints write them. */
+const withCode = (s: string) => esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
+
+/** Guest addresses the run saw (its ready steps say "ip, mac"), for the topology. */
+function guestAddresses(steps: ReportStep[] = []): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of steps) {
+    const m = /^ready-(.+)$/.exec(s.id);
+    const ip = /^(\d+\.\d+\.\d+\.\d+)/.exec(s.detail ?? '');
+    if (m && ip && s.status !== 'failed') out[m[1]!] = ip[1]!;
+  }
+  return out;
+}
+
+function stepsTable(steps: ReportStep[] = []): string {
+  if (!steps.length) return '';
+  const rows = steps
+    .map(
+      (s) =>
+        `<tr class="s-${esc(s.status)}"><td>${esc(s.stage)}</td><td class="status">${esc(s.status)}</td><td>${esc(s.title)}${s.detail ? ` <span class="expected">(${esc(s.detail)})</span>` : ''}</td><td>${(s.durationMs / 1000).toFixed(2)} s</td></tr>`,
+    )
+    .join('');
+  return `<h2>Steps</h2><table id="steps"><tr><th>stage</th><th>status</th><th>step</th><th>time</th></tr>${rows}</table>`;
 }
 
 const CSS = `
@@ -39,7 +71,8 @@ h1{margin-bottom:.2rem} .sub{color:#57606a;margin-top:0}
 .pass{background:#1a7f37} .fail,.error{background:#cf222e} .interrupted{background:#9a6700}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa} tr.a-pass td.status{color:#1a7f37;font-weight:bold} tr.a-fail td.status{color:#cf222e;font-weight:bold}
-tr.a-fail{background:#ffebe9} details pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:12px;white-space:pre-wrap}
+tr.a-fail{background:#ffebe9} tr.a-inconclusive{background:#fff8c5} tr.a-inconclusive td.status{color:#9a6700;font-weight:bold}
+tr.s-skipped{background:#fff8c5} tr.s-failed{background:#ffebe9} tr.s-skipped td.status,tr.s-failed td.status{font-weight:bold} details pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:12px;white-space:pre-wrap}
 td.cell-pass{background:#dafbe1} td.cell-fail{background:#ffcecb} td.cell-none{color:#8c959f}
 .bar{height:14px;background:#0969da;border-radius:3px} .graph{overflow-x:auto;border:1px solid #d0d7de;border-radius:6px;padding:.5rem}
 .hint{color:#9a6700} .expected{color:#57606a;font-size:.9em} code{background:#f6f8fa;padding:0 .2rem}
@@ -67,14 +100,17 @@ function grid(r: AssertionResult): string {
 }
 
 export function htmlReport(i: HtmlInput): string {
-  const graph = toSvg(labGraph(i.lab, i.assertions), `${i.lab.name} topology`);
+  const graph = toSvg(labGraph(i.lab, i.assertions, guestAddresses(i.steps)), `${i.lab.name} topology`);
   const maxStage = Math.max(1, ...Object.values(i.stages).map((v) => v ?? 0));
-  const rows = i.assertions
+  // failures first, then what could not be checked, then what held; the lab's order within each
+  const ordered = i.assertions.map((r, n) => ({ r, n })).sort((a, b) => rank(a.r) - rank(b.r) || a.n - b.n);
+  const rows = ordered
+    .map(({ r }) => ({ r, cls: inconclusive(r) ? 'inconclusive' : r.status }))
     .map(
-      (r) => `
-<tr class="a-${r.status}" id="assert-${esc(r.id)}"><td class="status">${r.status === 'pass' ? '✓ pass' : '✗ fail'}</td>
+      ({ r, cls }) => `
+<tr class="a-${cls}" id="assert-${esc(r.id)}"><td class="status">${cls === 'pass' ? '✓ pass' : cls === 'inconclusive' ? '? could not check' : '✗ fail'}</td>
 <td><b>${esc(r.id)}</b>: ${esc(r.title)}${r.expect === 'fail' ? ' <span class="expected">(expected failure)</span>' : ''}
-<div class="reason">${esc(r.reason)}</div>${r.status === 'fail' && r.hint ? `<div class="hint">hint: ${esc(r.hint)}</div>` : ''}
+<div class="reason">${esc(r.reason)}</div>${r.status === 'fail' && r.hint ? `<div class="hint">hint: ${withCode(r.hint)}</div>` : ''}
 ${r.cells ? grid(r) : ''}
 ${r.evidence.length ? `<details><summary>evidence (${r.evidence.length} command${r.evidence.length === 1 ? '' : 's'})</summary><pre>${esc(evidenceText(r))}</pre></details>` : ''}</td></tr>`,
     )
@@ -98,6 +134,7 @@ ${i.lab.teaches ? `<h2>What it teaches</h2><p>${esc(i.lab.teaches)}</p>` : ''}
 <div class="graph">${graph}</div>
 <h2>Assertions (${i.assertions.filter((r) => r.status === 'pass').length}/${i.assertions.length} as expected)</h2>
 <table id="assertions"><tr><th>result</th><th>check</th></tr>${rows}</table>
+${stepsTable(i.steps)}
 <h2>Stages</h2>
 <table id="stages">${Object.entries(i.stages)
     .map(

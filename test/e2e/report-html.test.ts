@@ -1,11 +1,13 @@
 // report.html of a passing and of a failing run, opened offline in headless Chromium: screenshots and the DOM.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { XMLValidator } from 'fast-xml-parser';
+import { loadLab } from '../../src/lab/load.ts';
+import { labGraph, toSvg } from '../../src/report/graph.ts';
 import { virtlab } from '../helpers/host.ts';
 
 const CHROMIUM = [
@@ -92,5 +94,43 @@ test('virtlab graph draws every lab as valid SVG, Mermaid and DOT', (t) => {
     t.regex(svg, /class="node node-hypervisor"/);
     t.regex(virtlab(['graph', lab, '--format', 'mermaid']).stdout, /^flowchart TB\n/);
     t.regex(virtlab(['graph', lab, '--format', 'dot']).stdout, /^graph "[^"]+" \{\n/);
+  }
+});
+
+/** In the browser: every node's texts inside its box, and no edge label over another label or over a box. */
+const MEASURE = `<script>
+const box = (e) => e.getBBox();
+const inside = (a, b) => a.x >= b.x - 0.5 && a.y >= b.y - 0.5 && a.x + a.width <= b.x + b.width + 0.5 && a.y + a.height <= b.y + b.height + 0.5;
+const overlap = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+const problems = [];
+const rects = [];
+for (const g of document.querySelectorAll('g.node')) {
+  const r = box(g.querySelector('rect'));
+  rects.push([g.dataset.id, r]);
+  for (const t of g.querySelectorAll('text')) if (!inside(box(t), r)) problems.push('text outside its box: ' + t.textContent);
+}
+const labels = [...document.querySelectorAll('text.edge-label')].map((t) => [t.textContent, box(t)]);
+labels.forEach(([a, ab], i) => {
+  labels.slice(i + 1).forEach(([b, bb]) => { if (overlap(ab, bb)) problems.push('labels overlap: ' + a + ' / ' + b); });
+  for (const [id, r] of rects) if (overlap(ab, r)) problems.push('label over a box: ' + a + ' / ' + id);
+});
+document.body.setAttribute('data-problems', JSON.stringify(problems));
+document.body.setAttribute('data-labels', String(labels.length));
+</script>`;
+
+test('graph layout: in every shipped lab, no edge labels overlap and no text runs out of its box (Chromium)', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-bbox-'));
+  const labs = readdirSync('labs').filter((f) => f.endsWith('.yml'));
+  t.true(labs.length >= 6);
+  for (const f of labs) {
+    const lab = loadLab(f.replace(/\.yml$/, ''));
+    const svg = toSvg(labGraph(lab), lab.name);
+    const page = join(dir, `${lab.name}.html`);
+    writeFileSync(page, `<!DOCTYPE html><html><body>${svg}${MEASURE}</body></html>`);
+    const dom = chromium(['--dump-dom', `file://${page}`]);
+    const problems = /data-problems="([^"]*)"/.exec(dom)?.[1];
+    t.truthy(problems, `${lab.name}: the page was measured`);
+    t.deepEqual(JSON.parse(problems!.replace(/&quot;/g, '"').replace(/&amp;/g, '&')), [], lab.name);
+    t.true(Number(/data-labels="(\d+)"/.exec(dom)?.[1]) > 0, `${lab.name}: edge labels were measured`);
   }
 });

@@ -161,6 +161,14 @@ const REPORT: RunReport = {
       durationMs: 700,
       detail: 'mac 52:54:00:ff:55:d1',
     },
+    {
+      stage: 'ready',
+      id: 'ready-cirros',
+      title: 'cirros ready (lease + ready line on its console)',
+      status: 'ok',
+      durationMs: 4800,
+      detail: '192.168.100.183, 52:54:00:ff:55:d1',
+    },
   ],
   assertions: RESULTS,
   machines: [
@@ -227,6 +235,14 @@ test('report.html: self-contained, with the topology, every assertion, the grid,
   t.regex(html, /class="grid"/);
   t.regex(html, /kvm-01.*9\.0\.0.*7\.2\.22/s);
   t.notRegex(html, /<and>/, 'hints are escaped');
+  t.regex(html, /hint: Check step <code>promisc<\/code> &lt;and&gt;/, 'backticks in hints are code');
+  // failures first, then what could not be checked (drawn apart from failures), then what held
+  const order = [...html.matchAll(/<tr class="a-(\w+)" id="assert-([\w-]+)"/g)].map((m) => `${m[1]} ${m[2]}`);
+  t.deepEqual(order, ['fail ping-remote', 'fail grid', 'inconclusive mac-match', 'pass lease', 'pass ping-host']);
+  t.regex(html, /\? could not check/);
+  // the steps, a skipped one marked; the guest's address from its ready step on the topology
+  t.regex(html, /<tr class="s-skipped"><td>setup<\/td><td class="status">skipped<\/td>/);
+  t.regex(html, /192\.168\.100\.183, 52:54:00:ff:55:d1/);
   // the structure, without the SVG's coordinates: headings and the ids of its parts
   const outline = [...html.matchAll(/<(h[12])[^>]*>(.*?)<\/\1>|id="([^"]+)"/g)].map((m) =>
     m[3] ? `#${m[3]}` : `${m[1]} ${m[2]!.replace(/<[^>]+>/g, '')}`,
