@@ -16,8 +16,8 @@ export const ENVIRONMENT: readonly EnvVar[] = [
   },
   {
     name: 'VIRTLAB_ROOT',
-    default: 'the package folder',
-    meaning: 'the project folder (labs/, machines.yml, playbooks/)',
+    default: 'the current folder if it has labs/, else the package',
+    meaning: 'the project folder (labs/, machines.yml, playbooks/); --project sets it for one command',
   },
   {
     name: 'VIRTLAB_READY_TIMEOUT',
@@ -48,6 +48,16 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     name: 'VIRTLAB_CIRROS_MIRROR',
     default: 'https://download.cirros-cloud.net',
     meaning: 'where official CirrOS images are downloaded from',
+  },
+  {
+    name: 'VIRTLAB_MIRROR',
+    default: 'http://deb.debian.org/debian',
+    meaning: 'the Debian mirror the VM machine image is built from',
+  },
+  {
+    name: 'VIRTLAB_SECURITY_MIRROR',
+    default: 'http://deb.debian.org/debian-security',
+    meaning: "Debian's security updates for the VM machine image",
   },
   { name: 'NO_COLOR', default: '(unset)', meaning: 'any value: no colours in the console' },
 ];

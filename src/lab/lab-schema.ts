@@ -62,6 +62,38 @@ export function composeLabSchema(): Record<string, unknown> {
   };
 }
 
+const PLACEHOLDER = {
+  type: 'string',
+  pattern: '\\{\\{\\s*[A-Za-z_][A-Za-z0-9_]*\\s*\\}\\}',
+  description: 'A value with a lab parameter in it, {{ name }}: virtlab puts its value in before it validates the lab.',
+};
+
+/** Where a typed value stands (an enum, a boolean, a number, a string with a pattern), a {{ parameter }} may too. */
+function acceptPlaceholders(v: unknown, key = ''): unknown {
+  if (Array.isArray(v)) return v.map((x) => acceptPlaceholders(x));
+  if (!v || typeof v !== 'object') return v;
+  const o = v as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = k === 'propertyNames' ? x : acceptPlaceholders(x, k);
+  const typed =
+    'enum' in o ||
+    (typeof o.type === 'string' && ['boolean', 'integer', 'number'].includes(o.type)) ||
+    (o.type === 'string' && ('pattern' in o || 'format' in o));
+  // a kind's name stays what it is: it says which kind an entry is
+  if (!typed || key === 'kind') return out;
+  const { description, ...rest } = out;
+  return { ...(description ? { description } : {}), anyOf: [rest, { $ref: '#/definitions/placeholder' }] };
+}
+
+/**
+ * The schema as other tools read labs: the same as virtlab's own, except that a {{ parameter }} is accepted where a
+ * typed value stands (virtlab validates a lab after putting the parameters' values in; an editor sees them before).
+ */
+export function publishedLabSchema(): Record<string, unknown> {
+  const s = acceptPlaceholders(composeLabSchema()) as { definitions: Record<string, unknown> };
+  return { ...s, definitions: { ...s.definitions, placeholder: PLACEHOLDER } };
+}
+
 export function writeLabSchema(file = LAB_SCHEMA_FILE): void {
-  writeFileSync(file, `${JSON.stringify(composeLabSchema(), null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify(publishedLabSchema(), null, 2)}\n`);
 }
