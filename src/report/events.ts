@@ -53,6 +53,18 @@ export interface AssertionResult {
   cells?: GridCell[];
   /** a check of one path (a ping): drawn on the topology */
   edge?: { from: string; to: string };
+  /** a failed ping run once more with captures along its path: where the echo requests were seen */
+  trace?: PacketTrace;
+}
+
+export interface PacketTrace {
+  /** every port on the path, in order, with the echo requests seen there (-1: could not capture) */
+  hops: { label: string; node: string; requests: number; pcap?: string }[];
+  /** the last port that saw them, and its topology node */
+  last?: string;
+  lastNode?: string;
+  /** the port after it, which did not */
+  lostBefore?: string;
 }
 
 export type RunEvent =

@@ -12,6 +12,8 @@ export interface GraphNode {
   kind: NodeKind;
   label: string;
   detail: string;
+  /** a failed ping's packets were last seen here (where did the packet die) */
+  mark?: string;
 }
 
 export interface GraphEdge {
@@ -96,6 +98,9 @@ export function labGraph(lab: Lab, results: AssertionResult[] = [], addresses: R
   for (const r of results) {
     if (r.cells) for (const c of r.cells) reach(c.from, c.to, c.observed, c.expect);
     else if (r.edge) reach(r.edge.from, r.edge.to, r.observed, r.expect);
+    const n = r.trace?.lastNode && nodes.find((x) => x.id === r.trace!.lastNode);
+    if (n)
+      n.mark = `${r.id}: the echo requests were last seen on ${r.trace!.last}${r.trace!.lostBefore ? `, never on ${r.trace!.lostBefore}` : ''}`;
   }
   return { nodes, edges };
 }
@@ -191,11 +196,17 @@ export function toSvg(g: Graph, title = ''): string {
     out.push(
       `<g class="node node-${n.kind}" data-id="${xmlEscape(n.id)}"><rect x="${q.x}" y="${q.y}" width="${q.w}" height="${H}" rx="${n.kind === 'underlay' ? 22 : 6}" fill="${COLORS[n.kind]}" stroke="#57606a"/>` +
         `<text x="${q.x + q.w / 2}" y="${q.y + 19}" text-anchor="middle" font-weight="bold">${xmlEscape(n.label)}</text>` +
-        `<text x="${q.x + q.w / 2}" y="${q.y + 35}" text-anchor="middle" font-size="10" fill="#57606a">${xmlEscape(n.detail)}</text></g>`,
+        `<text x="${q.x + q.w / 2}" y="${q.y + 35}" text-anchor="middle" font-size="10" fill="#57606a">${xmlEscape(n.detail)}</text>${lastSeen(n, q)}</g>`,
     );
   }
   out.push('</svg>');
   return out.join('\n');
+}
+
+/** The mark of the last port that saw a failed ping's packets: a red badge on the box's corner. */
+function lastSeen(n: GraphNode, q: { x: number; y: number; w: number }): string {
+  if (!n.mark) return '';
+  return `<g class="last-seen"><title>${xmlEscape(n.mark)}</title><circle cx="${q.x + q.w - 4}" cy="${q.y + 4}" r="9" fill="#cf222e" stroke="#ffffff" stroke-width="2"/><text x="${q.x + q.w - 4}" y="${q.y + 8}" text-anchor="middle" font-size="12" font-weight="bold" fill="#ffffff">✕</text></g>`;
 }
 
 /** A link along its route, its label where the layout put it (on a white halo over the line). */

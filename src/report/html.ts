@@ -2,7 +2,7 @@
 // reachability, assertions with collapsible evidence, grids as coloured tables, stage timings, versions, files.
 import { basename, relative } from 'node:path';
 import type { Lab } from '../lab/model.ts';
-import type { AssertionResult } from './events.ts';
+import type { AssertionResult, PacketTrace } from './events.ts';
 import { labGraph, toSvg } from './graph.ts';
 import { xmlEscape as esc, evidenceText } from './junit.ts';
 import type { ReportStep } from './run-report.ts';
@@ -53,6 +53,21 @@ function guestAddresses(steps: ReportStep[] = []): Record<string, string> {
   return out;
 }
 
+/** Where the packet died: the ports on the path with the echo requests each saw, and their pcaps. */
+function traceHtml(r: AssertionResult, dir: string): string {
+  const t = r.trace;
+  if (!t) return '';
+  const hop = (h: PacketTrace['hops'][number]) => {
+    const n = h.requests < 0 ? '?' : String(h.requests);
+    const name = h.pcap ? `<a href="${esc(relative(dir, h.pcap))}">${esc(h.label)}</a>` : esc(h.label);
+    return `<span class="hop${h.requests > 0 ? ' seen' : ''}">${name}: ${n}</span>`;
+  };
+  const verdict = t.last
+    ? `last seen on <b>${esc(t.last)}</b>${t.lostBefore ? `, never on <b>${esc(t.lostBefore)}</b>` : ''}`
+    : 'not seen on any port';
+  return `<div class="trace" id="trace-${esc(r.id)}">where the packet died (the check run again with tcpdump on each port; echo requests seen): ${t.hops.map(hop).join(' → ')}<br>${verdict}</div>`;
+}
+
 function stepsTable(steps: ReportStep[] = []): string {
   if (!steps.length) return '';
   const rows = steps
@@ -72,6 +87,7 @@ h1{margin-bottom:.2rem} .sub{color:#57606a;margin-top:0}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa} tr.a-pass td.status{color:#1a7f37;font-weight:bold} tr.a-fail td.status{color:#cf222e;font-weight:bold}
 tr.a-fail{background:#ffebe9} tr.a-inconclusive{background:#fff8c5} tr.a-inconclusive td.status{color:#9a6700;font-weight:bold}
+.trace{margin:.3rem 0;font-size:.9em} .hop{padding:0 .2rem;border-radius:3px;background:#ffcecb} .hop.seen{background:#dafbe1}
 tr.s-skipped{background:#fff8c5} tr.s-failed{background:#ffebe9} tr.s-skipped td.status,tr.s-failed td.status{font-weight:bold} details pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:12px;white-space:pre-wrap}
 td.cell-pass{background:#dafbe1} td.cell-fail{background:#ffcecb} td.cell-none{color:#8c959f}
 .bar{height:14px;background:#0969da;border-radius:3px} .graph{overflow-x:auto;border:1px solid #d0d7de;border-radius:6px;padding:.5rem}
@@ -110,7 +126,7 @@ export function htmlReport(i: HtmlInput): string {
       ({ r, cls }) => `
 <tr class="a-${cls}" id="assert-${esc(r.id)}"><td class="status">${cls === 'pass' ? '✓ pass' : cls === 'inconclusive' ? '? could not check' : '✗ fail'}</td>
 <td><b>${esc(r.id)}</b>: ${esc(r.title)}${r.expect === 'fail' ? ' <span class="expected">(expected failure)</span>' : ''}
-<div class="reason">${esc(r.reason)}</div>${r.status === 'fail' && r.hint ? `<div class="hint">hint: ${withCode(r.hint)}</div>` : ''}
+<div class="reason">${esc(r.reason)}</div>${r.status === 'fail' && r.hint ? `<div class="hint">hint: ${withCode(r.hint)}</div>` : ''}${traceHtml(r, i.reportDir)}
 ${r.cells ? grid(r) : ''}
 ${r.evidence.length ? `<details><summary>evidence (${r.evidence.length} command${r.evidence.length === 1 ? '' : 's'})</summary><pre>${esc(evidenceText(r))}</pre></details>` : ''}</td></tr>`,
     )

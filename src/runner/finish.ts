@@ -3,6 +3,7 @@
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, exitCodeFor, InterruptedError, MachineDiedError, VirtlabError } from '../errors.ts';
+import type { PingAssertion } from '../kinds/checks/ping.ts';
 import { closeAll, inVm } from '../kinds/session.ts';
 import { executeStep, stepTitle } from '../kinds/steps/index.ts';
 import { collectConsoles, collectEvidence, troubledGuests } from './collect.ts';
@@ -11,6 +12,7 @@ import { runReport } from './report-build.ts';
 import { writeReports } from './report-files.ts';
 import { inStage } from './stages.ts';
 import { teardown } from './teardown.ts';
+import { traceLine, tracePing } from './trace.ts';
 
 export async function finishRun(r: Run): Promise<RunOutcome> {
   await r.versionsDone;
@@ -128,12 +130,42 @@ async function collect(r: Run, failed: boolean): Promise<ReturnType<typeof troub
       const files = await collectConsoles(r.session!, r.reportDir);
       troubled = troubledGuests(files);
       if (failed || r.o.collect === 'always') files.push(...(await collectEvidence(r.session!, r.reportDir)));
+      if (failed) files.push(...(await traceFailedPings(r)));
       r.rec.files.push(...files);
     });
   } catch {
     /* evidence is best effort; teardown must still run */
   }
   return troubled;
+}
+
+/** Where did the packet die: the first failed pings run again with captures along their paths. */
+async function traceFailedPings(r: Run): Promise<string[]> {
+  const files: string[] = [];
+  const failed = r.rec.results.filter((x) => x.kind === 'ping' && x.status === 'fail' && x.observed === 'fail');
+  for (const res of failed.filter((x) => !x.reason.startsWith('cannot check:')).slice(0, 2)) {
+    const a = r.lab.assertions.find((x) => x.id === res.id) as PingAssertion | undefined;
+    if (!a) continue;
+    try {
+      const t = await tracePing(
+        r.session!,
+        a,
+        join(r.reportDir, 'evidence', res.id),
+        `${r.store.state.runId}-${res.id}`,
+      );
+      if (!t) continue;
+      res.trace = t;
+      files.push(...t.hops.flatMap((h) => (h.pcap ? [h.pcap] : [])));
+      r.emit({
+        type: 'log',
+        level: 'info',
+        message: `${traceLine(res)} (pcaps in ${join(r.reportDir, 'evidence', res.id)})`,
+      });
+    } catch {
+      /* a trace is a bonus: the failure stands without it */
+    }
+  }
+  return files;
 }
 
 /** Machines' own consoles (VM machines), kept even when they never came up: that is when they matter most. */

@@ -14,6 +14,7 @@ import { diffReports, diffText, matrixJson, matrixJunit, matrixMarkdown, matrixT
 import type { RunReport } from '../../src/report/run-report.ts';
 import { tapReport } from '../../src/report/tap.ts';
 import { writeReports } from '../../src/runner/report-files.ts';
+import { traceLine } from '../../src/runner/trace.ts';
 
 const GOLDEN = 'test/fixtures/golden';
 
@@ -316,4 +317,42 @@ test('junit.xml: the provision tasks are a testsuite of their own, a failed task
   t.regex(xml, /<testcase classname="agree provision" name="node-b: a folder" time="0\.200"\/>/);
   t.regex(xml, /name="node-b: a package" time="0\.300">\n {6}<failure message="No package &lt;x&gt;" type="task"\/>/);
   t.regex(xml, /name="node-a: when" time="0\.000">\n {6}<skipped\/>/);
+});
+
+test('where the packet died: the trace of a failed ping in report.html, on the topology and in one line', (t) => {
+  const trace = {
+    hops: [
+      {
+        label: 'remote-01 eth1',
+        node: 'm:remote-01',
+        requests: 2,
+        pcap: '/tmp/r/evidence/ping-remote/1-remote-01_eth1.pcap',
+      },
+      { label: 'lan port of remote-01', node: 'net:lan', requests: 2 },
+      { label: 'lan port of kvm-01', node: 'net:lan', requests: 0 },
+      { label: 'kvm-01 eth1', node: 'm:kvm-01', requests: 0 },
+    ],
+    last: 'lan port of remote-01',
+    lastNode: 'net:lan',
+    lostBefore: 'lan port of kvm-01',
+  };
+  const results = RESULTS.map((r) => (r.id === 'ping-remote' ? { ...r, trace } : r));
+  const html = htmlReport({
+    ...REPORT,
+    assertions: results,
+    lab: loadLab('kvm-macvtap'),
+    reportDir: '/tmp/r',
+    stages: REPORT.stages,
+  });
+  t.regex(html, /id="trace-ping-remote"/);
+  t.regex(html, /<a href="evidence\/ping-remote\/1-remote-01_eth1\.pcap">remote-01 eth1<\/a>: 2/);
+  t.regex(html, /last seen on <b>lan port of remote-01<\/b>, never on <b>lan port of kvm-01<\/b>/);
+  t.regex(
+    html,
+    /<g class="node node-underlay" data-id="net:lan">.*<g class="last-seen"><title>ping-remote: the echo requests were last seen on lan port of remote-01, never on lan port of kvm-01<\/title>/s,
+  );
+  t.is(
+    traceLine({ ...results.find((r) => r.id === 'ping-remote')! }),
+    'ping-remote: the echo requests were last seen on lan port of remote-01, never on lan port of kvm-01',
+  );
 });
