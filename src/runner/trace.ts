@@ -77,22 +77,21 @@ async function pathOf(s: Session, a: PingAssertion): Promise<Hop[] | undefined> 
 
 const CAPTURE_S = 4;
 
-/** Captures on one hop while the ping runs: the pcap, fetched as base64 (the executors carry text). */
+/**
+ * Captures on one hop while the ping runs: the pcap, fetched as base64 (the executors carry text). Never rejects (a
+ * machine that cannot be reached gives no pcap): the captures run unawaited while the ping goes.
+ */
 async function capture(h: Hop, ip: string, file: string): Promise<Buffer | undefined> {
-  const filter = `icmp and host ${ip}`;
-  const r = await h.exec.run(
-    [
-      'sh',
-      '-c',
-      'timeout "$0" tcpdump -i "$1" -n -U -w "$2" "$3" >/dev/null 2>&1; base64 -w0 "$2"; rm -f "$2"',
-      String(CAPTURE_S),
-      h.dev,
-      file,
-      filter,
-    ],
-    { check: false, timeoutMs: (CAPTURE_S + 10) * 1000 },
-  );
-  return r.stdout.trim() ? Buffer.from(r.stdout.trim(), 'base64') : undefined;
+  const script = 'timeout "$0" tcpdump -i "$1" -n -U -w "$2" "$3" >/dev/null 2>&1; base64 -w0 "$2"; rm -f "$2"';
+  try {
+    const r = await h.exec.run(['sh', '-c', script, String(CAPTURE_S), h.dev, file, `icmp and host ${ip}`], {
+      check: false,
+      timeoutMs: (CAPTURE_S + 10) * 1000,
+    });
+    return r.stdout.trim() ? Buffer.from(r.stdout.trim(), 'base64') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Echo requests in a pcap, counted by tcpdump on this host. */
@@ -115,7 +114,7 @@ export async function tracePing(
   const captures = hops.map((h, i) => capture(h, target.ip!, `/tmp/virtlab-trace-${tag}-${i}.pcap`));
   // tcpdump needs a moment to listen before the pings leave
   await new Promise((r) => setTimeout(r, 1500));
-  await pingOnce(s, a.from, a.to, 2, a.fromDev);
+  await pingOnce(s, a.from, a.to, 2, a.fromDev).catch(() => undefined);
   const pcaps = await Promise.all(captures);
   const seen = hops.map((h, i) => {
     const data = pcaps[i];
