@@ -142,6 +142,7 @@ async function collect(r: Run, failed: boolean): Promise<ReturnType<typeof troub
 /** Where did the packet die: the first failed pings run again with captures along their paths. */
 async function traceFailedPings(r: Run): Promise<string[]> {
   const files: string[] = [];
+  if (r.signal.aborted || r.died.signal.aborted) return files;
   const failed = r.rec.results.filter((x) => x.kind === 'ping' && x.status === 'fail' && x.observed === 'fail');
   for (const res of failed.filter((x) => !x.reason.startsWith('cannot check:')).slice(0, 2)) {
     const a = r.lab.assertions.find((x) => x.id === res.id) as PingAssertion | undefined;
