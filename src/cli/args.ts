@@ -39,6 +39,8 @@ export interface Options {
   count?: string;
   log: boolean;
   olderThan?: string;
+  /** up --until: print the commands of the steps left to the student (for a teacher) */
+  showSolution: boolean;
   help: boolean;
   version: boolean;
   /** down: drop a state file that cannot be used, removing nothing it lists */
@@ -100,6 +102,7 @@ function blank(env: Record<string, string | undefined>): Options {
     dryRun: false,
     all: false,
     log: false,
+    showSolution: false,
     help: false,
     version: false,
     forceForget: false,

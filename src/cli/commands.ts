@@ -77,6 +77,10 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--write': { flags: '-w, --write <file>', description: 'capture: write pcap to a file (- for stdout)' },
   '--count': { flags: '-c, --count <packets>', description: 'capture: stop after this many packets' },
   '--log': { flags: '--log', description: "console: print what the guest's console said since boot, and exit" },
+  '--show-solution': {
+    flags: '--show-solution',
+    description: "up --until: also print the commands of the steps left to the student (a teacher's copy)",
+  },
   '--older-than': { flags: '--older-than <age>', description: 'prune: runs older than this (30m, 12h, 7d)' },
 };
 
@@ -125,7 +129,9 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   up: {
     args: ['<lab>'],
     summary: 'bring the machines up, provision them and run the setup; the lab stays up',
-    options: RUN.filter((f) => f !== '--keep' && f !== '--dry-run'),
+    details:
+      'virtlab up kvm-macvtap --until net-define hands the rest of the lab to a student: the steps left, without their commands',
+    options: [...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'), '--show-solution'],
     root: true,
   },
   down: {

@@ -35,18 +35,34 @@ export function explain(lab: Lab): string {
   return visible(`${lines.join('\n')}\n`);
 }
 
-/** What a student does by hand after `virtlab up <lab> --until <from>`. */
-export function instructions(lab: Lab, from: string, instance: string, virtType?: VirtTypeOf): string {
+/**
+ * What a student does by hand after `virtlab up <lab> --until <from>`: the goal, where the lab stands, and the steps
+ * left with the lab's own numbers, titles and why. The commands only for a teacher (`--show-solution`): printing
+ * them would give the exercise away.
+ */
+export function instructions(
+  lab: Lab,
+  from: string,
+  instance: string,
+  o: { virtType?: VirtTypeOf; showSolution?: boolean } = {},
+): string {
   const i = lab.steps.findIndex((s) => s.id === from);
-  const todo = lab.steps.slice(i);
   const lines = ['', `Exercise: ${lab.exercise?.goal ?? lab.description}`];
   if (lab.exercise?.text) lines.push(...lab.exercise.text.trimEnd().split('\n'));
-  lines.push(
-    `The lab is up to (not including) step "${from}". Do these steps yourself (virtlab ssh ${instance} <machine>):`,
-  );
-  todo.forEach((s, n) => {
-    lines.push(...stepText(s, n + 1, virtType));
+  const done = lab.steps.slice(0, i).map((s, n) => `${n + 1}. ${stepTitle(s)}`);
+  if (done.length) lines.push('Already done for you:', ...done.map((l) => `  ${l}`));
+  lines.push(`Left to you (virtlab ssh ${instance} <machine>; virtlab console ${instance} <guest>):`);
+  lab.steps.slice(i).forEach((s, n) => {
+    const num = i + n + 1;
+    if (o.showSolution) lines.push(...stepText(s, num, o.virtType));
+    else
+      lines.push(
+        `${num}. [${s.id}] ${stepTitle(s)}`,
+        ...(s.description ? [`    why: ${s.description}`] : []),
+        `    on ${stepPlace(s)}`,
+      );
   });
+  if (!o.showSolution) lines.push('(the commands: virtlab explain <lab>, or up --show-solution for a teacher)');
   lines.push(`When done, check your work: virtlab check ${instance}`);
   return visible(`${lines.join('\n')}\n`);
 }

@@ -130,6 +130,7 @@ export async function check(o: Options): Promise<number> {
       result: failed ? 'fail' : 'pass',
       exitCode,
       durationMs,
+      score: sc,
       message: `score ${sc.points}/${sc.max}`,
       reportDir: o.reportDir,
     });

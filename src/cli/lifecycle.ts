@@ -97,7 +97,13 @@ function afterRun(o: Options, mode: 'run' | 'up', lab: ReturnType<typeof loadLab
   if (mode === 'up' && out.exitCode === EXIT.ok) {
     printAccess(out.store);
     const from = o.until ?? lab.exercise?.from;
-    if (from) process.stdout.write(instructions(lab, from, out.store.state.instance, virtTypes(out.store)));
+    if (from)
+      process.stdout.write(
+        instructions(lab, from, out.store.state.instance, {
+          virtType: virtTypes(out.store),
+          showSolution: o.showSolution,
+        }),
+      );
   } else if (o.keep && out.result !== 'interrupted') printAccess(out.store);
 }
 

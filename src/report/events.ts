@@ -102,6 +102,8 @@ export type RunEvent =
       reportDir?: string;
       /** report.html, when it was written */
       report?: string;
+      /** course mode: the points of the checks that held, of all (check, and runs of labs with an exercise) */
+      score?: { points: number; max: number };
       message?: string;
     };
 

@@ -73,6 +73,7 @@ export async function finishRun(r: Run): Promise<RunOutcome> {
     durationMs: r.ms(),
     reportDir: r.reportDir,
     ...(html ? { report: html } : {}),
+    ...(report.score ? { score: report.score } : {}),
     message,
   });
   const files = r.rec.files;

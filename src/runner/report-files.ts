@@ -25,7 +25,8 @@ export function writeReports(
     write(
       'junit.xml',
       junitXml(
-        r.lab,
+        // a student's instance (course mode) is graded by its name; a lab's own instance by the lab's
+        r.instance && r.instance !== r.lab ? `${r.lab} (${r.instance})` : r.lab,
         r.assertions,
         r.durationMs,
         problem,

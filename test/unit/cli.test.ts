@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseArgs } from '../../src/cli/args.ts';
+import { instructions } from '../../src/cli/course.ts';
 import { doctor } from '../../src/cli/doctor.ts';
 import { down } from '../../src/cli/instances.ts';
 import { reset } from '../../src/cli/lifecycle.ts';
@@ -13,6 +14,7 @@ import { fmtAge, parseAge, pastRuns } from '../../src/cli/runs.ts';
 import { status } from '../../src/cli/status.ts';
 import { EXIT, UsageError } from '../../src/errors.ts';
 import { StateStore } from '../../src/host/state.ts';
+import { loadLab } from '../../src/lab/load.ts';
 import { tmpHome } from '../helpers/fakes.ts';
 
 const home = tmpHome();
@@ -182,4 +184,15 @@ test.serial('runs: ages, and only folders virtlab names are past runs', async (t
     [['abcdef', 'x', 'fail', true]],
   );
   t.false(runs.some((r) => r.folder.endsWith('not a run')));
+});
+
+test('course instructions: the steps left with the lab numbers, no commands unless --show-solution', (t) => {
+  const lab = loadLab('kvm-macvtap');
+  const text = instructions(lab, 'net-define', 'alice');
+  t.regex(text, /^Already done for you:\n {2}1\. upload/m);
+  t.regex(text, /^4\. \[promisc\] promiscuous mode on for eth1 on kvm-01\n {4}why: This step is very important/m);
+  t.notRegex(text, /\$ |virsh net-define|promisc on/);
+  const teacher = instructions(lab, 'net-define', 'alice', { showSolution: true });
+  t.regex(teacher, /\$ ip link set dev eth1 promisc on/);
+  t.regex(teacher, /^4\. \[promisc\]/m);
 });

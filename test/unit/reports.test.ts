@@ -356,3 +356,12 @@ test('where the packet died: the trace of a failed ping in report.html, on the t
     'ping-remote: the echo requests were last seen on lan port of remote-01, never on lan port of kvm-01',
   );
 });
+
+test("junit.xml of a student's instance is named after it (a class's files tell students apart)", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-junit-'));
+  writeReports(dir, { ...REPORT, instance: 'alice' }, undefined, ['junit']);
+  t.regex(readFileSync(join(dir, 'junit.xml'), 'utf8'), /<testsuite name="kvm-macvtap \(alice\)"/);
+  const own = mkdtempSync(join(tmpdir(), 'virtlab-junit-'));
+  writeReports(own, { ...REPORT, instance: 'kvm-macvtap' }, undefined, ['junit']);
+  t.regex(readFileSync(join(own, 'junit.xml'), 'utf8'), /<testsuite name="kvm-macvtap" /);
+});
