@@ -41,6 +41,8 @@ export interface Options {
   olderThan?: string;
   /** up --until: print the commands of the steps left to the student (for a teacher) */
   showSolution: boolean;
+  /** up --break: a break-fix exercise */
+  break: boolean;
   help: boolean;
   version: boolean;
   /** down: drop a state file that cannot be used, removing nothing it lists */
@@ -103,6 +105,7 @@ function blank(env: Record<string, string | undefined>): Options {
     all: false,
     log: false,
     showSolution: false,
+    break: false,
     help: false,
     version: false,
     forceForget: false,

@@ -77,6 +77,11 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--write': { flags: '-w, --write <file>', description: 'capture: write pcap to a file (- for stdout)' },
   '--count': { flags: '-c, --count <packets>', description: 'capture: stop after this many packets' },
   '--log': { flags: '--log', description: "console: print what the guest's console said since boot, and exit" },
+  '--break': {
+    flags: '--break',
+    description:
+      "up: put the exercise's faults (drawn for this instance) into the lab once it is up: a break-fix exercise",
+  },
   '--show-solution': {
     flags: '--show-solution',
     description: "up --until: also print the commands of the steps left to the student (a teacher's copy)",
@@ -131,7 +136,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     summary: 'bring the machines up, provision them and run the setup; the lab stays up',
     details:
       'virtlab up kvm-macvtap --until net-define hands the rest of the lab to a student: the steps left, without their commands',
-    options: [...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'), '--show-solution'],
+    options: [...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'), '--show-solution', '--break'],
     root: true,
   },
   down: {

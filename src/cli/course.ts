@@ -66,3 +66,14 @@ export function instructions(
   lines.push(`When done, check your work: virtlab check ${instance}`);
   return visible(`${lines.join('\n')}\n`);
 }
+
+/** What a student is told after `up --break`: that something is broken, not what (unless --show-solution). */
+export function breakFixText(instance: string, faults: string[], showSolution = false): string {
+  const lines = [
+    '',
+    `Break-fix: ${faults.length} fault${faults.length === 1 ? ' was' : 's were'} put into this lab. Find ${faults.length === 1 ? 'it' : 'them'} and fix ${faults.length === 1 ? 'it' : 'them'}`,
+    `(virtlab ssh ${instance} <machine>); virtlab check ${instance} grades the repair, with the lab's hints.`,
+  ];
+  if (showSolution) lines.push('The faults (for the teacher):', ...faults.map((f) => `  - ${f}`));
+  return visible(`${lines.join('\n')}\n`);
+}

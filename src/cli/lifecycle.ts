@@ -10,7 +10,7 @@ import { requirementProblems } from '../runner/requirements.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { RunOutcome } from '../runner/run.ts';
 import type { Options } from './args.ts';
-import { instructions } from './course.ts';
+import { breakFixText, instructions } from './course.ts';
 import { down, instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
 import { checkRunOptions, providerOptionsOf, provisionerOption, reportFormats } from './options.ts';
@@ -60,6 +60,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
           reportFormats: reportFormats(o),
           readyTimeoutMs: readConfig().readyTimeoutMs,
           provisioner: provisionerOption(o),
+          breakFaults: o.break,
         },
         reporter(o),
         signal,
@@ -96,6 +97,8 @@ function afterRun(o: Options, mode: 'run' | 'up', lab: ReturnType<typeof loadLab
   if (o.json || !out.store) return;
   if (mode === 'up' && out.exitCode === EXIT.ok) {
     printAccess(out.store);
+    if (o.break)
+      process.stdout.write(breakFixText(out.store.state.instance, out.store.state.faults ?? [], o.showSolution));
     const from = o.until ?? lab.exercise?.from;
     if (from)
       process.stdout.write(

@@ -74,6 +74,8 @@ export interface LabState {
   runDir: string;
   keyFile: string;
   status: 'creating' | 'up' | 'kept' | 'tearing-down' | 'down';
+  /** break-fix: the faults put into this instance (for the teacher; the student is not told) */
+  faults?: string[];
   machines: MachineRecord[];
   /** what the provider keeps about the whole instance (underlay networks, slots) */
   data?: unknown;

@@ -2,6 +2,22 @@
 import { UsageError } from '../errors.ts';
 
 export type Role = 'hypervisor' | 'peer';
+
+/** A break-fix fault of an exercise (src/kinds/faults.ts has what each kind does). */
+export type FaultKind =
+  | 'promisc-off'
+  | 'link-down'
+  | 'network-stopped'
+  | 'route-removed'
+  | 'proxy-arp-off'
+  | 'dhcp-dropped';
+export interface Fault {
+  kind: FaultKind;
+  on: string;
+  nic?: string;
+  network?: string;
+  to?: string;
+}
 export type Expect = 'pass' | 'fail';
 
 export interface Underlay {
@@ -165,7 +181,7 @@ export interface Lab {
   variant?: string;
   /** every variant the lab declares */
   variants: string[];
-  exercise?: { goal: string; text?: string; from?: string };
+  exercise?: { goal: string; text?: string; from?: string; faults?: Fault[]; draw?: number };
 }
 
 /** --until and --skip name steps the lab has; otherwise a UsageError listing them (before anything happens). */

@@ -3,6 +3,7 @@
 import { basename, dirname, extname, isAbsolute, join, normalize } from 'node:path';
 import type { Diagnostic } from '../errors.ts';
 import { checkKind } from '../kinds/checks/index.ts';
+import { FAULT_KINDS } from '../kinds/faults.ts';
 import { stepKind } from '../kinds/steps/index.ts';
 import type { Catalogue } from './catalogue.ts';
 import { findImage, IMAGES } from './images.ts';
@@ -12,6 +13,7 @@ import type {
   AssertionBase,
   Device,
   Endpoint,
+  Fault,
   Guest,
   ImageRef,
   Lab,
@@ -51,7 +53,7 @@ interface RawLab {
   steps?: RawItem[];
   teardown?: RawItem[];
   assertions?: RawItem[];
-  exercise?: { goal: string; text?: string; from?: string };
+  exercise?: { goal: string; text?: string; from?: string; faults?: Fault[]; draw?: number };
   parameters?: Record<string, unknown>;
   variants?: Record<string, Record<string, unknown>>;
 }
@@ -107,6 +109,7 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     const hint = `its steps: ${steps.map((x) => x.id).join(', ')}`;
     err(['exercise', 'from'], `exercise starts at step "${raw.exercise.from}", which this lab does not have`, hint);
   }
+  checkFaults(raw.exercise?.faults ?? [], raw.exercise?.draw, machines, ctx, err);
   if (out.length) return { diagnostics: out };
   const lab: Lab = {
     name,
@@ -169,6 +172,40 @@ function playbookOf(input: ResolveInput, machine: string, out: Diagnostic[]): st
     ),
   );
   return undefined;
+}
+
+/** Every fault names a machine of the lab and what its kind needs there (a NIC or device, a libvirt network). */
+function checkFaults(faults: Fault[], draw: number | undefined, machines: Machine[], ctx: Resolver, err: Report): void {
+  faults.forEach((f, i) => {
+    const at: Path = ['exercise', 'faults', i];
+    const m = machines.find((x) => x.name === f.on);
+    if (!m) {
+      err(
+        [...at, 'on'],
+        `fault ${f.kind}: no machine "${f.on}" in this lab`,
+        `its machines: ${machines.map((x) => x.name).join(', ')}`,
+      );
+      return;
+    }
+    const needs: readonly string[] = FAULT_KINDS[f.kind].needs;
+    for (const k of ['nic', 'network', 'to'] as const) {
+      if (needs.includes(k) && f[k] === undefined) err(at, `fault ${f.kind} needs ${k}`);
+      if (!needs.includes(k) && f[k] !== undefined)
+        err([...at, k], `fault ${f.kind} does not take ${k}`, `it takes ${needs.join(', ')}`);
+    }
+    const devs = [...m.nics.map((n) => n.name), ...ctx.devices.filter((d) => d.on === m.name).map((d) => d.name)];
+    if (f.nic !== undefined && needs.includes('nic') && !devs.includes(f.nic))
+      err([...at, 'nic'], `${m.name} has no NIC or device "${f.nic}"`, `its NICs and devices: ${devs.join(', ')}`);
+    const nets = ctx.libvirtNetworks.filter((n) => n.on === m.name).map((n) => n.name);
+    if (f.network !== undefined && needs.includes('network') && !nets.includes(f.network))
+      err(
+        [...at, 'network'],
+        `no libvirt network "${f.network}" on ${m.name}`,
+        `its networks: ${nets.join(', ') || '(none)'}`,
+      );
+  });
+  if (draw !== undefined && draw > faults.length)
+    err(['exercise', 'draw'], `draw is ${draw}, but the exercise declares ${faults.length} fault(s)`);
 }
 
 /** A variant may only set parameters the lab declares (a typo would silently set nothing). */

@@ -8,6 +8,7 @@ export const STAGES = [
   'upload',
   'setup',
   'ready',
+  'break',
   'assert',
   'collect',
   'teardown',

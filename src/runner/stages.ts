@@ -1,7 +1,8 @@
 // The lifecycle's live stages as a table: up -> provision -> upload -> setup -> ready -> assert. Each runs inside
 // `inStage`, which reports it and says where an error happened; an interrupt or a machine's death stops the table.
-import { InterruptedError, MachineDiedError, VirtlabError } from '../errors.ts';
+import { InterruptedError, MachineDiedError, UsageError, VirtlabError } from '../errors.ts';
 import { runAssertion } from '../kinds/checks/index.ts';
+import { drawFaults, faultArgv, faultTitle } from '../kinds/faults.ts';
 import { waitReady } from '../kinds/ready.ts';
 import { makeSession } from '../kinds/session.ts';
 import { executeStep, stepChecks, stepStage, stepTitle } from '../kinds/steps/index.ts';
@@ -26,6 +27,7 @@ export const LIVE_STAGES: readonly StageDef[] = [
   { name: 'upload', run: (r) => runSteps(r, 'upload') },
   { name: 'setup', run: (r) => runSteps(r, 'setup') },
   { name: 'ready', run: waitGuests },
+  { name: 'break', when: (r) => r.o.mode === 'up' && !!r.o.breakFaults, run: breakLab },
   { name: 'assert', when: (r) => r.o.mode === 'run', run: runChecks },
 ];
 
@@ -166,6 +168,30 @@ async function waitGuests(r: Run): Promise<void> {
     }),
   );
   r.waits.push([tw, performance.now()]);
+}
+
+/**
+ * Break-fix: the exercise's faults drawn for this instance are put into the lab. The console says how many, never
+ * which (the state file keeps them for the teacher: `virtlab up --show-solution` prints them).
+ */
+async function breakLab(r: Run): Promise<void> {
+  const ex = r.lab.exercise;
+  if (!ex?.faults?.length)
+    throw new UsageError(`lab ${r.lab.name} declares no faults (exercise.faults) to --break it with`);
+  const chosen = drawFaults(ex.faults, ex.draw ?? ex.faults.length, r.store.state.instance);
+  r.store.update((st) => {
+    st.faults = chosen.map(faultTitle);
+  });
+  const ts = performance.now();
+  const id = 'break';
+  r.emit({
+    type: 'step-start',
+    stage: 'break',
+    id,
+    title: `put ${chosen.length} fault(s) into the lab for the student to find`,
+  });
+  for (const f of chosen) await r.session!.machines.get(f.on)!.exec.run(faultArgv(f));
+  r.emit({ type: 'step-end', stage: 'break', id, status: 'changed', durationMs: r.ms(ts) });
 }
 
 async function runChecks(r: Run): Promise<void> {

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseArgs } from '../../src/cli/args.ts';
-import { instructions } from '../../src/cli/course.ts';
+import { breakFixText, instructions } from '../../src/cli/course.ts';
 import { doctor } from '../../src/cli/doctor.ts';
 import { down } from '../../src/cli/instances.ts';
 import { reset } from '../../src/cli/lifecycle.ts';
@@ -14,6 +14,7 @@ import { fmtAge, parseAge, pastRuns } from '../../src/cli/runs.ts';
 import { status } from '../../src/cli/status.ts';
 import { EXIT, UsageError } from '../../src/errors.ts';
 import { StateStore } from '../../src/host/state.ts';
+import { drawFaults, faultArgv } from '../../src/kinds/faults.ts';
 import { loadLab } from '../../src/lab/load.ts';
 import { tmpHome } from '../helpers/fakes.ts';
 
@@ -195,4 +196,29 @@ test('course instructions: the steps left with the lab numbers, no commands unle
   const teacher = instructions(lab, 'net-define', 'alice', { showSolution: true });
   t.regex(teacher, /\$ ip link set dev eth1 promisc on/);
   t.regex(teacher, /^4\. \[promisc\]/m);
+});
+
+test('break-fix faults are drawn per instance, reproducibly, in the lab order; the student is told how many, not which', (t) => {
+  const faults = loadLab('kvm-macvtap').exercise!.faults!;
+  t.is(faults.length, 2);
+  const names = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank'];
+  const drawn = names.map((n) => drawFaults(faults, 1, n)[0]!.kind);
+  t.deepEqual(
+    names.map((n) => drawFaults(faults, 1, n)[0]!.kind),
+    drawn,
+    'the same name draws the same fault',
+  );
+  t.true(new Set(drawn).size === 2, `students get different faults: ${drawn.join(', ')}`);
+  t.deepEqual(
+    drawFaults(faults, 2, 'x').map((f) => f.kind),
+    ['promisc-off', 'link-down'],
+  );
+  t.deepEqual(faultArgv(faults[0]!), ['ip', 'link', 'set', 'dev', 'eth1', 'promisc', 'off']);
+  const told = breakFixText('alice', ['eth1 of kvm-01 leaves promiscuous mode']);
+  t.regex(told, /Break-fix: 1 fault was put into this lab/);
+  t.notRegex(told, /promisc/);
+  t.regex(
+    breakFixText('alice', ['eth1 of kvm-01 leaves promiscuous mode'], true),
+    /- eth1 of kvm-01 leaves promiscuous mode/,
+  );
 });

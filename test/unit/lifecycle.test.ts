@@ -57,7 +57,11 @@ test('a passing run goes through every stage in order, removes what it made newe
   const { out, events, home } = await run(p);
   t.is(out.exitCode, EXIT.ok);
   t.is(out.result, 'pass');
-  t.deepEqual(stages(events), [...STAGES]);
+  // every stage but break (up --break only)
+  t.deepEqual(
+    stages(events),
+    STAGES.filter((s) => s !== 'break'),
+  );
   t.deepEqual(p.removed, ['fake-remote-01', 'fake-kvm-01'], 'removed in reverse order of creation');
   t.deepEqual(out.results.map((r) => `${r.id}:${r.status}`).sort(), ['no-ping:pass', 'ping:pass']);
   // the steps ran their exact commands on the right machine, the state file is gone, the report was written
