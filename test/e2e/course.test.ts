@@ -95,3 +95,38 @@ test('explain prints every step with its exact command and why', (t) => {
   t.regex(r.stdout, /\$ virt-install --name cirros --memory 128 .*--virt-type qemu --import/);
   t.regex(r.stdout, /\[ping-remote\] remote-01 can ping cirros \(3 points\)/);
 });
+
+test.serial(
+  'break-fix: up --break puts a fault drawn for the student into the lab; check fails, the fix passes',
+  async (t) => {
+    const up = virtlab(['up', 'kvm-macvtap', '--break', '--name', 'e2e-bf']);
+    t.is(up.code, 0, up.out);
+    const state = JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-bf.json', 'utf8'));
+    try {
+      t.regex(up.stdout, /Break-fix: 1 fault was put into this lab\. Find it and fix it/);
+      t.notRegex(up.stdout, /leaves promiscuous mode|goes down/, 'the student is not told which');
+      t.is(state.faults.length, 1);
+      const fault: string = state.faults[0];
+      t.regex(fault, /^eth1 of kvm-01 (leaves promiscuous mode|goes down)$/);
+      const c1 = virtlab(['check', 'e2e-bf']);
+      t.is(c1.code, 1, c1.out);
+      t.regex(c1.stdout, /FAIL ping-remote: remote-01 can ping cirros/);
+      t.regex(c1.stdout, /hint: /);
+      // the student finds it and repairs it
+      const fix = /promiscuous/.test(fault) ? ['promisc', 'on'] : ['up'];
+      t.is(virtlab(['ssh', 'e2e-bf', 'kvm-01', '--', 'ip', 'link', 'set', 'dev', 'eth1', ...fix]).code, 0);
+      let last = '';
+      t.true(
+        await eventually(() => {
+          const c = virtlab(['check', 'e2e-bf']);
+          last = c.out;
+          return c.code === 0;
+        }, 45000),
+        last,
+      );
+    } finally {
+      t.is(virtlab(['down', 'e2e-bf']).code, 0);
+      t.deepEqual(leftovers('e2e-bf', state.runId), []);
+    }
+  },
+);
