@@ -43,6 +43,8 @@ export interface Options {
   showSolution: boolean;
   /** up --break: a break-fix exercise */
   break: boolean;
+  /** up / down --class <file>: one instance per student */
+  class?: string;
   help: boolean;
   version: boolean;
   /** down: drop a state file that cannot be used, removing nothing it lists */

@@ -77,6 +77,10 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--write': { flags: '-w, --write <file>', description: 'capture: write pcap to a file (- for stdout)' },
   '--count': { flags: '-c, --count <packets>', description: 'capture: stop after this many packets' },
   '--log': { flags: '--log', description: "console: print what the guest's console said since boot, and exit" },
+  '--class': {
+    flags: '--class <file>',
+    description: 'up / down: one instance per student named in the file (one name per line)',
+  },
   '--break': {
     flags: '--break',
     description:
@@ -136,19 +140,20 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     summary: 'bring the machines up, provision them and run the setup; the lab stays up',
     details:
       'virtlab up kvm-macvtap --until net-define hands the rest of the lab to a student: the steps left, without their commands',
-    options: [...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'), '--show-solution', '--break'],
+    options: [...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'), '--show-solution', '--break', '--class'],
     root: true,
   },
   down: {
     args: ['[instance...]'],
     summary: 'remove everything a lab instance created (also after a crash or kill -9)',
-    options: ['--all', '--force-forget'],
+    options: ['--all', '--force-forget', '--class'],
     root: true,
   },
   check: {
     args: ['<lab>'],
     summary: 'run the assertions against a lab that is up (changes nothing); prints a score',
-    options: ['--report-dir', '--report-format'],
+    details: 'virtlab check kvm-macvtap --all --report-dir grades/   grades every instance of the lab: a class table',
+    options: ['--report-dir', '--report-format', '--all'],
     root: true,
   },
   reset: {

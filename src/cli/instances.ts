@@ -7,16 +7,12 @@ import { instanceName } from '../host/names.ts';
 import { isVirtlabProcess } from '../host/proc.ts';
 import { claimReportDir } from '../host/report-dir.ts';
 import { StateStore } from '../host/state.ts';
-import { runAssertion } from '../kinds/checks/index.ts';
-import { closeAll, makeSession } from '../kinds/session.ts';
 import { loadLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
-import { checkReport } from '../runner/report-build.ts';
-import { writeReports } from '../runner/report-files.ts';
-import { score } from '../runner/score.ts';
 import { teardown } from '../runner/teardown.ts';
 import type { Options } from './args.ts';
 import { explain } from './course.ts';
+import { checkInstance } from './grade.ts';
 import { interrupts } from './interrupts.ts';
 import { reportFormats } from './options.ts';
 import { oneLab, reporter } from './output.ts';
@@ -45,6 +41,11 @@ async function stopRunner(store: StateStore): Promise<boolean> {
 }
 
 export async function down(o: Options): Promise<number> {
+  if (o.class !== undefined) {
+    if (o.args.length || o.all) throw new UsageError('down --class takes no instance names and no --all');
+    const { readClass } = await import('./class.ts');
+    return down({ ...o, class: undefined, args: readClass(o.class) });
+  }
   const h = home();
   if (o.all && o.args.length) throw new UsageError('down takes either instance names or --all, not both');
   if (!o.all && !o.args.length)
@@ -89,55 +90,16 @@ function forget(o: Options): number {
 }
 
 export async function check(o: Options): Promise<number> {
+  if (o.all) return (await import('./class.ts')).checkClass(o);
   const store = instanceStore(oneLab(o, 'check'));
   const formats = reportFormats(o);
   if (o.reportDir) claimReportDir(o.reportDir);
-  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
-  const emit = reporter(o);
   const { signal, dispose, exitCode: stopped } = interrupts();
-  const s = makeSession(lab, store, providerFor(store.state).attach(store), emit, signal);
-  const t0 = performance.now();
   try {
-    // each result as soon as it is known: a check of many assertions is never silent
-    emit({ type: 'stage-start', stage: 'assert' });
-    const results = await Promise.all(
-      lab.assertions.map(async (a) => {
-        const r = await runAssertion(a, s);
-        emit({ type: 'assertion', result: r });
-        return r;
-      }),
-    );
-    const failed = results.some((r) => r.status === 'fail');
-    const sc = score(results);
-    const durationMs = Math.round(performance.now() - t0);
-    const { instance, runId, provider } = store.state;
-    if (o.reportDir) {
-      const report = checkReport({
-        lab,
-        instance,
-        runId,
-        provider,
-        startedAt: new Date(Date.now() - durationMs).toISOString(),
-        durationMs,
-        assertions: results,
-        failed,
-      });
-      writeReports(o.reportDir, report, lab, formats);
-    }
-    const exitCode = failed ? EXIT.assertion : EXIT.ok;
-    emit({
-      type: 'run-end',
-      result: failed ? 'fail' : 'pass',
-      exitCode,
-      durationMs,
-      score: sc,
-      message: `score ${sc.points}/${sc.max}`,
-      reportDir: o.reportDir,
-    });
-    return stopped() ?? exitCode;
+    const g = await checkInstance(store, o, formats, reporter(o), signal);
+    return stopped() ?? g.exitCode;
   } finally {
     dispose();
-    await closeAll(s);
   }
 }
 

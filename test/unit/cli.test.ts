@@ -1,10 +1,12 @@
 // The commands' own logic against a private VIRTLAB_HOME: status and down over state files (good, corrupt and
 // forged), reset refusing an unknown step before it removes anything, doctor's JSON, the access lines.
 
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseArgs } from '../../src/cli/args.ts';
+import { classTable, readClass } from '../../src/cli/class.ts';
 import { breakFixText, instructions } from '../../src/cli/course.ts';
 import { doctor } from '../../src/cli/doctor.ts';
 import { down } from '../../src/cli/instances.ts';
@@ -16,6 +18,7 @@ import { EXIT, UsageError } from '../../src/errors.ts';
 import { StateStore } from '../../src/host/state.ts';
 import { drawFaults, faultArgv } from '../../src/kinds/faults.ts';
 import { loadLab } from '../../src/lab/load.ts';
+import type { AssertionResult } from '../../src/report/events.ts';
 import { tmpHome } from '../helpers/fakes.ts';
 
 const home = tmpHome();
@@ -221,4 +224,35 @@ test('break-fix faults are drawn per instance, reproducibly, in the lab order; t
     breakFixText('alice', ['eth1 of kvm-01 leaves promiscuous mode'], true),
     /- eth1 of kvm-01 leaves promiscuous mode/,
   );
+});
+
+test('a class: the student list, and the class table as text, CSV and Markdown', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-class-'));
+  const f = join(dir, 'students.txt');
+  writeFileSync(f, '# class 3B\nalice\nbob  # second row\n\ncarol\n');
+  t.deepEqual(readClass(f), ['alice', 'bob', 'carol']);
+  writeFileSync(f, 'alice\nBob Smith\n');
+  t.throws(() => readClass(f), { message: /students\.txt:2: "Bob Smith" cannot be a student's instance name/ });
+  writeFileSync(f, 'alice\nalice\n');
+  t.throws(() => readClass(f), { message: /a student is listed twice/ });
+  const r = (id: string, status: 'pass' | 'fail') =>
+    ({
+      id,
+      status,
+      kind: 'ping',
+      title: id,
+      expect: 'pass',
+      observed: status,
+      reason: '',
+      durationMs: 1,
+      evidence: [],
+    }) as const;
+  const t1 = classTable([
+    { instance: 'alice', results: [r('lease', 'pass'), r('ping', 'pass')], score: { points: 2, max: 2 }, exitCode: 0 },
+    { instance: 'bob', results: [r('lease', 'pass'), r('ping', 'fail')], score: { points: 1, max: 2 }, exitCode: 1 },
+  ]);
+  t.regex(t1.text, /^alice +2\/2 +2\/2 +-$/m);
+  t.regex(t1.text, /^bob +1\/2 +1\/2 +ping$/m);
+  t.is(t1.csv, 'student,points,max,passed,checks,failing\nalice,2,2,2,2,\nbob,1,2,1,2,ping\n');
+  t.regex(t1.md, /\| bob \| 1\/2 \| 1\/2 \| ping \|/);
 });

@@ -63,6 +63,9 @@ export function initScript(l: MachineLayout, name: string, hypervisor: boolean):
     'mount -t tmpfs -o mode=0755,size=64m virtlab-run /run',
     'mkdir -p /run/sshd /run/libvirt /run/lock',
     ...binds.map(([from, to]) => `mount --bind ${q(from)} ${q(to)}`),
+    // no polkit here: virsh on a terminal would start pkttyagent, which only prints "Authorization not available"
+    // (hidden in this machine's own mount namespace; the host keeps it)
+    'if [ -x /usr/bin/pkttyagent ]; then mount --bind /dev/null /usr/bin/pkttyagent; fi',
     ...(hypervisor ? ['/usr/sbin/libvirtd -d -p /run/libvirt/libvirtd.pid </dev/null >/dev/null 2>&1'] : []),
     `/usr/sbin/sshd -f ${q(join(l.ssh, 'sshd_config'))} -E ${q(join(l.ssh, 'sshd.log'))} </dev/null >/dev/null 2>&1`,
     'echo virtlab-machine-ready',
