@@ -235,18 +235,17 @@ test('a class: the student list, and the class table as text, CSV and Markdown',
   t.throws(() => readClass(f), { message: /students\.txt:2: "Bob Smith" cannot be a student's instance name/ });
   writeFileSync(f, 'alice\nalice\n');
   t.throws(() => readClass(f), { message: /a student is listed twice/ });
-  const r = (id: string, status: 'pass' | 'fail') =>
-    ({
-      id,
-      status,
-      kind: 'ping',
-      title: id,
-      expect: 'pass',
-      observed: status,
-      reason: '',
-      durationMs: 1,
-      evidence: [],
-    }) as const;
+  const r = (id: string, status: 'pass' | 'fail'): AssertionResult => ({
+    id,
+    status,
+    kind: 'ping',
+    title: id,
+    expect: 'pass',
+    observed: status,
+    reason: '',
+    durationMs: 1,
+    evidence: [],
+  });
   const t1 = classTable([
     { instance: 'alice', results: [r('lease', 'pass'), r('ping', 'pass')], score: { points: 2, max: 2 }, exitCode: 0 },
     { instance: 'bob', results: [r('lease', 'pass'), r('ping', 'fail')], score: { points: 1, max: 2 }, exitCode: 1 },
