@@ -1,7 +1,8 @@
 // Course mode, played by a student on kvm-macvtap: the lab is handed over before net-define, the student does the
 // rest by hand through `virtlab ssh`, forgets promisc, gets a partial score with the promisc hint, fixes it, passes.
 
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -130,3 +131,60 @@ test.serial(
     }
   },
 );
+
+test.serial('a class of three: up --class, check --all (table, CSV, a junit per student), down --class', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-class-'));
+  const list = join(dir, 'students.txt');
+  writeFileSync(list, 'e2e-ann\ne2e-ben\ne2e-cat\n');
+  const up = virtlab(['up', 'kvm-macvtap', '--class', list], { timeoutMs: 600000 });
+  const runIds = ['e2e-ann', 'e2e-ben', 'e2e-cat'].map((n) =>
+    existsSync(`/var/lib/virtlab/state/${n}.json`)
+      ? JSON.parse(readFileSync(`/var/lib/virtlab/state/${n}.json`, 'utf8')).runId
+      : '',
+  );
+  try {
+    t.is(up.code, 0, up.out);
+    t.regex(up.stdout, /class of 3: 3 up/);
+    // ben breaks his lab
+    t.is(virtlab(['ssh', 'e2e-ben', 'kvm-01', '--', 'ip', 'link', 'set', 'dev', 'eth1', 'promisc', 'off']).code, 0);
+    // each student's key opens only their own machines
+    const ann = JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-ann.json', 'utf8'));
+    const ben = JSON.parse(readFileSync('/var/lib/virtlab/state/e2e-ben.json', 'utf8'));
+    const benKvm = ben.machines.find((m: any) => m.name === 'kvm-01').address;
+    const cross = spawnSync(
+      'ssh',
+      [
+        '-i',
+        ann.keyFile,
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'IdentitiesOnly=yes',
+        `root@${benKvm}`,
+        'true',
+      ],
+      { encoding: 'utf8', timeout: 30000 },
+    );
+    t.not(cross.status, 0, "ann's key is refused by ben's kvm-01");
+    t.regex(cross.stderr, /Permission denied/);
+    const grades = join(dir, 'grades');
+    const c = virtlab(['check', 'kvm-macvtap', '--all', '--report-dir', grades], { timeoutMs: 300000 });
+    t.is(c.code, 1, c.out);
+    t.regex(c.stdout, /^e2e-ann +13\/13 +10\/10 +-$/m);
+    t.regex(c.stdout, /^e2e-ben +\d+\/13 +\d+\/10 +.*ping-remote/m);
+    t.regex(c.stdout, /^e2e-cat +13\/13 +10\/10 +-$/m);
+    t.regex(readFileSync(join(grades, 'class.csv'), 'utf8'), /^e2e-ann,13,13,10,10,$/m);
+    for (const n of ['e2e-ann', 'e2e-ben', 'e2e-cat'])
+      t.regex(
+        readFileSync(join(grades, n, 'junit.xml'), 'utf8'),
+        new RegExp(`<testsuite name="kvm-macvtap \\(${n}\\)"`),
+      );
+  } finally {
+    t.is(virtlab(['down', '--class', list]).code, 0);
+    for (const [i, n] of ['e2e-ann', 'e2e-ben', 'e2e-cat'].entries()) t.deepEqual(leftovers(n, runIds[i]!), []);
+  }
+});

@@ -41,9 +41,13 @@ export function hostNested(): string | undefined {
   return undefined;
 }
 
-/** Inside a machine: exits 0 when /dev/kvm works there (the command the provider runs in each hypervisor VM). */
+/**
+ * Inside a machine: exits 0 when /dev/kvm works there (the command the provider runs in each hypervisor VM). udev
+ * loads the kvm modules while the machine boots, and on a busy host that can be after libvirtd answers: the probe
+ * loads them itself and gives them up to 15 s (a CI run once saw guests fall back to TCG for want of this).
+ */
 export const KVM_PROBE = [
   'sh',
   '-c',
-  'test -c /dev/kvm && grep -qwE "svm|vmx" /proc/cpuinfo && test -e /sys/module/kvm',
+  'grep -qwE "svm|vmx" /proc/cpuinfo || exit 1; for i in $(seq 30); do test -c /dev/kvm && test -e /sys/module/kvm && exit 0; modprobe -q kvm_amd 2>/dev/null || modprobe -q kvm_intel 2>/dev/null; sleep 0.5; done; exit 1',
 ];
