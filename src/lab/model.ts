@@ -10,8 +10,7 @@ export type FaultKind =
   | 'network-stopped'
   | 'route-removed'
   | 'proxy-arp-off'
-  | 'dhcp-dropped'
-  | 'icmp-dropped';
+  | 'dhcp-dropped';
 export interface Fault {
   kind: FaultKind;
   on: string;
