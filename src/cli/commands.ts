@@ -217,8 +217,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   explain: {
     args: ['<lab>'],
     summary: "the lab's walkthrough: each step, the exact command it runs, and why",
-    details: "virtlab explain kvm-macvtap --name alice   a student's own values, when the exercise varies them",
-    options: ['--variant', '--project', '--name'],
+    options: ['--variant', '--project'],
   },
   plan: {
     args: ['<lab>'],

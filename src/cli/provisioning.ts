@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostError } from '../errors.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
-import { instanceLab } from '../lab/load.ts';
+import { loadLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import { inventoryText, knownHostsText } from '../runner/ansible.ts';
 import { ansibleHosts, ansibleProblems, checkPlaybooks, runProvisioning } from '../runner/provision.ts';
@@ -31,7 +31,7 @@ export function inventory(o: Options): number {
 /** `virtlab provision <lab>`: the machines' playbooks once more, on a lab that is up. */
 export async function provision(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'provision'));
-  const lab = instanceLab(store.state);
+  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
   const provisioner = provisionerOption(o);
   checkPlaybooks(lab, provisioner);
   const problems = ansibleProblems(lab, provisioner);

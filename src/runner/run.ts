@@ -42,10 +42,9 @@ export async function runLifecycle(
     providerOptions: definedOnly(o.providerOptions),
     name: o.name,
   });
-  if (o.until || o.params) {
+  if (o.until) {
     store.update((st) => {
-      if (o.until) st.until = o.until;
-      if (o.params) st.params = o.params;
+      st.until = o.until;
     });
   }
   const reportDir = o.reportDir ?? store.state.runDir;
