@@ -11,6 +11,8 @@ import { closeAll, makeSession, nodeExec } from '../kinds/session.ts';
 import { loadLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import type { SshAccess } from '../providers/port.ts';
+import { knownHostsText } from '../runner/ansible.ts';
+import { ansibleHosts } from '../runner/provision.ts';
 import type { ConsoleExecutor } from '../transport/console.ts';
 import { commandLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
@@ -27,19 +29,12 @@ function machineOf(store: StateStore, name: string): MachineRecord {
   return m;
 }
 
-const hostPattern = (a: SshAccess) => (a.port !== 22 ? `[${a.host}]:${a.port}` : a.host);
-
-/** The pinned host keys of an instance, in a known_hosts file of its run folder. */
-function knownHosts(store: StateStore): string {
-  const provider = providerFor(store.state);
+/** The pinned host keys of an instance, in one known_hosts file of its run folder (ssh, ssh-config, inventory). */
+export function knownHosts(store: StateStore): string {
   const dir = join(store.state.runDir, 'ssh');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'known_hosts');
-  const lines = store.state.machines
-    .map((m) => provider.access(store, m))
-    .filter((a) => a.hostKey)
-    .map((a) => `${hostPattern(a)} ${a.hostKey}\n`);
-  writeFileSync(file, lines.join(''), { mode: 0o600 });
+  writeFileSync(file, knownHostsText(ansibleHosts({ store })), { mode: 0o600 });
   return file;
 }
 

@@ -1,13 +1,12 @@
 // Day-two provisioning of a lab that is up: run its playbooks again (a second run should change nothing), and the
 // inventory virtlab gives ansible-playbook, for use by hand.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { EXIT, HostError } from '../errors.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
 import { loadLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
-import { inventoryText, knownHostsText } from '../runner/ansible.ts';
+import { inventoryText } from '../runner/ansible.ts';
 import { ansibleHosts, ansibleProblems, checkPlaybooks, runProvisioning } from '../runner/provision.ts';
+import { knownHosts } from './access.ts';
 import type { Options } from './args.ts';
 import { instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
@@ -18,10 +17,7 @@ import { oneLab, reporter } from './output.ts';
 export function inventory(o: Options): number {
   const store = instanceStore(oneLab(o, 'inventory'));
   const hosts = ansibleHosts({ store });
-  const dir = join(store.state.runDir, 'ansible');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const known = join(dir, 'known_hosts');
-  writeFileSync(known, knownHostsText(hosts), { mode: 0o600 });
+  const known = knownHosts(store);
   process.stdout.write(
     inventoryText(hosts, known, `virtlab inventory of ${store.state.instance} (lab ${store.state.lab})`),
   );

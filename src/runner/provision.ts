@@ -130,8 +130,15 @@ export async function refusedOnSharedHost(s: Session, m: Machine, who: Provision
   return out;
 }
 
+/** The variables Ansible gives every host, as the subset knows them. */
+const hostVars = (m: Machine) => ({
+  inventory_hostname: m.name,
+  ansible_hostname: m.name,
+  group_names: [m.role, `${m.role}s`],
+});
+
 function tasksFor(plays: ReturnType<typeof readPlaybook>['plays'], m: Machine): Task[] {
-  const vars = { inventory_hostname: m.name, ansible_hostname: m.name, group_names: [m.role, `${m.role}s`] };
+  const vars = hostVars(m);
   const out: Task[] = [];
   for (const play of plays.filter((p) => hostsMatch(p.hosts, m.name, m.role)))
     for (const t of play.tasks) {
@@ -181,7 +188,7 @@ export async function runPlaybook(
     downloads: join(home().cache, 'downloads'),
   };
   const counts = { ok: 0, changed: 0, failed: 0 };
-  const vars = { inventory_hostname: m.name, ansible_hostname: m.name, group_names: [m.role, `${m.role}s`] };
+  const vars = hostVars(m);
   all: for (const play of plays) {
     if (!hostsMatch(play.hosts, m.name, m.role)) continue;
     for (const t of play.tasks) {
