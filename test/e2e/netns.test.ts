@@ -129,7 +129,7 @@ test.serial('virtlab down cleans up after `up` was killed with SIGKILL mid-way',
   t.truthy(runId, 'the run got far enough to create resources');
   t.not(leftovers('e2e-kill', runId).length, 0, 'something was left behind to clean up');
   const st = virtlab(['status']);
-  t.regex(st.stdout, /e2e-kill .*runner gone: run virtlab down e2e-kill/);
+  t.regex(st.stdout, /e2e-kill .*runner gone: run virtlab down e2e-kill/, `exit ${st.code}\n${st.out}`);
   const refused = virtlab(['up', 'kvm-macvtap', '--name', 'e2e-kill']);
   t.is(refused.code, 3);
   t.regex(refused.stderr, /lab instance "e2e-kill" was left behind by a run that did not finish/);

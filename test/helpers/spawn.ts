@@ -7,6 +7,8 @@ export interface Running {
   /** resolves with the first event matching pred */
   when(pred: (e: any) => boolean, timeoutMs?: number): Promise<any>;
   done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** done, or after timeoutMs a SIGTERM and an error naming the events seen and the tail of stderr (a hung run fails fast) */
+  doneWithin(timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 /** nodeArgs go before the CLI (e.g. `--import` of a fault injector under test/helpers). */
@@ -42,10 +44,27 @@ export function startVirtlab(args: string[], env: Record<string, string> = {}, n
   const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((res) =>
     child.on('close', (code) => res({ code, stdout, stderr })),
   );
+  const doneWithin = (timeoutMs: number) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGTERM');
+        const last = events.slice(-8).map((e) => JSON.stringify(e).slice(0, 300));
+        reject(
+          new Error(
+            `virtlab ${args.join(' ')} did not end within ${timeoutMs} ms (pid ${child.pid}); last events:\n${last.join('\n')}\nstderr:\n${stderr.slice(-2000)}`,
+          ),
+        );
+      }, timeoutMs);
+      done.then((r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+    });
   return {
     child,
     events,
     done,
+    doneWithin,
     when: (pred, timeoutMs = 120000) => {
       const hit = events.find(pred);
       if (hit) return Promise.resolve(hit);

@@ -41,8 +41,10 @@ async function faultRun(t: any, name: string, stage: string, inject: () => numbe
   });
   await run.when((e) => e.type === 'stage-start' && e.stage === stage);
   t.true(inject() > 0, 'the fault was injected');
-  const out = await run.done;
+  // a whole run here takes ~15 s; a run still going after 3 min hangs, and says where
+  const out = await run.doneWithin(180000);
   const end = run.events.find((e) => e.type === 'run-end');
+  t.log(`exit ${out.code}: ${end?.message ?? ''}`);
   t.deepEqual(leftovers(name, run.events.find((e) => e.type === 'run-start').runId), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
   t.true(run.events.some((e) => e.type === 'step-end' && e.id === 'leak-check' && e.status === 'ok'));
@@ -83,7 +85,7 @@ test.serial('every sshd of remote-01 is killed before the checks', async (t) => 
 
 test.serial("the LAN's DHCP server is killed before the guest asks", async (t) => {
   const r = await faultRun(t, 'rel-dhcp', 'upload', () => killIn('rel-dhcp', 'lan', 'dnsmasq'));
-  t.is(r.code, 1);
+  t.is(r.code, 1, `${r.end?.message}\n${r.stderr}`);
   const lease = r.events.find((e) => e.type === 'assertion' && e.result.id === 'lease').result;
   t.regex(
     lease.reason,
