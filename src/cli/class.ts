@@ -82,15 +82,34 @@ export function classTable(rows: Graded[]): { text: string; csv: string; md: str
   return { text, csv: `${csv}\n`, md: `${md}\n` };
 }
 
-/** `virtlab check <lab> --all`: every instance of the lab that is up, graded; the class table. */
+/**
+ * The instances a class check grades: the students of --class (each must be up, as an instance of this lab), or
+ * with --all every instance of the lab that `up` left up (a `run` still going is nobody's exercise).
+ */
+function classStores(o: Options, lab: string): StateStore[] {
+  const kept = StateStore.list(home()).filter((s) => s.state.lab === lab && s.state.status === 'kept');
+  if (o.class === undefined) {
+    if (!kept.length)
+      throw new UsageError(`no instance of lab ${lab} is up`, `virtlab up ${lab} --class <students.txt>`);
+    return kept;
+  }
+  const names = readClass(o.class);
+  const missing = names.filter((n) => !kept.some((s) => s.state.instance === n));
+  if (missing.length)
+    throw new UsageError(
+      `not up as instances of lab ${lab}: ${missing.join(', ')}`,
+      `virtlab up ${lab} --class ${o.class} brings the missing ones up (the others are left as they are)`,
+    );
+  return names.map((n) => kept.find((s) => s.state.instance === n)!);
+}
+
+/** `virtlab check <lab> --all` or `--class <file>`: each student's instance graded; the class table. */
 export async function checkClass(o: Options): Promise<number> {
   const lab = o.args[0];
-  if (o.args.length !== 1) throw new UsageError('check --all needs the lab', 'virtlab check kvm-macvtap --all');
-  const stores = StateStore.list(home()).filter(
-    (s) => s.state.lab === lab && (s.state.status === 'kept' || s.state.status === 'up'),
-  );
-  if (!stores.length)
-    throw new UsageError(`no instance of lab ${lab} is up`, `virtlab up ${lab} --class <students.txt>`);
+  if (o.args.length !== 1)
+    throw new UsageError('check --all and --class need the lab', 'virtlab check kvm-macvtap --all');
+  if (o.all && o.class !== undefined) throw new UsageError('check takes either --all or --class, not both');
+  const stores = classStores(o, lab!);
   if (o.reportDir) claimReportDir(o.reportDir);
   const formats = reportFormats(o);
   const { signal, dispose, exitCode: stopped } = interrupts();

@@ -79,7 +79,7 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--log': { flags: '--log', description: "console: print what the guest's console said since boot, and exit" },
   '--class': {
     flags: '--class <file>',
-    description: 'up / down: one instance per student named in the file (one name per line)',
+    description: 'up / down / check: one instance per student named in the file (one name per line)',
   },
   '--break': {
     flags: '--break',
@@ -152,8 +152,9 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   check: {
     args: ['<lab>'],
     summary: 'run the assertions against a lab that is up (changes nothing); prints a score',
-    details: 'virtlab check kvm-macvtap --all --report-dir grades/   grades every instance of the lab: a class table',
-    options: ['--report-dir', '--report-format', '--all'],
+    details:
+      'virtlab check kvm-macvtap --class students.txt --report-dir grades/   grades each student: a class table (--all: every instance of the lab that is up)',
+    options: ['--report-dir', '--report-format', '--all', '--class'],
     root: true,
   },
   reset: {

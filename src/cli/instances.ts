@@ -90,7 +90,7 @@ function forget(o: Options): number {
 }
 
 export async function check(o: Options): Promise<number> {
-  if (o.all) return (await import('./class.ts')).checkClass(o);
+  if (o.all || o.class !== undefined) return (await import('./class.ts')).checkClass(o);
   const store = instanceStore(oneLab(o, 'check'));
   const formats = reportFormats(o);
   if (o.reportDir) claimReportDir(o.reportDir);

@@ -94,7 +94,12 @@ export async function status(o: Options): Promise<number> {
             ...d.data,
           };
         }),
-        ...(await guestsOf(st)),
+        // one instance that cannot be asked (being torn down, a machine gone) never hides the others
+        ...(await guestsOf(st).catch((e) => ({
+          guests: [] as GuestRow[],
+          networks: [] as string[],
+          problem: `cannot ask its machines: ${(e as Error).message.split('\n')[0]}`,
+        }))),
       };
     }),
   );
@@ -121,6 +126,7 @@ export async function status(o: Options): Promise<number> {
         `    ${m.name.padEnd(15)} ${m.role.padEnd(10)} ${m.address.padEnd(15)} ${m.ram} MiB, ${m.vcpu} vCPU${extra}`,
       );
     }
+    if ('problem' in r) console.log(`  ${r.problem}`);
     if (r.networks.length) console.log('  networks:');
     for (const n of r.networks) console.log(`    ${n}`);
     if (r.guests.length) console.log('  guests:');

@@ -25,9 +25,18 @@ const procStart = (pid: number) => readFileSync(`/proc/${pid}/stat`, 'utf8').spl
 const alive = (pid: number) =>
   existsSync(`/proc/${pid}`) && !/^\S+ Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!);
 
-function forgedState(instance: string, extra: Record<string, unknown>): string {
-  const path = join(STATE, `${instance}.json`);
-  mkdirSync(STATE, { recursive: true, mode: 0o700 });
+/**
+ * A VIRTLAB_HOME of the test's own: `down --all` and `status` act on every instance of a home, and other test files
+ * run labs in the shared one at the same time (a `down --all` there stopped their runs).
+ */
+function privateHome(): { env: { VIRTLAB_HOME: string }; state: string } {
+  const root = tmp();
+  return { env: { VIRTLAB_HOME: root }, state: join(root, 'state') };
+}
+
+function forgedState(state: string, instance: string, extra: Record<string, unknown>): string {
+  const path = join(state, `${instance}.json`);
+  mkdirSync(state, { recursive: true, mode: 0o700 });
   const runId = 'f0f0f0';
   writeFileSync(
     path,
@@ -63,8 +72,9 @@ test.serial(
     // a namespace that carries the instance's prefix, but is not the one the run created (another inode)
     execFileSync('ip', ['netns', 'add', 'vl-forged-f0f0f0-m-x']);
     execFileSync('ip', ['link', 'add', 'vltfA', 'type', 'veth', 'peer', 'name', 'vltfB']);
+    const h = privateHome();
     try {
-      forgedState('forged', {
+      forgedState(h.state, 'forged', {
         // the runner: a live process with a start time that is not its own (a reused PID)
         runner: { pid, start: '1' },
         resources: [
@@ -79,7 +89,7 @@ test.serial(
         ['down', 'forged'],
         ['down', '--all'],
       ]) {
-        const r = virtlab(args);
+        const r = virtlab(args, h);
         t.is(r.code, 3, r.out);
         t.regex(r.out, /not removed: namespace vltest-foreign: its name does not start with vl-forged-f0f0f0-/);
         t.regex(r.out, /not removed: namespace vl-forged-f0f0f0-m-x: it is not the namespace this run created/);
@@ -97,36 +107,38 @@ test.serial(
         t.is(readFileSync(join(folder, 'precious'), 'utf8'), 'keep me');
       }
       // the state file that could not be trusted is dropped by hand, removing nothing it lists
-      const f = virtlab(['down', '--force-forget', 'forged']);
+      const f = virtlab(['down', '--force-forget', 'forged'], h);
       t.is(f.code, 0, f.out);
-      t.false(existsSync(join(STATE, 'forged.json')));
+      t.false(existsSync(join(h.state, 'forged.json')));
       t.true(alive(pid));
     } finally {
       process.kill(pid, 'SIGKILL');
       spawnSync('ip', ['netns', 'delete', 'vltest-foreign']);
       spawnSync('ip', ['netns', 'delete', 'vl-forged-f0f0f0-m-x']);
       spawnSync('ip', ['link', 'delete', 'vltfA']);
-      rmSync(join(STATE, 'forged.json'), { force: true });
+      rmSync(h.env.VIRTLAB_HOME, { recursive: true, force: true });
     }
   },
 );
 
 test.serial('a corrupt state file: status and down --all name it and exit 3; down --force-forget drops it', (t) => {
-  const path = join(STATE, 'garbled.json');
-  mkdirSync(STATE, { recursive: true, mode: 0o700 });
+  const h = privateHome();
+  const path = join(h.state, 'garbled.json');
+  mkdirSync(h.state, { recursive: true, mode: 0o700 });
   writeFileSync(path, '{"version": 2, "instance": "garbled", "resour', { mode: 0o600 });
   try {
-    const s = virtlab(['status']);
+    const s = virtlab(['status'], h);
     t.is(s.code, 3, s.out);
-    t.regex(s.stderr, /cannot use \/var\/lib\/virtlab\/state\/garbled\.json: state file .* is corrupted/);
-    const d = virtlab(['down', '--all']);
+    t.true(s.stderr.includes(`cannot use ${path}: state file`), s.stderr);
+    t.regex(s.stderr, /is corrupted/);
+    const d = virtlab(['down', '--all'], h);
     t.is(d.code, 3, d.out);
     t.regex(d.stderr, /garbled\.json/);
-    t.regex(virtlab(['down', 'garbled']).stderr, /hint: .*virtlab down --force-forget garbled/);
-    t.is(virtlab(['down', '--force-forget', 'garbled']).code, 0);
+    t.regex(virtlab(['down', 'garbled'], h).stderr, /hint: .*virtlab down --force-forget garbled/);
+    t.is(virtlab(['down', '--force-forget', 'garbled'], h).code, 0);
     t.false(existsSync(path));
   } finally {
-    rmSync(path, { force: true });
+    rmSync(h.env.VIRTLAB_HOME, { recursive: true, force: true });
   }
 });
 

@@ -9,7 +9,7 @@ import { parseArgs } from '../../src/cli/args.ts';
 import { classTable, readClass } from '../../src/cli/class.ts';
 import { breakFixText, instructions } from '../../src/cli/course.ts';
 import { doctor } from '../../src/cli/doctor.ts';
-import { down } from '../../src/cli/instances.ts';
+import { check, down } from '../../src/cli/instances.ts';
 import { reset } from '../../src/cli/lifecycle.ts';
 import { printAccess, reporter } from '../../src/cli/output.ts';
 import { fmtAge, parseAge, pastRuns } from '../../src/cli/runs.ts';
@@ -125,6 +125,24 @@ test.serial('reset to a step the lab does not have changes nothing', async (t) =
   t.regex(e!.message, /lab kvm-macvtap has no step "nosuch"/);
   t.is(StateStore.load(StateStore.pathFor(home, 'bob')).state.status, 'kept', 'the instance is untouched');
 });
+
+test.serial(
+  'check --class grades exactly the listed students: one not up (or only running) is named first',
+  async (t) => {
+    writeFileSync(StateStore.pathFor(home, 'carl'), JSON.stringify(state('carl')));
+    // a run still going (status up, not kept) is nobody's exercise
+    writeFileSync(StateStore.pathFor(home, 'dora'), JSON.stringify(state('dora', { status: 'up' })));
+    const list = join(mkdtempSync(join(tmpdir(), 'virtlab-class-')), 'students.txt');
+    writeFileSync(list, 'carl\ndora\nemil\n');
+    await t.throwsAsync(check(parseArgs(['check', 'kvm-macvtap', '--class', list])), {
+      instanceOf: UsageError,
+      message: 'not up as instances of lab kvm-macvtap: dora, emil',
+    });
+    await t.throwsAsync(check(parseArgs(['check', 'kvm-macvtap', '--class', list, '--all'])), {
+      message: /either --all or --class/,
+    });
+  },
+);
 
 test.serial('down needs an instance or --all, not both', async (t) => {
   await t.throwsAsync(down(parseArgs(['down'])), { message: /down needs an instance name or --all/ });
