@@ -8,7 +8,7 @@ import type { MachineRecord, StateStore } from '../host/state.ts';
 import { consoleLogPath } from '../hypervisor/commands.ts';
 import { guestDevice, guestOf } from '../kinds/facts.ts';
 import { closeAll, makeSession, nodeExec } from '../kinds/session.ts';
-import { loadLab } from '../lab/load.ts';
+import { instanceLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import type { SshAccess } from '../providers/port.ts';
 import { knownHostsText } from '../runner/ansible.ts';
@@ -129,7 +129,7 @@ export async function exec(o: Options): Promise<number> {
 
 /** The hypervisor a guest runs on, and the guest, of a lab instance. */
 function guestAt(store: StateStore, name: string) {
-  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
+  const lab = instanceLab(store.state);
   const g = lab.guests.find((x) => x.name === name);
   if (!g) {
     const names = lab.guests.map((x) => x.name).join(', ') || '(none)';

@@ -218,7 +218,8 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   explain: {
     args: ['<lab>'],
     summary: "the lab's walkthrough: each step, the exact command it runs, and why",
-    options: ['--variant', '--project'],
+    details: "virtlab explain kvm-macvtap --name alice   a student's own values, when the exercise varies them",
+    options: ['--variant', '--project', '--name'],
   },
   plan: {
     args: ['<lab>'],

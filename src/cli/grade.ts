@@ -3,7 +3,7 @@ import { EXIT } from '../errors.ts';
 import type { StateStore } from '../host/state.ts';
 import { runAssertion } from '../kinds/checks/index.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
-import { loadLab } from '../lab/load.ts';
+import { instanceLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import type { AssertionResult, Emit } from '../report/events.ts';
 import { checkReport } from '../runner/report-build.ts';
@@ -26,7 +26,7 @@ export async function checkInstance(
   emit: Emit,
   signal: AbortSignal,
 ): Promise<Graded> {
-  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
+  const lab = instanceLab(store.state);
   const s = makeSession(lab, store, providerFor(store.state).attach(store), emit, signal);
   const t0 = performance.now();
   try {

@@ -7,7 +7,7 @@ import { instanceName } from '../host/names.ts';
 import { isVirtlabProcess } from '../host/proc.ts';
 import { claimReportDir } from '../host/report-dir.ts';
 import { StateStore } from '../host/state.ts';
-import { loadLab } from '../lab/load.ts';
+import { loadLab, studentParams } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import { teardown } from '../runner/teardown.ts';
 import type { Options } from './args.ts';
@@ -104,6 +104,12 @@ export async function check(o: Options): Promise<number> {
 }
 
 export function explainCmd(o: Options): number {
-  process.stdout.write(explain(loadLab(oneLab(o, 'explain'), undefined, o.variant)));
+  const ref = oneLab(o, 'explain');
+  const lab = loadLab(ref, undefined, o.variant);
+  // a student's own values, when the exercise varies parameters per student
+  const student = o.name ? studentParams(lab, o.name) : {};
+  const text = explain(Object.keys(student).length ? loadLab(ref, undefined, o.variant, student) : lab);
+  const values = Object.entries(student).map(([k, x]) => `${k}=${x}`);
+  process.stdout.write(`${values.length ? `${o.name}'s values: ${values.join(', ')}\n\n` : ''}${text}`);
   return EXIT.ok;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { EXIT, UsageError } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
 import { claimReportDir } from '../host/report-dir.ts';
-import { loadLab } from '../lab/load.ts';
+import { instanceLab, loadLab, studentParams } from '../lab/load.ts';
 import { checkStepIds, type Lab } from '../lab/model.ts';
 import { createProvider } from '../providers/index.ts';
 import { requirementProblems } from '../runner/requirements.ts';
@@ -31,7 +31,16 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
   try {
     for (const v of variants) {
       if (signal.aborted) break;
-      const lab = v === base.variant ? base : loadLab(ref, undefined, v);
+      // a student's instance of an exercise that varies parameters gets its own values (drawn from its name)
+      const student = o.name ? studentParams(base, o.name) : {};
+      const varied = Object.keys(student).length > 0;
+      const lab = v === base.variant && !varied ? base : loadLab(ref, undefined, v, student);
+      if (varied && !o.json)
+        console.log(
+          `${o.name}'s values: ${Object.entries(student)
+            .map(([k, x]) => `${k}=${x}`)
+            .join(', ')}`,
+        );
       // running every variant: one this host's kernel cannot carry is skipped with the reason, the others run
       const skipped = variants.length > 1 ? await kernelSkip(o, lab) : undefined;
       if (skipped) {
@@ -63,6 +72,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
           readyTimeoutMs: readConfig().readyTimeoutMs,
           provisioner: provisionerOption(o),
           breakFaults: o.break,
+          ...(varied ? { params: student } : {}),
         },
         reporter(o),
         signal,
@@ -157,7 +167,7 @@ export async function reset(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'reset'));
   const s = store.state;
   const to = o.to ?? s.until;
-  const lab = loadLab(s.labFile, undefined, s.variant);
+  const lab = instanceLab(s);
   // a step that does not exist is said before anything is removed
   checkStepIds(lab, to, []);
   const downCode = await down({ ...o, args: [s.instance], all: false });

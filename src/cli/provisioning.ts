@@ -2,7 +2,7 @@
 // inventory virtlab gives ansible-playbook, for use by hand.
 import { EXIT, HostError } from '../errors.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
-import { loadLab } from '../lab/load.ts';
+import { instanceLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import { inventoryText } from '../runner/ansible.ts';
 import { ansibleHosts, ansibleProblems, checkPlaybooks, runProvisioning } from '../runner/provision.ts';
@@ -27,7 +27,7 @@ export function inventory(o: Options): number {
 /** `virtlab provision <lab>`: the machines' playbooks once more, on a lab that is up. */
 export async function provision(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'provision'));
-  const lab = loadLab(store.state.labFile, undefined, store.state.variant);
+  const lab = instanceLab(store.state);
   const provisioner = provisionerOption(o);
   checkPlaybooks(lab, provisioner);
   const problems = ansibleProblems(lab, provisioner);

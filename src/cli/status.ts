@@ -7,7 +7,7 @@ import { runnerAlive } from '../host/instance.ts';
 import { type StateStore, StateStore as Store } from '../host/state.ts';
 import { guestLease } from '../kinds/facts.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
-import { loadLab } from '../lab/load.ts';
+import { instanceLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
 import type { Options } from './args.ts';
 import { fmtAge } from './runs.ts';
@@ -22,9 +22,9 @@ interface GuestRow {
 }
 
 async function guestsOf(st: StateStore): Promise<{ guests: GuestRow[]; networks: string[] }> {
-  let lab: ReturnType<typeof loadLab>;
+  let lab: ReturnType<typeof instanceLab>;
   try {
-    lab = loadLab(st.state.labFile, undefined, st.state.variant);
+    lab = instanceLab(st.state);
   } catch {
     return { guests: [], networks: [] };
   }

@@ -74,6 +74,8 @@ export interface LabState {
   runDir: string;
   keyFile: string;
   status: 'creating' | 'up' | 'kept' | 'tearing-down' | 'down';
+  /** course mode: a student's own parameter values (exercise.vary), with which the lab is rendered for them */
+  params?: Record<string, string>;
   /** break-fix: the faults put into this instance (for the teacher; the student is not told) */
   faults?: string[];
   machines: MachineRecord[];

@@ -12,7 +12,7 @@ import { resolveLab } from './resolve.ts';
 import { compileSchemas, type SchemaName, validateAgainst } from './schema.ts';
 import { diag, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
 import { didYouMean } from './suggest.ts';
-import { paramsFor, readVariantInfo, render, type VariantInfo } from './variants.ts';
+import { paramsFor, readVariantInfo, render, type VariantInfo, variedParams } from './variants.ts';
 
 /** The folder virtlab is installed in: its own labs are examples every project can run. */
 export const packageRoot = (): string => fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
@@ -109,7 +109,7 @@ export function catalogueFor(
 
 export function variantsOf(labFile: string): VariantInfo {
   const text = readTextFile(labFile);
-  return text === undefined ? { defaults: {}, variants: {} } : readVariantInfo(text);
+  return text === undefined ? { defaults: {}, variants: {}, vary: {} } : readVariantInfo(text);
 }
 
 function resolveFile(
@@ -117,6 +117,7 @@ function resolveFile(
   root: string,
   v: Validators,
   variant?: string,
+  overrides: Record<string, string> = {},
 ): { lab?: Lab; diagnostics: Diagnostic[] } {
   const info = variantsOf(labFile);
   if (variant !== undefined && !(variant in info.variants)) {
@@ -126,7 +127,7 @@ function resolveFile(
       names.length ? `its variants: ${names.join(', ')}` : 'it declares no variants',
     );
   }
-  const params = paramsFor(info, variant);
+  const params = { ...paramsFor(info, variant), ...overrides };
   const lab = loadValidated(labFile, 'lab', v, 'lab', (text, file) => render(text, params, file));
   const cat = catalogueFor(labFile, root, v);
   if (!lab.source || !cat.catalogue) return { diagnostics: [...lab.diagnostics, ...cat.diagnostics] };
@@ -146,11 +147,22 @@ function resolveFile(
 }
 
 /** Loads and resolves one lab or throws DefinitionError with every problem. */
-export function loadLab(ref: string, root?: string, variant?: string): Lab {
+export function loadLab(ref: string, root?: string, variant?: string, params?: Record<string, string>): Lab {
   const file = labPath(ref, root ?? projectRoot());
-  const { lab, diagnostics } = resolveFile(file, root ?? rootOf(file), compileSchemas(), variant);
+  const { lab, diagnostics } = resolveFile(file, root ?? rootOf(file), compileSchemas(), variant, params);
   if (!lab) throw new DefinitionError(diagnostics);
   return lab;
+}
+
+/** The lab of an instance that is up, as it was rendered for it (its variant, a student's parameters). */
+export function instanceLab(s: { labFile: string; variant?: string; params?: Record<string, string> }): Lab {
+  return loadLab(s.labFile, undefined, s.variant, s.params);
+}
+
+/** A student's parameter values for an instance of a lab whose exercise varies them (none for the lab's own). */
+export function studentParams(lab: Lab, instance: string): Record<string, string> {
+  if (instance === lab.name) return {};
+  return variedParams(variantsOf(lab.file).vary, instance);
 }
 
 export function listPlaybooks(root = projectRoot()): string[] {
@@ -199,6 +211,15 @@ export function validate(refs: string[], root = projectRoot()): { checked: strin
           own.map((d) => ({ ...d, message: `variant ${name}: ${d.message}` })),
         );
       }
+      // every value a student may draw must make a valid lab too
+      for (const [k, values] of Object.entries(variantsOf(path).vary))
+        for (const value of values) {
+          const own = resolveFile(path, labRoot, v, undefined, { [k]: value }).diagnostics.filter((d) => !same(d));
+          add(
+            path,
+            own.map((d) => ({ ...d, message: `with ${k}=${value} (exercise.vary): ${d.message}` })),
+          );
+        }
     } else if (kind === 'playbook') add(path, readPlaybook(path).diagnostics);
     else add(path, loadValidated(path, kind, v, 'machine catalogue').diagnostics);
   }

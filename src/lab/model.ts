@@ -181,7 +181,15 @@ export interface Lab {
   variant?: string;
   /** every variant the lab declares */
   variants: string[];
-  exercise?: { goal: string; text?: string; from?: string; faults?: Fault[]; draw?: number };
+  exercise?: {
+    goal: string;
+    text?: string;
+    from?: string;
+    faults?: Fault[];
+    draw?: number;
+    /** parameters whose value each student draws from a list */
+    vary?: Record<string, string[]>;
+  };
 }
 
 /** --until and --skip name steps the lab has; otherwise a UsageError listing them (before anything happens). */

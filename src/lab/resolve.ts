@@ -53,7 +53,14 @@ interface RawLab {
   steps?: RawItem[];
   teardown?: RawItem[];
   assertions?: RawItem[];
-  exercise?: { goal: string; text?: string; from?: string; faults?: Fault[]; draw?: number };
+  exercise?: {
+    goal: string;
+    text?: string;
+    from?: string;
+    faults?: Fault[];
+    draw?: number;
+    vary?: Record<string, string[]>;
+  };
   parameters?: Record<string, unknown>;
   variants?: Record<string, Record<string, unknown>>;
 }
@@ -211,6 +218,16 @@ function checkFaults(faults: Fault[], draw: number | undefined, machines: Machin
 /** A variant may only set parameters the lab declares (a typo would silently set nothing). */
 function checkVariants(raw: RawLab, err: Report): void {
   const declared = Object.keys(raw.parameters ?? {});
+  for (const k of Object.keys(raw.exercise?.vary ?? {}))
+    if (!declared.includes(k))
+      err(
+        ['exercise', 'vary', k],
+        `the exercise varies "${k}", which is not a parameter of this lab`,
+        declared.length
+          ? `declared parameters: ${declared.join(', ')}`
+          : 'declare it under "parameters:" with its default',
+        true,
+      );
   for (const [v, params] of Object.entries(raw.variants ?? {})) {
     for (const k of Object.keys(params ?? {})) {
       if (declared.includes(k)) continue;

@@ -26,6 +26,8 @@ export interface LifecycleOptions {
   readyTimeoutMs: number;
   /** json, junit, html (default) and tap */
   reportFormats?: string[];
+  /** a student's own parameter values (exercise.vary), kept in the state so that check and reset render the same lab */
+  params?: Record<string, string>;
   /** up --break: put the exercise's faults (drawn for this instance) into the lab once it is up */
   breakFaults?: boolean;
   /** --provisioner: who runs every machine's playbook (default: each machine's own choice, else builtin) */

@@ -42,9 +42,10 @@ export async function runLifecycle(
     providerOptions: definedOnly(o.providerOptions),
     name: o.name,
   });
-  if (o.until) {
+  if (o.until || o.params) {
     store.update((st) => {
-      st.until = o.until;
+      if (o.until) st.until = o.until;
+      if (o.params) st.params = o.params;
     });
   }
   const reportDir = o.reportDir ?? store.state.runDir;

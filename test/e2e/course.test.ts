@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { stepCommands } from '../../src/kinds/steps/index.ts';
 import { loadLab } from '../../src/lab/load.ts';
+import { variedParams } from '../../src/lab/variants.ts';
 import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 
 test.serial('a student does the lab by hand and is graded', async (t) => {
@@ -186,5 +187,38 @@ test.serial('a class of three: up --class, check --all (table, CSV, a junit per 
   } finally {
     t.is(virtlab(['down', '--class', list]).code, 0);
     for (const [i, n] of ['e2e-ann', 'e2e-ben', 'e2e-cat'].entries()) t.deepEqual(leftovers(n, runIds[i]!), []);
+  }
+});
+
+test.serial('per-student values: two students draw different subnets, both labs pass with their own', async (t) => {
+  const lab = 'test/fixtures/labs/varied.yml';
+  const vary = { net: ['110', '120', '130', '140', '150'] };
+  const candidates = ['e2e-stu-a', 'e2e-stu-b', 'e2e-stu-c', 'e2e-stu-d', 'e2e-stu-e'];
+  const first = candidates[0]!;
+  const second = candidates.find((n) => variedParams(vary, n).net !== variedParams(vary, first).net)!;
+  const ids: string[] = [];
+  try {
+    for (const name of [first, second]) {
+      const net = variedParams(vary, name).net!;
+      t.regex(virtlab(['explain', lab, '--name', name]).stdout, new RegExp(`^${name}'s values: net=${net}$`, 'm'));
+      const up = virtlab(['up', lab, '--name', name]);
+      t.is(up.code, 0, up.out);
+      ids.push(JSON.parse(readFileSync(`/var/lib/virtlab/state/${name}.json`, 'utf8')).runId);
+      let out = '';
+      t.true(
+        await eventually(() => {
+          const c = virtlab(['check', name]);
+          out = c.out;
+          return c.code === 0;
+        }, 45000),
+        out,
+      );
+      t.regex(out, new RegExp(`holds 192\\.168\\.${net}\\.\\d+ from the DHCP server of lan`));
+    }
+  } finally {
+    for (const [i, name] of [first, second].entries()) {
+      virtlab(['down', name]);
+      if (ids[i]) t.deepEqual(leftovers(name, ids[i]!), []);
+    }
   }
 });

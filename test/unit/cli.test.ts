@@ -17,7 +17,8 @@ import { status } from '../../src/cli/status.ts';
 import { EXIT, UsageError } from '../../src/errors.ts';
 import { StateStore } from '../../src/host/state.ts';
 import { drawFaults, faultArgv } from '../../src/kinds/faults.ts';
-import { loadLab } from '../../src/lab/load.ts';
+import { loadLab, studentParams } from '../../src/lab/load.ts';
+import { variedParams } from '../../src/lab/variants.ts';
 import type { AssertionResult } from '../../src/report/events.ts';
 import { tmpHome } from '../helpers/fakes.ts';
 
@@ -272,4 +273,17 @@ test('a class: the student list, and the class table as text, CSV and Markdown',
   t.regex(t1.text, /^bob +1\/2 +1\/2 +ping$/m);
   t.is(t1.csv, 'student,points,max,passed,checks,failing\nalice,2,2,2,2,\nbob,1,2,1,2,ping\n');
   t.regex(t1.md, /\| bob \| 1\/2 \| 1\/2 \| ping \|/);
+});
+
+test('per-student values are drawn from the instance name, the same each time, different between students', (t) => {
+  const vary = { net: ['110', '120', '130', '140', '150'], guest: ['g1', 'g2'] };
+  t.deepEqual(variedParams(vary, 'alice'), variedParams(vary, 'alice'));
+  const nets = new Set(['alice', 'bob', 'carol', 'dave', 'erin', 'frank'].map((n) => variedParams(vary, n).net));
+  t.true(nets.size > 1);
+  t.deepEqual(Object.keys(variedParams(vary, 'x')), ['net', 'guest']);
+  t.deepEqual(
+    studentParams(loadLab('test/fixtures/labs/varied.yml'), 'varied'),
+    {},
+    "the lab's own instance keeps its defaults",
+  );
 });
