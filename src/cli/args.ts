@@ -45,6 +45,8 @@ export interface Options {
   break: boolean;
   /** up / down --class <file>: one instance per student */
   class?: string;
+  /** ssh-config / up --class: a student's hand-out folder (per student under it for a class) */
+  handout?: string;
   help: boolean;
   version: boolean;
   /** down: drop a state file that cannot be used, removing nothing it lists */

@@ -77,6 +77,10 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--write': { flags: '-w, --write <file>', description: 'capture: write pcap to a file (- for stdout)' },
   '--count': { flags: '-c, --count <packets>', description: 'capture: stop after this many packets' },
   '--log': { flags: '--log', description: "console: print what the guest's console said since boot, and exit" },
+  '--handout': {
+    flags: '--handout <dir>',
+    description: "ssh-config / up --class: write a student's folder (key, host keys, ssh_config) to hand out",
+  },
   '--class': {
     flags: '--class <file>',
     description: 'up / down / check: one instance per student named in the file (one name per line)',
@@ -140,7 +144,13 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     summary: 'bring the machines up, provision them and run the setup; the lab stays up',
     details:
       'virtlab up kvm-macvtap --until net-define hands the rest of the lab to a student: the steps left, without their commands',
-    options: [...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'), '--show-solution', '--break', '--class'],
+    options: [
+      ...RUN.filter((f) => f !== '--keep' && f !== '--dry-run'),
+      '--show-solution',
+      '--break',
+      '--class',
+      '--handout',
+    ],
     root: true,
   },
   down: {
@@ -193,7 +203,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     args: ['<lab>'],
     summary: 'an OpenSSH config for a lab that is up: plain ssh, scp and Ansible reach its machines',
     details: 'virtlab ssh-config kvm-macvtap > lab.conf; ssh -F lab.conf kvm-01',
-    options: [],
+    options: ['--handout'],
     root: true,
   },
   inventory: {

@@ -18,6 +18,11 @@ import { checkRunOptions, providerOptionsOf, provisionerOption, reportFormats } 
 import { oneLab, printAccess, reporter, virtTypes } from './output.ts';
 
 export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number> {
+  if (o.handout !== undefined && o.class === undefined)
+    throw new UsageError(
+      'up --handout goes with --class',
+      'for one instance: virtlab ssh-config <lab> --handout <dir>',
+    );
   if (o.class !== undefined) return upClass(o);
   const ref = oneLab(o, mode);
   const base = loadLab(ref, undefined, o.variant);
@@ -114,8 +119,13 @@ async function upClass(o: Options): Promise<number> {
   const codes: [string, number][] = [];
   for (const name of names) {
     if (!o.json) console.log(`\n=== ${name} (${codes.length + 1} of ${names.length}) ===`);
-    const code = await lifecycle({ ...o, class: undefined, name }, 'up');
+    const code = await lifecycle({ ...o, class: undefined, handout: undefined, name }, 'up');
     codes.push([name, code]);
+    if (code === EXIT.ok && o.handout !== undefined) {
+      const { writeHandout } = await import('./access.ts');
+      const conf = writeHandout(instanceStore(name), join(o.handout, name));
+      if (!o.json) console.log(`${name}'s hand-out: ${conf}`);
+    }
     if (code === EXIT.interrupted) break;
   }
   const bad = codes.filter(([, c]) => c !== EXIT.ok);

@@ -1,8 +1,8 @@
 // Course mode, played by a student on kvm-macvtap: the lab is handed over before net-define, the student does the
 // rest by hand through `virtlab ssh`, forgets promisc, gets a partial score with the promisc hint, fixes it, passes.
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -137,7 +137,8 @@ test.serial('a class of three: up --class, check --all (table, CSV, a junit per 
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-class-'));
   const list = join(dir, 'students.txt');
   writeFileSync(list, 'e2e-ann\ne2e-ben\ne2e-cat\n');
-  const up = virtlab(['up', 'kvm-macvtap', '--class', list], { timeoutMs: 600000 });
+  const handout = join(dir, 'handout');
+  const up = virtlab(['up', 'kvm-macvtap', '--class', list, '--handout', handout], { timeoutMs: 600000 });
   const runIds = ['e2e-ann', 'e2e-ben', 'e2e-cat'].map((n) =>
     existsSync(`/var/lib/virtlab/state/${n}.json`)
       ? JSON.parse(readFileSync(`/var/lib/virtlab/state/${n}.json`, 'utf8')).runId
@@ -172,6 +173,17 @@ test.serial('a class of three: up --class, check --all (table, CSV, a junit per 
     );
     t.not(cross.status, 0, "ann's key is refused by ben's kvm-01");
     t.regex(cross.stderr, /Permission denied/);
+    // ann's hand-out, given to an account of her own (here: nobody), reaches her machines without root
+    t.regex(up.stdout, /e2e-ann's hand-out: .*\/handout\/e2e-ann\/ssh_config/);
+    chmodSync(dir, 0o755);
+    chmodSync(handout, 0o755);
+    execFileSync('chown', ['-R', 'nobody', join(handout, 'e2e-ann')]);
+    const own = spawnSync(
+      'runuser',
+      ['-u', 'nobody', '--', 'ssh', '-F', join(handout, 'e2e-ann', 'ssh_config'), 'kvm-01', 'hostname'],
+      { encoding: 'utf8', timeout: 30000 },
+    );
+    t.is(own.stdout.trim(), 'kvm-01', own.stderr);
     const grades = join(dir, 'grades');
     const c = virtlab(['check', 'kvm-macvtap', '--class', list, '--report-dir', grades], { timeoutMs: 300000 });
     t.is(c.code, 1, c.out);
