@@ -45,6 +45,8 @@ export interface Options {
   break: boolean;
   /** up / down --class <file>: one instance per student */
   class?: string;
+  /** reset: the checkpoint to go back to */
+  toCheckpoint?: string;
   /** ssh-config / up --class: a student's hand-out folder (per student under it for a class) */
   handout?: string;
   help: boolean;

@@ -45,25 +45,30 @@ export function classTable(rows: Graded[]): { text: string; csv: string; md: str
     const passed = g.results.filter((r) => r.status === 'pass').length;
     return {
       student: g.instance,
+      stage: g.checkpoints ? `${g.reached}/${g.checkpoints.length}` : '-',
       score: `${g.score.points}/${g.score.max}`,
       passed: `${passed}/${g.results.length}`,
       failing,
     };
   };
   const lines = rows.map(line);
+  // an exercise in stages: how many checkpoints each student has reached
+  const staged = rows.some((g) => g.checkpoints);
   const w = Math.max(7, ...lines.map((l) => l.student.length));
   const text = [
-    `${'student'.padEnd(w)}  score   checks  failing`,
+    `${'student'.padEnd(w)}  ${staged ? 'stage  ' : ''}score   checks  failing`,
     ...lines.map(
-      (l) => `${l.student.padEnd(w)}  ${l.score.padEnd(6)}  ${l.passed.padEnd(6)}  ${l.failing.join(', ') || '-'}`,
+      (l) =>
+        `${l.student.padEnd(w)}  ${staged ? `${l.stage.padEnd(5)}  ` : ''}${l.score.padEnd(6)}  ${l.passed.padEnd(6)}  ${l.failing.join(', ') || '-'}`,
     ),
   ].join('\n');
   const csv = [
-    'student,points,max,passed,checks,failing',
+    `student,${staged ? 'stage,' : ''}points,max,passed,checks,failing`,
     ...rows.map((g, i) => {
       const l = lines[i]!;
       return [
         l.student,
+        ...(staged ? [l.stage] : []),
         String(g.score.points),
         String(g.score.max),
         String(g.results.filter((r) => r.status === 'pass').length),
@@ -75,9 +80,12 @@ export function classTable(rows: Graded[]): { text: string; csv: string; md: str
     }),
   ].join('\n');
   const md = [
-    '| student | score | checks | failing |',
-    '|---|---|---|---|',
-    ...lines.map((l) => `| ${l.student} | ${l.score} | ${l.passed} | ${l.failing.join(', ') || '-'} |`),
+    `| student |${staged ? ' stage |' : ''} score | checks | failing |`,
+    `|---|${staged ? '---|' : ''}---|---|---|`,
+    ...lines.map(
+      (l) =>
+        `| ${l.student} |${staged ? ` ${l.stage} |` : ''} ${l.score} | ${l.passed} | ${l.failing.join(', ') || '-'} |`,
+    ),
   ].join('\n');
   return { text, csv: `${csv}\n`, md: `${md}\n` };
 }

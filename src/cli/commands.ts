@@ -77,6 +77,10 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--write': { flags: '-w, --write <file>', description: 'capture: write pcap to a file (- for stdout)' },
   '--count': { flags: '-c, --count <packets>', description: 'capture: stop after this many packets' },
   '--log': { flags: '--log', description: "console: print what the guest's console said since boot, and exit" },
+  '--to-checkpoint': {
+    flags: '--to-checkpoint <n>',
+    description: "reset: back to where the exercise's checkpoint n (a number or its name) starts",
+  },
   '--handout': {
     flags: '--handout <dir>',
     description: "ssh-config / up --class: write a student's folder (key, host keys, ssh_config) to hand out",
@@ -170,7 +174,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   reset: {
     args: ['<lab>'],
     summary: 'bring a lab that is up back to a known step',
-    options: ['--to', ...PROVIDER],
+    options: ['--to', '--to-checkpoint', ...PROVIDER],
     root: true,
   },
   provision: {

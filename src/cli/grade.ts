@@ -16,6 +16,23 @@ export interface Graded {
   results: AssertionResult[];
   score: { points: number; max: number };
   exitCode: number;
+  /** an exercise in stages: each checkpoint's checks passed, and how many stages in a row are done */
+  checkpoints?: { name: string; passed: number; total: number; done: boolean }[];
+  reached?: number;
+}
+
+/** Each checkpoint's checks that passed; the stages done in a row from the first. */
+export function checkpointsOf(
+  list: { name: string; assertions: string[] }[],
+  results: AssertionResult[],
+): Pick<Graded, 'checkpoints' | 'reached'> {
+  if (!list.length) return {};
+  const checkpoints = list.map((c) => {
+    const passed = c.assertions.filter((id) => results.some((r) => r.id === id && r.status === 'pass')).length;
+    return { name: c.name, passed, total: c.assertions.length, done: passed === c.assertions.length };
+  });
+  const firstOpen = checkpoints.findIndex((c) => !c.done);
+  return { checkpoints, reached: firstOpen < 0 ? checkpoints.length : firstOpen };
 }
 
 /** The lab's checks against one instance that is up; reports into reportDir when given. */
@@ -57,6 +74,13 @@ export async function checkInstance(
       writeReports(o.reportDir, report, lab, formats);
     }
     const exitCode = failed ? EXIT.assertion : EXIT.ok;
+    const stages = checkpointsOf(lab.exercise?.checkpoints ?? [], results);
+    for (const [i, c] of (stages.checkpoints ?? []).entries())
+      emit({
+        type: 'log',
+        level: 'info',
+        message: `checkpoint ${i + 1} ${c.name}: ${c.passed}/${c.total} checks${c.done ? ', done' : ''}`,
+      });
     emit({
       type: 'run-end',
       result: failed ? 'fail' : 'pass',
@@ -66,7 +90,7 @@ export async function checkInstance(
       message: `score ${sc.points}/${sc.max}`,
       reportDir: o.reportDir,
     });
-    return { instance, results, score: sc, exitCode };
+    return { instance, results, score: sc, exitCode, ...stages };
   } finally {
     await closeAll(s);
   }

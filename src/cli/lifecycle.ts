@@ -172,12 +172,26 @@ function printVariants(lab: string, outcomes: Outcome[]): void {
   }
 }
 
+/** `reset --to-checkpoint N`: the step where the exercise's checkpoint N (1-based, or by name) starts. */
+function checkpointStart(lab: ReturnType<typeof instanceLab>, n: string): string {
+  const list = lab.exercise?.checkpoints ?? [];
+  const c = /^\d+$/.test(n) ? list[Number(n) - 1] : list.find((x) => x.name === n);
+  if (!c)
+    throw new UsageError(
+      `lab ${lab.name} has no checkpoint "${n}"`,
+      list.length
+        ? `its checkpoints: ${list.map((x, i) => `${i + 1} ${x.name}`).join(', ')}`
+        : 'its exercise declares no checkpoints',
+    );
+  return c.from;
+}
+
 /** Back to a known step: the instance is removed and brought up again to that step, under the same name. */
 export async function reset(o: Options): Promise<number> {
   const store = instanceStore(oneLab(o, 'reset'));
   const s = store.state;
-  const to = o.to ?? s.until;
   const lab = instanceLab(s);
+  const to = o.toCheckpoint !== undefined ? checkpointStart(lab, o.toCheckpoint) : (o.to ?? s.until);
   // a step that does not exist is said before anything is removed
   checkStepIds(lab, to, []);
   const downCode = await down({ ...o, args: [s.instance], all: false });

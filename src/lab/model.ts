@@ -189,6 +189,8 @@ export interface Lab {
     draw?: number;
     /** parameters whose value each student draws from a list */
     vary?: Record<string, string[]>;
+    /** the exercise in stages: each starts at a step and is done when its checks pass */
+    checkpoints?: { name: string; from: string; assertions: string[] }[];
   };
 }
 

@@ -60,6 +60,7 @@ interface RawLab {
     faults?: Fault[];
     draw?: number;
     vary?: Record<string, string[]>;
+    checkpoints?: { name: string; from: string; assertions: string[] }[];
   };
   parameters?: Record<string, unknown>;
   variants?: Record<string, Record<string, unknown>>;
@@ -117,6 +118,22 @@ export function resolveLab(input: ResolveInput): { lab?: Lab; diagnostics: Diagn
     err(['exercise', 'from'], `exercise starts at step "${raw.exercise.from}", which this lab does not have`, hint);
   }
   checkFaults(raw.exercise?.faults ?? [], raw.exercise?.draw, machines, ctx, err);
+  for (const [i, c] of (raw.exercise?.checkpoints ?? []).entries()) {
+    const at: Path = ['exercise', 'checkpoints', i];
+    if (!steps.some((x) => x.id === c.from))
+      err(
+        [...at, 'from'],
+        `checkpoint "${c.name}" starts at step "${c.from}", which this lab does not have`,
+        `its steps: ${steps.map((x) => x.id).join(', ')}`,
+      );
+    for (const [j, id] of c.assertions.entries())
+      if (!assertions.some((a) => a.id === id))
+        err(
+          [...at, 'assertions', j],
+          `checkpoint "${c.name}" names check "${id}", which this lab does not have`,
+          `its checks: ${assertions.map((a) => a.id).join(', ')}`,
+        );
+  }
   if (out.length) return { diagnostics: out };
   const lab: Lab = {
     name,

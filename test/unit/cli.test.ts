@@ -9,6 +9,7 @@ import { parseArgs } from '../../src/cli/args.ts';
 import { classTable, readClass } from '../../src/cli/class.ts';
 import { breakFixText, instructions } from '../../src/cli/course.ts';
 import { doctor } from '../../src/cli/doctor.ts';
+import { checkpointsOf } from '../../src/cli/grade.ts';
 import { check, down } from '../../src/cli/instances.ts';
 import { reset } from '../../src/cli/lifecycle.ts';
 import { printAccess, reporter } from '../../src/cli/output.ts';
@@ -286,4 +287,38 @@ test('per-student values are drawn from the instance name, the same each time, d
     {},
     "the lab's own instance keeps its defaults",
   );
+});
+
+test('checkpoints: the checks each stage passed, and the stages done in a row', (t) => {
+  const r = (id: string, status: 'pass' | 'fail'): AssertionResult => ({
+    id,
+    status,
+    kind: 'ping',
+    title: id,
+    expect: 'pass',
+    observed: status,
+    reason: '',
+    durationMs: 1,
+    evidence: [],
+  });
+  const list = loadLab('kvm-macvtap').exercise!.checkpoints!;
+  const half = checkpointsOf(list, [
+    r('link-promisc', 'pass'),
+    r('lease', 'pass'),
+    r('ping-remote', 'fail'),
+    r('mac-match', 'pass'),
+  ]);
+  t.is(half.reached, 1);
+  t.deepEqual(
+    half.checkpoints!.map((c) => [c.name, c.passed, c.total, c.done]),
+    [
+      ['uplink', 1, 1, true],
+      ['guest', 2, 3, false],
+    ],
+  );
+  const table = classTable([{ instance: 'bob', results: [], score: { points: 0, max: 13 }, exitCode: 1, ...half }]);
+  t.regex(table.text, /^student +stage +score/m);
+  t.regex(table.csv, /^bob,1\/2,0,13,0,0,$/m);
+  t.regex(table.md, /\| bob \| 1\/2 \| 0\/13 \|/);
+  t.deepEqual(checkpointsOf([], []), {});
 });
