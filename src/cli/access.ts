@@ -1,7 +1,7 @@
 // Reaching a lab that is up: a shell (ssh), one command on many machines (exec), an OpenSSH config for plain ssh,
 // scp and Ansible (ssh-config), a guest's serial console (console), and packets on a wire (capture).
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostError, UsageError } from '../errors.ts';
 import type { MachineRecord, StateStore } from '../host/state.ts';
@@ -16,6 +16,7 @@ import { ansibleHosts } from '../runner/provision.ts';
 import type { ConsoleExecutor } from '../transport/console.ts';
 import { commandLine } from '../transport/quote.ts';
 import type { Options } from './args.ts';
+import { sshConfigText, writeHandout } from './handout.ts';
 import { instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
 import { reporter } from './output.ts';
@@ -62,61 +63,6 @@ export function ssh(o: Options): number {
   const store = instanceStore(o.args[0]!);
   const a = providerFor(store.state).access(store, machineOf(store, o.args[1]!));
   return runSsh(sshArgv(a, knownHosts(store), o.rest.length ? 'no' : 'yes', o.rest.length ? o.rest : undefined));
-}
-
-/** Host blocks for every machine of an instance, as `<instance>-<machine>` and `<machine>`. */
-function sshConfigText(store: StateStore, key: (a: SshAccess) => string, known: string): string {
-  const provider = providerFor(store.state);
-  const out = [
-    `# virtlab: lab ${store.state.lab}, instance ${store.state.instance}. Use: ssh -F <this file> <machine>`,
-  ];
-  for (const m of store.state.machines) {
-    const a = provider.access(store, m);
-    out.push(
-      '',
-      `Host ${store.state.instance}-${m.name} ${m.name}`,
-      `  HostName ${a.host}`,
-      `  Port ${a.port}`,
-      `  User ${a.user}`,
-      `  IdentityFile ${key(a)}`,
-      '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${known}`,
-      `  StrictHostKeyChecking ${a.hostKey ? 'yes' : 'ask'}`,
-      '  LogLevel ERROR',
-    );
-  }
-  return `${out.join('\n')}\n`;
-}
-
-/**
- * A student's hand-out: a folder with the instance's key, its pinned host keys and an ssh_config that uses them, so
- * that `ssh -F <dir>/ssh_config kvm-01` works without root (give the folder to the student's account). The key
- * opens this instance's machines and nothing else.
- */
-export function writeHandout(store: StateStore, dir: string): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const provider = providerFor(store.state);
-  const keys = new Map<string, string>();
-  for (const m of store.state.machines) {
-    const a = provider.access(store, m);
-    if (!keys.has(a.keyFile)) keys.set(a.keyFile, join(dir, keys.size ? `id_${keys.size}` : 'id_ed25519'));
-  }
-  for (const [from, to] of keys) {
-    copyFileSync(from, to);
-    chmodSync(to, 0o600);
-  }
-  const known = join(dir, 'known_hosts');
-  const lines = store.state.machines
-    .map((m) => provider.access(store, m))
-    .filter((a) => a.hostKey)
-    .map((a) => `${hostPattern(a)} ${a.hostKey}\n`);
-  writeFileSync(known, lines.join(''), { mode: 0o644 });
-  writeFileSync(
-    join(dir, 'ssh_config'),
-    sshConfigText(store, (a) => keys.get(a.keyFile)!, known),
-    { mode: 0o644 },
-  );
-  return join(dir, 'ssh_config');
 }
 
 /** `virtlab ssh-config <lab>`: for plain ssh, scp and Ansible; `--handout <dir>`: a folder to give a student. */

@@ -1,13 +1,19 @@
 // A class: one lab instance per student (`up --class students.txt`, `down --class`), and the class table
 // (`check <lab> --all`): student, score, passed checks and the failing ones; class.csv, class.md and one junit.xml
 // per student (named after the student) in --report-dir.
+import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, freemem } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { EXIT, UsageError } from '../errors.ts';
 import { home } from '../host/home.ts';
+import { existingInstance } from '../host/instance.ts';
 import { isInstanceName } from '../host/names.ts';
 import { claimReportDir } from '../host/report-dir.ts';
 import { StateStore } from '../host/state.ts';
+import { loadLab } from '../lab/load.ts';
+import type { Lab } from '../lab/model.ts';
 import type { Options } from './args.ts';
 import { checkInstance, type Graded } from './grade.ts';
 import { interrupts } from './interrupts.ts';
@@ -155,4 +161,102 @@ export async function checkClass(o: Options): Promise<number> {
     if (o.reportDir) console.log(`class.csv, class.md and each student's junit.xml in ${o.reportDir}`);
   }
   return stopped() ?? (graded.some((g) => g.exitCode !== EXIT.ok) ? EXIT.assertion : EXIT.ok);
+}
+
+/** What one student's instance of the lab holds in memory, roughly: its guests, its VM machines, each machine's daemons. */
+export function classFootprintMiB(lab: Lab): number {
+  const vms = lab.machines.filter((m) => m.provider === 'vm').reduce((n, m) => n + m.ram, 0);
+  return lab.guests.reduce((n, g) => n + g.ram, 0) + vms + 60 * lab.machines.length;
+}
+
+/** How many students' labs to bring up at once, and how many the host's free memory holds at all. */
+export function classPlan(students: number, footprintMiB: number, freeMiB: number, cores: number) {
+  const fits = Math.max(0, Math.floor(freeMiB / Math.max(1, footprintMiB)));
+  return { fits: Math.min(students, fits), parallel: Math.max(1, Math.min(students, cores, fits || 1)) };
+}
+
+/** One `virtlab up <lab> --name <student>` in a process of its own, its lines prefixed with the student. */
+function upOne(o: Options, lab: string, name: string): Promise<number> {
+  const argv = [...process.execArgv, process.argv[1]!, 'up', lab, '--name', name];
+  for (const [flag, v] of [
+    ['--provider', o.provider],
+    ['--kernel', o.kernel],
+    ['--inventory', o.inventory],
+    ['--provisioner', o.provisioner],
+    ['--until', o.until],
+    ['--variant', o.variant],
+  ] as const)
+    if (v !== undefined) argv.push(flag, v);
+  for (const s of o.skip) argv.push('--skip', s);
+  if (o.break) argv.push('--break');
+  if (o.showSolution) argv.push('--show-solution');
+  if (o.json) argv.push('--json');
+  const child = spawn(process.execPath, argv, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  const prefix = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) =>
+    createInterface({ input: stream }).on('line', (l) => out.write(o.json ? `${l}\n` : `[${name}] ${l}\n`));
+  prefix(child.stdout, process.stdout);
+  prefix(child.stderr, process.stderr);
+  return new Promise((res) => child.on('close', (c) => res(c ?? EXIT.interrupted)));
+}
+
+/**
+ * `up <lab> --class students.txt`: one instance per student, named after them, as many at once as the host's cores
+ * allow and only as many as its free memory holds (the rest are named, not started). Each student's hand-out with
+ * --handout.
+ */
+export async function upClass(o: Options): Promise<number> {
+  if (o.name) throw new UsageError('up --class names each instance after its student: leave out --name');
+  if (o.reportDir)
+    throw new UsageError("up --class keeps each student's run in its own folder: leave out --report-dir");
+  const names = readClass(o.class!);
+  const ref = o.args[0]!;
+  const lab = loadLab(ref, undefined, o.variant);
+  const each = classFootprintMiB(lab);
+  const plan = classPlan(names.length, each, Math.floor(freemem() / 1048576), availableParallelism());
+  const start = names.slice(0, plan.fits);
+  const left = names.slice(plan.fits);
+  if (left.length)
+    console.error(
+      `virtlab: this host's free memory (${Math.floor(freemem() / 1048576)} MiB) holds ${plan.fits} of ${names.length} students' labs (about ${each} MiB each): not starting ${left.join(', ')}`,
+    );
+  if (!o.json) console.log(`bringing up ${start.length} student lab(s) of ${lab.name}, ${plan.parallel} at a time`);
+  // Ctrl-C reaches every student's run too: each removes what it made; this process waits for them
+  const onSignal = () => {};
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const codes = new Map<string, number>();
+  try {
+    const queue = [...start];
+    const workers = Array.from({ length: plan.parallel }, async () => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift())
+        codes.set(name, await upOne(o, ref, name));
+    });
+    await Promise.all(workers);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (o.handout !== undefined) {
+    const { writeHandout } = await import('./handout.ts');
+    for (const [name, code] of codes)
+      if (code === EXIT.ok) {
+        const store = existingInstance(home(), name);
+        if (!store) continue;
+        const conf = writeHandout(store, join(o.handout, name));
+        if (!o.json) console.log(`${name}'s hand-out: ${conf}`);
+      }
+  }
+  const bad = [...codes].filter(([, c]) => c !== EXIT.ok);
+  if (!o.json) {
+    const up = codes.size - bad.length;
+    const not = [...bad.map(([n, c]) => `${n} (exit ${c})`), ...left.map((n) => `${n} (no room)`)];
+    console.log(`\nclass of ${names.length}: ${up} up${not.length ? `; not up: ${not.join(', ')}` : ''}`);
+    console.log(
+      `grade them with: virtlab check ${lab.name} --all --report-dir <dir>; remove them with: virtlab down --class ${o.class}`,
+    );
+  }
+  return bad[0]?.[1] ?? (left.length ? EXIT.host : EXIT.ok);
 }

@@ -10,7 +10,6 @@ import { requirementProblems } from '../runner/requirements.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { RunOutcome } from '../runner/run.ts';
 import type { Options } from './args.ts';
-import { readClass } from './class.ts';
 import { breakFixText, instructions } from './course.ts';
 import { down, instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
@@ -23,7 +22,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
       'up --handout goes with --class',
       'for one instance: virtlab ssh-config <lab> --handout <dir>',
     );
-  if (o.class !== undefined) return upClass(o);
+  if (o.class !== undefined) return (await import('./class.ts')).upClass(o);
   const ref = oneLab(o, mode);
   const base = loadLab(ref, undefined, o.variant);
   checkRunOptions(o, base);
@@ -108,36 +107,6 @@ async function kernelSkip(o: Options, lab: Lab): Promise<string | undefined> {
   if (!problems.length) return undefined;
   const lacking = [...new Set(problems.map((p) => p.feature))].join(', ');
   return `this host's kernel lacks ${lacking}, which its namespace machines need (${problems[0]!.hint})`;
-}
-
-/** `up <lab> --class students.txt`: one instance per student, one after another (each as `up --name <student>`). */
-async function upClass(o: Options): Promise<number> {
-  if (o.name) throw new UsageError('up --class names each instance after its student: leave out --name');
-  if (o.reportDir)
-    throw new UsageError("up --class keeps each student's run in its own folder: leave out --report-dir");
-  const names = readClass(o.class!);
-  const codes: [string, number][] = [];
-  for (const name of names) {
-    if (!o.json) console.log(`\n=== ${name} (${codes.length + 1} of ${names.length}) ===`);
-    const code = await lifecycle({ ...o, class: undefined, handout: undefined, name }, 'up');
-    codes.push([name, code]);
-    if (code === EXIT.ok && o.handout !== undefined) {
-      const { writeHandout } = await import('./access.ts');
-      const conf = writeHandout(instanceStore(name), join(o.handout, name));
-      if (!o.json) console.log(`${name}'s hand-out: ${conf}`);
-    }
-    if (code === EXIT.interrupted) break;
-  }
-  const bad = codes.filter(([, c]) => c !== EXIT.ok);
-  if (!o.json) {
-    console.log(
-      `\nclass of ${names.length}: ${codes.length - bad.length} up${bad.length ? `; not up: ${bad.map(([n, c]) => `${n} (exit ${c})`).join(', ')}` : ''}`,
-    );
-    console.log(
-      `grade them with: virtlab check ${oneLab(o, 'up')} --all --report-dir <dir>; remove them with: virtlab down --class ${o.class}`,
-    );
-  }
-  return bad[0]?.[1] ?? EXIT.ok;
 }
 
 function afterRun(o: Options, mode: 'run' | 'up', lab: ReturnType<typeof loadLab>, out: RunOutcome): void {

@@ -41,6 +41,14 @@ export const FAULT_KINDS = {
       `add table inet virtlab_fault; add chain inet virtlab_fault input { type filter hook input priority -10 ; }; add rule inet virtlab_fault input iifname "${f.nic}" udp dport 67 drop`,
     ],
   },
+  'icmp-dropped': {
+    needs: ['nic'],
+    what: (f: Fault) => `a firewall rule on ${f.on} drops pings coming in on ${f.nic}`,
+    argv: (f: Fault) => [
+      'nft',
+      `add table inet virtlab_fault; add chain inet virtlab_fault input { type filter hook input priority -10 ; }; add rule inet virtlab_fault input iifname "${f.nic}" icmp type echo-request drop`,
+    ],
+  },
 } as const satisfies Record<
   FaultKind,
   { needs: readonly ('nic' | 'network' | 'to')[]; what: (f: Fault) => string; argv: (f: Fault) => string[] }

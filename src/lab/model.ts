@@ -10,7 +10,8 @@ export type FaultKind =
   | 'network-stopped'
   | 'route-removed'
   | 'proxy-arp-off'
-  | 'dhcp-dropped';
+  | 'dhcp-dropped'
+  | 'icmp-dropped';
 export interface Fault {
   kind: FaultKind;
   on: string;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { parseArgs } from '../../src/cli/args.ts';
-import { classTable, readClass } from '../../src/cli/class.ts';
+import { classFootprintMiB, classPlan, classTable, readClass } from '../../src/cli/class.ts';
 import { breakFixText, instructions } from '../../src/cli/course.ts';
 import { doctor } from '../../src/cli/doctor.ts';
 import { checkpointsOf } from '../../src/cli/grade.ts';
@@ -321,4 +321,12 @@ test('checkpoints: the checks each stage passed, and the stages done in a row', 
   t.regex(table.csv, /^bob,1\/2,0,13,0,0,$/m);
   t.regex(table.md, /\| bob \| 1\/2 \| 0\/13 \|/);
   t.deepEqual(checkpointsOf([], []), {});
+});
+
+test('a class comes up as many at a time as the cores allow, and only as many as free memory holds', (t) => {
+  const each = classFootprintMiB(loadLab('kvm-macvtap'));
+  t.is(each, 128 + 2 * 60, "the guest's RAM and each machine's daemons");
+  t.deepEqual(classPlan(30, 250, 24000, 2), { fits: 30, parallel: 2 });
+  t.deepEqual(classPlan(30, 250, 2600, 8), { fits: 10, parallel: 8 });
+  t.deepEqual(classPlan(3, 250, 100, 2), { fits: 0, parallel: 1 });
 });
