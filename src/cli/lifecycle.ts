@@ -115,7 +115,8 @@ function afterRun(o: Options, mode: 'run' | 'up', lab: ReturnType<typeof loadLab
     printAccess(out.store);
     if (o.break)
       process.stdout.write(breakFixText(out.store.state.instance, out.store.state.faults ?? [], o.showSolution));
-    const from = o.until ?? lab.exercise?.from;
+    // the steps left to a student: only when the setup stopped early (up --until); a whole lab is not an exercise
+    const from = o.until;
     if (from)
       process.stdout.write(
         instructions(lab, from, out.store.state.instance, {

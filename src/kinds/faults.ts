@@ -3,7 +3,7 @@
 // and the argv that breaks the lab on its machine. Which faults a student gets is drawn from the exercise's list,
 // reproducibly from the instance name.
 import { createHash } from 'node:crypto';
-import type { Fault, FaultKind } from '../lab/model.ts';
+import type { Fault, FaultKind, Lab } from '../lab/model.ts';
 
 export type { Fault, FaultKind } from '../lab/model.ts';
 
@@ -49,15 +49,43 @@ export const FAULT_KINDS = {
       `add table inet virtlab_fault; add chain inet virtlab_fault input { type filter hook input priority -10 ; }; add rule inet virtlab_fault input iifname "${f.nic}" icmp type echo-request drop`,
     ],
   },
+  'guest-mac-changed': {
+    needs: [],
+    what: (f: Fault) => `guest ${f.on} takes the MAC ${f.mac ?? FOREIGN_MAC}, which its macvtap does not know`,
+    argv: (f: Fault) => [
+      'sh',
+      '-c',
+      `ip link set eth0 down && ip link set eth0 address ${f.mac ?? FOREIGN_MAC} && ip link set eth0 up`,
+    ],
+  },
+  'macvtap-mode': {
+    needs: ['guest', 'mode'],
+    what: (f: Fault) => `the macvtap of guest ${f.guest} on ${f.on} is switched to ${f.mode} mode`,
+    // the guest's macvtap is found by its MAC (libvirt names it at start)
+    argv: (f: Fault, lab?: Lab) => [
+      'sh',
+      '-c',
+      'for d in /sys/class/net/*; do [ "$(cat "$d/address")" = "$0" ] && [ -e "$d/macvtap" ] && ip link set dev "${d##*/}" type macvtap mode "$1"; done; true',
+      lab?.guests.find((g) => g.name === f.guest)?.mac ?? '',
+      f.mode!,
+    ],
+  },
 } as const satisfies Record<
   FaultKind,
-  { needs: readonly ('nic' | 'network' | 'to')[]; what: (f: Fault) => string; argv: (f: Fault) => string[] }
+  {
+    needs: readonly ('nic' | 'network' | 'to' | 'guest' | 'mode')[];
+    what: (f: Fault) => string;
+    argv: (f: Fault, lab?: Lab) => string[];
+  }
 >;
+
+/** The MAC guest-mac-changed gives a guest unless the fault says another. */
+export const FOREIGN_MAC = '52:54:00:66:66:66';
 
 export const FAULT_NAMES = Object.keys(FAULT_KINDS) as FaultKind[];
 
 export const faultTitle = (f: Fault): string => FAULT_KINDS[f.kind].what(f);
-export const faultArgv = (f: Fault): string[] => FAULT_KINDS[f.kind].argv(f);
+export const faultArgv = (f: Fault, lab?: Lab): string[] => FAULT_KINDS[f.kind].argv(f, lab);
 
 /** `count` faults of the list, drawn reproducibly from the seed (the instance name): students differ, reruns do not. */
 export function drawFaults(faults: readonly Fault[], count: number, seed: string): Fault[] {

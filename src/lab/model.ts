@@ -11,13 +11,21 @@ export type FaultKind =
   | 'route-removed'
   | 'proxy-arp-off'
   | 'dhcp-dropped'
-  | 'icmp-dropped';
+  | 'icmp-dropped'
+  | 'guest-mac-changed'
+  | 'macvtap-mode';
 export interface Fault {
   kind: FaultKind;
+  /** the machine it happens on (guest-mac-changed: the guest) */
   on: string;
   nic?: string;
   network?: string;
   to?: string;
+  /** macvtap-mode: the guest whose macvtap changes mode, and the mode */
+  guest?: string;
+  mode?: string;
+  /** guest-mac-changed: the MAC the guest takes (default 52:54:00:66:66:66) */
+  mac?: string;
 }
 export type Expect = 'pass' | 'fail';
 

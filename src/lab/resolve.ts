@@ -202,6 +202,17 @@ function playbookOf(input: ResolveInput, machine: string, out: Diagnostic[]): st
 function checkFaults(faults: Fault[], draw: number | undefined, machines: Machine[], ctx: Resolver, err: Report): void {
   faults.forEach((f, i) => {
     const at: Path = ['exercise', 'faults', i];
+    if (f.mac !== undefined && f.kind !== 'guest-mac-changed') err([...at, 'mac'], `fault ${f.kind} does not take mac`);
+    if (f.kind === 'guest-mac-changed') {
+      // a fault inside a guest: `on` names the guest
+      if (!ctx.guests.some((g) => g.name === f.on))
+        err(
+          [...at, 'on'],
+          `fault guest-mac-changed: no guest "${f.on}" in this lab`,
+          `its guests: ${ctx.guests.map((g) => g.name).join(', ') || '(none)'}`,
+        );
+      return;
+    }
     const m = machines.find((x) => x.name === f.on);
     if (!m) {
       err(
@@ -212,7 +223,7 @@ function checkFaults(faults: Fault[], draw: number | undefined, machines: Machin
       return;
     }
     const needs: readonly string[] = FAULT_KINDS[f.kind].needs;
-    for (const k of ['nic', 'network', 'to'] as const) {
+    for (const k of ['nic', 'network', 'to', 'guest', 'mode'] as const) {
       if (needs.includes(k) && f[k] === undefined) err(at, `fault ${f.kind} needs ${k}`);
       if (!needs.includes(k) && f[k] !== undefined)
         err([...at, k], `fault ${f.kind} does not take ${k}`, `it takes ${needs.join(', ')}`);
@@ -220,6 +231,17 @@ function checkFaults(faults: Fault[], draw: number | undefined, machines: Machin
     const devs = [...m.nics.map((n) => n.name), ...ctx.devices.filter((d) => d.on === m.name).map((d) => d.name)];
     if (f.nic !== undefined && needs.includes('nic') && !devs.includes(f.nic))
       err([...at, 'nic'], `${m.name} has no NIC or device "${f.nic}"`, `its NICs and devices: ${devs.join(', ')}`);
+    if (f.guest !== undefined && !ctx.guests.some((g) => g.name === f.guest && g.on === m.name))
+      err(
+        [...at, 'guest'],
+        `no guest "${f.guest}" runs on ${m.name}`,
+        `its guests: ${
+          ctx.guests
+            .filter((g) => g.on === m.name)
+            .map((g) => g.name)
+            .join(', ') || '(none)'
+        }`,
+      );
     const nets = ctx.libvirtNetworks.filter((n) => n.on === m.name).map((n) => n.name);
     if (f.network !== undefined && needs.includes('network') && !nets.includes(f.network))
       err(

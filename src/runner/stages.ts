@@ -4,7 +4,7 @@ import { InterruptedError, MachineDiedError, UsageError, VirtlabError } from '..
 import { runAssertion } from '../kinds/checks/index.ts';
 import { drawFaults, faultArgv, faultTitle } from '../kinds/faults.ts';
 import { waitReady } from '../kinds/ready.ts';
-import { makeSession } from '../kinds/session.ts';
+import { makeSession, nodeExec } from '../kinds/session.ts';
 import { executeStep, stepChecks, stepStage, stepTitle } from '../kinds/steps/index.ts';
 import type { StepBase } from '../lab/model.ts';
 import type { Stage } from '../report/events.ts';
@@ -190,7 +190,8 @@ async function breakLab(r: Run): Promise<void> {
     id,
     title: `put ${chosen.length} fault(s) into the lab for the student to find`,
   });
-  for (const f of chosen) await r.session!.machines.get(f.on)!.exec.run(faultArgv(f));
+  // a fault on a guest (its MAC) goes over the guest's console
+  for (const f of chosen) await nodeExec(r.session!, f.on).run(faultArgv(f, r.lab));
   r.emit({ type: 'step-end', stage: 'break', id, status: 'changed', durationMs: r.ms(ts) });
 }
 
