@@ -236,6 +236,16 @@ log(
   `host networks: linux-bridge ${hostNetworks.linux_bridge_e2e_s} s, a lab needing 802.1Q refused in ${hostNetworks.feature_refusal_s ?? '(not refused: the kernel has it)'} s`,
 );
 
+// 6. dual stack: kvm-macvtap with IPv6 next to its IPv4 figure (the same lab plus RA, SLAAC and the v6 checks)
+const dualRuns: number[] = [];
+for (let i = 0; i < Math.min(runs, 3); i++) {
+  const v = virtlab(['run', 'kvm-macvtap-dual', '--name', 'bench-dual']);
+  if (v.code !== 0) throw new Error(`kvm-macvtap-dual failed in the benchmark:\n${v.out}`);
+  dualRuns.push(v.s);
+}
+const dualStack = { e2e_s: r2(median(dualRuns)), ipv4_e2e_s: r2(median(e2e)) };
+log(`dual stack: kvm-macvtap-dual ${dualStack.e2e_s} s, kvm-macvtap (IPv4) ${dualStack.ipv4_e2e_s} s`);
+
 const results = {
   when: new Date().toISOString(),
   runs,
@@ -250,6 +260,7 @@ const results = {
   scale,
   vm,
   host_networks: hostNetworks,
+  dual_stack: dualStack,
   host: hostInfo(),
 };
 writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
@@ -265,6 +276,7 @@ const rows: [string, string, string][] = [
   ['scale.teardown_s', String(scale.teardown_s), '<= 3'],
   ['host_networks.linux_bridge_e2e_s', String(hostNetworks.linux_bridge_e2e_s), '<= 15'],
   ['host_networks.feature_refusal_s (vlan, no 8021q)', String(hostNetworks.feature_refusal_s ?? '-'), '<= 2'],
+  ['dual_stack.e2e_s (kvm-macvtap-dual)', String(dualStack.e2e_s), `IPv4: ${dualStack.ipv4_e2e_s}`],
   ...(vm
     ? ([
         ['vm.e2e_s (kvm-macvtap, kvm-01 a VM)', String(vm.e2e_s), '<= 120'],

@@ -137,6 +137,17 @@ else
   dhcp eth0
 fi
 touch /run/dhcp.eth0
+# IPv6: once SLAAC's address on eth0 has passed duplicate detection (scope 00 global, flag 40 tentative cleared),
+# say so on the console (/proc/net/if_inet6: address, index, prefix length, scope, flags, name); a LAN without
+# router advertisements never gets one, and the watch ends after a minute
+( i=0; while [ $i -lt 300 ]; do
+    while read -r a _ _ scope flags n; do
+      if [ "$n" = eth0 ] && [ "$scope" = 00 ] && [ $((0x$flags & 0x40)) -eq 0 ]; then
+        echo "virtlab-guest ipv6 ip6=$a iface=eth0" > /dev/console; exit 0
+      fi
+    done < /proc/net/if_inet6
+    sleep 0.2; i=$((i+1))
+  done ) &
 ( while true; do
     for d in /sys/class/net/eth*; do n=${d##*/}; [ -e "/run/dhcp.$n" ] && continue; touch "/run/dhcp.$n"; dhcp "$n"; done
     sleep 1

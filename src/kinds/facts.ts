@@ -3,65 +3,10 @@ import { InternalError } from '../errors.ts';
 import { consoleText, domIfaces, libvirtLeases } from '../hypervisor/ops.ts';
 import { type Lease, parseDnsmasqLeases } from '../hypervisor/parse/leases.ts';
 import { parseReadyLine } from '../hypervisor/parse/virsh.ts';
+import { leaseSource, underlayOf } from '../lab/lease-source.ts';
 import { type Guest, hasStaticAddress, type Lab, type Nic, qemuMacvtapName } from '../lab/model.ts';
 import type { Evidence } from '../report/events.ts';
 import { exec, type Session } from './session.ts';
-
-export type LeaseSource =
-  | { type: 'underlay'; network: string }
-  | { type: 'libvirt'; machine: string; network: string }
-  | { type: 'file'; machine: string; path: string }
-  /** a bridge a command step built: its ports are looked up on the machine when the lease is */
-  | { type: 'ports'; machine: string; dev: string }
-  /** no DHCP server the lab knows serves it (a tagged VLAN, a bridge on no underlay) */
-  | { type: 'none'; why: string };
-
-/**
- * The underlay network an interface of a machine reaches untagged: a NIC's own, or through the ports of a bridge
- * or bond or the lower device of a macvlan. A VLAN's traffic is tagged: the underlay's DHCP server never sees it.
- */
-export function underlayOf(lab: Lab, machine: string, ifname: string, depth = 0): string | undefined {
-  const nic = lab.machines.find((m) => m.name === machine)?.nics.find((n) => n.name === ifname);
-  if (nic) return nic.network;
-  const d = lab.devices.find((x) => x.on === machine && x.name === ifname);
-  if (!d || d.type === 'vlan' || depth > 8) return undefined;
-  for (const over of d.over) {
-    const u = underlayOf(lab, machine, over, depth + 1);
-    if (u) return u;
-  }
-  return undefined;
-}
-
-/**
- * Where a guest's NIC gets its lease: macvtap modes and host bridges put it on an underlay (its DHCP server), a
- * libvirt NAT or isolated network has its own, and a lab's own DHCP server keeps a lease file.
- */
-export function leaseSource(lab: Lab, g: Guest, network = g.network): LeaseSource {
-  if (g.leases && network === g.network) return { type: 'file', machine: g.leases.on, path: g.leases.path };
-  const onUnderlay = (ifname: string): LeaseSource => {
-    const known =
-      lab.machines.some((m) => m.name === g.on && m.nics.some((n) => n.name === ifname)) ||
-      lab.devices.some((d) => d.on === g.on && d.name === ifname);
-    if (!known) return { type: 'ports', machine: g.on, dev: ifname };
-    const u = underlayOf(lab, g.on, ifname);
-    return u
-      ? { type: 'underlay', network: u }
-      : { type: 'none', why: `${ifname} of ${g.on} reaches no underlay network untagged` };
-  };
-  // a direct macvtap or a bridge puts the guest on its lower device's underlay, like a macvtap network
-  if (g.direct && network === g.network) return onUnderlay(g.direct.dev);
-  if (g.bridge && network === g.network) return onUnderlay(g.bridge);
-  const net = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === network);
-  if (net?.vlan !== undefined)
-    return {
-      type: 'none',
-      why: `network ${network} tags its guests' frames (VLAN ${net.vlan}): no underlay DHCP server sees them`,
-    };
-  if (net && ['bridge', 'vepa', 'private', 'passthrough'].includes(net.forward) && (net.dev ?? net.bridge)) {
-    return onUnderlay((net.dev ?? net.bridge)!);
-  }
-  return { type: 'libvirt', machine: g.on, network };
-}
 
 export function guestOf(lab: Lab, name: string): Guest {
   const g = lab.guests.find((x) => x.name === name);
@@ -190,6 +135,14 @@ export async function guestDevice(s: Session, g: Guest): Promise<{ dev?: string;
 /** The first NIC of a machine with a static address (the one pings and ARP checks use). */
 export function machineNic(lab: Lab, machine: string): Nic | undefined {
   return lab.machines.find((m) => m.name === machine)?.nics.find(hasStaticAddress);
+}
+
+/** A machine's IPv6 address: its first NIC's on a dual-stack network. */
+export function machineIp6(lab: Lab, machine: string): string | undefined {
+  return lab.machines
+    .find((m) => m.name === machine)
+    ?.nics.find((n) => n.address6)
+    ?.address6?.split('/')[0];
 }
 
 /** A machine's address: its first NIC's with a static address, else the first device's a step gave one. */

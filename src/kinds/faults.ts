@@ -65,6 +65,7 @@ export const FAULT_KINDS = {
     argv: (f: Fault, lab?: Lab) => [
       'sh',
       '-c',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion, not a template
       'for d in /sys/class/net/*; do [ "$(cat "$d/address")" = "$0" ] && [ -e "$d/macvtap" ] && ip link set dev "${d##*/}" type macvtap mode "$1"; done; true',
       lab?.guests.find((g) => g.name === f.guest)?.mac ?? '',
       f.mode!,

@@ -1,12 +1,25 @@
-// Waiting until each guest is ready: its lease exists and its ready line is on the serial console.
+// Waiting until each guest is ready: its lease exists and its ready line is on the serial console (on a dual-stack
+// LAN, also its SLAAC address, once duplicate detection passed).
 import pRetry from 'p-retry';
 import { HostError, InterruptedError } from '../errors.ts';
 import { scaled } from '../host/config.ts';
 import { consoleText } from '../hypervisor/ops.ts';
-import { CIRROS_READY } from '../hypervisor/parse/virsh.ts';
+import { CIRROS_READY, parseIpv6Lines } from '../hypervisor/parse/virsh.ts';
+import { guestIp6 } from '../lab/lease-source.ts';
 import type { Guest } from '../lab/model.ts';
 import { guestLease, guestReady } from './facts.ts';
 import { exec, inVm, type Session } from './session.ts';
+
+/**
+ * On a dual-stack LAN, why the guest's IPv6 address is not usable yet: the virtlab guest announces it once duplicate
+ * detection passed (a check before that meets a tentative address); other images say nothing, and are not waited for.
+ */
+function v6Pending(consoleText: string, want6: string): string | undefined {
+  if (!consoleText.includes('virtlab-guest booted')) return undefined;
+  const v6 = parseIpv6Lines(consoleText);
+  if (v6.includes(want6)) return undefined;
+  return `its IPv6 address ${want6} is not usable yet${v6.length ? ` (it has ${v6.join(', ')})` : ''}`;
+}
 
 /** Not ready yet: p-retry tries again. */
 class NotReady extends Error {}
@@ -29,6 +42,7 @@ export async function waitReady(
   const deadlineMs = scaled(baseDeadlineMs, emulated);
   let last = 'nothing yet';
   const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
+  const want6 = guestIp6(s.lab, g).ip;
   try {
     return await pRetry(
       async () => {
@@ -42,8 +56,14 @@ export async function waitReady(
           last = `no lease yet for its NIC on ${missing.join(', ')}`;
           throw new NotReady(last);
         }
+        const text = lease && want6 ? await consoleText(exec(s, g.on), g.name) : '';
+        const pending6 = want6 && v6Pending(text, want6);
+        if (lease && pending6) {
+          last = `lease ${lease.ip} but ${pending6}`;
+          throw new NotReady(last);
+        }
         if (lease && ready) return { ip: lease.ip, mac: ready.mac, ms: Math.round(performance.now() - t0) };
-        if (lease && !ready && (await consoleText(exec(s, g.on), g.name)).includes(CIRROS_READY)) {
+        if (lease && !ready && (text || (await consoleText(exec(s, g.on), g.name))).includes(CIRROS_READY)) {
           return { ip: lease.ip, mac: g.mac, ms: Math.round(performance.now() - t0) };
         }
         last = lease

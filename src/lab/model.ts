@@ -36,6 +36,8 @@ export interface Underlay {
   gateway: string;
   dhcp?: { start: string; end: string };
   macFiltering: boolean;
+  /** dual stack: the IPv6 /64, announced by router advertisements for SLAAC (gateway: the announcing router) */
+  v6?: { subnet: string; prefix: number; gateway: string };
 }
 
 export interface Nic {
@@ -43,6 +45,8 @@ export interface Nic {
   network: string;
   /** a.b.c.d/prefix; 'dhcp' (the machine asks for one) or 'none' (a trunk or a bridge port carries no address) */
   address: string;
+  /** on a dual-stack network: its IPv6 address (x:y::z/64) */
+  address6?: string;
   mac: string;
 }
 

@@ -2,6 +2,7 @@
 // (addresses from the lab, machines.yml or allocated), every problem reported at its position.
 import type { Catalogue } from './catalogue.ts';
 import { broadcast, type Cidr, contains, formatIp, isHost, parseCidr, parseIp } from './ipv4.ts';
+import { type Cidr6, formatIp6, isHost6, mirrorOffset, overlaps6, parseCidr6, parseIp6 } from './ipv6.ts';
 import { stableMac } from './mac.ts';
 import type { Machine, Nic, Path, Underlay } from './model.ts';
 import { cidrText, macProblem, overlaps, RESERVED_NICS, UNUSABLE } from './reserved.ts';
@@ -14,11 +15,14 @@ interface RawUnderlay {
   gateway?: string;
   dhcp?: boolean | { start: string; end: string };
   'mac-filtering'?: boolean;
+  subnet6?: string;
+  gateway6?: string;
 }
 
 interface RawNic {
   network: string;
   ip?: string;
+  ip6?: string;
   mac?: string;
 }
 
@@ -49,12 +53,15 @@ export class MacRegistry {
 export interface Topology {
   networks: Underlay[];
   cidrs: Map<string, Cidr>;
+  /** the IPv6 prefixes of dual-stack networks */
+  cidrs6: Map<string, Cidr6>;
   machines: Machine[];
 }
 
 export function resolveNetworks(raw: Record<string, RawUnderlay>, err: Report): Omit<Topology, 'machines'> {
   const networks: Underlay[] = [];
   const cidrs = new Map<string, Cidr>();
+  const cidrs6 = new Map<string, Cidr6>();
   for (const [n, spec] of Object.entries(raw)) {
     const c = parseCidr(spec.subnet);
     if ('error' in c) {
@@ -88,6 +95,7 @@ export function resolveNetworks(raw: Record<string, RawUnderlay>, err: Report): 
         'the DHCP server would hand its own address to a guest: move one of them',
       );
     }
+    const v6 = resolveV6(n, spec, cidrs6, err);
     networks.push({
       name: n,
       subnet: spec.subnet,
@@ -95,9 +103,38 @@ export function resolveNetworks(raw: Record<string, RawUnderlay>, err: Report): 
       gateway: gw,
       dhcp,
       macFiltering: spec['mac-filtering'] ?? false,
+      ...(v6 ? { v6 } : {}),
     });
   }
-  return { networks, cidrs };
+  return { networks, cidrs, cidrs6 };
+}
+
+/** A dual-stack network's IPv6 side: a unique local /64, its gateway (default ::1), announced for SLAAC. */
+function resolveV6(n: string, spec: RawUnderlay, cidrs6: Map<string, Cidr6>, err: Report): Underlay['v6'] {
+  if (spec.subnet6 === undefined) {
+    if (spec.gateway6 !== undefined) err(['networks', n, 'gateway6'], `network "${n}": gateway6 needs subnet6`);
+    return undefined;
+  }
+  const at = ['networks', n, 'subnet6'];
+  const c = parseCidr6(spec.subnet6);
+  if ('error' in c) {
+    err(at, `network "${n}": ${c.error}`, 'use a unique local /64 such as fd00:100::/64');
+    return undefined;
+  }
+  const clash = [...cidrs6].find(([, o]) => overlaps6(o, c));
+  if (clash) {
+    err(at, `network "${n}": ${c.text} is also the prefix of network "${clash[0]}"`, 'give each network its own /64');
+    return undefined;
+  }
+  cidrs6.set(n, c);
+  let gw = c.network + 1n;
+  if (spec.gateway6 !== undefined) {
+    const g = parseIp6(spec.gateway6);
+    if (g === undefined || !isHost6(c, g)) {
+      err(['networks', n, 'gateway6'], `network "${n}": gateway6 ${spec.gateway6} is not a host address in ${c.text}`);
+    } else gw = g;
+  }
+  return { subnet: c.text, prefix: c.prefix, gateway: formatIp6(gw) };
 }
 
 function dhcpRange(n: string, spec: RawUnderlay, c: Cidr, err: Report): Underlay['dhcp'] {
@@ -134,7 +171,10 @@ export interface MachineInput {
 export function resolveMachines(i: MachineInput): Machine[] {
   const machines: Machine[] = [];
   const usedIps = new Map<string, Path>();
-  for (const net of i.networks.networks) usedIps.set(net.gateway, ['networks', net.name, 'gateway']);
+  for (const net of i.networks.networks) {
+    usedIps.set(net.gateway, ['networks', net.name, 'gateway']);
+    if (net.v6) usedIps.set(net.v6.gateway, ['networks', net.name, 'gateway6']);
+  }
   const catNames = [...i.catalogue.machines.keys()];
   for (const [mName, spec] of Object.entries(i.raw)) {
     const cat = i.catalogue.machines.get(mName);
@@ -232,7 +272,14 @@ function resolveNic(
     ip = catIp;
     ipPath = [...catPath];
   }
-  if (ip === 'dhcp') return placeholder;
+  const c6 = i.networks.cidrs6.get(net.name);
+  if (nic.ip6 !== undefined && !c6) {
+    i.err([...at, 'ip6'], `${mName} ${nicName}: network "${net.name}" has no IPv6 (subnet6), so ip6 cannot be used`);
+    return placeholder;
+  }
+  if (ip === 'none' && nic.ip6 !== undefined)
+    i.err([...at, 'ip6'], `${mName} ${nicName}: a NIC with ip: none carries no address, IPv6 neither`);
+  if (ip === 'dhcp') return withV6(i, mName, nicName, placeholder, nic.ip6, undefined, usedIps);
   if (ip === 'none') return { ...placeholder, address: 'none' };
   ip ??= allocate(c, net, usedIps);
   const n = parseIp(ip);
@@ -255,7 +302,40 @@ function resolveNic(
   const clash = usedIps.get(ip);
   if (clash) i.err(ipPath, `${mName} ${nicName}: address ${ip} is already used (${clash.join('.')})`);
   usedIps.set(ip, at);
-  return { name: nicName, network: net.name, address: `${ip}/${c.prefix}`, mac };
+  const nicV4 = { name: nicName, network: net.name, address: `${ip}/${c.prefix}`, mac };
+  return withV6(i, mName, nicName, nicV4, nic.ip6, n - c.network, usedIps);
+}
+
+/**
+ * On a dual-stack network a NIC with an address gets an IPv6 one too: `ip6:` in the lab, else the one that mirrors
+ * its IPv4 host number (.10 is ::10). A NIC that asks DHCP gets one only when the lab names it.
+ */
+function withV6(
+  i: MachineInput,
+  mName: string,
+  nicName: string,
+  nic: Nic,
+  ip6: string | undefined,
+  v4Offset: number | undefined,
+  used: Map<string, Path>,
+): Nic {
+  const c6 = i.networks.cidrs6.get(nic.network);
+  if (!c6 || (ip6 === undefined && v4Offset === undefined)) return nic;
+  const at: Path = ['machines', mName, 'nics', nicName, 'ip6'];
+  const n = ip6 === undefined ? c6.network + mirrorOffset(v4Offset!) : parseIp6(ip6);
+  if (n === undefined) {
+    i.err(at, `${mName} ${nicName}: "${ip6}" is not a valid IPv6 address`);
+    return nic;
+  }
+  if (!isHost6(c6, n)) {
+    i.err(at, `${mName} ${nicName}: address ${ip6} is not a host address in ${c6.text} (network "${nic.network}")`);
+    return nic;
+  }
+  const text = formatIp6(n);
+  const clash = used.get(text);
+  if (clash) i.err(at, `${mName} ${nicName}: address ${text} is already used (${clash.join('.')})`);
+  used.set(text, at);
+  return { ...nic, address6: `${text}/${c6.prefix}` };
 }
 
 function allocate(c: Cidr, net: Underlay, used: Map<string, Path>): string {

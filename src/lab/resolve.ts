@@ -8,6 +8,7 @@ import { stepKind } from '../kinds/steps/index.ts';
 import type { Catalogue } from './catalogue.ts';
 import { findImage, IMAGES } from './images.ts';
 import { parseIp } from './ipv4.ts';
+import { formatIp6, parseIp6 } from './ipv6.ts';
 import { stableMac } from './mac.ts';
 import type {
   AssertionBase,
@@ -476,6 +477,8 @@ class Resolver implements ResolveContext {
 
   endpoint(path: Path, v: string): Endpoint | undefined {
     if (parseIp(v) !== undefined) return { type: 'ip', ip: v };
+    const v6 = parseIp6(v);
+    if (v6 !== undefined) return { type: 'ip', ip: formatIp6(v6) };
     const dev = /^([a-z][a-z0-9-]*):([a-z][a-z0-9._-]*)$/.exec(v);
     if (dev) {
       const [, machine, name] = dev as unknown as [string, string, string];

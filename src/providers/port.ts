@@ -70,8 +70,11 @@ export interface Provider {
   leaks(store: StateStore, home: Home): Promise<string[]>;
   /** Machines of a live instance whose own process died (a VM's QEMU, a namespace's init), and why. */
   casualties?(store: StateStore): { machine: string; why: string }[];
-  /** Host files worth keeping in the report (machine consoles), read before teardown, even when up failed. */
-  logs?(store: StateStore): { name: string; path: string }[];
+  /**
+   * Host files worth keeping in the report's consoles/ (machine consoles, the LAN's DHCP and RA log), read before
+   * teardown, even when up failed; file: the name in consoles/.
+   */
+  logs?(store: StateStore): { file: string; path: string }[];
   access(store: StateStore, machine: MachineRecord): SshAccess;
   /** whether the machine runs on this host's own kernel (a namespace): its kernel features are this host's */
   sharesHostKernel(m: Machine): boolean;

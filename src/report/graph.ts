@@ -1,6 +1,7 @@
 // The lab's topology as a graph (from the resolved lab, no machines needed), drawn as SVG, Mermaid or DOT. The SVG
 // is laid out by dagre (layered, with the edge labels placed by it too), boxes sized to their text.
 import dagre from '@dagrejs/dagre';
+import { guestIp6 } from '../lab/lease-source.ts';
 import { hasStaticAddress, type Lab } from '../lab/model.ts';
 import type { AssertionResult } from './events.ts';
 import { xmlEscape } from './junit.ts';
@@ -41,7 +42,7 @@ export function labGraph(lab: Lab, results: AssertionResult[] = [], addresses: R
       id: id('net', n.name),
       kind: 'underlay',
       label: n.name,
-      detail: `${n.subnet}${n.macFiltering ? ', mac-filtering' : ''}`,
+      detail: `${n.subnet}${n.v6 ? `, ${n.v6.subnet}` : ''}${n.macFiltering ? ', mac-filtering' : ''}`,
     });
   for (const m of lab.machines) {
     const devices = lab.devices
@@ -53,7 +54,7 @@ export function labGraph(lab: Lab, results: AssertionResult[] = [], addresses: R
       edges.push({
         from: id('m', m.name),
         to: id('net', nic.network),
-        label: `${nic.name} ${hasStaticAddress(nic) ? nic.address.split('/')[0] : nic.address}`,
+        label: `${nic.name} ${hasStaticAddress(nic) ? nic.address.split('/')[0] : nic.address}${nic.address6 ? ` ${nic.address6.split('/')[0]}` : ''}`,
       });
   }
   for (const n of lab.libvirtNetworks) {
@@ -77,7 +78,8 @@ export function labGraph(lab: Lab, results: AssertionResult[] = [], addresses: R
           : g.bridge
             ? `bridge ${g.bridge}`
             : '';
-    const ip = addresses[g.name] ? `${addresses[g.name]}, ` : '';
+    const v6 = guestIp6(lab, g).ip;
+    const ip = `${addresses[g.name] ? `${addresses[g.name]}, ` : ''}${v6 ? `${v6}, ` : ''}`;
     nodes.push({ id: id('g', g.name), kind: 'guest', label: g.name, detail: `${ip}${g.mac}${how ? `, ${how}` : ''}` });
     for (const nic of g.nics) {
       const lv = lab.libvirtNetworks.find((n) => n.on === g.on && n.name === nic.network);

@@ -49,6 +49,8 @@ export async function collectEvidence(s: Session, reportDir: string): Promise<st
     jobs.push(save(dir, 'ip-addr.json', run(m.name, ['ip', '-j', '-d', 'addr'])));
     jobs.push(save(dir, 'ip-link.json', run(m.name, ['ip', '-j', '-s', 'link'])));
     jobs.push(save(dir, 'ip-neigh.json', run(m.name, ['ip', '-j', 'neigh'])));
+    if (s.lab.networks.some((n) => n.v6))
+      jobs.push(save(dir, 'ip-route6.json', run(m.name, ['ip', '-j', '-6', 'route'])));
     if (m.role === 'hypervisor') {
       jobs.push(save(dir, 'virsh-list.txt', run(m.name, ['virsh', 'list', '--all'])));
       jobs.push(save(dir, 'virsh-net-list.txt', run(m.name, ['virsh', 'net-list', '--all'])));

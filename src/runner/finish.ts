@@ -170,13 +170,13 @@ async function traceFailedPings(r: Run): Promise<string[]> {
   return files;
 }
 
-/** Machines' own consoles (VM machines), kept even when they never came up: that is when they matter most. */
+/** Machines' own consoles (VM machines) and the LANs' logs, kept even when they never came up: then they matter most. */
 function keepMachineLogs(r: Run): void {
   for (const l of r.provider.logs?.(r.store) ?? []) {
     try {
       mkdirSync(join(r.reportDir, 'consoles'), { recursive: true, mode: 0o700 });
-      copyFileSync(l.path, join(r.reportDir, 'consoles', `machine-${l.name}.log`));
-      r.rec.files.push(join(r.reportDir, 'consoles', `machine-${l.name}.log`));
+      copyFileSync(l.path, join(r.reportDir, 'consoles', l.file));
+      r.rec.files.push(join(r.reportDir, 'consoles', l.file));
     } catch {
       /* best effort */
     }

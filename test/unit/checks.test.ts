@@ -26,7 +26,7 @@ function session(o: { leases?: string; kvm?: Reply[]; remote?: Reply[]; guest?: 
   const remote = new FakeExecutor('remote-01', [
     ...(o.remote ?? []),
     { when: /^ping -c 1 -W 1 192\.168\.100\.183$/, stdout: captured('ping-iputils-ok.txt') },
-    { when: /^ip -j neigh show to 192\.168\.100\.183$/, stdout: captured('ip-neigh-remote.json') },
+    { when: /^ip -j -4 neigh show to 192\.168\.100\.183$/, stdout: captured('ip-neigh-remote.json') },
   ]);
   const guest = new FakeExecutor('cirros (console)', [
     ...(o.guest ?? []),
@@ -42,6 +42,22 @@ function session(o: { leases?: string; kvm?: Reply[]; remote?: Reply[]; guest?: 
 }
 
 const NO_LEASE = '';
+
+// dual stack: kvm-macvtap-dual, as remote-01 and kvm-01 answered in a real run
+const dual: Lab = loadLab('kvm-macvtap-dual');
+const dualById = (id: string) => dual.assertions.find((a) => a.id === id)!;
+const SLAAC = 'fd00:100::5054:ff:feac:66b0';
+function dualSession(o: { neigh?: string } = {}): Session {
+  const esc = SLAAC.replace(/\./g, '\\.');
+  const remote = new FakeExecutor('remote-01', [
+    { when: new RegExp(`^ping -c 1 -W 1 ${esc}$`), stdout: captured('ping6-iputils-ok.txt') },
+    { when: new RegExp(`^ip -j -6 neigh show to ${esc}$`), stdout: o.neigh ?? captured('ip-neigh6-remote.json') },
+  ]);
+  const kvm = new FakeExecutor('kvm-01', [
+    { when: new RegExp(`^ping -c 1 -W 1 ${esc}$`), exitCode: 1, stdout: captured('ping6-iputils-lost.txt') },
+  ]);
+  return fakeSession(dual, { 'kvm-01': kvm, 'remote-01': remote }, [fakeUnderlay('lan', '')]);
+}
 const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' | 'fail'; reason: RegExp }[] = [
   // lease
   {
@@ -132,6 +148,35 @@ const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' 
     status: 'pass',
     reason: /^1\/1 replies from 192\.168\.100\.102$/,
   },
+  // IPv6: the guest's SLAAC address (from its MAC), the NDP entry
+  {
+    name: 'ping: over IPv6 to the SLAAC address of the guest',
+    a: dualById('ping-remote-v6'),
+    s: dualSession,
+    status: 'pass',
+    reason: /^1\/1 replies from fd00:100::5054:ff:feac:66b0$/,
+  },
+  {
+    name: 'ping: over IPv6, expected failure holds (macvtap isolation)',
+    a: dualById('ping-host-v6'),
+    s: dualSession,
+    status: 'pass',
+    reason: /^fails as expected: 0\/1 replies from fd00:100::5054:ff:feac:66b0$/,
+  },
+  {
+    name: 'neighbour: the NDP entry carries the guest MAC',
+    a: dualById('neighbour'),
+    s: dualSession,
+    status: 'pass',
+    reason: /^fd00:100::5054:ff:feac:66b0 is at 52:54:00:ac:66:b0 \(REACHABLE\) on eth1$/,
+  },
+  {
+    name: 'neighbour: no entry',
+    a: dualById('neighbour'),
+    s: () => dualSession({ neigh: '[]' }),
+    status: 'fail',
+    reason: /^remote-01 has no neighbour entry with a MAC for fd00:100::5054:ff:feac:66b0$/,
+  },
   // arp
   {
     name: 'arp: the entry carries the guest MAC',
@@ -147,7 +192,7 @@ const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' 
       session({
         remote: [
           {
-            when: /^ip -j neigh/,
+            when: /^ip -j -4 neigh/,
             stdout: captured('ip-neigh-remote.json').replace('52:54:00:ff:55:d1', '52:54:00:12:34:56'),
           },
         ],
@@ -319,7 +364,7 @@ for (const c of cases) {
 
 test.serial('every assertion kind is covered, and the lines match the golden file', (t) => {
   const kinds = new Set(cases.map((c) => c.a.kind));
-  for (const k of ['lease', 'ping', 'arp', 'mac-match', 'link', 'guest-ip', 'reachability', 'seen-source'])
+  for (const k of ['lease', 'ping', 'arp', 'neighbour', 'mac-match', 'link', 'guest-ip', 'reachability', 'seen-source'])
     t.true(kinds.has(k), k);
   const file = 'test/fixtures/golden/checks.json';
   const text = `${JSON.stringify(golden, null, 2)}\n`;

@@ -4,8 +4,9 @@
 import test from 'ava';
 import { command } from '../../src/kinds/checks/command.ts';
 import { runAssertion } from '../../src/kinds/checks/index.ts';
-import { guestLease, leaseSource, underlayOf } from '../../src/kinds/facts.ts';
+import { guestLease } from '../../src/kinds/facts.ts';
 import { stepCommands, stepRequires } from '../../src/kinds/steps/index.ts';
+import { leaseSource, underlayOf } from '../../src/lab/lease-source.ts';
 import { loadLab } from '../../src/lab/load.ts';
 import type { AssertionBase, Lab, Machine } from '../../src/lab/model.ts';
 import { createProvider } from '../../src/providers/index.ts';

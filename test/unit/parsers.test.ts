@@ -7,6 +7,7 @@ import {
   bootCount,
   parseDomiflist,
   parseIpAddrJson,
+  parseIpv6Lines,
   parseNeighJson,
   parseReadyLine,
 } from '../../src/hypervisor/parse/virsh.ts';
@@ -66,6 +67,12 @@ test("the guest's ready line on its console", (t) => {
     mac: '52:54:00:ff:55:d1',
   });
   t.is(parseReadyLine('booting...\n'), undefined);
+});
+
+test("the guest's IPv6 line: the SLAAC address, once duplicate detection passed, in RFC 5952 form", (t) => {
+  // the line follows a shell prompt on the same console line, as captured
+  t.deepEqual(parseIpv6Lines(cap('console-cirros-dual.log')), ['fd00:100::5054:ff:feac:66b0']);
+  t.deepEqual(parseIpv6Lines(cap('console-cirros.log')), []);
 });
 
 test('a guest that rebooted during the checks (captured in CI: nested KVM under TCG) shows two boots, one that hung printed nothing', (t) => {

@@ -1,5 +1,7 @@
 // Parsers for virsh and iproute2 output (machine-readable forms where the tool offers them).
 
+import { formatIp6 } from '../../lab/ipv6.ts';
+
 export interface DomIface {
   iface: string; // host-side device (macvtap0, vnet0)
   type: string; // direct | network | bridge
@@ -30,6 +32,8 @@ export interface LinkInfo {
   operstate?: string;
   promiscuity?: number;
   ipv4: string[];
+  /** global and link-local IPv6 addresses, a.b::c/len */
+  ipv6: string[];
   kind?: string;
 }
 
@@ -57,6 +61,7 @@ export function parseIpAddrJson(text: string): LinkInfo[] {
     promiscuity: l.promiscuity,
     kind: l.linkinfo?.info_kind,
     ipv4: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    ipv6: (l.addr_info ?? []).filter((a) => a.family === 'inet6').map((a) => `${a.local}/${a.prefixlen}`),
   }));
 }
 
@@ -93,6 +98,16 @@ export function parseReadyLine(
     .map((m) => ({ hostname: m[1]!, ip: m[2]!, mac: m[3]!.toLowerCase(), ...(m[4] ? { iface: m[4] } : {}) }))
     .filter((r) => !mac || r.mac === mac.toLowerCase());
   return found[found.length - 1];
+}
+
+/**
+ * The IPv6 addresses the virtlab guest announced on its console once SLAAC formed them and duplicate detection
+ * passed ("virtlab-guest ipv6 ip6=<32 hex digits> iface=eth0"), in RFC 5952 form.
+ */
+export function parseIpv6Lines(consoleText: string): string[] {
+  return [...consoleText.matchAll(/virtlab-guest ipv6 ip6=([0-9a-f]{32})/gi)].map((m) =>
+    formatIp6(BigInt(`0x${m[1]}`)),
+  );
 }
 
 /** CirrOS prints this at the end of its boot; the virtlab guest prints it too. */

@@ -2,11 +2,11 @@
 
 import { parseNeighJson, parseProcArp } from '../../hypervisor/parse/virsh.ts';
 import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
-import { defineCheck, ref } from '../define.ts';
+import { defineCheck, type Observation, ref } from '../define.ts';
 import { guestOf, machineNic } from '../facts.ts';
-import { nodeExec } from '../session.ts';
+import { nodeExec, type Session } from '../session.ts';
 import { ev } from './observe.ts';
-import { endpointIp } from './ping.ts';
+import { endpointIp, type Family } from './ping.ts';
 
 export interface ArpAssertion extends AssertionBase {
   kind: 'arp';
@@ -57,8 +57,19 @@ export const arp = defineCheck<ArpAssertion, Raw>({
   title: (a) =>
     `${a.on}'s neighbour entry for ${endpointName(a.target)} carries ${a.answeredBy ?? endpointName(a.target)}'s MAC`,
   nodes: (a) => [a.on, ...endpointNode(a.target)],
-  // a ping first fills the neighbour table
-  async check(a, s) {
+  check: (a, s) => neighbourEntry(a, s, 4),
+});
+
+/**
+ * The neighbour entry a node holds for a target carries the target's MAC (or the answerer's): ARP for IPv4, NDP
+ * for IPv6 (the `neighbour` check). A ping first fills the table.
+ */
+export async function neighbourEntry(
+  a: Pick<ArpAssertion, 'on' | 'target' | 'answeredBy'>,
+  s: Session,
+  family: Family,
+): Promise<Observation> {
+  {
     const t = a.target;
     const want = a.answeredBy
       ? machineNic(s.lab, a.answeredBy)?.mac
@@ -67,14 +78,14 @@ export const arp = defineCheck<ArpAssertion, Raw>({
         : t.type === 'machine'
           ? machineNic(s.lab, t.name)?.mac
           : undefined;
-    const { ip, why } = await endpointIp(t, s);
+    const { ip, why } = await endpointIp(t, s, family);
     if (!ip) return { ok: false, seen: why!.replace('to ping', 'to resolve'), evidence: [], inconclusive: true };
     const x = nodeExec(s, a.on);
     const p = await x.run(['ping', '-c', '1', '-W', '1', ip], { check: false, timeoutMs: 8000 });
     const guestSide = !s.machines.has(a.on);
     const r = guestSide
       ? await x.run(['cat', '/proc/net/arp'], { check: false })
-      : await x.run(['ip', '-j', 'neigh', 'show', 'to', ip], { check: false });
+      : await x.run(['ip', '-j', `-${family}`, 'neigh', 'show', 'to', ip], { check: false });
     const entries = r.exitCode !== 0 ? [] : guestSide ? parseProcArp(r.stdout) : parseNeighJson(r.stdout);
     const n = entries.find((e) => e.dst === ip && e.lladdr);
     const evidence = [ev(p), ev(r)];
@@ -87,5 +98,5 @@ export const arp = defineCheck<ArpAssertion, Raw>({
           evidence,
         }
       : { ok: false, seen: `${ip} is at ${n.lladdr}, expected ${want}${whose}`, evidence };
-  },
-});
+  }
+}

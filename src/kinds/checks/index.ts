@@ -9,6 +9,7 @@ import { guestIp } from './guest-ip.ts';
 import { lease } from './lease.ts';
 import { link } from './link.ts';
 import { macMatch } from './mac-match.ts';
+import { neighbour } from './neighbour.ts';
 import { ping } from './ping.ts';
 import { reachability } from './reachability.ts';
 import { seenSource } from './seen-source.ts';
@@ -17,6 +18,7 @@ export const CHECK_KINDS: readonly CheckDef[] = [
   lease,
   ping,
   arp,
+  neighbour,
   macMatch,
   link,
   guestIp,

@@ -1,7 +1,9 @@
 // lease: a guest's NIC holds a DHCP lease from the server that serves it (the LAN's, libvirt's, or the lab's own).
+
+import { leaseSource } from '../../lab/lease-source.ts';
 import type { AssertionBase } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
-import { guestLease, guestOf, leaseSource } from '../facts.ts';
+import { guestLease, guestOf } from '../facts.ts';
 
 export interface LeaseAssertion extends AssertionBase {
   kind: 'lease';

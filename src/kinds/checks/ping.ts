@@ -1,9 +1,10 @@
 // ping: a machine or a guest (over its console) pings a machine, a guest or an address.
 import { scaled, TIMEOUTS } from '../../host/config.ts';
 import { parseIpAddrJson } from '../../hypervisor/parse/virsh.ts';
+import { guestIp6 } from '../../lab/lease-source.ts';
 import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
-import { guestLease, guestOf, machineIp } from '../facts.ts';
+import { guestLease, guestOf, machineIp, machineIp6 } from '../facts.ts';
 import { exec, inVm, nodeExec, type Session } from '../session.ts';
 import { ev } from './observe.ts';
 
@@ -14,27 +15,48 @@ export interface PingAssertion extends AssertionBase {
   fromDev?: string;
   to: Endpoint;
   count: number;
+  /** 6: over IPv6 (the target's IPv6 address; an IPv6 literal implies it) */
+  family: Family;
 }
+
+export type Family = 4 | 6;
 
 interface Raw {
   from: string;
   to: string;
   count?: number;
+  family?: Family;
 }
 
-/** Resolves an endpoint to an address: guests by their lease, machines by their first static NIC address. */
-export async function endpointIp(e: Endpoint, s: Session): Promise<{ ip?: string; why?: string }> {
+/** The address family a check uses: an IPv6 literal target implies 6, else what the lab says (default 4). */
+export function familyOf(raw: { family?: Family }, to: Endpoint | undefined): Family {
+  return to?.type === 'ip' && to.ip.includes(':') ? 6 : (raw.family ?? 4);
+}
+
+export const FAMILY_SCHEMA = {
+  enum: [4, 6],
+  description: 'The address family: 6 for IPv6 (the target on a dual-stack network), default 4.',
+};
+
+/**
+ * Resolves an endpoint to an address: guests by their lease (IPv6: the SLAAC address their MAC forms), machines
+ * by their first static NIC address, a device by the address it has now.
+ */
+export async function endpointIp(e: Endpoint, s: Session, family: Family = 4): Promise<{ ip?: string; why?: string }> {
   if (e.type === 'ip') return { ip: e.ip };
   if (e.type === 'interface') {
     // the address the device has now (a bridge that took its port's address, a VLAN the lab addressed)
-    const r = await exec(s, e.name).run(['ip', '-j', '-4', 'addr', 'show', 'dev', e.dev], { check: false });
-    const ip = r.exitCode === 0 ? parseIpAddrJson(r.stdout)[0]?.ipv4[0]?.split('/')[0] : undefined;
-    return ip ? { ip } : { why: `${e.name} has no IPv4 address on ${e.dev}` };
+    const argv = ['ip', '-j', `-${family}`, 'addr', 'show', 'dev', e.dev, 'scope', 'global'];
+    const r = await exec(s, e.name).run(argv, { check: false });
+    const addrs = r.exitCode === 0 ? parseIpAddrJson(r.stdout)[0] : undefined;
+    const ip = (family === 6 ? addrs?.ipv6 : addrs?.ipv4)?.[0]?.split('/')[0];
+    return ip ? { ip } : { why: `${e.name} has no IPv${family} address on ${e.dev}` };
   }
   if (e.type === 'machine') {
-    const ip = machineIp(s.lab, e.name);
-    return ip ? { ip } : { why: `${e.name} has no static address` };
+    const ip = family === 6 ? machineIp6(s.lab, e.name) : machineIp(s.lab, e.name);
+    return ip ? { ip } : { why: `${e.name} has no static IPv${family} address` };
   }
+  if (family === 6) return guestIp6(s.lab, guestOf(s.lab, e.name));
   const { lease } = await guestLease(s, guestOf(s.lab, e.name));
   return lease ? { ip: lease.ip } : { why: `guest ${e.name} holds no lease, so it has no address to ping` };
 }
@@ -46,8 +68,15 @@ export function parsePing(out: string): { sent: number; received: number } | und
 }
 
 /** One ping from a node to an endpoint; shared with reachability grids. */
-export async function pingOnce(s: Session, from: string, to: Endpoint, count: number, fromDev?: string) {
-  const target = await endpointIp(to, s);
+export async function pingOnce(
+  s: Session,
+  from: string,
+  to: Endpoint,
+  count: number,
+  fromDev?: string,
+  family: Family = 4,
+) {
+  const target = await endpointIp(to, s, family);
   if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
   // a reply through an emulated machine (a VM, or a guest inside one) may take longer
   const vm = inVm(s, from) || endpointNode(to).some((n) => inVm(s, n));
@@ -74,6 +103,7 @@ export const ping = defineCheck<PingAssertion, Raw>({
       from: ref('source'),
       to: ref('endpoint'),
       count: { type: 'integer', minimum: 1, maximum: 20 },
+      family: FAMILY_SCHEMA,
     },
   },
   resolve(raw, ctx, at, base) {
@@ -82,10 +112,16 @@ export const ping = defineCheck<PingAssertion, Raw>({
       if (!ctx.checkMachine([...at, 'from'], from) || !ctx.checkInterface([...at, 'from'], from, fromDev)) return;
     } else if (!ctx.checkNode([...at, 'from'], from)) return undefined;
     const to = ctx.endpoint([...at, 'to'], raw.to);
-    return to && { ...base, kind: 'ping', from, ...(fromDev ? { fromDev } : {}), to, count: raw.count ?? 1 };
+    const family = familyOf(raw, to);
+    if (to?.type === 'ip' && raw.family !== undefined && raw.family !== (to.ip.includes(':') ? 6 : 4)) {
+      ctx.err([...at, 'family'], `family ${raw.family} does not match the address ${to.ip}`);
+      return undefined;
+    }
+    return to && { ...base, kind: 'ping', from, ...(fromDev ? { fromDev } : {}), to, count: raw.count ?? 1, family };
   },
-  title: (a) => `${a.from}${a.fromDev ? `:${a.fromDev}` : ''} can ping ${endpointName(a.to)}`,
+  title: (a) =>
+    `${a.from}${a.fromDev ? `:${a.fromDev}` : ''} can ping ${endpointName(a.to)}${a.family === 6 ? ' over IPv6' : ''}`,
   nodes: (a) => [a.from, ...endpointNode(a.to)],
   edge: (a) => ({ from: a.fromDev ? `${a.from}:${a.fromDev}` : a.from, to: endpointName(a.to) }),
-  check: (a, s) => pingOnce(s, a.from, a.to, a.count, a.fromDev),
+  check: (a, s) => pingOnce(s, a.from, a.to, a.count, a.fromDev, a.family),
 });

@@ -2,15 +2,18 @@
 import { type AssertionBase, type Endpoint, type Expect, endpointName, endpointNode } from '../../lab/model.ts';
 import type { Evidence, GridCell } from '../../report/events.ts';
 import { defineCheck, ref } from '../define.ts';
-import { pingOnce } from './ping.ts';
+import { FAMILY_SCHEMA, type Family, pingOnce } from './ping.ts';
 
 export interface ReachabilityAssertion extends AssertionBase {
   kind: 'reachability';
   cells: { from: string; to: Endpoint; expect: Expect }[];
+  /** 6: every cell over IPv6 (a grid per family: two assertions) */
+  family: Family;
 }
 
 interface Raw {
   expect: Record<string, Record<string, Expect>>;
+  family?: Family;
 }
 
 export const reachability = defineCheck<ReachabilityAssertion, Raw>({
@@ -31,6 +34,7 @@ export const reachability = defineCheck<ReachabilityAssertion, Raw>({
           additionalProperties: { enum: ['pass', 'fail'] },
         },
       },
+      family: FAMILY_SCHEMA,
     },
   },
   resolve(raw, ctx, at, base) {
@@ -43,17 +47,23 @@ export const reachability = defineCheck<ReachabilityAssertion, Raw>({
       }
     }
     // each cell carries its own expectation: the grid as a whole must hold
-    return { ...base, expect: 'pass', kind: 'reachability', cells };
+    const family = raw.family ?? 4;
+    const wrong = cells.find((c) => c.to.type === 'ip' && c.to.ip.includes(':') !== (family === 6));
+    if (wrong?.to.type === 'ip') {
+      ctx.err([...at, 'family'], `a grid over IPv${family} cannot ping ${wrong.to.ip}: one grid per family`);
+      return undefined;
+    }
+    return { ...base, expect: 'pass', kind: 'reachability', cells, family };
   },
   title: (a) =>
-    `reachability grid (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`,
+    `reachability grid${a.family === 6 ? ' over IPv6' : ''} (${a.cells.length} pairs: ${[...new Set(a.cells.map((c) => c.from))].join(', ')} -> ...)`,
   nodes: (a) => a.cells.flatMap((c) => [c.from, ...endpointNode(c.to)]),
   // every ordered pair is a ping; pings from different nodes run at once (a console runs one at a time)
   async check(a, s) {
     const evidence: Evidence[] = [];
     const cells: GridCell[] = await Promise.all(
       a.cells.map(async (c) => {
-        const o = await pingOnce(s, c.from, c.to, 1);
+        const o = await pingOnce(s, c.from, c.to, 1, undefined, a.family ?? 4);
         evidence.push(...o.evidence);
         const observed = o.ok ? 'pass' : 'fail';
         const status = !o.inconclusive && observed === c.expect ? 'pass' : 'fail';

@@ -123,6 +123,7 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
     const addr = vm ? '' : ` address ${nic.mac}`;
     root.push(`link add ${nic.name} netns ${ns}${addr} type veth peer name ${port} netns ${net.ns}`);
     if (!vm && hasStaticAddress(nic)) inside.push(`addr add ${nic.address} dev ${nic.name}`);
+    if (!vm && nic.address6) inside.push(`addr add ${nic.address6} dev ${nic.name} nodad`);
     if (!vm) inside.push(`link set ${nic.name} up`);
     lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
     store.update(() => {
@@ -130,6 +131,9 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
     });
   });
   await ipBatch(local, undefined, root);
+  // a NIC with its own IPv6 address keeps only that one: no second, SLAAC address from the LAN's advertisements
+  const fixed6 = vm ? [] : spec.nics.filter((x) => x.address6).map((x) => `net.ipv6.conf.${x.name}.autoconf=0`);
+  if (fixed6.length) await local.run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...fixed6]);
   await ipBatch(local, ns, vm ? vmLinks(vmVeths(spec)) : inside);
   for (const [netNs, cmds] of lans) await ipBatch(local, netNs, cmds);
 }

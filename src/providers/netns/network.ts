@@ -53,7 +53,13 @@ export async function upNetwork(lab: Lab, n: NsNetwork, store: StateStore, local
   const t0 = performance.now();
   const dhcp = spec.dhcp ? `${spec.dhcp.start}-${spec.dhcp.end}` : 'off';
   const id = `net-${n.name}`;
-  emit({ type: 'step-start', stage: 'up', id, title: `underlay network ${n.name} (${spec.subnet}, DHCP ${dhcp})` });
+  const v6 = spec.v6 ? `, ${spec.v6.subnet} by RA` : '';
+  emit({
+    type: 'step-start',
+    stage: 'up',
+    id,
+    title: `underlay network ${n.name} (${spec.subnet}, DHCP ${dhcp}${v6})`,
+  });
   await addNamespace(local, store, nsResource(store, n.ns));
   store.record({ kind: 'dir', path: n.dir, owner: n.name });
   mkdirSync(n.dir, { recursive: true, mode: 0o700 });
@@ -62,8 +68,10 @@ export async function upNetwork(lab: Lab, n: NsNetwork, store: StateStore, local
     `link add ${LAN_BRIDGE} type bridge`,
     `link set ${LAN_BRIDGE} up`,
     `addr add ${spec.gateway}/${spec.prefix} dev ${LAN_BRIDGE}`,
+    // the router of a dual-stack LAN: its address at once (no duplicate detection to wait for)
+    ...(spec.v6 ? [`addr add ${spec.v6.gateway}/${spec.v6.prefix} dev ${LAN_BRIDGE} nodad`] : []),
   ]);
-  if (spec.dhcp) await startDnsmasq(n, spec, store);
+  if (spec.dhcp || spec.v6) await startDnsmasq(n, spec, store);
   emit({ type: 'step-end', stage: 'up', id, status: 'changed', durationMs: Math.round(performance.now() - t0) });
 }
 
@@ -72,11 +80,15 @@ async function startDnsmasq(n: NsNetwork, spec: Underlay, store: StateStore): Pr
     Resource,
     { kind: 'process' }
   >;
-  const range = `${spec.dhcp!.start},${spec.dhcp!.end},${formatIp(mask(spec.prefix))},1h`;
+  const v4 = spec.dhcp ? [`--dhcp-range=${spec.dhcp.start},${spec.dhcp.end},${formatIp(mask(spec.prefix))},1h`] : [];
+  // dual stack: router advertisements of the /64 with the autonomous flag (SLAAC), every few seconds
+  const v6 = spec.v6
+    ? ['--enable-ra', `--dhcp-range=${spec.v6.subnet.split('/')[0]},ra-only,${spec.v6.prefix},1h`, '--ra-param=*,5']
+    : [];
   const argv = [
     ...['ip', 'netns', 'exec', n.ns, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv'],
     ...['--no-hosts', '--port=0', '--bind-interfaces', `--interface=${LAN_BRIDGE}`, '--except-interface=lo'],
-    ...[`--listen-address=${spec.gateway}`, `--dhcp-range=${range}`, `--dhcp-leasefile=${n.leaseFile}`],
+    ...[`--listen-address=${spec.gateway}`, ...v4, ...v6, `--dhcp-leasefile=${n.leaseFile}`],
     ...['--dhcp-authoritative', '--no-ping', '--log-dhcp', `--log-facility=${join(n.dir, 'dnsmasq.log')}`],
     ...['--user=root', '--group=root', `--pid-file=${join(n.dir, 'dnsmasq.pid')}`],
   ];

@@ -246,14 +246,19 @@ export class NetnsProvider implements Provider {
     return out;
   }
 
-  logs(store: StateStore): { name: string; path: string }[] {
-    return nsMachines(store)
+  logs(store: StateStore): { file: string; path: string }[] {
+    const machines = nsMachines(store)
       .filter((m) => m.data.vm)
       .flatMap((m) => [
-        { name: m.name, path: m.data.vm!.console },
-        { name: `${m.name}-qemu-stderr`, path: qemuStderrFile(m.data.dir) },
-      ])
-      .filter((l) => existsSync(l.path));
+        { file: `machine-${m.name}.log`, path: m.data.vm!.console },
+        { file: `machine-${m.name}-qemu-stderr.log`, path: qemuStderrFile(m.data.dir) },
+      ]);
+    // what the LAN's dnsmasq saw: DHCP requests and answers, router advertisements
+    const networks = nsData(store).networks.map((n) => ({
+      file: `network-${n.name}-dnsmasq.log`,
+      path: join(n.dir, 'dnsmasq.log'),
+    }));
+    return [...machines, ...networks].filter((l) => existsSync(l.path));
   }
 
   sharesHostKernel(m: Machine): boolean {

@@ -69,7 +69,12 @@ export async function startVm(
     hostKeyFile: o.hostKeyFile,
     nics: [
       { mac, name: MGMT_NIC, address: `${m.address}/30` },
-      ...spec.nics.map((n) => ({ mac: n.mac, name: n.name, address: hasStaticAddress(n) ? n.address : undefined })),
+      ...spec.nics.map((n) => ({
+        mac: n.mac,
+        name: n.name,
+        address: hasStaticAddress(n) ? n.address : undefined,
+        ...(n.address6 ? { address6: n.address6 } : {}),
+      })),
     ],
     libvirtCaps: o.caps,
   });

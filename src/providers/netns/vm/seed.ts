@@ -9,6 +9,8 @@ export interface SeedNic {
   name: string;
   /** A.B.C.D/NN, or undefined for none */
   address?: string;
+  /** on a dual-stack network: x:y::z/64 (the NIC then takes no SLAAC address of its own) */
+  address6?: string;
 }
 
 export interface Seed {
@@ -21,7 +23,7 @@ export interface Seed {
 }
 
 export function nicsFile(nics: SeedNic[]): string {
-  return nics.map((n) => `${n.mac} ${n.name} ${n.address ?? '-'}\n`).join('');
+  return nics.map((n) => `${n.mac} ${n.name} ${n.address ?? '-'}${n.address6 ? ` ${n.address6}` : ''}\n`).join('');
 }
 
 export async function writeSeed(dir: string, seed: Seed): Promise<string> {
