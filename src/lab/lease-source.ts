@@ -65,10 +65,17 @@ export function leaseSource(lab: Lab, g: Guest, network = g.network): LeaseSourc
  */
 export function guestIp6(lab: Lab, g: Guest): { ip?: string; why?: string } {
   const src = leaseSource(lab, g);
-  const net = src.type === 'underlay' ? lab.networks.find((n) => n.name === src.network) : undefined;
+  const net =
+    src.type === 'underlay'
+      ? lab.networks.find((n) => n.name === src.network)
+      : src.type === 'libvirt'
+        ? lab.libvirtNetworks.find((n) => n.on === src.machine && n.name === src.network)
+        : undefined;
   if (!net?.v6) {
     const on = src.type === 'underlay' ? `network ${src.network}` : `its network ${g.network}`;
-    return { why: `guest ${g.name}: ${on} announces no IPv6 prefix (subnet6 on an underlay network)` };
+    return {
+      why: `guest ${g.name}: ${on} announces no IPv6 prefix (subnet6 on an underlay network, <ip family='ipv6'> in a libvirt one)`,
+    };
   }
   const c = parseCidr6(net.v6.subnet) as Cidr6;
   return { ip: formatIp6(eui64(c, g.mac)) };

@@ -88,6 +88,8 @@ export interface LibvirtNetwork {
   virtualport?: string;
   /** the VLAN tag its guests' ports get (Open vSwitch) */
   vlan?: number;
+  /** its IPv6 /64 (<ip family='ipv6'>), announced by libvirt's dnsmasq for SLAAC */
+  v6?: { subnet: string; gateway: string };
 }
 
 /** A network device a step builds on a machine (a Linux bridge, a VLAN, a bond...); usable wherever a NIC is. */

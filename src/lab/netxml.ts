@@ -1,5 +1,6 @@
 // Reads what virtlab needs from a libvirt network XML: its name, forward mode and lower device.
 import { XMLParser } from 'fast-xml-parser';
+import { formatIp6, parseCidr6, parseIp6 } from './ipv6.ts';
 
 export interface NetworkXml {
   name: string;
@@ -11,6 +12,8 @@ export interface NetworkXml {
   virtualport?: string;
   /** <vlan><tag id='N'/></vlan> */
   vlan?: number;
+  /** <ip family='ipv6' address=.. prefix='64'>: the network's IPv6 /64 (libvirt's dnsmasq announces it) */
+  v6?: { subnet: string; gateway: string };
 }
 
 export function parseNetworkXml(xml: string): NetworkXml | { error: string } {
@@ -35,6 +38,19 @@ export function parseNetworkXml(xml: string): NetworkXml | { error: string } {
   const virtualport = typeof net.virtualport === 'object' ? net.virtualport['@type'] : undefined;
   const tag = net.vlan?.tag;
   const vlan = Number((Array.isArray(tag) ? tag[0] : tag)?.['@id']);
+  const ips = (Array.isArray(net.ip) ? net.ip : net.ip ? [net.ip] : []) as Record<string, unknown>[];
+  const ip6 = ips.find((i) => i['@family'] === 'ipv6');
+  let v6: NetworkXml['v6'];
+  if (ip6) {
+    const gw = parseIp6(String(ip6['@address'] ?? ''));
+    const c =
+      gw !== undefined ? parseCidr6(`${formatIp6(gw & ~((1n << 64n) - 1n))}/${ip6['@prefix'] ?? ''}`) : undefined;
+    if (!c || 'error' in c)
+      return {
+        error: `network ${name}: <ip family='ipv6'> needs an address in a unique local /64 (prefix='64')${c && 'error' in c ? `: ${c.error}` : ''}`,
+      };
+    v6 = { subnet: c.text, gateway: formatIp6(gw!) };
+  }
   return {
     name,
     forward,
@@ -42,5 +58,6 @@ export function parseNetworkXml(xml: string): NetworkXml | { error: string } {
     bridge,
     ...(virtualport ? { virtualport } : {}),
     ...(Number.isInteger(vlan) ? { vlan } : {}),
+    ...(v6 ? { v6 } : {}),
   };
 }

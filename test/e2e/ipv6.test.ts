@@ -36,3 +36,22 @@ test.serial(
     t.deepEqual(orphanNamespaceProcesses(), []);
   },
 );
+
+test.serial(
+  "kvm-nat-dual: libvirt's NAT network in dual stack masquerades IPv6 behind kvm-01 and keeps the outside out",
+  (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'virtlab-ipv6-'));
+    const r = virtlab(['run', 'kvm-nat-dual', '--name', 'e2e-natdual', '--report-dir', dir]);
+    t.is(r.code, 0, r.out);
+    const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+    const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+    // libvirt's dnsmasq announced fd00:122::/64: the guest's SLAAC address answers kvm-01
+    t.regex(a['host-v6'].reason, /^1\/1 replies from fd00:122::5054:ff:fe/);
+    t.regex(a['nat-out-v6'].reason, /^1\/1 replies from fd00:50::12$/);
+    // NAT66: remote-01 sees kvm-01's address; with a route to the guest's prefix it still cannot reach it
+    t.regex(a['nat-source-v6'].reason, /coming from fd00:50::11 \(expected fd00:50::11\)$/);
+    t.is(a['nat-in-v6'].observed, 'fail');
+    t.deepEqual(leftovers('e2e-natdual', rep.runId), []);
+    t.deepEqual(orphanNamespaceProcesses(), []);
+  },
+);

@@ -69,6 +69,17 @@ test("the guest's ready line on its console", (t) => {
   t.is(parseReadyLine('booting...\n'), undefined);
 });
 
+test("a libvirt network's IPv6 side: <ip family='ipv6'>, a unique local /64, or a clear refusal", (t) => {
+  const nat = parseNetworkXml(readFileSync('labs/kvm-nat-dual/nat.xml', 'utf8'));
+  t.like(nat, { name: 'natntw', forward: 'nat', v6: { subnet: 'fd00:122::/64', gateway: 'fd00:122::1' } });
+  const v4only = parseNetworkXml(readFileSync('labs/kvm-nat-hostonly/nat.xml', 'utf8'));
+  t.false('v6' in v4only);
+  const wide = parseNetworkXml(
+    "<network><name>n</name><ip family='ipv6' address='fd00:1::1' prefix='48'/></network>",
+  ) as { error: string };
+  t.regex(wide.error, /network n: <ip family='ipv6'> needs an address in a unique local \/64 .*must be 64/);
+});
+
 test("the guest's IPv6 line: the SLAAC address, once duplicate detection passed, in RFC 5952 form", (t) => {
   // the line follows a shell prompt on the same console line, as captured
   t.deepEqual(parseIpv6Lines(cap('console-cirros-dual.log')), ['fd00:100::5054:ff:feac:66b0']);

@@ -57,7 +57,7 @@ export const netDefine = defineStep<NetDefineStep, Raw>({
     if (ctx.libvirtNetworks.some((n) => n.name === parsed.name && n.on === on)) {
       ctx.err(at, `network "${parsed.name}" is defined twice on ${on}`);
     }
-    const { dev, bridge, virtualport, vlan } = parsed;
+    const { dev, bridge, virtualport, vlan, v6 } = parsed;
     const m = ctx.machine(on);
     const ifs = [...(m?.nics.map((n) => n.name) ?? []), ...ctx.devices.filter((d) => d.on === on).map((d) => d.name)];
     if (dev && m && !ifs.includes(dev) && !ctx.builtByCommand(on, dev)) {
@@ -92,6 +92,7 @@ export const netDefine = defineStep<NetDefineStep, Raw>({
       ...(bridge ? { bridge } : {}),
       ...(virtualport ? { virtualport } : {}),
       ...(vlan !== undefined ? { vlan } : {}),
+      ...(v6 ? { v6 } : {}),
     });
     return { ...base, kind: 'net-define', on, xml: src, rel: raw.xml, network: parsed.name };
   },
