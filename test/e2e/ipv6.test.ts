@@ -15,6 +15,12 @@ test.serial(
     t.is(r.code, 0, r.out);
     const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
     const a = Object.fromEntries(rep.assertions.map((x: any) => [x.id, x]));
+    // the guest reports the SLAAC address its MAC forms, and has it on eth0
+    t.regex(
+      a['lease-v6'].reason,
+      /holds fd00:100::5054:ff:fe[0-9a-f]{2}:[0-9a-f]{1,4} \(SLAAC, the guest reports it\)$/,
+    );
+    t.is(a['guest-ip-v6'].status, 'pass', a['guest-ip-v6'].reason);
     // the SLAAC address of the guest's MAC, answering pings
     t.is(a['ping-remote-v6'].observed, 'pass');
     t.regex(a['ping-remote-v6'].reason, /^1\/1 replies from fd00:100::5054:ff:fe[0-9a-f]{2}:[0-9a-f]{1,4}$/);

@@ -47,7 +47,7 @@ const NO_LEASE = '';
 const dual: Lab = loadLab('kvm-macvtap-dual');
 const dualById = (id: string) => dual.assertions.find((a) => a.id === id)!;
 const SLAAC = 'fd00:100::5054:ff:feac:66b0';
-function dualSession(o: { neigh?: string } = {}): Session {
+function dualSession(o: { neigh?: string; console?: string } = {}): Session {
   const esc = SLAAC.replace(/\./g, '\\.');
   const remote = new FakeExecutor('remote-01', [
     { when: new RegExp(`^ping -c 1 -W 1 ${esc}$`), stdout: captured('ping6-iputils-ok.txt') },
@@ -55,8 +55,19 @@ function dualSession(o: { neigh?: string } = {}): Session {
   ]);
   const kvm = new FakeExecutor('kvm-01', [
     { when: new RegExp(`^ping -c 1 -W 1 ${esc}$`), exitCode: 1, stdout: captured('ping6-iputils-lost.txt') },
+    {
+      when: /^cat \/var\/log\/libvirt\/qemu\/cirros-console\.log$/,
+      stdout: o.console ?? captured('console-cirros-dual.log'),
+    },
   ]);
-  return fakeSession(dual, { 'kvm-01': kvm, 'remote-01': remote }, [fakeUnderlay('lan', '')]);
+  const s = fakeSession(dual, { 'kvm-01': kvm, 'remote-01': remote }, [fakeUnderlay('lan', '')]);
+  s.consoles.set(
+    'cirros',
+    new FakeExecutor('cirros (console)', [
+      { when: /^ip -6 -o addr show dev eth0 scope global$/, stdout: captured('guest-ip6-addr-eth0.txt') },
+    ]),
+  );
+  return s;
 }
 const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' | 'fail'; reason: RegExp }[] = [
   // lease
@@ -169,6 +180,27 @@ const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' 
     s: dualSession,
     status: 'pass',
     reason: /^fd00:100::5054:ff:feac:66b0 is at 52:54:00:ac:66:b0 \(REACHABLE\) on eth1$/,
+  },
+  {
+    name: 'lease: IPv6, the SLAAC address the guest reports',
+    a: dualById('lease-v6'),
+    s: dualSession,
+    status: 'pass',
+    reason: /^52:54:00:ac:66:b0 holds fd00:100::5054:ff:feac:66b0 \(SLAAC, the guest reports it\)$/,
+  },
+  {
+    name: 'lease: IPv6, none reported',
+    a: dualById('lease-v6'),
+    s: () => dualSession({ console: captured('console-cirros-dual.log').replace(/virtlab-guest ipv6 [^\n]*/, '') }),
+    status: 'fail',
+    reason: /^cirros reports no IPv6 address fd00:100::5054:ff:feac:66b0: no router advertisement reached it\?$/,
+  },
+  {
+    name: 'guest-ip: IPv6, the guest has its SLAAC address',
+    a: dualById('guest-ip-v6'),
+    s: dualSession,
+    status: 'pass',
+    reason: /^eth0 of cirros has fd00:100::5054:ff:feac:66b0; SLAAC address fd00:100::5054:ff:feac:66b0$/,
   },
   {
     name: 'neighbour: no entry',
