@@ -54,15 +54,7 @@ interface RawLab {
   steps?: RawItem[];
   teardown?: RawItem[];
   assertions?: RawItem[];
-  exercise?: {
-    goal: string;
-    text?: string;
-    from?: string;
-    faults?: Fault[];
-    draw?: number;
-    vary?: Record<string, string[]>;
-    checkpoints?: { name: string; from: string; assertions: string[] }[];
-  };
+  exercise?: Lab['exercise'];
   parameters?: Record<string, unknown>;
   variants?: Record<string, Record<string, unknown>>;
 }

@@ -35,3 +35,15 @@ test.serial(
     t.deepEqual(leftovers('vm-dual', report.runId), []);
   },
 );
+
+test.serial("kvm-nat-dual with kvm-01 as a VM: libvirt's NAT66 in the VM's own kernel, the same expectations", (t) => {
+  removeAfter(t, 'vm-natdual');
+  const dir = tmp();
+  const r = virtlab(['run', 'kvm-nat-dual', '--provider', 'vm', '--name', 'vm-natdual', '--report-dir', dir], LONG);
+  t.is(r.code, 0, r.out);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  const byId = Object.fromEntries(report.assertions.map((a: any) => [a.id, a]));
+  t.regex(byId['nat-source-v6'].reason, /coming from fd00:50::11 \(expected fd00:50::11\)$/);
+  t.is(byId['nat-in-v6'].observed, 'fail');
+  t.deepEqual(leftovers('vm-natdual', report.runId), []);
+});

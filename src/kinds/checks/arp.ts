@@ -1,7 +1,8 @@
 // arp: a node's neighbour entry for a machine or guest carries that target's MAC (or, with proxy ARP, another's).
 
 import { parseNeighJson, parseProcArp } from '../../hypervisor/parse/virsh.ts';
-import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
+import { type AssertionBase, type Endpoint, endpointName, endpointNode, type Path } from '../../lab/model.ts';
+import type { ResolveContext } from '../../lab/resolving.ts';
 import { defineCheck, type Observation, ref } from '../define.ts';
 import { guestOf, machineNic } from '../facts.ts';
 import { nodeExec, type Session } from '../session.ts';
@@ -35,23 +36,10 @@ export const arp = defineCheck<ArpAssertion, Raw>({
     },
   },
   resolve(raw, ctx, at, base) {
-    if ((raw.guest === undefined) === (raw.target === undefined)) {
-      ctx.err(at, 'an arp assertion needs exactly one of "target" or "guest"');
-      return undefined;
-    }
-    const target =
-      raw.guest !== undefined
-        ? ctx.checkGuest([...at, 'guest'], raw.guest)
-          ? { type: 'guest' as const, name: raw.guest }
-          : undefined
-        : ctx.endpoint([...at, 'target'], raw.target!);
+    const target = neighbourTarget(raw, ctx, at, 'an arp');
     const by = raw['answered-by'];
     if (!ctx.checkNode([...at, 'on'], raw.on) || !target) return undefined;
     if (by !== undefined && !ctx.checkMachine([...at, 'answered-by'], by)) return undefined;
-    if (target.type === 'ip' || target.type === 'interface') {
-      ctx.err([...at, 'target'], 'an arp target must be a machine or a guest (its MAC must be known)');
-      return undefined;
-    }
     return { ...base, kind: 'arp', on: raw.on, target, ...(by ? { answeredBy: by } : {}) };
   },
   title: (a) =>
@@ -59,6 +47,30 @@ export const arp = defineCheck<ArpAssertion, Raw>({
   nodes: (a) => [a.on, ...endpointNode(a.target)],
   check: (a, s) => neighbourEntry(a, s, 4),
 });
+
+/** The machine or guest an arp or neighbour check resolves: exactly one of `target` or `guest` (its MAC is known). */
+export function neighbourTarget(
+  raw: { guest?: string; target?: string },
+  ctx: ResolveContext,
+  at: Path,
+  what: string,
+): Endpoint | undefined {
+  if ((raw.guest === undefined) === (raw.target === undefined)) {
+    ctx.err(at, `${what} assertion needs exactly one of "target" or "guest"`);
+    return undefined;
+  }
+  const target =
+    raw.guest !== undefined
+      ? ctx.checkGuest([...at, 'guest'], raw.guest)
+        ? { type: 'guest' as const, name: raw.guest }
+        : undefined
+      : ctx.endpoint([...at, 'target'], raw.target!);
+  if (target?.type === 'ip' || target?.type === 'interface') {
+    ctx.err([...at, 'target'], `${what} target must be a machine or a guest (its MAC must be known)`);
+    return undefined;
+  }
+  return target;
+}
 
 /**
  * The neighbour entry a node holds for a target carries the target's MAC (or the answerer's): ARP for IPv4, NDP

@@ -2,7 +2,7 @@
 // that target's MAC (a guest's address is the one SLAAC forms from its MAC).
 import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
 import { defineCheck, ref } from '../define.ts';
-import { neighbourEntry } from './arp.ts';
+import { neighbourEntry, neighbourTarget } from './arp.ts';
 
 export interface NeighbourAssertion extends AssertionBase {
   kind: 'neighbour';
@@ -28,21 +28,8 @@ export const neighbour = defineCheck<NeighbourAssertion, Raw>({
     },
   },
   resolve(raw, ctx, at, base) {
-    if ((raw.guest === undefined) === (raw.target === undefined)) {
-      ctx.err(at, 'a neighbour assertion needs exactly one of "target" or "guest"');
-      return undefined;
-    }
-    const target =
-      raw.guest !== undefined
-        ? ctx.checkGuest([...at, 'guest'], raw.guest)
-          ? ({ type: 'guest', name: raw.guest } as const)
-          : undefined
-        : ctx.endpoint([...at, 'target'], raw.target!);
+    const target = neighbourTarget(raw, ctx, at, 'a neighbour');
     if (!ctx.checkMachine([...at, 'on'], raw.on) || !target) return undefined;
-    if (target.type === 'ip' || target.type === 'interface') {
-      ctx.err([...at, 'target'], 'a neighbour target must be a machine or a guest (its MAC must be known)');
-      return undefined;
-    }
     return { ...base, kind: 'neighbour', on: raw.on, target };
   },
   title: (a) => `${a.on}'s IPv6 neighbour entry for ${endpointName(a.target)} carries its MAC`,

@@ -131,8 +131,13 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
     });
   });
   await ipBatch(local, undefined, root);
-  // a NIC with its own IPv6 address keeps only that one: no second, SLAAC address from the LAN's advertisements
-  const fixed6 = vm ? [] : spec.nics.filter((x) => x.address6).map((x) => `net.ipv6.conf.${x.name}.autoconf=0`);
+  // a NIC with its own IPv6 address takes nothing from the LAN's router advertisements: no second (SLAAC) address,
+  // no routes (libvirt refuses to start an IPv6 network while an uplink holds RA routes with accept_ra 1: measured)
+  const fixed6 = vm
+    ? []
+    : spec.nics
+        .filter((x) => x.address6)
+        .flatMap((x) => [`net.ipv6.conf.${x.name}.autoconf=0`, `net.ipv6.conf.${x.name}.accept_ra=0`]);
   if (fixed6.length) await local.run(['ip', 'netns', 'exec', ns, 'sysctl', '-q', '-w', ...fixed6]);
   await ipBatch(local, ns, vm ? vmLinks(vmVeths(spec)) : inside);
   for (const [netNs, cmds] of lans) await ipBatch(local, netNs, cmds);
