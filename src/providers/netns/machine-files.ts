@@ -33,6 +33,34 @@ export function layout(dir: string): MachineLayout {
 // Values only ever come from validated names and paths we generated; still, quote for bash.
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** The machine's own folders that are host folders bind-mounted over the host's: [host folder, path inside]. */
+export function binds(l: MachineLayout, hypervisor: boolean): [string, string][] {
+  return [
+    [l.root, '/root'],
+    [l.tmp, '/tmp'],
+    ...(hypervisor
+      ? ([
+          [l.etcLibvirt, '/etc/libvirt'],
+          [l.varLibLibvirt, '/var/lib/libvirt'],
+          [l.cacheLibvirt, '/var/cache/libvirt'],
+          [l.logLibvirt, '/var/log/libvirt'],
+        ] as [string, string][])
+      : []),
+  ];
+}
+
+/** Where a path of the machine's own folders lives on the host (undefined: not one of them, or /run, a tmpfs). */
+export function hostPathOf(
+  l: MachineLayout,
+  hypervisor: boolean,
+  path: string,
+): { path: string; root: string } | undefined {
+  if (path.split('/').includes('..')) return undefined;
+  for (const [from, to] of binds(l, hypervisor))
+    if (path.startsWith(`${to}/`)) return { path: `${from}${path.slice(to.length)}`, root: from };
+  return undefined;
+}
+
 /** The folders a namespace machine has of its own (bind mounts and a tmpfs over the host's); the rest is the host's. */
 export function privatePaths(hypervisor: boolean): string[] {
   return [
@@ -44,17 +72,6 @@ export function privatePaths(hypervisor: boolean): string[] {
 }
 
 export function initScript(l: MachineLayout, name: string, hypervisor: boolean): string {
-  const binds: [string, string][] = [
-    [l.root, '/root'],
-    [l.tmp, '/tmp'],
-  ];
-  if (hypervisor)
-    binds.push(
-      [l.etcLibvirt, '/etc/libvirt'],
-      [l.varLibLibvirt, '/var/lib/libvirt'],
-      [l.cacheLibvirt, '/var/cache/libvirt'],
-      [l.logLibvirt, '/var/log/libvirt'],
-    );
   return [
     '#!/bin/bash',
     "# virtlab machine init: runs as PID 1 child of tini in the machine's own net, mount, UTS and PID namespaces",
@@ -62,7 +79,7 @@ export function initScript(l: MachineLayout, name: string, hypervisor: boolean):
     `hostname ${q(name)}`,
     'mount -t tmpfs -o mode=0755,size=64m virtlab-run /run',
     'mkdir -p /run/sshd /run/libvirt /run/lock',
-    ...binds.map(([from, to]) => `mount --bind ${q(from)} ${q(to)}`),
+    ...binds(l, hypervisor).map(([from, to]) => `mount --bind ${q(from)} ${q(to)}`),
     // no polkit here: virsh on a terminal would start pkttyagent, which only prints "Authorization not available"
     // (hidden in this machine's own mount namespace; the host keeps it)
     'if [ -x /usr/bin/pkttyagent ]; then mount --bind /dev/null /usr/bin/pkttyagent; fi',

@@ -16,11 +16,12 @@ import type { CommandClock } from '../../transport/executor.ts';
 import type { MachineHandle, UnderlayHandle } from '../../transport/handles.ts';
 import { LocalExecutor } from '../../transport/local.ts';
 import { PrefixedExecutor } from '../../transport/prefixed.ts';
+import { SharedFsExecutor } from '../../transport/shared-fs.ts';
 import type { SshExecutor } from '../../transport/ssh.ts';
 import type { MachineDescription, Problem, Provider, ProviderContext, SshAccess, TeardownContext } from '../port.ts';
 import { allocateMgmt, allocateSlots, SLOT_WIDTH, tapNumbers, usedHostAddresses } from './alloc.ts';
 import { sshExecutor, upMachine } from './bring-up.ts';
-import { privatePaths } from './machine-files.ts';
+import { hostPathOf, layout, privatePaths } from './machine-files.ts';
 import { LAN_BRIDGE, mgmtLink, nsMachine, nsNetwork } from './names.ts';
 import { macFiltering, tail, upNetwork } from './network.ts';
 import { hostProblems } from './preflight.ts';
@@ -182,7 +183,12 @@ export class NetnsProvider implements Provider {
       return {
         name: m.name,
         role: m.role,
-        exec: kept ?? sshExecutor(store, m, clock),
+        // a namespace machine's own folders are host folders: uploads there are copies on the host, not SFTP
+        exec: vm
+          ? (kept ?? sshExecutor(store, m, clock))
+          : new SharedFsExecutor(kept ?? sshExecutor(store, m, clock), local, (p) =>
+              hostPathOf(layout(m.data.dir), m.role === 'hypervisor', p),
+            ),
         address: m.address,
         guestVirt: vm?.guestVirt ?? 'qemu',
         sharedFilesystem: !vm,
