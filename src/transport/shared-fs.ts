@@ -2,7 +2,7 @@
 // the machine's own folders (a bind mount of a host folder) is copied on the host instead of over SFTP; everything
 // else goes to the machine as before. The copy never leaves the machine's folder on the host (no symlink is followed
 // out of it).
-import { lstatSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, realpathSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { HostError } from '../errors.ts';
 import type { CommandResult, Executor, RunOptions, UploadResult } from './executor.ts';
@@ -24,8 +24,12 @@ export class SharedFsExecutor implements Executor {
   async upload(local: string, remote: string, opts?: { mode?: number }): Promise<UploadResult> {
     const to = this.hostPath(remote);
     if (!to) return this.inner.upload(local, remote, opts);
-    mkdirSync(dirname(to.path), { recursive: true });
-    const inside = (p: string) => p === to.root || p.startsWith(`${to.root}/`);
+    // checked before any folder is made (a missing folder under a symlink would be made outside): the deepest
+    // folder that exists on the way must really be inside the machine's folder, unless nothing of that is made yet
+    let existing = dirname(to.path);
+    while (!existsSync(existing)) existing = dirname(existing);
+    const under = (p: string, root: string) => p === root || p.startsWith(`${root}/`);
+    const escapes = under(existing, to.root) && !under(realpathSync(existing), realpathSync(to.root));
     const link = (() => {
       try {
         return lstatSync(to.path).isSymbolicLink();
@@ -33,8 +37,9 @@ export class SharedFsExecutor implements Executor {
         return false;
       }
     })();
-    if (link || !inside(realpathSync(dirname(to.path))))
+    if (link || escapes)
       throw new HostError(`${this.machine}: ${remote} leads out of the machine's own folder; not written`);
+    mkdirSync(dirname(to.path), { recursive: true });
     return this.host.upload(local, to.path, opts);
   }
   download(remote: string, local: string): Promise<void> {

@@ -1,5 +1,5 @@
 // A namespace machine's own folders are host folders: uploads into them are host copies, never out of the folder.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -44,6 +44,9 @@ test('an upload there is a host copy (skipped when unchanged); a symlink out of 
   mkdirSync(outside);
   symlinkSync(outside, join(l.root, 'lab'));
   await t.throwsAsync(x.upload(src, '/root/lab/macvtap.xml'), { message: /leads out of the machine's own folder/ });
+  // nor is a folder made through it
+  await t.throwsAsync(x.upload(src, '/root/lab/kvm-macvtap/macvtap.xml'), { message: /leads out of/ });
+  t.false(existsSync(join(outside, 'kvm-macvtap')), 'no folder was made outside');
   symlinkSync(join(dir, 'target'), join(l.root, 'file'));
   await t.throwsAsync(x.upload(src, '/root/file'), { message: /leads out of the machine's own folder/ });
 });
