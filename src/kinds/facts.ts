@@ -96,10 +96,13 @@ export async function guestReady(
   s: Session,
   g: Guest,
 ): Promise<{ ip: string; mac: string; hostname: string } | undefined> {
-  // the first NIC's line: what the guest itself says about eth0
-  const text = await consoleText(exec(s, g.on), g.name);
+  return firstNicReady(await consoleText(exec(s, g.on), g.name));
+}
+
+/** The ready line of a guest's first NIC in its console text: what the guest itself says about eth0. */
+export function firstNicReady(consoleText: string): { ip: string; mac: string; hostname: string } | undefined {
   return parseReadyLine(
-    text
+    consoleText
       .split('\n')
       .filter((l) => !/ iface=(?!eth0\b)/.test(l))
       .join('\n'),

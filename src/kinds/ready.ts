@@ -4,10 +4,10 @@ import pRetry from 'p-retry';
 import { HostError, InterruptedError } from '../errors.ts';
 import { scaled } from '../host/config.ts';
 import { consoleText } from '../hypervisor/ops.ts';
-import { CIRROS_READY, parseIpv6Lines } from '../hypervisor/parse/virsh.ts';
+import { CIRROS_READY, parseIpv6Lines, VIRTLAB_GUEST_BOOTED } from '../hypervisor/parse/virsh.ts';
 import { guestIp6 } from '../lab/lease-source.ts';
 import type { Guest } from '../lab/model.ts';
-import { guestLease, guestReady } from './facts.ts';
+import { firstNicReady, guestLease } from './facts.ts';
 import { exec, inVm, type Session } from './session.ts';
 
 /**
@@ -15,7 +15,7 @@ import { exec, inVm, type Session } from './session.ts';
  * detection passed (a check before that meets a tentative address); other images say nothing, and are not waited for.
  */
 function v6Pending(consoleText: string, want6: string): string | undefined {
-  if (!consoleText.includes('virtlab-guest booted')) return undefined;
+  if (!consoleText.includes(VIRTLAB_GUEST_BOOTED)) return undefined;
   const v6 = parseIpv6Lines(consoleText);
   if (v6.includes(want6)) return undefined;
   return `its IPv6 address ${want6} is not usable yet${v6.length ? ` (it has ${v6.join(', ')})` : ''}`;
@@ -46,24 +46,25 @@ export async function waitReady(
   try {
     return await pRetry(
       async () => {
-        const [{ lease }, ready, ...others] = await Promise.all([
+        // the console is read once per round: the ready line, the IPv6 line and CirrOS's own line all come from it
+        const [{ lease }, text, ...others] = await Promise.all([
           guestLease(s, g),
-          guestReady(s, g),
+          consoleText(exec(s, g.on), g.name),
           ...extra.map((n) => guestLease(s, g, n.network)),
         ]);
+        const ready = firstNicReady(text);
         const missing = extra.filter((_, i) => !others[i]!.lease).map((n) => n.network);
         if (lease && ready && missing.length) {
           last = `no lease yet for its NIC on ${missing.join(', ')}`;
           throw new NotReady(last);
         }
-        const text = lease && want6 ? await consoleText(exec(s, g.on), g.name) : '';
         const pending6 = want6 && v6Pending(text, want6);
         if (lease && pending6) {
           last = `lease ${lease.ip} but ${pending6}`;
           throw new NotReady(last);
         }
         if (lease && ready) return { ip: lease.ip, mac: ready.mac, ms: Math.round(performance.now() - t0) };
-        if (lease && !ready && (text || (await consoleText(exec(s, g.on), g.name))).includes(CIRROS_READY)) {
+        if (lease && !ready && text.includes(CIRROS_READY)) {
           return { ip: lease.ip, mac: g.mac, ms: Math.round(performance.now() - t0) };
         }
         last = lease

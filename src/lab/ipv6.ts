@@ -47,6 +47,11 @@ export function parseCidr6(s: string): Cidr6 | { error: string } {
   return { network, prefix: PREFIX6, text: `${formatIp6(network)}/${PREFIX6}` };
 }
 
+/** The /64 an address lies in (a libvirt network names its gateway's address, not its prefix). */
+export function prefixOf6(ip: bigint): bigint {
+  return ip & mask6(PREFIX6);
+}
+
 export function contains6(c: Cidr6, ip: bigint): boolean {
   return (ip & mask6(c.prefix)) === c.network;
 }
@@ -54,10 +59,6 @@ export function contains6(c: Cidr6, ip: bigint): boolean {
 /** An address of the prefix that a host may use: not the subnet-router anycast (::0 of the prefix). */
 export function isHost6(c: Cidr6, ip: bigint): boolean {
   return contains6(c, ip) && ip !== c.network;
-}
-
-export function hostAt6(c: Cidr6, offset: bigint): bigint {
-  return c.network + offset;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Reads what virtlab needs from a libvirt network XML: its name, forward mode and lower device.
 import { XMLParser } from 'fast-xml-parser';
-import { formatIp6, parseCidr6, parseIp6 } from './ipv6.ts';
+import { formatIp6, parseCidr6, parseIp6, prefixOf6 } from './ipv6.ts';
 
 export interface NetworkXml {
   name: string;
@@ -43,8 +43,7 @@ export function parseNetworkXml(xml: string): NetworkXml | { error: string } {
   let v6: NetworkXml['v6'];
   if (ip6) {
     const gw = parseIp6(String(ip6['@address'] ?? ''));
-    const c =
-      gw !== undefined ? parseCidr6(`${formatIp6(gw & ~((1n << 64n) - 1n))}/${ip6['@prefix'] ?? ''}`) : undefined;
+    const c = gw !== undefined ? parseCidr6(`${formatIp6(prefixOf6(gw))}/${ip6['@prefix'] ?? ''}`) : undefined;
     if (!c || 'error' in c)
       return {
         error: `network ${name}: <ip family='ipv6'> needs an address in a unique local /64 (prefix='64')${c && 'error' in c ? `: ${c.error}` : ''}`,

@@ -110,6 +110,9 @@ export function parseIpv6Lines(consoleText: string): string[] {
   );
 }
 
+/** The virtlab test guest's first console line: a console without it is another image's (it reports no IPv6 line). */
+export const VIRTLAB_GUEST_BOOTED = 'virtlab-guest booted';
+
 /** CirrOS prints this at the end of its boot; the virtlab guest prints it too. */
 export const CIRROS_READY = '=== network info ===';
 

@@ -81,34 +81,32 @@ export async function neighbourEntry(
   s: Session,
   family: Family,
 ): Promise<Observation> {
-  {
-    const t = a.target;
-    const want = a.answeredBy
-      ? machineNic(s.lab, a.answeredBy)?.mac
-      : t.type === 'guest'
-        ? guestOf(s.lab, t.name).mac
-        : t.type === 'machine'
-          ? machineNic(s.lab, t.name)?.mac
-          : undefined;
-    const { ip, why } = await endpointIp(t, s, family);
-    if (!ip) return { ok: false, seen: why!.replace('to ping', 'to resolve'), evidence: [], inconclusive: true };
-    const x = nodeExec(s, a.on);
-    const p = await x.run(['ping', '-c', '1', '-W', '1', ip], { check: false, timeoutMs: 8000 });
-    const guestSide = !s.machines.has(a.on);
-    const r = guestSide
-      ? await x.run(['cat', '/proc/net/arp'], { check: false })
-      : await x.run(['ip', '-j', `-${family}`, 'neigh', 'show', 'to', ip], { check: false });
-    const entries = r.exitCode !== 0 ? [] : guestSide ? parseProcArp(r.stdout) : parseNeighJson(r.stdout);
-    const n = entries.find((e) => e.dst === ip && e.lladdr);
-    const evidence = [ev(p), ev(r)];
-    if (!n) return { ok: false, seen: `${a.on} has no neighbour entry with a MAC for ${ip}`, evidence };
-    const whose = a.answeredBy ? ` (${a.answeredBy}'s MAC)` : '';
-    return n.lladdr === want
-      ? {
-          ok: true,
-          seen: `${ip} is at ${n.lladdr}${whose}${n.state.length ? ` (${n.state.join(',')})` : ''} on ${n.dev}`,
-          evidence,
-        }
-      : { ok: false, seen: `${ip} is at ${n.lladdr}, expected ${want}${whose}`, evidence };
-  }
+  const t = a.target;
+  const want = a.answeredBy
+    ? machineNic(s.lab, a.answeredBy)?.mac
+    : t.type === 'guest'
+      ? guestOf(s.lab, t.name).mac
+      : t.type === 'machine'
+        ? machineNic(s.lab, t.name)?.mac
+        : undefined;
+  const { ip, why } = await endpointIp(t, s, family);
+  if (!ip) return { ok: false, seen: why!.replace('to ping', 'to resolve'), evidence: [], inconclusive: true };
+  const x = nodeExec(s, a.on);
+  const p = await x.run(['ping', '-c', '1', '-W', '1', ip], { check: false, timeoutMs: 8000 });
+  const guestSide = !s.machines.has(a.on);
+  const r = guestSide
+    ? await x.run(['cat', '/proc/net/arp'], { check: false })
+    : await x.run(['ip', '-j', `-${family}`, 'neigh', 'show', 'to', ip], { check: false });
+  const entries = r.exitCode !== 0 ? [] : guestSide ? parseProcArp(r.stdout) : parseNeighJson(r.stdout);
+  const n = entries.find((e) => e.dst === ip && e.lladdr);
+  const evidence = [ev(p), ev(r)];
+  if (!n) return { ok: false, seen: `${a.on} has no neighbour entry with a MAC for ${ip}`, evidence };
+  const whose = a.answeredBy ? ` (${a.answeredBy}'s MAC)` : '';
+  return n.lladdr === want
+    ? {
+        ok: true,
+        seen: `${ip} is at ${n.lladdr}${whose}${n.state.length ? ` (${n.state.join(',')})` : ''} on ${n.dev}`,
+        evidence,
+      }
+    : { ok: false, seen: `${ip} is at ${n.lladdr}, expected ${want}${whose}`, evidence };
 }

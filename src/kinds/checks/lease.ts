@@ -3,7 +3,7 @@
 
 import { consoleLogPath } from '../../hypervisor/commands.ts';
 import { consoleText } from '../../hypervisor/ops.ts';
-import { parseIpv6Lines } from '../../hypervisor/parse/virsh.ts';
+import { parseIpv6Lines, VIRTLAB_GUEST_BOOTED } from '../../hypervisor/parse/virsh.ts';
 import { guestIp6, leaseSource } from '../../lab/lease-source.ts';
 import type { AssertionBase, Guest } from '../../lab/model.ts';
 import { defineCheck, type Observation, ref } from '../define.ts';
@@ -21,7 +21,7 @@ async function slaacLease(s: Session, g: Guest): Promise<Observation> {
   const text = await consoleText(exec(s, g.on), g.name);
   const lines = text.split('\n').filter((l) => l.includes('virtlab-guest ipv6'));
   const evidence = { machine: g.on, argv: ['cat', consoleLogPath(g.name)], exitCode: 0, stdout: lines.join('\n') };
-  if (!text.includes('virtlab-guest booted'))
+  if (!text.includes(VIRTLAB_GUEST_BOOTED))
     return {
       ok: false,
       seen: `${g.name}'s image does not report its IPv6 address; ping ${want.ip} (ping with family: 6) instead`,

@@ -28,9 +28,14 @@ interface Raw {
   family?: Family;
 }
 
+/** The family of an address the lab wrote (an IPv6 literal has colons), undefined for a machine or guest. */
+export function literalFamily(e: Endpoint | undefined): Family | undefined {
+  return e?.type === 'ip' ? (e.ip.includes(':') ? 6 : 4) : undefined;
+}
+
 /** The address family a check uses: an IPv6 literal target implies 6, else what the lab says (default 4). */
 export function familyOf(raw: { family?: Family }, to: Endpoint | undefined): Family {
-  return to?.type === 'ip' && to.ip.includes(':') ? 6 : (raw.family ?? 4);
+  return literalFamily(to) === 6 ? 6 : (raw.family ?? 4);
 }
 
 export const FAMILY_SCHEMA = {
@@ -113,8 +118,9 @@ export const ping = defineCheck<PingAssertion, Raw>({
     } else if (!ctx.checkNode([...at, 'from'], from)) return undefined;
     const to = ctx.endpoint([...at, 'to'], raw.to);
     const family = familyOf(raw, to);
-    if (to?.type === 'ip' && raw.family !== undefined && raw.family !== (to.ip.includes(':') ? 6 : 4)) {
-      ctx.err([...at, 'family'], `family ${raw.family} does not match the address ${to.ip}`);
+    const literal = literalFamily(to);
+    if (literal !== undefined && raw.family !== undefined && raw.family !== literal) {
+      ctx.err([...at, 'family'], `family ${raw.family} does not match the address ${endpointName(to!)}`);
       return undefined;
     }
     return to && { ...base, kind: 'ping', from, ...(fromDev ? { fromDev } : {}), to, count: raw.count ?? 1, family };

@@ -2,7 +2,7 @@
 import { type AssertionBase, type Endpoint, type Expect, endpointName, endpointNode } from '../../lab/model.ts';
 import type { Evidence, GridCell } from '../../report/events.ts';
 import { defineCheck, ref } from '../define.ts';
-import { FAMILY_SCHEMA, type Family, pingOnce } from './ping.ts';
+import { FAMILY_SCHEMA, type Family, literalFamily, pingOnce } from './ping.ts';
 
 export interface ReachabilityAssertion extends AssertionBase {
   kind: 'reachability';
@@ -48,9 +48,9 @@ export const reachability = defineCheck<ReachabilityAssertion, Raw>({
     }
     // each cell carries its own expectation: the grid as a whole must hold
     const family = raw.family ?? 4;
-    const wrong = cells.find((c) => c.to.type === 'ip' && c.to.ip.includes(':') !== (family === 6));
-    if (wrong?.to.type === 'ip') {
-      ctx.err([...at, 'family'], `a grid over IPv${family} cannot ping ${wrong.to.ip}: one grid per family`);
+    const wrong = cells.find((c) => (literalFamily(c.to) ?? family) !== family);
+    if (wrong) {
+      ctx.err([...at, 'family'], `a grid over IPv${family} cannot ping ${endpointName(wrong.to)}: one grid per family`);
       return undefined;
     }
     return { ...base, expect: 'pass', kind: 'reachability', cells, family };

@@ -33,20 +33,21 @@ export function layout(dir: string): MachineLayout {
 // Values only ever come from validated names and paths we generated; still, quote for bash.
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The machine's own folders that are host folders bind-mounted over the host's: [host folder, path inside]. */
+/** The machine's own folders that are host folders bind-mounted over the host's: the layout's folder, the path inside. */
+const OWN_FOLDERS: { host: keyof MachineLayout; inside: string; hypervisor?: true }[] = [
+  { host: 'root', inside: '/root' },
+  { host: 'tmp', inside: '/tmp' },
+  { host: 'etcLibvirt', inside: '/etc/libvirt', hypervisor: true },
+  { host: 'varLibLibvirt', inside: '/var/lib/libvirt', hypervisor: true },
+  { host: 'cacheLibvirt', inside: '/var/cache/libvirt', hypervisor: true },
+  { host: 'logLibvirt', inside: '/var/log/libvirt', hypervisor: true },
+];
+
+const ownFolders = (hypervisor: boolean) => OWN_FOLDERS.filter((f) => hypervisor || !f.hypervisor);
+
+/** [host folder, path inside] of each bind mount. */
 export function binds(l: MachineLayout, hypervisor: boolean): [string, string][] {
-  return [
-    [l.root, '/root'],
-    [l.tmp, '/tmp'],
-    ...(hypervisor
-      ? ([
-          [l.etcLibvirt, '/etc/libvirt'],
-          [l.varLibLibvirt, '/var/lib/libvirt'],
-          [l.cacheLibvirt, '/var/cache/libvirt'],
-          [l.logLibvirt, '/var/log/libvirt'],
-        ] as [string, string][])
-      : []),
-  ];
+  return ownFolders(hypervisor).map((f) => [l[f.host], f.inside]);
 }
 
 /** Where a path of the machine's own folders lives on the host (undefined: not one of them, or /run, a tmpfs). */
@@ -63,12 +64,9 @@ export function hostPathOf(
 
 /** The folders a namespace machine has of its own (bind mounts and a tmpfs over the host's); the rest is the host's. */
 export function privatePaths(hypervisor: boolean): string[] {
-  return [
-    '/root',
-    '/tmp',
-    '/run',
-    ...(hypervisor ? ['/etc/libvirt', '/var/lib/libvirt', '/var/cache/libvirt', '/var/log/libvirt'] : []),
-  ];
+  const inside = ownFolders(hypervisor).map((f) => f.inside);
+  // /run is a tmpfs of the machine's own, after /root and /tmp (the order messages list them in)
+  return [...inside.slice(0, 2), '/run', ...inside.slice(2)];
 }
 
 export function initScript(l: MachineLayout, name: string, hypervisor: boolean): string {
