@@ -246,6 +246,19 @@ test('break-fix faults are drawn per instance, reproducibly, in the lab order; t
   );
 });
 
+/** An assertion result with an id and a status, as the class table and checkpoints read them. */
+const r = (id: string, status: 'pass' | 'fail'): AssertionResult => ({
+  id,
+  status,
+  kind: 'ping',
+  title: id,
+  expect: 'pass',
+  observed: status,
+  reason: '',
+  durationMs: 1,
+  evidence: [],
+});
+
 test('a class: the student list, and the class table as text, CSV and Markdown', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'virtlab-class-'));
   const f = join(dir, 'students.txt');
@@ -255,17 +268,6 @@ test('a class: the student list, and the class table as text, CSV and Markdown',
   t.throws(() => readClass(f), { message: /students\.txt:2: "Bob Smith" cannot be a student's instance name/ });
   writeFileSync(f, 'alice\nalice\n');
   t.throws(() => readClass(f), { message: /a student is listed twice/ });
-  const r = (id: string, status: 'pass' | 'fail'): AssertionResult => ({
-    id,
-    status,
-    kind: 'ping',
-    title: id,
-    expect: 'pass',
-    observed: status,
-    reason: '',
-    durationMs: 1,
-    evidence: [],
-  });
   const t1 = classTable([
     { instance: 'alice', results: [r('lease', 'pass'), r('ping', 'pass')], score: { points: 2, max: 2 }, exitCode: 0 },
     { instance: 'bob', results: [r('lease', 'pass'), r('ping', 'fail')], score: { points: 1, max: 2 }, exitCode: 1 },
@@ -290,17 +292,6 @@ test('per-student values are drawn from the instance name, the same each time, d
 });
 
 test('checkpoints: the checks each stage passed, and the stages done in a row', (t) => {
-  const r = (id: string, status: 'pass' | 'fail'): AssertionResult => ({
-    id,
-    status,
-    kind: 'ping',
-    title: id,
-    expect: 'pass',
-    observed: status,
-    reason: '',
-    durationMs: 1,
-    evidence: [],
-  });
   const list = loadLab('kvm-macvtap').exercise!.checkpoints!;
   const half = checkpointsOf(list, [
     r('link-promisc', 'pass'),
