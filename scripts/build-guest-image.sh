@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the virtlab test guest offline from Debian packages: a Debian cloud kernel plus a busybox initramfs that
-# loads the virtio modules, gets an address with udhcpc on eth0, answers ping and prints a ready line on the
-# serial console. Also packs both into a small bootable qcow2 (MBR + FAT16 + SYSLINUX, no loop mounts) so the guest
+# loads the virtio modules, gets an address with udhcpc on eth0, answers ping, carries iperf3 (the host's binary and
+# the libraries it links, for throughput checks) and prints a ready line on the serial console. Also packs both into a small bootable qcow2 (MBR + FAT16 + SYSLINUX, no loop mounts) so the guest
 # is launched the classic way (virt-install --import --disk ...). Cached: rebuilt only when an input changes.
 #
 # usage: scripts/build-guest-image.sh [--force]     prints the qcow2 path on stdout
@@ -17,8 +17,8 @@ FORCE=${1:-}
 say() { echo "guest-image: $*" >&2; }
 die() { echo "guest-image: error: $*" >&2; exit 3; }
 
-for b in busybox qemu-img sfdisk mformat mcopy syslinux dpkg-deb; do
-  command -v "$b" >/dev/null || die "missing $b (apt-get install busybox-static qemu-utils fdisk mtools syslinux syslinux-common)"
+for b in busybox qemu-img sfdisk mformat mcopy syslinux dpkg-deb iperf3 ldd; do
+  command -v "$b" >/dev/null || die "missing $b (apt-get install busybox-static qemu-utils fdisk mtools syslinux syslinux-common iperf3)"
 done
 MBR=/usr/lib/syslinux/mbr/mbr.bin
 [ -f "$MBR" ] || die "missing $MBR (apt-get install syslinux-common)"
@@ -52,7 +52,8 @@ fi
 SELF_SUM=$(sha256sum "$0" | cut -c1-16)
 BB_SUM=$(sha256sum "$BUSYBOX" | cut -c1-16)
 SL_VER=$(dpkg-query -W -f='${Version}' syslinux 2>/dev/null || echo unknown)
-INPUTS="script=$SELF_SUM kernel=$(basename "$KDEB") busybox=$BB_SUM syslinux=$SL_VER"
+IPERF_VER=$(dpkg-query -W -f='${Version}' iperf3 2>/dev/null || sha256sum "$(command -v iperf3)" | cut -c1-16)
+INPUTS="script=$SELF_SUM kernel=$(basename "$KDEB") busybox=$BB_SUM syslinux=$SL_VER iperf3=$IPERF_VER"
 if [ "$FORCE" != "--force" ] && [ -f "$OUT" ] && [ "$(cat "$CACHE/cirros.inputs" 2>/dev/null)" = "$INPUTS" ]; then
   say "up to date ($INPUTS)"
   echo "$OUT"
@@ -88,6 +89,14 @@ R=$WORK/root
 mkdir -p "$R"/{bin,dev,proc,sys,etc,lib/modules,run,tmp}
 cp "$BUSYBOX" "$R/bin/busybox"
 for m in "${ORDER[@]}"; do mv "$WORK/$m.ko" "$R/lib/modules/"; done
+# iperf3 and every library it links (with the loader), at the paths the binary looks for them
+IPERF=$(readlink -f "$(command -v iperf3)")
+mkdir -p "$R/usr/bin"
+cp "$IPERF" "$R/usr/bin/iperf3"
+for lib in $(ldd "$IPERF" | grep -o '/[^ ]*'); do
+  mkdir -p "$R$(dirname "$lib")"
+  cp -L "$lib" "$R$lib"
+done
 echo "${ORDER[*]}" > "$R/etc/modules"
 
 cat > "$R/etc/udhcpc.script" <<'EOS'

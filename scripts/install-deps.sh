@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu qemu-system-x86 qemu-utils virtinst
-  openssh-server openssh-client dnsmasq-base iproute2 iptables nftables iputils-ping busybox-static tini tcpdump
+  openssh-server openssh-client dnsmasq-base iproute2 iptables nftables iputils-ping busybox-static tini tcpdump iperf3
   mtools syslinux syslinux-common fdisk
   mmdebstrap e2fsprogs   # the vm provider builds its machine image with these
 )

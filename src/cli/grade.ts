@@ -1,7 +1,7 @@
 // Grading one lab instance that is up: the lab's checks against it, a score, and its reports (check, check --all).
 import { EXIT } from '../errors.ts';
 import type { StateStore } from '../host/state.ts';
-import { runAssertion } from '../kinds/checks/index.ts';
+import { runAssertions } from '../kinds/checks/index.ts';
 import { closeAll, makeSession } from '../kinds/session.ts';
 import { instanceLab } from '../lab/load.ts';
 import { providerFor } from '../providers/index.ts';
@@ -49,13 +49,7 @@ export async function checkInstance(
   try {
     // each result as soon as it is known: a check of many assertions is never silent
     emit({ type: 'stage-start', stage: 'assert' });
-    const results = await Promise.all(
-      lab.assertions.map(async (a) => {
-        const r = await runAssertion(a, s);
-        emit({ type: 'assertion', result: r });
-        return r;
-      }),
-    );
+    const results = await runAssertions(lab.assertions, s, (result) => emit({ type: 'assertion', result }));
     const failed = results.some((r) => r.status === 'fail');
     const sc = score(results);
     const durationMs = Math.round(performance.now() - t0);

@@ -4,7 +4,7 @@ import { InternalError } from '../errors.ts';
 import type { Feature } from '../host/features.ts';
 import type { AssertionBase, Path, StepBase } from '../lab/model.ts';
 import type { ResolveContext } from '../lab/resolving.ts';
-import type { Evidence, GridCell, StepStatus } from '../report/events.ts';
+import type { Evidence, Figure, GridCell, StepStatus } from '../report/events.ts';
 import type { Session } from './session.ts';
 
 /** A JSON Schema fragment: the kind's own fields (id, description, hint, expect and points are added). */
@@ -60,6 +60,8 @@ export interface Observation {
   /** the check could not be made (e.g. the guest has no address): fails whatever was expected */
   inconclusive?: boolean;
   cells?: GridCell[];
+  /** what a measuring check measured */
+  figures?: Figure[];
 }
 
 export interface CheckDef<A extends AssertionBase = AssertionBase, Raw = unknown> {
@@ -74,6 +76,10 @@ export interface CheckDef<A extends AssertionBase = AssertionBase, Raw = unknown
   /** the path it tests, when it tests one (drawn on the report's topology) */
   edge?(a: A): { from: string; to: string };
   check(a: A, s: Session): Promise<Observation>;
+  /** programs it runs on the machines it involves (checked in preflight where a machine uses this host's) */
+  tools?: { bin: string; pkg: string }[];
+  /** it measures (throughput): runs alone, after the other checks of its phase, so they do not skew its figures */
+  measures?: true;
 }
 
 /** A kind module's definition, typed by its own step; the table holds them as StepDef (one cast, here). */

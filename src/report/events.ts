@@ -56,6 +56,32 @@ export interface AssertionResult {
   edge?: { from: string; to: string };
   /** a failed ping run once more with captures along its path: where the echo requests were seen */
   trace?: PacketTrace;
+  /** what a measuring check measured (throughput, loss, RTT percentiles), compared with a baseline when given */
+  figures?: Figure[];
+}
+
+/** One measured figure of a check. */
+export interface Figure {
+  /** throughput, retransmits, loss, jitter, cpu-client, rtt-p50... (a baseline keeps figures by this name) */
+  name: string;
+  value: number;
+  unit: string;
+  /** which way is better: a drop in throughput or a rise in RTT is a regression */
+  better: 'higher' | 'lower';
+  /** the measurements the value summarises (each second's throughput, each echo's RTT) */
+  samples?: number[];
+  /** against a saved baseline (run --baseline) */
+  baseline?: BaselineVerdict;
+}
+
+export interface BaselineVerdict {
+  /** the baseline's name */
+  name: string;
+  median: number;
+  /** half-width of the noise band around the baseline's median (3 robust standard deviations of its samples) */
+  band: number;
+  /** outside the band on the worse side: regression; on the better side: improvement; no-band: too few samples */
+  verdict: 'within' | 'regression' | 'improvement' | 'no-band';
 }
 
 export interface PacketTrace {

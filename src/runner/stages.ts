@@ -1,7 +1,7 @@
 // The lifecycle's live stages as a table: up -> provision -> upload -> setup -> ready -> assert. Each runs inside
 // `inStage`, which reports it and says where an error happened; an interrupt or a machine's death stops the table.
 import { InterruptedError, MachineDiedError, UsageError, VirtlabError } from '../errors.ts';
-import { runAssertion } from '../kinds/checks/index.ts';
+import { runAssertions } from '../kinds/checks/index.ts';
 import { drawFaults, faultArgv, faultTitle } from '../kinds/faults.ts';
 import { waitReady } from '../kinds/ready.ts';
 import { makeSession, nodeExec } from '../kinds/session.ts';
@@ -199,5 +199,5 @@ async function runChecks(r: Run): Promise<void> {
   // checks that a check step ran already (a phase of the lab) are not run again
   const done = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).flatMap(stepChecks));
   const todo = r.lab.assertions.filter((a) => !done.has(a.id));
-  await Promise.all(todo.map(async (a) => r.emit({ type: 'assertion', result: await runAssertion(a, r.session!) })));
+  await runAssertions(todo, r.session!, (result) => r.emit({ type: 'assertion', result }));
 }

@@ -13,6 +13,7 @@ import { neighbour } from './neighbour.ts';
 import { ping } from './ping.ts';
 import { reachability } from './reachability.ts';
 import { seenSource } from './seen-source.ts';
+import { throughput } from './throughput.ts';
 
 export const CHECK_KINDS: readonly CheckDef[] = [
   lease,
@@ -25,6 +26,7 @@ export const CHECK_KINDS: readonly CheckDef[] = [
   reachability,
   seenSource,
   command,
+  throughput,
 ];
 
 export const checkKind = kindTable('assertion', CHECK_KINDS);
@@ -74,6 +76,34 @@ export async function runAssertion(a: AssertionBase, s: Session): Promise<Assert
     evidence: obs.evidence,
     ...(obs.cells ? { cells: obs.cells } : {}),
     ...(edge ? { edge } : {}),
+    ...(obs.figures ? { figures: obs.figures } : {}),
     points: a.points,
   };
+}
+
+/**
+ * Runs a phase's assertions: the ones that only look run together; the ones that measure (throughput) after them,
+ * one at a time, so nothing else loads the machines while they measure. Each result is reported as it comes.
+ */
+export async function runAssertions(
+  list: AssertionBase[],
+  s: Session,
+  report: (r: AssertionResult) => void,
+): Promise<AssertionResult[]> {
+  const measuring = list.filter((a) => checkKind(a.kind).measures);
+  const results = await Promise.all(
+    list
+      .filter((a) => !measuring.includes(a))
+      .map(async (a) => {
+        const r = await runAssertion(a, s);
+        report(r);
+        return r;
+      }),
+  );
+  for (const a of measuring) {
+    const r = await runAssertion(a, s);
+    report(r);
+    results.push(r);
+  }
+  return results;
 }

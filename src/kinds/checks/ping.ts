@@ -2,7 +2,8 @@
 import { scaled, TIMEOUTS } from '../../host/config.ts';
 import { parseIpAddrJson } from '../../hypervisor/parse/virsh.ts';
 import { guestIp6 } from '../../lab/lease-source.ts';
-import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
+import { type AssertionBase, type Endpoint, endpointName, endpointNode, type Path } from '../../lab/model.ts';
+import type { ResolveContext } from '../../lab/resolving.ts';
 import { defineCheck, ref } from '../define.ts';
 import { guestLease, guestOf, machineIp, machineIp6 } from '../facts.ts';
 import { exec, inVm, nodeExec, type Session } from '../session.ts';
@@ -66,6 +67,20 @@ export async function endpointIp(e: Endpoint, s: Session, family: Family = 4): P
   return lease ? { ip: lease.ip } : { why: `guest ${e.name} holds no lease, so it has no address to ping` };
 }
 
+/** A `from` field: a machine or a guest, or `machine:device` (the packets leave by that NIC or device). */
+export function resolveFrom(
+  raw: string,
+  ctx: ResolveContext,
+  at: Path,
+): { from: string; fromDev?: string } | undefined {
+  const [from = '', fromDev] = raw.split(':');
+  if (fromDev !== undefined) {
+    if (!ctx.checkMachine(at, from) || !ctx.checkInterface(at, from, fromDev)) return undefined;
+    return { from, fromDev };
+  }
+  return ctx.checkNode(at, from) ? { from } : undefined;
+}
+
 /** iputils: "1 packets transmitted, 1 received"; busybox (guests): "1 packets transmitted, 1 packets received". */
 export function parsePing(out: string): { sent: number; received: number } | undefined {
   const m = /(\d+) packets transmitted, (\d+) (?:packets )?received/.exec(out);
@@ -112,10 +127,9 @@ export const ping = defineCheck<PingAssertion, Raw>({
     },
   },
   resolve(raw, ctx, at, base) {
-    const [from = '', fromDev] = raw.from.split(':');
-    if (fromDev !== undefined) {
-      if (!ctx.checkMachine([...at, 'from'], from) || !ctx.checkInterface([...at, 'from'], from, fromDev)) return;
-    } else if (!ctx.checkNode([...at, 'from'], from)) return undefined;
+    const src = resolveFrom(raw.from, ctx, [...at, 'from']);
+    if (!src) return undefined;
+    const { from, fromDev } = src;
     const to = ctx.endpoint([...at, 'to'], raw.to);
     const family = familyOf(raw, to);
     const literal = literalFamily(to);

@@ -1,7 +1,7 @@
 // check: runs some of the lab's assertions in the middle of the setup (a phase of the lab); not run again at the end.
 import { TIMEOUTS } from '../../host/config.ts';
 import type { StepBase } from '../../lab/model.ts';
-import { assertionNodes, runAssertion } from '../checks/index.ts';
+import { assertionNodes, runAssertions } from '../checks/index.ts';
 import { defineStep, ref } from '../define.ts';
 import { waitReady } from '../ready.ts';
 
@@ -50,8 +50,7 @@ export const check = defineStep<CheckStep, Raw>({
     // the guests these checks involve must have booted first
     const names = new Set(checks.flatMap(assertionNodes));
     await Promise.all(s.lab.guests.filter((g) => names.has(g.name)).map((g) => waitReady(s, g, TIMEOUTS.guestBootMs)));
-    const results = await Promise.all(checks.map((a) => runAssertion(a, s)));
-    for (const r of results) s.emit({ type: 'assertion', result: r });
+    const results = await runAssertions(checks, s, (result) => s.emit({ type: 'assertion', result }));
     const bad = results.filter((r) => r.status === 'fail').length;
     return { status: 'ok', detail: `${results.length - bad}/${results.length} as expected` };
   },

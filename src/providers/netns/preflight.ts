@@ -1,6 +1,7 @@
 // Host checks for the netns provider (also `virtlab doctor`): all problems at once, each with what to do.
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { which } from '../../host/which.ts';
 import { LocalExecutor } from '../../transport/local.ts';
 import type { Problem } from '../port.ts';
 
@@ -22,20 +23,6 @@ export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }>
   'qemu-system-x86_64': { pkg: 'qemu-system-x86', hypervisorOnly: true },
   'qemu-img': { pkg: 'qemu-utils', hypervisorOnly: true },
 };
-
-const PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
-
-export function which(bin: string): string | undefined {
-  for (const d of PATH) {
-    try {
-      accessSync(`${d}/${bin}`, constants.X_OK);
-      return `${d}/${bin}`;
-    } catch {
-      /* next */
-    }
-  }
-  return undefined;
-}
 
 export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> {
   const problems: Problem[] = [];

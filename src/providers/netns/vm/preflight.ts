@@ -1,9 +1,9 @@
 // Host checks for VM machines (also `virtlab doctor`): the tools that build and boot the machine image, and memory.
 import { readFileSync } from 'node:fs';
 import { readConfig } from '../../../host/config.ts';
+import { which } from '../../../host/which.ts';
 import type { Machine } from '../../../lab/model.ts';
 import type { Problem } from '../../port.ts';
-import { which } from '../preflight.ts';
 import { hostAccel, hostNested } from './accel.ts';
 
 const TOOLS: Record<string, string> = {

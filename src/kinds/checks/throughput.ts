@@ -1,0 +1,174 @@
+// throughput: iperf3 from one machine or guest to another, TCP or UDP; the server is started and stopped by the
+// check. Reports Mbit/s (each second's figure too), retransmits or loss and jitter, and both ends' CPU use.
+import { randomBytes } from 'node:crypto';
+import { scaled } from '../../host/config.ts';
+import { type AssertionBase, type Endpoint, endpointName, endpointNode } from '../../lab/model.ts';
+import type { Evidence } from '../../report/events.ts';
+import { defineCheck, ref } from '../define.ts';
+import { inVm, nodeExec, type Session } from '../session.ts';
+import {
+  clientArgv,
+  formatMbps,
+  type IperfTest,
+  iperfFigures,
+  parseIperf,
+  parseRate,
+  serverArgv,
+  stopServerArgv,
+} from './iperf.ts';
+import { ev } from './observe.ts';
+import { endpointIp, FAMILY_SCHEMA, type Family, familyOf, resolveFrom } from './ping.ts';
+
+export interface ThroughputAssertion extends AssertionBase {
+  kind: 'throughput';
+  /** the iperf3 client */
+  from: string;
+  fromDev?: string;
+  /** the iperf3 server: a machine, a guest or machine:device (the server listens on that device's address) */
+  to: Endpoint;
+  test: IperfTest;
+  /** the floor, in Mbit/s */
+  atLeast?: number;
+  /** UDP: the most loss accepted, in percent */
+  lossAtMost?: number;
+  family: Family;
+}
+
+interface Raw {
+  from: string;
+  to: string;
+  protocol?: 'tcp' | 'udp';
+  seconds?: number;
+  streams?: number;
+  reverse?: boolean;
+  bitrate?: string;
+  'at-least'?: string;
+  'loss-at-most'?: number;
+  family?: Family;
+}
+
+const RATE = {
+  type: 'string',
+  pattern: '^\\s*\\d+(\\.\\d+)?\\s*[kKmMgGtT]?(bit/s|bps|b/s|bit)?\\s*$',
+};
+
+/** Seconds an idle server waits for its client before it exits by itself. */
+const SERVER_IDLE_S = 60;
+
+export const throughput = defineCheck<ThroughputAssertion, Raw>({
+  kind: 'throughput',
+  summary: 'iperf3 between two machines or guests (TCP or UDP): Mbit/s, retransmits or loss, CPU use, with a floor',
+  measures: true,
+  tools: [{ bin: 'iperf3', pkg: 'iperf3' }],
+  schema: {
+    required: ['from', 'to'],
+    properties: {
+      from: ref('source', 'The iperf3 client (machine, guest, or machine:device to send from that address).'),
+      to: ref('endpoint', 'The iperf3 server: a machine, a guest, or machine:device; not a bare address.'),
+      protocol: { enum: ['tcp', 'udp'], default: 'tcp' },
+      seconds: { type: 'integer', minimum: 1, maximum: 60, default: 5, description: 'How long it measures.' },
+      streams: { type: 'integer', minimum: 1, maximum: 16, default: 1, description: 'Parallel streams (-P).' },
+      reverse: { type: 'boolean', default: false, description: 'The server sends, the client receives (-R).' },
+      bitrate: { ...RATE, description: "UDP's sending rate (-b), e.g. 100 Mbit/s; default 10 Mbit/s." },
+      'at-least': { ...RATE, description: 'The floor: fails below this rate, e.g. "50 Mbit/s".' },
+      'loss-at-most': { type: 'number', minimum: 0, maximum: 100, description: 'UDP: the most loss, in percent.' },
+      family: FAMILY_SCHEMA,
+    },
+  },
+  resolve(raw, ctx, at, base) {
+    const src = resolveFrom(raw.from, ctx, [...at, 'from']);
+    const to = ctx.endpoint([...at, 'to'], raw.to);
+    if (to?.type === 'ip') {
+      ctx.err(
+        [...at, 'to'],
+        `throughput needs iperf3's server on a machine or a guest, not the bare address ${to.ip}`,
+        'name the machine or guest (or machine:device) that has this address',
+      );
+      return undefined;
+    }
+    const protocol = raw.protocol ?? 'tcp';
+    if (protocol === 'tcp' && (raw.bitrate !== undefined || raw['loss-at-most'] !== undefined)) {
+      const field = raw.bitrate !== undefined ? 'bitrate' : 'loss-at-most';
+      ctx.err([...at, field], `${field} is for UDP`, 'add protocol: udp, or remove it');
+      return undefined;
+    }
+    if (!src || !to) return undefined;
+    const atLeast = raw['at-least'] === undefined ? undefined : parseRate(raw['at-least'])! / 1e6;
+    const bitrate = raw.bitrate === undefined ? undefined : parseRate(raw.bitrate);
+    return {
+      ...base,
+      kind: 'throughput',
+      ...src,
+      to,
+      test: {
+        protocol,
+        seconds: raw.seconds ?? 5,
+        streams: raw.streams ?? 1,
+        reverse: raw.reverse ?? false,
+        ...(bitrate ? { bitrate } : {}),
+      },
+      ...(atLeast !== undefined ? { atLeast } : {}),
+      ...(raw['loss-at-most'] !== undefined ? { lossAtMost: raw['loss-at-most'] } : {}),
+      family: familyOf(raw, to),
+    };
+  },
+  title: (a) =>
+    `${a.test.protocol.toUpperCase()} throughput ${a.test.reverse ? 'to' : 'from'} ${a.from}${a.fromDev ? `:${a.fromDev}` : ''} ` +
+    `${a.test.reverse ? 'from' : 'to'} ${endpointName(a.to)}${a.atLeast !== undefined ? ` is at least ${formatMbps(a.atLeast)}` : ''}`,
+  nodes: (a) => [a.from, ...endpointNode(a.to)],
+  edge: (a) => ({ from: a.fromDev ? `${a.from}:${a.fromDev}` : a.from, to: endpointName(a.to) }),
+  check: measure,
+});
+
+async function measure(a: ThroughputAssertion, s: Session) {
+  const serverNode = endpointNode(a.to)[0]!;
+  const target = await endpointIp(a.to, s, a.family);
+  if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
+  const bind = a.fromDev
+    ? await endpointIp({ type: 'interface', name: a.from, dev: a.fromDev }, s, a.family)
+    : undefined;
+  if (bind && !bind.ip) return { ok: false, seen: bind.why!, evidence: [], inconclusive: true };
+  const vm = inVm(s, a.from) || inVm(s, serverNode);
+  const pidFile = `/tmp/virtlab-iperf3-${randomBytes(4).toString('hex')}.pid`;
+  const server = nodeExec(s, serverNode);
+  const evidence: Evidence[] = [];
+  const started = await server.run(
+    serverArgv(pidFile, SERVER_IDLE_S, a.to.type === 'interface' ? target.ip : undefined),
+    {
+      check: false,
+    },
+  );
+  evidence.push(ev(started));
+  if (started.exitCode !== 0) {
+    const why = (started.stderr || started.stdout).trim().split('\n').pop();
+    return { ok: false, seen: `iperf3's server did not start on ${serverNode}: ${why}`, evidence, inconclusive: true };
+  }
+  try {
+    const client = nodeExec(s, a.from);
+    const argv = clientArgv(a.test, target.ip, bind?.ip);
+    const timeoutMs = scaled((a.test.seconds + 20) * 1000, vm);
+    let r = await client.run(argv, { check: false, timeoutMs });
+    // the daemonised server may not listen yet when its start command returns
+    for (let i = 0; i < 3 && /Connection refused/.test(r.stdout); i++) {
+      await new Promise((ok) => setTimeout(ok, 300));
+      r = await client.run(argv, { check: false, timeoutMs });
+    }
+    evidence.push(ev(r));
+    const res = parseIperf(r.stdout || r.stderr, a.test.protocol);
+    if ('error' in res) return { ok: false, seen: res.error, evidence, inconclusive: r.exitCode !== 0 };
+    const short = a.atLeast !== undefined && res.mbps < a.atLeast;
+    const lossy = a.lossAtMost !== undefined && (res.lossPct ?? 0) > a.lossAtMost;
+    const extra =
+      res.retransmits !== undefined
+        ? `${res.retransmits} retransmits`
+        : `${res.lossPct}% lost, jitter ${res.jitterMs} ms`;
+    const seen =
+      `${formatMbps(res.mbps)} ${a.test.reverse ? 'from' : 'to'} ${target.ip} (${extra}; CPU ${res.cpuClient}% client, ` +
+      `${res.cpuServer}% server)` +
+      (short ? `, below the floor of ${formatMbps(a.atLeast!)}` : '') +
+      (lossy ? `, more than the ${a.lossAtMost}% loss accepted` : '');
+    return { ok: !short && !lossy, seen, evidence, figures: iperfFigures(res) };
+  } finally {
+    await server.run(stopServerArgv(pidFile), { check: false }).catch(() => {});
+  }
+}
