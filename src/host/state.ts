@@ -39,7 +39,9 @@ export type UndoOp =
   /** an Open vSwitch bridge the run created, removed only while it carries the run's external id */
   | { type: 'ovs-del-br'; name: string; mark: string }
   /** an address a bridge took over from its port, given back */
-  | { type: 'add-address'; dev: string; address: string };
+  | { type: 'add-address'; dev: string; address: string }
+  /** a netem qdisc a step put on a device, removed while it is still netem */
+  | { type: 'del-netem'; dev: string };
 
 /** A machine as every provider records it; what only its provider needs is in `data`. */
 export interface MachineRecord {

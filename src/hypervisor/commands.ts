@@ -175,6 +175,12 @@ export function delMarkedOvsBridge(name: string, mark: string): string[] {
   return ['sh', '-c', script, name, mark];
 }
 
+/** Removes a device's root qdisc only while it is netem (a device that is gone has nothing left to remove). */
+export function delNetem(dev: string): string[] {
+  const script = 'tc qdisc show dev "$0" root 2>/dev/null | grep -q "qdisc netem" && tc qdisc del dev "$0" root; true';
+  return ['sh', '-c', script, dev];
+}
+
 /** The argv that undoes a recorded change, or why it is not one virtlab makes. */
 export function undoArgv(op: UndoOp): { argv: string[] } | { refused: string } {
   switch (op.type) {
@@ -200,6 +206,8 @@ export function undoArgv(op: UndoOp): { argv: string[] } | { refused: string } {
       return IFNAME.test(op.dev) && /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(op.address)
         ? { argv: ['ip', 'addr', 'replace', op.address, 'dev', op.dev] }
         : { refused: `"${op.address}" on "${op.dev}" is not an address virtlab moves` };
+    case 'del-netem':
+      return IFNAME.test(op.dev) ? { argv: delNetem(op.dev) } : { refused: `"${op.dev}" is not an interface name` };
   }
 }
 

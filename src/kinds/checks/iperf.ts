@@ -13,6 +13,8 @@ export interface IperfTest {
   reverse: boolean;
   /** UDP's sending rate in bit/s (iperf3 -b) */
   bitrate?: number;
+  /** TCP: the socket buffer in bytes (iperf3 -w), which bounds the window: throughput <= window / RTT */
+  window?: number;
 }
 
 /**
@@ -40,6 +42,7 @@ export function clientArgv(t: IperfTest, server: string, bind?: string): string[
     '3000',
     ...(t.reverse ? ['-R'] : []),
     ...(t.protocol === 'udp' ? ['-u', '-b', String(t.bitrate ?? 10_000_000)] : []),
+    ...(t.window ? ['-w', String(t.window)] : []),
     ...(bind ? ['-B', bind] : []),
   ];
 }
@@ -124,6 +127,15 @@ export function parseRate(s: string): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:bit\/s|bps|b\/s|bit)?\s*$/i.exec(s);
   if (!m) return undefined;
   const v = Number(m[1]) * RATE_UNITS[m[2]!.toLowerCase()]!;
+  return v > 0 ? v : undefined;
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2 };
+
+/** "64K", "128 KiB", "1M", "65536" → bytes; undefined when it is not a size. */
+export function parseSize(s: string): number | undefined {
+  const m = /^\s*(\d+)\s*([kKmM]?)(?:i?B)?\s*$/.exec(s);
+  const v = m ? Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]! : 0;
   return v > 0 ? v : undefined;
 }
 

@@ -4,10 +4,21 @@ import { parseIpAddrJson } from '../../hypervisor/parse/virsh.ts';
 import { guestIp6 } from '../../lab/lease-source.ts';
 import { type AssertionBase, type Endpoint, endpointName, endpointNode, type Path } from '../../lab/model.ts';
 import type { ResolveContext } from '../../lab/resolving.ts';
-import { defineCheck, ref } from '../define.ts';
+import { defineCheck, type Observation, ref } from '../define.ts';
 import { guestLease, guestOf, machineIp, machineIp6 } from '../facts.ts';
 import { exec, inVm, nodeExec, type Session } from '../session.ts';
 import { ev } from './observe.ts';
+import {
+  brokenBounds,
+  parseBound,
+  parseRtts,
+  RTT_BOUND_PATTERN,
+  RTT_STATS,
+  type RttBound,
+  type RttStat,
+  rttFigures,
+  rttSummary,
+} from './rtt.ts';
 
 export interface PingAssertion extends AssertionBase {
   kind: 'ping';
@@ -18,6 +29,8 @@ export interface PingAssertion extends AssertionBase {
   count: number;
   /** 6: over IPv6 (the target's IPv6 address; an IPv6 literal implies it) */
   family: Family;
+  /** bounds on the round-trip times' percentiles: the check measures them (echoes 0.2 s apart) */
+  rtt?: RttBound[];
 }
 
 export type Family = 4 | 6;
@@ -27,7 +40,11 @@ interface Raw {
   to: string;
   count?: number;
   family?: Family;
+  rtt?: Partial<Record<RttStat, string>>;
 }
+
+/** Echoes a ping sends to measure round-trip times when the lab gives no count. */
+const RTT_COUNT = 10;
 
 /** The family of an address the lab wrote (an IPv6 literal has colons), undefined for a machine or guest. */
 export function literalFamily(e: Endpoint | undefined): Family | undefined {
@@ -95,7 +112,8 @@ export async function pingOnce(
   count: number,
   fromDev?: string,
   family: Family = 4,
-) {
+  rtt?: RttBound[],
+): Promise<Observation> {
   const target = await endpointIp(to, s, family);
   if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
   // a reply through an emulated machine (a VM, or a guest inside one) may take longer
@@ -103,7 +121,8 @@ export async function pingOnce(
   const wait = String(scaled(TIMEOUTS.pingReplyS, vm));
   const timeoutMs = scaled(TIMEOUTS.pingBaseMs + count * TIMEOUTS.pingPerEchoMs, vm);
   const via = fromDev ? ['-I', fromDev] : [];
-  const r = await nodeExec(s, from).run(['ping', ...via, '-c', String(count), '-W', wait, target.ip], {
+  const often = rtt && count > 1 ? ['-i', '0.2'] : [];
+  const r = await nodeExec(s, from).run(['ping', ...via, ...often, '-c', String(count), '-W', wait, target.ip], {
     check: false,
     timeoutMs,
   });
@@ -111,7 +130,16 @@ export async function pingOnce(
   const seen = p
     ? `${p.received}/${p.sent} replies from ${target.ip}`
     : `ping ${target.ip} exited ${r.exitCode}: ${(r.stderr || r.stdout).trim().split('\n').pop()}`;
-  return { ok: r.exitCode === 0 && (p?.received ?? 0) > 0, seen, evidence: [ev(r)] };
+  const ok = r.exitCode === 0 && (p?.received ?? 0) > 0;
+  const rtts = parseRtts(r.stdout);
+  if (!rtt || !ok || !rtts.length) return { ok, seen, evidence: [ev(r)] };
+  const broken = brokenBounds(rtts, rtt);
+  return {
+    ok: broken.length === 0,
+    seen: `${seen}; ${broken.length ? broken.join(', ') : rttSummary(rtts, rtt)}`,
+    evidence: [ev(r)],
+    figures: rttFigures(rtts, rtt),
+  };
 }
 
 export const ping = defineCheck<PingAssertion, Raw>({
@@ -122,8 +150,19 @@ export const ping = defineCheck<PingAssertion, Raw>({
     properties: {
       from: ref('source'),
       to: ref('endpoint'),
-      count: { type: 'integer', minimum: 1, maximum: 20 },
+      count: { type: 'integer', minimum: 1, maximum: 100 },
       family: FAMILY_SCHEMA,
+      rtt: {
+        type: 'object',
+        description:
+          'Bounds on the round-trip times, e.g. { p50: ">= 90 ms", max: "< 400 ms" } (min, p50, p90, p95, p99, max); ' +
+          `the ping then sends ${RTT_COUNT} echoes (or count) 0.2 s apart and reports the percentiles as figures.`,
+        minProperties: 1,
+        additionalProperties: false,
+        properties: Object.fromEntries(
+          RTT_STATS.map((k) => [k, { type: 'string', pattern: RTT_BOUND_PATTERN, description: 'e.g. ">= 90 ms"' }]),
+        ),
+      },
     },
   },
   resolve(raw, ctx, at, base) {
@@ -137,11 +176,16 @@ export const ping = defineCheck<PingAssertion, Raw>({
       ctx.err([...at, 'family'], `family ${raw.family} does not match the address ${endpointName(to!)}`);
       return undefined;
     }
-    return to && { ...base, kind: 'ping', from, ...(fromDev ? { fromDev } : {}), to, count: raw.count ?? 1, family };
+    const rtt = raw.rtt ? Object.entries(raw.rtt).map(([k, v]) => parseBound(k as RttStat, v!)!) : undefined;
+    const count = raw.count ?? (rtt ? RTT_COUNT : 1);
+    return (
+      to && { ...base, kind: 'ping', from, ...(fromDev ? { fromDev } : {}), to, count, family, ...(rtt ? { rtt } : {}) }
+    );
   },
   title: (a) =>
-    `${a.from}${a.fromDev ? `:${a.fromDev}` : ''} can ping ${endpointName(a.to)}${a.family === 6 ? ' over IPv6' : ''}`,
+    `${a.from}${a.fromDev ? `:${a.fromDev}` : ''} can ping ${endpointName(a.to)}${a.family === 6 ? ' over IPv6' : ''}` +
+    (a.rtt ? `, round trips ${a.rtt.map((b) => `${b.stat} ${b.op} ${b.ms} ms`).join(', ')}` : ''),
   nodes: (a) => [a.from, ...endpointNode(a.to)],
   edge: (a) => ({ from: a.fromDev ? `${a.from}:${a.fromDev}` : a.from, to: endpointName(a.to) }),
-  check: (a, s) => pingOnce(s, a.from, a.to, a.count, a.fromDev, a.family),
+  check: (a, s) => pingOnce(s, a.from, a.to, a.count, a.fromDev, a.family, a.rtt),
 });

@@ -13,6 +13,7 @@ import {
   iperfFigures,
   parseIperf,
   parseRate,
+  parseSize,
   serverArgv,
   stopServerArgv,
 } from './iperf.ts';
@@ -27,8 +28,9 @@ export interface ThroughputAssertion extends AssertionBase {
   /** the iperf3 server: a machine, a guest or machine:device (the server listens on that device's address) */
   to: Endpoint;
   test: IperfTest;
-  /** the floor, in Mbit/s */
+  /** the floor and the ceiling, in Mbit/s */
   atLeast?: number;
+  atMost?: number;
   /** UDP: the most loss accepted, in percent */
   lossAtMost?: number;
   family: Family;
@@ -42,7 +44,9 @@ interface Raw {
   streams?: number;
   reverse?: boolean;
   bitrate?: string;
+  window?: string;
   'at-least'?: string;
+  'at-most'?: string;
   'loss-at-most'?: number;
   family?: Family;
 }
@@ -70,7 +74,13 @@ export const throughput = defineCheck<ThroughputAssertion, Raw>({
       streams: { type: 'integer', minimum: 1, maximum: 16, default: 1, description: 'Parallel streams (-P).' },
       reverse: { type: 'boolean', default: false, description: 'The server sends, the client receives (-R).' },
       bitrate: { ...RATE, description: "UDP's sending rate (-b), e.g. 100 Mbit/s; default 10 Mbit/s." },
+      window: {
+        type: 'string',
+        pattern: '^\\s*\\d+\\s*[kKmM]?(i?B)?\\s*$',
+        description: 'TCP: the socket buffer (-w), e.g. 64K; it bounds the window, so throughput <= window / RTT.',
+      },
       'at-least': { ...RATE, description: 'The floor: fails below this rate, e.g. "50 Mbit/s".' },
+      'at-most': { ...RATE, description: 'The ceiling: fails above this rate (an impairment that must hold).' },
       'loss-at-most': { type: 'number', minimum: 0, maximum: 100, description: 'UDP: the most loss, in percent.' },
       family: FAMILY_SCHEMA,
     },
@@ -87,13 +97,26 @@ export const throughput = defineCheck<ThroughputAssertion, Raw>({
       return undefined;
     }
     const protocol = raw.protocol ?? 'tcp';
-    if (protocol === 'tcp' && (raw.bitrate !== undefined || raw['loss-at-most'] !== undefined)) {
-      const field = raw.bitrate !== undefined ? 'bitrate' : 'loss-at-most';
-      ctx.err([...at, field], `${field} is for UDP`, 'add protocol: udp, or remove it');
+    const wrong = (protocol === 'tcp' ? (['bitrate', 'loss-at-most'] as const) : (['window'] as const)).find(
+      (f) => raw[f] !== undefined,
+    );
+    if (wrong) {
+      ctx.err(
+        [...at, wrong],
+        `${wrong} is for ${protocol === 'tcp' ? 'UDP' : 'TCP'}`,
+        protocol === 'tcp' ? 'add protocol: udp, or remove it' : 'remove it, or measure TCP',
+      );
       return undefined;
     }
     if (!src || !to) return undefined;
-    const atLeast = raw['at-least'] === undefined ? undefined : parseRate(raw['at-least'])! / 1e6;
+    const mbps = (r?: string) => (r === undefined ? undefined : parseRate(r)! / 1e6);
+    const atLeast = mbps(raw['at-least']);
+    const atMost = mbps(raw['at-most']);
+    if (atLeast !== undefined && atMost !== undefined && atMost < atLeast) {
+      ctx.err([...at, 'at-most'], `at-most (${raw['at-most']}) is below at-least (${raw['at-least']})`);
+      return undefined;
+    }
+    const window = raw.window === undefined ? undefined : parseSize(raw.window);
     const bitrate = raw.bitrate === undefined ? undefined : parseRate(raw.bitrate);
     return {
       ...base,
@@ -106,19 +129,29 @@ export const throughput = defineCheck<ThroughputAssertion, Raw>({
         streams: raw.streams ?? 1,
         reverse: raw.reverse ?? false,
         ...(bitrate ? { bitrate } : {}),
+        ...(window ? { window } : {}),
       },
       ...(atLeast !== undefined ? { atLeast } : {}),
+      ...(atMost !== undefined ? { atMost } : {}),
       ...(raw['loss-at-most'] !== undefined ? { lossAtMost: raw['loss-at-most'] } : {}),
       family: familyOf(raw, to),
     };
   },
   title: (a) =>
     `${a.test.protocol.toUpperCase()} throughput ${a.test.reverse ? 'to' : 'from'} ${a.from}${a.fromDev ? `:${a.fromDev}` : ''} ` +
-    `${a.test.reverse ? 'from' : 'to'} ${endpointName(a.to)}${a.atLeast !== undefined ? ` is at least ${formatMbps(a.atLeast)}` : ''}`,
+    `${a.test.reverse ? 'from' : 'to'} ${endpointName(a.to)}${bounds(a)}`,
   nodes: (a) => [a.from, ...endpointNode(a.to)],
   edge: (a) => ({ from: a.fromDev ? `${a.from}:${a.fromDev}` : a.from, to: endpointName(a.to) }),
   check: measure,
 });
+
+function bounds(a: ThroughputAssertion): string {
+  const b = [
+    ...(a.atLeast !== undefined ? [`at least ${formatMbps(a.atLeast)}`] : []),
+    ...(a.atMost !== undefined ? [`at most ${formatMbps(a.atMost)}`] : []),
+  ];
+  return b.length ? ` is ${b.join(' and ')}` : '';
+}
 
 async function measure(a: ThroughputAssertion, s: Session) {
   const serverNode = endpointNode(a.to)[0]!;
@@ -157,6 +190,7 @@ async function measure(a: ThroughputAssertion, s: Session) {
     const res = parseIperf(r.stdout || r.stderr, a.test.protocol);
     if ('error' in res) return { ok: false, seen: res.error, evidence, inconclusive: r.exitCode !== 0 };
     const short = a.atLeast !== undefined && res.mbps < a.atLeast;
+    const over = a.atMost !== undefined && res.mbps > a.atMost;
     const lossy = a.lossAtMost !== undefined && (res.lossPct ?? 0) > a.lossAtMost;
     const extra =
       res.retransmits !== undefined
@@ -166,8 +200,9 @@ async function measure(a: ThroughputAssertion, s: Session) {
       `${formatMbps(res.mbps)} ${a.test.reverse ? 'from' : 'to'} ${target.ip} (${extra}; CPU ${res.cpuClient}% client, ` +
       `${res.cpuServer}% server)` +
       (short ? `, below the floor of ${formatMbps(a.atLeast!)}` : '') +
+      (over ? `, above the ceiling of ${formatMbps(a.atMost!)}` : '') +
       (lossy ? `, more than the ${a.lossAtMost}% loss accepted` : '');
-    return { ok: !short && !lossy, seen, evidence, figures: iperfFigures(res) };
+    return { ok: !short && !over && !lossy, seen, evidence, figures: iperfFigures(res) };
   } finally {
     await server.run(stopServerArgv(pidFile), { check: false }).catch(() => {});
   }

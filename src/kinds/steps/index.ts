@@ -13,6 +13,7 @@ import { hairpin } from './hairpin.ts';
 import { macvlan } from './macvlan.ts';
 import { netDefine } from './net-define.ts';
 import { netStart } from './net-start.ts';
+import { netem } from './netem.ts';
 import { ovsBridge } from './ovs-bridge.ts';
 import { promisc } from './promisc.ts';
 import { upload } from './upload.ts';
@@ -35,6 +36,7 @@ export const STEP_KINDS: readonly StepDef[] = [
   macvlan,
   veth,
   ovsBridge,
+  netem,
 ];
 
 export const stepKind = kindTable('step', STEP_KINDS);
