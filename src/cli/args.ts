@@ -39,6 +39,8 @@ export interface Options {
   count?: string;
   log: boolean;
   olderThan?: string;
+  /** run / matrix: the baseline figures are judged against */
+  baseline?: string;
   /** up --until: print the commands of the steps left to the student (for a teacher) */
   showSolution: boolean;
   /** up --break: a break-fix exercise */

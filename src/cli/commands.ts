@@ -20,6 +20,7 @@ export const COMMANDS = [
   'graph',
   'matrix',
   'diff',
+  'baseline',
   'runs',
   'prune',
   'list',
@@ -98,6 +99,11 @@ export const OPTIONS: Record<string, OptionDef> = {
     flags: '--show-solution',
     description: "up --until: also print the commands of the steps left to the student (a teacher's copy)",
   },
+  '--baseline': {
+    flags: '--baseline <name>',
+    description:
+      'judge measured figures (throughput, RTT) against a saved baseline (baselines/<name>.json); a regression fails',
+  },
   '--older-than': { flags: '--older-than <age>', description: 'prune: runs older than this (30m, 12h, 7d)' },
 };
 
@@ -140,7 +146,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     summary: 'the whole lifecycle: preflight, up, provision, upload, setup, ready, assert, collect, teardown',
     details:
       '<lab> is a lab name (labs/<lab>.yml of the project) or a path to a lab file. Teardown always runs, unless --keep.',
-    options: RUN,
+    options: [...RUN, '--baseline'],
     root: true,
   },
   up: {
@@ -248,13 +254,21 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   matrix: {
     args: ['<lab>'],
     summary: 'run the lab on every target; a table of assertions x targets with versions',
-    options: ['--targets', '--report-dir', '--variant', '--project'],
+    options: ['--targets', '--report-dir', '--variant', '--project', '--baseline'],
     root: true,
   },
   diff: {
     args: ['<report-a>', '<report-b>'],
     summary: 'assertions that flipped and versions that differ between two runs',
     options: [],
+  },
+  baseline: {
+    args: ['<action>', '[arg...]'],
+    summary: "save runs' measured figures as a baseline (median and noise band), list baselines, or show one",
+    details:
+      'virtlab baseline save <report-dir>... [--name main]   figures of one or more runs of a lab, into baselines/<name>.json\n' +
+      'virtlab baseline list | show <name>                  then: virtlab run <lab> --baseline main',
+    options: ['--name', '--project'],
   },
   runs: {
     args: [],

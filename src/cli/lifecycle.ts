@@ -10,6 +10,7 @@ import { requirementProblems } from '../runner/requirements.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { RunOutcome } from '../runner/run.ts';
 import type { Options } from './args.ts';
+import { baselineFor } from './baseline.ts';
 import { breakFixText, instructions } from './course.ts';
 import { down, instanceStore } from './instances.ts';
 import { interrupts } from './interrupts.ts';
@@ -26,6 +27,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
   const ref = oneLab(o, mode);
   const base = loadLab(ref, undefined, o.variant);
   checkRunOptions(o, base);
+  const baseline = baselineFor(o.baseline, base);
   // the report folder is checked and marked before anything is created
   if (o.reportDir) claimReportDir(o.reportDir);
   // a lab with variants runs each of them (one after another) unless --variant picks one; `up` keeps one variant
@@ -76,6 +78,7 @@ export async function lifecycle(o: Options, mode: 'run' | 'up'): Promise<number>
           readyTimeoutMs: readConfig().readyTimeoutMs,
           provisioner: provisionerOption(o),
           breakFaults: o.break,
+          baseline,
           ...(varied ? { params: student } : {}),
         },
         reporter(o),

@@ -1,5 +1,5 @@
 // virtlab matrix (one lab on several targets) and virtlab diff (what changed between two runs).
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -11,6 +11,7 @@ import { loadLab } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
 import { providerDef } from '../providers/index.ts';
 import type { ProviderOptions } from '../providers/port.ts';
+import type { Baseline } from '../report/baseline.ts';
 import { createConsoleReporter } from '../report/console.ts';
 import {
   diffReports,
@@ -21,10 +22,11 @@ import {
   matrixMarkdown,
   matrixText,
 } from '../report/matrix.ts';
-import type { RunReport } from '../report/run-report.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { Options } from './args.ts';
+import { baselineFor } from './baseline.ts';
 import { interrupts } from './interrupts.ts';
+import { readReport } from './read-report.ts';
 
 export interface Target {
   name: string;
@@ -99,7 +101,13 @@ function targetHosts(t: Target): string[] {
 
 const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, write: () => {} });
 
-async function runTarget(lab: Lab, t: Target, reportDir: string, signal: AbortSignal): Promise<MatrixColumn> {
+async function runTarget(
+  lab: Lab,
+  t: Target,
+  reportDir: string,
+  signal: AbortSignal,
+  baseline?: Baseline,
+): Promise<MatrixColumn> {
   const opts = Object.entries(t.options)
     .map(([k, v]) => `, ${k} ${v}`)
     .join('');
@@ -117,6 +125,7 @@ async function runTarget(lab: Lab, t: Target, reportDir: string, signal: AbortSi
         name: `mx-${t.name}`,
         collect: 'on-failure',
         readyTimeoutMs: readConfig().readyTimeoutMs,
+        baseline,
       },
       quiet,
       signal,
@@ -134,6 +143,7 @@ export async function commandMatrix(o: Options): Promise<number> {
   if (o.args.length !== 1 || !o.targets)
     throw new UsageError('matrix needs a lab and a targets file', 'virtlab matrix <lab> --targets targets.yml');
   const lab = loadLab(o.args[0]!, undefined, o.variant);
+  const baseline = baselineFor(o.baseline, lab);
   const targets = loadTargets(o.targets);
   const dir = o.reportDir ?? join(home().runs, `matrix-${lab.name}-${Date.now().toString(36)}`);
   claimReportDir(dir);
@@ -143,7 +153,7 @@ export async function commandMatrix(o: Options): Promise<number> {
   try {
     for (const wave of waves(targets)) {
       if (signal.aborted) break;
-      cols.push(...(await Promise.all(wave.map((t) => runTarget(lab, t, join(dir, t.name), signal)))));
+      cols.push(...(await Promise.all(wave.map((t) => runTarget(lab, t, join(dir, t.name), signal, baseline)))));
     }
   } finally {
     dispose();
@@ -161,18 +171,6 @@ export async function commandMatrix(o: Options): Promise<number> {
     stopped() ??
     (cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok)
   );
-}
-
-function readReport(p: string): RunReport {
-  const file = existsSync(p) && statSync(p).isDirectory() ? join(p, 'report.json') : p;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as RunReport;
-  } catch (e) {
-    throw new UsageError(
-      `cannot read report ${file}: ${(e as Error).message}`,
-      'give a report.json or the folder that holds it',
-    );
-  }
 }
 
 export function commandDiff(o: Options): number {

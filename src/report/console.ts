@@ -1,5 +1,5 @@
 // Live console view: stages and steps with durations, a line per assertion, a summary. Plain lines when not a TTY.
-import type { AssertionResult, RunEvent } from './events.ts';
+import type { AssertionResult, Figure, RunEvent } from './events.ts';
 import { visible, visibleDeep } from './visible.ts';
 
 export interface ConsoleOptions {
@@ -232,6 +232,12 @@ class ConsoleReporter {
     this.line(`  ${r.status === 'pass' ? this.ok : this.bad} ${r.id}: ${r.title}${exp}`);
     this.line(paint('dim', `      ${r.reason}`));
     if (r.cells) for (const l of gridLines(r, this.ok, this.bad)) this.line(`      ${l}`);
+    for (const f of r.figures ?? []) {
+      const b = f.baseline;
+      if (!b) continue;
+      const mark = b.verdict === 'regression' ? this.bad : b.verdict === 'improvement' ? this.ok : paint('dim', '·');
+      this.line(`      ${mark} ${paint('dim', `${baselineLine(f)}`)}`);
+    }
     if (r.status === 'fail' && r.hint) this.line(`      ${paint('yellow', 'hint:')} ${r.hint}`);
   }
 
@@ -292,4 +298,14 @@ export function gridLines(r: AssertionResult, ok: string, bad: string): string[]
   }
   out.push('(each cell: the expected result of a ping from the row to the column, and whether it held)');
   return out;
+}
+
+/** "throughput 412 Mbit/s: within baseline main (420 ± 31 Mbit/s)" */
+export function baselineLine(f: Figure): string {
+  const b = f.baseline!;
+  const what =
+    b.verdict === 'no-band'
+      ? `baseline ${b.name} has too few samples for a band (median ${b.median} ${f.unit})`
+      : `${b.verdict === 'within' ? 'within' : `${b.verdict} against`} baseline ${b.name} (${b.median} ± ${b.band} ${f.unit})`;
+  return `${f.name} ${b.measured} ${f.unit}${f.samples?.length ? ' (median)' : ''}: ${what}`;
 }

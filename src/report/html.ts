@@ -3,6 +3,7 @@
 import { basename, relative } from 'node:path';
 import type { Lab } from '../lab/model.ts';
 import type { AssertionResult, PacketTrace } from './events.ts';
+import { measurementsHtml } from './figures-html.ts';
 import { labGraph, toSvg } from './graph.ts';
 import { xmlEscape as esc, evidenceText } from './junit.ts';
 import type { ReportStep } from './run-report.ts';
@@ -80,6 +81,8 @@ function stepsTable(steps: ReportStep[] = []): string {
 }
 
 const CSS = `
+.figures-chart text{font-size:12px;fill:#1f2328} .bar-ok{fill:#2da44e} .bar-bad{fill:#cf222e}
+.v-regression{color:#cf222e;font-weight:bold} .v-improvement{color:#1a7f37} .v-within,.v-no-band{color:#57606a}
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#1f2328;padding:0 1rem}
 h1{margin-bottom:.2rem} .sub{color:#57606a;margin-top:0}
 .verdict{display:inline-block;padding:.2rem .7rem;border-radius:1rem;color:#fff;font-weight:bold}
@@ -150,6 +153,7 @@ ${i.lab.teaches ? `<h2>What it teaches</h2><p>${esc(i.lab.teaches)}</p>` : ''}
 <div class="graph">${graph}</div>
 <h2>Assertions (${i.assertions.filter((r) => r.status === 'pass').length}/${i.assertions.length} as expected)</h2>
 <table id="assertions"><tr><th>result</th><th>check</th></tr>${rows}</table>
+${measurementsHtml(i.assertions)}
 ${stepsTable(i.steps)}
 <h2>Stages</h2>
 <table id="stages">${Object.entries(i.stages)

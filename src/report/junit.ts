@@ -17,6 +17,20 @@ export function evidenceText(r: AssertionResult): string {
     .join('\n\n');
 }
 
+/** A measuring check's figures as testcase properties (value, unit, and the baseline's verdict), as CI tools show them. */
+function figureProperties(r: AssertionResult): string {
+  if (!r.figures?.length) return '';
+  const props = r.figures.flatMap((f) => [
+    `        <property name="${xmlEscape(f.name)}" value="${f.value} ${xmlEscape(f.unit)}"/>`,
+    ...(f.baseline
+      ? [
+          `        <property name="${xmlEscape(`${f.name}.baseline`)}" value="${xmlEscape(`${f.baseline.verdict}: ${f.baseline.measured} vs ${f.baseline.median} ± ${f.baseline.band} (${f.baseline.name})`)}"/>`,
+        ]
+      : []),
+  ]);
+  return ['      <properties>', ...props, '      </properties>'].join('\n');
+}
+
 export function junitXml(
   suite: string,
   results: AssertionResult[],
@@ -45,9 +59,11 @@ export function junitXml(
     .map((r) => {
       const name = xmlEscape(`${r.id}: ${r.title}`);
       const head = `    <testcase classname="${xmlEscape(suite)}" name="${name}" time="${(r.durationMs / 1000).toFixed(3)}"`;
-      if (r.status === 'pass') return `${head}/>`;
+      const props = figureProperties(r);
+      if (r.status === 'pass') return props ? `${head}>\n${props}\n    </testcase>` : `${head}/>`;
       const msg = xmlEscape(`${r.reason}${r.hint ? ` (hint: ${r.hint})` : ''}`);
-      return `${head}>\n      <failure message="${msg}" type="${r.kind}">${xmlEscape(evidenceText(r))}</failure>\n    </testcase>`;
+      const type = r.figures?.some((f) => f.baseline?.verdict === 'regression') ? 'regression' : r.kind;
+      return `${head}>\n${props ? `${props}\n` : ''}      <failure message="${msg}" type="${type}">${xmlEscape(evidenceText(r))}</failure>\n    </testcase>`;
     });
   if (extraFailure)
     cases.push(

@@ -23,7 +23,12 @@ function versions(r?: RunReport): string {
 function cell(c: MatrixColumn, id: string): string {
   if (!c.report) return 'error';
   const a = c.report.assertions.find((x) => x.id === id);
-  return !a ? '-' : a.status === 'pass' ? `pass${a.expect === 'fail' ? ' (expected failure)' : ''}` : 'FAIL';
+  if (!a) return '-';
+  const status = a.status === 'pass' ? `pass${a.expect === 'fail' ? ' (expected failure)' : ''}` : 'FAIL';
+  // a measuring check shows its first figure, and a regression against the baseline
+  const f = a.figures?.[0];
+  const regression = a.figures?.some((x) => x.baseline?.verdict === 'regression') ? ' REGRESSION' : '';
+  return f ? `${status} ${f.value} ${f.unit}${regression}` : status;
 }
 
 function ids(cols: MatrixColumn[]): string[] {
@@ -103,6 +108,8 @@ export interface Difference {
   flipped: { id: string; a: string; b: string; reasonA: string; reasonB: string }[];
   onlyIn: { id: string; side: 'a' | 'b' }[];
   versions: { machine: string; field: string; a?: string; b?: string }[];
+  /** measured figures of both runs, with the change in percent */
+  figures: { id: string; name: string; unit: string; a: number; b: number; changePct: number }[];
 }
 
 export function diffReports(a: RunReport, b: RunReport): Difference {
@@ -121,7 +128,17 @@ export function diffReports(a: RunReport, b: RunReport): Difference {
     for (const f of ['kernel', 'distribution', 'libvirt', 'qemu', 'kind', 'guests'] as const)
       if (m[f] !== n?.[f]) vers.push({ machine: m.name, field: f, a: m[f], b: n?.[f] });
   }
-  return { flipped, onlyIn, versions: vers };
+  const figures: Difference['figures'] = [];
+  for (const x of a.assertions) {
+    const y = b.assertions.find((r) => r.id === x.id);
+    for (const f of x.figures ?? []) {
+      const g = y?.figures?.find((h) => h.name === f.name);
+      if (!g) continue;
+      const changePct = f.value === 0 ? 0 : Number((((g.value - f.value) / f.value) * 100).toFixed(1));
+      figures.push({ id: x.id, name: f.name, unit: f.unit, a: f.value, b: g.value, changePct });
+    }
+  }
+  return { flipped, onlyIn, versions: vers, figures };
 }
 
 export function diffText(d: Difference, nameA: string, nameB: string): string {
@@ -132,5 +149,8 @@ export function diffText(d: Difference, nameA: string, nameB: string): string {
   for (const o of d.onlyIn) lines.push(`  ${o.id}: only in ${o.side === 'a' ? nameA : nameB}`);
   lines.push(d.versions.length ? 'versions that differ:' : 'versions: the same');
   for (const v of d.versions) lines.push(`  ${v.machine} ${v.field}: ${v.a ?? '-'} -> ${v.b ?? '-'}`);
+  if (d.figures.length) lines.push('figures:');
+  for (const f of d.figures)
+    lines.push(`  ${f.id} ${f.name}: ${f.a} -> ${f.b} ${f.unit} (${f.changePct > 0 ? '+' : ''}${f.changePct}%)`);
   return `${lines.join('\n')}\n`;
 }

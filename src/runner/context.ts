@@ -8,6 +8,7 @@ import type { StateStore } from '../host/state.ts';
 import type { Session } from '../kinds/session.ts';
 import type { Lab } from '../lab/model.ts';
 import type { Provider, ProviderOptions } from '../providers/port.ts';
+import { type Baseline, judge } from '../report/baseline.ts';
 import type { AssertionResult, Emit, RunEvent, Stage } from '../report/events.ts';
 import type { ReportStep } from '../report/run-report.ts';
 import type { MachineVersions } from './collect.ts';
@@ -32,6 +33,8 @@ export interface LifecycleOptions {
   breakFaults?: boolean;
   /** --provisioner: who runs every machine's playbook (default: each machine's own choice, else builtin) */
   provisioner?: 'builtin' | 'ansible';
+  /** --baseline: figures are judged against it (a regression fails its assertion) */
+  baseline?: Baseline;
 }
 
 /** Why a failed run is worth trying once more: something beneath the lab went wrong, not the lab. */
@@ -58,8 +61,14 @@ export class Recorder {
   readonly steps: ReportStep[] = [];
   readonly files: string[] = [];
   private readonly titles = new Map<string, string>();
-  constructor(private readonly out: Emit) {}
-  emit = (e: RunEvent): void => {
+  constructor(
+    private readonly out: Emit,
+    private readonly baseline?: Baseline,
+  ) {}
+  emit = (event: RunEvent): void => {
+    // a figure is judged against the baseline once, here: the console, the report files and the exit code agree
+    const e =
+      event.type === 'assertion' && this.baseline ? { ...event, result: judge(event.result, this.baseline) } : event;
     if (e.type === 'assertion') this.results.push(e.result);
     if (e.type === 'stage-end') this.stages[e.stage] = (this.stages[e.stage] ?? 0) + e.durationMs;
     if (e.type === 'step-start') this.titles.set(e.id, e.title);
@@ -101,7 +110,7 @@ export class Run {
     t0: number,
   ) {
     this.t0 = t0;
-    this.rec = new Recorder(emit);
+    this.rec = new Recorder(emit, o.baseline);
     this.runSignal = AbortSignal.any([signal, this.died.signal]);
     // every command in flight listens to it (evidence and versions gathered at once are many): not a leak
     setMaxListeners(1000, this.runSignal);

@@ -365,3 +365,64 @@ test("junit.xml of a student's instance is named after it (a class's files tell 
   writeReports(own, { ...REPORT, instance: 'kvm-macvtap' }, undefined, ['junit']);
   t.regex(readFileSync(join(own, 'junit.xml'), 'utf8'), /<testsuite name="kvm-macvtap" /);
 });
+
+test('measured figures: report.html table and bar chart, junit properties, the matrix cell, the diff', (t) => {
+  const fig = (value: number, verdict?: 'within' | 'regression') => ({
+    name: 'throughput',
+    value,
+    unit: 'Mbit/s',
+    better: 'higher' as const,
+    samples: [value],
+    ...(verdict ? { baseline: { name: 'main', median: 500, measured: value, band: 60, verdict } } : {}),
+  });
+  const tput = (id: string, value: number, verdict?: 'within' | 'regression'): AssertionResult => ({
+    id,
+    kind: 'throughput',
+    title: `TCP throughput ${id}`,
+    expect: 'pass',
+    observed: 'pass',
+    status: verdict === 'regression' ? 'fail' : 'pass',
+    reason: `${value} Mbit/s`,
+    durationMs: 3000,
+    evidence: [],
+    figures: [fig(value, verdict), { name: 'retransmits', value: 2, unit: 'segments', better: 'lower' as const }],
+  });
+  const results = [tput('bridge-internal', 1480, 'within'), tput('vepa-internal', 20, 'regression')];
+  const html = htmlReport({
+    ...REPORT,
+    assertions: results,
+    lab: loadLab('throughput-modes'),
+    reportDir: '/tmp/r',
+    stages: {},
+  });
+  t.regex(html, /<h2>Measurements<\/h2>/);
+  t.regex(
+    html,
+    /<td><b>1480 Mbit\/s<\/b><\/td><td>retransmits 2 segments<\/td><td><span class="v-within">within<\/span> \(500 ± 60\)/,
+  );
+  const bars = [...html.matchAll(/<rect x="170" y="[\d.]+" width="([\d.]+)" height="16" class="(bar-\w+)"/g)];
+  t.deepEqual(
+    bars.map((b) => [Number(b[1]), b[2]]),
+    [
+      [420, 'bar-ok'],
+      [Number(((20 / 1480) * 420).toFixed(1)), 'bar-bad'],
+    ],
+    'bars scale to the largest figure; a regression is drawn red',
+  );
+  const junit = junitXml('throughput-modes', results, 6000);
+  t.regex(junit, /<property name="throughput" value="1480 Mbit\/s"\/>/);
+  t.regex(junit, /<property name="throughput.baseline" value="regression: 20 vs 500 ± 60 \(main\)"\/>/);
+  t.regex(junit, /<failure message="20 Mbit\/s" type="regression">/);
+  const a: RunReport = { ...REPORT, assertions: [results[0]!] };
+  const b: RunReport = { ...REPORT, assertions: [{ ...results[0]!, figures: [fig(1100)] }] };
+  t.regex(matrixText('throughput-modes', [{ target: 'k61', report: a }]), /bridge-internal\s+pass 1480 Mbit\/s/);
+  t.regex(
+    matrixMarkdown('throughput-modes', [{ target: 'k61', report: { ...REPORT, assertions: [results[1]!] } }]),
+    /\| vepa-internal \| FAIL 20 Mbit\/s REGRESSION \|/,
+  );
+  const d = diffReports(a, b);
+  t.deepEqual(d.figures, [
+    { id: 'bridge-internal', name: 'throughput', unit: 'Mbit/s', a: 1480, b: 1100, changePct: -25.7 },
+  ]);
+  t.regex(diffText(d, 'a', 'b'), /figures:\n {2}bridge-internal throughput: 1480 -> 1100 Mbit\/s \(-25\.7%\)/);
+});
