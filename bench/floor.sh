@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The floor for `virtlab run kvm-macvtap`: the same lab done by a plain shell script, with the same commands and the
 # same waits, and none of virtlab's own work (no ssh, no state file, no reports). Prints the wall time in seconds.
-# usage: bench/floor.sh IMAGE WARM_LIBVIRT_CACHE        (as root; used by bench/run.ts)
+# usage: bench/floor.sh IMAGE WARM_LIBVIRT_CACHE [iperf]   (as root; used by bench/run.ts)
+# With "iperf" it also measures TCP throughput from the guest to remote-01 for 3 s with iperf3 (the server on
+# remote-01, the client over the guest's console, as bench/labs/bench-iperf.yml does) and prints the Mbit/s third.
 set -euo pipefail
 IMAGE=$1
 WARM=${2:-}
@@ -95,7 +97,15 @@ check() { "$@" >/dev/null 2>&1 || fails=$((fails + 1)); }
 ( onkvm ip -j -d addr show dev eth1 | grep -q PROMISC ) & P5=$!
 ( console "ping -c 1 -W 1 192.168.100.102"; console "cat /proc/net/arp"; console "ip -4 -o addr show dev eth0" ) & P6=$!
 for p in $P1 $P2 $P3 $P4 $P5 $P6; do wait $p || fails=$((fails + 1)); done
+MBPS=
+if [ "${3:-}" = iperf ]; then
+  ip netns exec $REM iperf3 -s -1 -D -I $W/iperf.pid
+  off=$(stat -c %s $LOG)
+  console "iperf3 -c 192.168.100.102 -t 3 -f m"
+  MBPS=$(tail -c +$((off + 1)) $LOG | tr -d '\r' | awk '/receiver/ {print $(NF-2)}' | tail -1)
+  [ -n "$MBPS" ] || fails=$((fails + 1))
+fi
 cleanup
 trap - EXIT
 T1=$(date +%s.%N)
-echo "$(echo "$T1 - $T0" | bc -l 2>/dev/null || awk -v a=$T0 -v b=$T1 'BEGIN{print b-a}') $fails"
+echo "$(echo "$T1 - $T0" | bc -l 2>/dev/null || awk -v a=$T0 -v b=$T1 'BEGIN{print b-a}') $fails $MBPS"

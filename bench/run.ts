@@ -246,6 +246,43 @@ for (let i = 0; i < Math.min(runs, 3); i++) {
 const dualStack = { e2e_s: r2(median(dualRuns)), ipv4_e2e_s: r2(median(e2e)) };
 log(`dual stack: kvm-macvtap-dual ${dualStack.e2e_s} s, kvm-macvtap (IPv4) ${dualStack.ipv4_e2e_s} s`);
 
+// 7. throughput: virtlab's throughput check against iperf3 run by hand in the same setup (bench/floor.sh iperf),
+// interleaved; then one run of throughput-modes, whose figures are the seed's table on this host
+const tputV: number[] = [];
+const tputF: number[] = [];
+for (let i = 0; i < Math.min(runs, 3); i++) {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-bench-iperf-'));
+  const v = virtlab(['run', 'bench/labs/bench-iperf.yml', '--name', 'bench-iperf', '--report-dir', dir]);
+  if (v.code !== 0) throw new Error(`bench-iperf failed in the benchmark:\n${v.out}`);
+  const rep = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  tputV.push(rep.assertions[0].figures[0].value);
+  const f = spawnSync('bash', ['bench/floor.sh', image, warm, 'iperf'], { encoding: 'utf8' });
+  if (f.status !== 0) throw new Error(`floor script (iperf) failed: ${f.stdout}${f.stderr}`);
+  const mbps = Number(f.stdout.trim().split(/\s+/)[2]);
+  if (Number.isFinite(mbps)) tputF.push(mbps);
+}
+const modesDir = mkdtempSync(join(tmpdir(), 'virtlab-bench-modes-'));
+const modesRun = virtlab(['run', 'throughput-modes', '--name', 'bench-modes', '--report-dir', modesDir]);
+const modes =
+  modesRun.code === 0
+    ? Object.fromEntries(
+        JSON.parse(readFileSync(join(modesDir, 'report.json'), 'utf8')).assertions.map((a: any) => [
+          a.id,
+          a.figures[0].value,
+        ]),
+      )
+    : undefined;
+const throughput = {
+  virtlab_mbps: r2(median(tputV)),
+  floor_mbps: r2(median(tputF)),
+  ratio: r2(median(tputV) / median(tputF)),
+  modes_e2e_s: r2(modesRun.s),
+  modes,
+};
+log(
+  `throughput: guest to remote-01 ${throughput.virtlab_mbps} Mbit/s with virtlab's check, ${throughput.floor_mbps} Mbit/s by hand; throughput-modes ${throughput.modes_e2e_s} s`,
+);
+
 const results = {
   when: new Date().toISOString(),
   runs,
@@ -261,6 +298,7 @@ const results = {
   vm,
   host_networks: hostNetworks,
   dual_stack: dualStack,
+  throughput,
   host: hostInfo(),
 };
 writeFileSync('bench/results.json', `${JSON.stringify(results, null, 2)}\n`);
@@ -277,6 +315,15 @@ const rows: [string, string, string][] = [
   ['host_networks.linux_bridge_e2e_s', String(hostNetworks.linux_bridge_e2e_s), '<= 15'],
   ['host_networks.feature_refusal_s (vlan, no 8021q)', String(hostNetworks.feature_refusal_s ?? '-'), '<= 2'],
   ['dual_stack.e2e_s (kvm-macvtap-dual)', String(dualStack.e2e_s), `IPv4: ${dualStack.ipv4_e2e_s}`],
+  [
+    'throughput.virtlab_mbps (guest -> remote-01)',
+    String(throughput.virtlab_mbps),
+    `by hand: ${throughput.floor_mbps}`,
+  ],
+  ['throughput.ratio (virtlab / by hand)', String(throughput.ratio), '~1'],
+  ...Object.entries(modes ?? {}).map(
+    ([k, v]) => [`  throughput-modes ${k} (Mbit/s)`, String(v), ''] as [string, string, string],
+  ),
   ...(vm
     ? ([
         ['vm.e2e_s (kvm-macvtap, kvm-01 a VM)', String(vm.e2e_s), '<= 120'],

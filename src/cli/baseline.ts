@@ -1,11 +1,11 @@
 // virtlab baseline save | list | show: the measured figures of runs kept as plain JSON in the project's
 // baselines/ folder (reviewable in git), and the lookup `run --baseline <name>` and `matrix --baseline` use.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { EXIT, UsageError } from '../errors.ts';
 import { projectRoot } from '../lab/load.ts';
 import type { Lab } from '../lab/model.ts';
-import { type Baseline, baselineFrom, MIN_SAMPLES, parseBaseline } from '../report/baseline.ts';
+import { type Baseline, bandText, baselineFrom, MIN_SAMPLES, parseBaseline } from '../report/baseline.ts';
 import type { Options } from './args.ts';
 import { readReport } from './read-report.ts';
 
@@ -65,8 +65,12 @@ function figureLines(b: Baseline): string[] {
   const lines: string[] = [];
   for (const [id, byName] of Object.entries(b.figures))
     for (const [name, f] of Object.entries(byName)) {
-      const band = f.samples.length >= MIN_SAMPLES && f.band > 0 ? `± ${f.band}` : '(no band: too few samples)';
-      lines.push(`  ${id} ${name}: ${f.median} ${band} ${f.unit} (${f.samples.length} samples)`);
+      const band =
+        f.samples.length >= MIN_SAMPLES && f.low < f.high
+          ? bandText(f, f.unit)
+          : `${f.median} ${f.unit} (no band: too few samples)`;
+      const spread = `σ${f.scale === 'log' ? ' of the logarithms' : ''} within a run ${f.sigmaWithin}, between runs ${f.sigmaBetween}`;
+      lines.push(`  ${id} ${name}: ${band}, ${f.samples.length} samples; ${spread}`);
     }
   return lines;
 }
@@ -89,8 +93,8 @@ export function commandBaseline(o: Options): number {
     const labs = [...new Set(reports.map((r) => r.lab))];
     if (labs.length > 1)
       throw new UsageError(`the reports are of different labs (${labs.join(', ')})`, 'a baseline is of one lab');
-    const name = o.name ?? labs[0]!;
-    const path = baselinePath(name);
+    const path = baselinePath(o.name ?? labs[0]!);
+    const name = basename(path, '.json');
     const b = baselineFrom(name, reports);
     if (!Object.keys(b.figures).length)
       throw new UsageError(
@@ -108,8 +112,9 @@ export function commandBaseline(o: Options): number {
           ...figureLines(b),
           ...(reports.length < 3
             ? [
-                `note: from ${reports.length} run(s) the band knows only ${reports.length === 1 ? "that run's" : 'their'} own spread; ` +
-                  'save from three or more runs for a band that includes the noise between runs',
+                reports.length === 1
+                  ? "note: from one run the band knows only that run's own spread, not the noise between runs; save from three or more runs"
+                  : 'note: from two runs the noise between runs is a rough guess; save from three or more runs',
               ]
             : []),
           `judge a run against it: virtlab run ${b.lab} --baseline ${name}`,

@@ -1,13 +1,39 @@
 // Baselines: the figures of saved runs (median and spread of every sample), kept as plain JSON in the project's
-// baselines/ folder, and a later run's figures judged against them. The noise band is the baseline's own spread:
-// its median ± 3 robust standard deviations (1.4826 × the median absolute deviation) of all its samples, so a
-// noisy figure gets a wide band and a steady one a narrow band; no fixed percentage. Pure: no files here.
+// baselines/ folder, and a later run's figures judged against them. The noise band is the baseline's own spread,
+// no fixed percentage: 3 standard deviations either side of its median, where the variance is the samples' own
+// within a run (robust: 1.4826 × the median absolute deviation, around each run's median) plus the variance of the
+// runs' medians (from two runs on, times 1 + 1/n: the next run's own noise). How many standard deviations is
+// Student's t at the 3-sigma level (99.865 %) for the degrees of freedom of both parts together (Welch-
+// Satterthwaite): a spread known from few runs gets a wider band (3 runs: about 4 to 8 σ), many runs 3 σ.
+// Rates and times vary by factors (a run at half the speed is as likely as one at
+// twice), so the band is taken on their logarithms: it is a factor either way (400–1600 around 800), never a
+// negative rate. A noisy figure gets a wide band and a steady one a narrow band; one run knows only its own spread,
+// which is why `baseline save` asks for several. Pure: no files here.
 import type { AssertionResult, BaselineVerdict, Figure } from './events.ts';
 import type { RunReport } from './run-report.ts';
 
-export const BASELINE_VERSION = 1;
-/** How many robust standard deviations from the median a figure may stray before it is flagged. */
+export const BASELINE_VERSION = 2;
+/** How many standard deviations from the median a figure may stray before it is flagged: 3 for many runs. */
 export const BAND_SIGMAS = 3;
+
+/** Student's t at 99.865 % (one side of 3 σ) by degrees of freedom, 1 to 30. */
+const T_3SIGMA = [
+  235.8, 19.21, 9.22, 6.62, 5.51, 4.9, 4.53, 4.28, 4.09, 3.96, 3.85, 3.76, 3.69, 3.63, 3.59, 3.55, 3.51, 3.48, 3.45,
+  3.42, 3.4, 3.38, 3.36, 3.34, 3.33, 3.31, 3.3, 3.29, 3.28, 3.27,
+];
+
+/** Student's t at the 3-sigma level for these degrees of freedom (fewer than 1: no band can be drawn). */
+export function tFor(df: number): number {
+  if (!(df >= 1)) return Number.POSITIVE_INFINITY;
+  const d = Math.floor(df);
+  return d <= 30 ? T_3SIGMA[d - 1]! : BAND_SIGMAS + ((T_3SIGMA[29]! - BAND_SIGMAS) * 30) / d;
+}
+
+/** Welch-Satterthwaite: the degrees of freedom of a sum of two variances estimated with df1 and df2. */
+export function combinedDf(v1: number, df1: number, v2: number, df2: number): number {
+  const den = (df1 > 0 ? v1 ** 2 / df1 : 0) + (df2 > 0 ? v2 ** 2 / df2 : 0);
+  return den > 0 ? (v1 + v2) ** 2 / den : Math.max(df1, df2);
+}
 /** Fewer samples than this give no band: such a figure is kept and shown, never judged. */
 export const MIN_SAMPLES = 3;
 
@@ -15,10 +41,19 @@ export interface BaselineFigure {
   unit: string;
   better: 'higher' | 'lower';
   median: number;
-  /** the robust standard deviation of the samples (1.4826 × MAD) */
+  /** the noise band: a later figure between these is within the baseline's noise (equal: no band) */
+  low: number;
+  high: number;
+  /** log: the spread was taken on the logarithms (every sample positive); linear otherwise */
+  scale: 'log' | 'linear';
+  /** sqrt(within² + between²) on that scale: what the band is made of */
   sigma: number;
-  /** half-width of the noise band: BAND_SIGMAS × sigma (0: no band) */
-  band: number;
+  /** the robust standard deviation of the samples around their own run's median (1.4826 × MAD) */
+  sigmaWithin: number;
+  /** the standard deviation of the runs' medians (0 from one run) */
+  sigmaBetween: number;
+  /** each run's median */
+  runMedians: number[];
   /** every sample (each second's throughput, each echo's RTT) of every saved run */
   samples: number[];
 }
@@ -48,35 +83,72 @@ export function robustSigma(xs: number[]): number {
 
 const round = (x: number) => Number(x.toFixed(3));
 
+/** The sample standard deviation (n - 1). */
+export function stdev(xs: number[]): number {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+/** A baseline figure from its runs' samples: median, the spread within and between runs, the band. */
+export function figureOf(e: {
+  unit: string;
+  better: Figure['better'];
+  samples: number[];
+  runs: number[][];
+}): BaselineFigure {
+  const scale = e.samples.every((x) => x > 0) ? 'log' : 'linear';
+  const to = scale === 'log' ? Math.log : (x: number) => x;
+  const from = scale === 'log' ? Math.exp : (x: number) => x;
+  const runs = e.runs.map((r) => r.map(to));
+  const runMedians = runs.map(median);
+  const enough = e.samples.length >= MIN_SAMPLES;
+  // each sample's distance from its own run's median: the noise within a run, whatever the runs' levels
+  const within = enough ? robustSigma(runs.flatMap((r, i) => r.map((x) => x - runMedians[i]!))) : 0;
+  const n = runMedians.length;
+  const between = n > 1 ? stdev(runMedians) : 0;
+  const vWithin = within ** 2;
+  const vBetween = n > 1 ? between ** 2 * (1 + 1 / n) : 0;
+  const sigma = enough ? Math.sqrt(vWithin + vBetween) : 0;
+  const k = tFor(combinedDf(vWithin, e.samples.length - n, vBetween, n - 1));
+  const mid = median(e.samples.map(to));
+  return {
+    unit: e.unit,
+    better: e.better,
+    median: round(from(mid)),
+    low: round(from(mid - (Number.isFinite(k) ? k * sigma : 0))),
+    high: round(from(mid + (Number.isFinite(k) ? k * sigma : 0))),
+    scale,
+    sigma: round(sigma),
+    sigmaWithin: round(within),
+    sigmaBetween: round(between),
+    runMedians: runMedians.map((m) => round(from(m))),
+    samples: e.samples,
+  };
+}
+
 /** A baseline from one or more runs of the same lab: each figure's samples pooled over the runs. */
 export function baselineFrom(name: string, reports: RunReport[], now = new Date()): Baseline {
   // the caller checked that every report is of one lab
   const lab = reports[0]?.lab ?? '';
-  const pooled = new Map<string, Map<string, { unit: string; better: Figure['better']; samples: number[] }>>();
+  const pooled = new Map<
+    string,
+    Map<string, { unit: string; better: Figure['better']; samples: number[]; runs: number[][] }>
+  >();
   for (const r of reports)
     for (const a of r.assertions)
       for (const f of a.figures ?? []) {
         if (!f.samples?.length) continue;
         const byName = pooled.get(a.id) ?? new Map();
         pooled.set(a.id, byName);
-        const e = byName.get(f.name) ?? { unit: f.unit, better: f.better, samples: [] };
+        const e = byName.get(f.name) ?? { unit: f.unit, better: f.better, samples: [], runs: [] };
         e.samples.push(...f.samples);
+        e.runs.push(f.samples);
         byName.set(f.name, e);
       }
   const figures: Baseline['figures'] = {};
   for (const [id, byName] of pooled) {
     figures[id] = {};
-    for (const [fname, e] of byName) {
-      const sigma = e.samples.length >= MIN_SAMPLES ? robustSigma(e.samples) : 0;
-      figures[id][fname] = {
-        unit: e.unit,
-        better: e.better,
-        median: round(median(e.samples)),
-        sigma: round(sigma),
-        band: round(BAND_SIGMAS * sigma),
-        samples: e.samples,
-      };
-    }
+    for (const [fname, e] of byName) figures[id][fname] = figureOf(e);
   }
   return {
     version: BASELINE_VERSION,
@@ -93,20 +165,24 @@ export const measured = (f: Figure): number => (f.samples?.length ? round(median
 
 /** Where a figure stands against its baseline figure. */
 export function verdictOf(f: Figure, b: BaselineFigure, name: string): BaselineVerdict {
-  const base = { name, median: b.median, band: b.band, measured: measured(f) };
-  if (b.samples.length < MIN_SAMPLES || b.band === 0) return { ...base, verdict: 'no-band' };
-  const below = base.measured < b.median - b.band;
-  const above = base.measured > b.median + b.band;
+  const base = { name, median: b.median, low: b.low, high: b.high, measured: measured(f) };
+  if (b.samples.length < MIN_SAMPLES || b.low === b.high) return { ...base, verdict: 'no-band' };
+  const below = base.measured < b.low;
+  const above = base.measured > b.high;
   if (!below && !above) return { ...base, verdict: 'within' };
   const worse = f.better === 'higher' ? below : above;
   return { ...base, verdict: worse ? 'regression' : 'improvement' };
 }
 
-/** "throughput 12.1 Mbit/s (median) is below baseline main's 45.3 ± 6.2 Mbit/s" */
+/** The band as people read it: "800 Mbit/s (400–1600)". */
+export const bandText = (b: { median: number; low: number; high: number }, unit: string) =>
+  `${b.median} ${unit} (${b.low}–${b.high})`;
+
+/** "throughput 12.1 Mbit/s (median) is below baseline main's 800 Mbit/s (400–1600)" */
 export function verdictText(f: Figure): string {
   const b = f.baseline!;
   const where = b.measured < b.median ? 'below' : 'above';
-  return `${f.name} ${b.measured} ${f.unit} (median) is ${where} baseline ${b.name}'s ${b.median} ± ${b.band} ${f.unit}`;
+  return `${f.name} ${b.measured} ${f.unit} (median) is ${where} baseline ${b.name}'s ${bandText(b, f.unit)}`;
 }
 
 /**
@@ -142,10 +218,11 @@ export function parseBaseline(text: string): Baseline | { error: string } {
     for (const [fname, f] of Object.entries(byName ?? {}))
       if (
         typeof f?.median !== 'number' ||
-        typeof f.band !== 'number' ||
+        typeof f.low !== 'number' ||
+        typeof f.high !== 'number' ||
         !Array.isArray(f.samples) ||
         !['higher', 'lower'].includes(f.better)
       )
-        return { error: `figure ${fname} of ${id} lacks median, band, samples or better` };
+        return { error: `figure ${fname} of ${id} lacks median, low, high, samples or better` };
   return j as Baseline;
 }

@@ -306,6 +306,6 @@ export function baselineLine(f: Figure): string {
   const what =
     b.verdict === 'no-band'
       ? `baseline ${b.name} has too few samples for a band (median ${b.median} ${f.unit})`
-      : `${b.verdict === 'within' ? 'within' : `${b.verdict} against`} baseline ${b.name} (${b.median} ± ${b.band} ${f.unit})`;
+      : `${b.verdict === 'within' ? 'within' : `${b.verdict} against`} baseline ${b.name}: ${b.median} ${f.unit} (${b.low}–${b.high})`;
   return `${f.name} ${b.measured} ${f.unit}${f.samples?.length ? ' (median)' : ''}: ${what}`;
 }

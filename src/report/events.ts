@@ -80,8 +80,9 @@ export interface BaselineVerdict {
   median: number;
   /** what was judged: the median of this run's samples (the figure's value when it has none) */
   measured: number;
-  /** half-width of the noise band around the baseline's median (3 robust standard deviations of its samples) */
-  band: number;
+  /** the baseline's noise band (see report/baseline.ts) */
+  low: number;
+  high: number;
   /** outside the band on the worse side: regression; on the better side: improvement; no-band: too few samples */
   verdict: 'within' | 'regression' | 'improvement' | 'no-band';
 }

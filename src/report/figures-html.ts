@@ -9,7 +9,7 @@ const LABEL_W = 170;
 
 const verdictCell = (f: Figure) =>
   f.baseline
-    ? `<span class="v-${f.baseline.verdict}">${f.baseline.verdict}</span> (${f.baseline.median} ± ${f.baseline.band})`
+    ? `<span class="v-${f.baseline.verdict}">${f.baseline.verdict}</span> ${f.baseline.median} (${f.baseline.low}–${f.baseline.high})`
     : '';
 
 /** One chart of headline figures that share a unit (Mbit/s, ms). */

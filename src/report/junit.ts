@@ -24,7 +24,7 @@ function figureProperties(r: AssertionResult): string {
     `        <property name="${xmlEscape(f.name)}" value="${f.value} ${xmlEscape(f.unit)}"/>`,
     ...(f.baseline
       ? [
-          `        <property name="${xmlEscape(`${f.name}.baseline`)}" value="${xmlEscape(`${f.baseline.verdict}: ${f.baseline.measured} vs ${f.baseline.median} ± ${f.baseline.band} (${f.baseline.name})`)}"/>`,
+          `        <property name="${xmlEscape(`${f.name}.baseline`)}" value="${xmlEscape(`${f.baseline.verdict}: ${f.baseline.measured} vs ${f.baseline.median} (${f.baseline.low}–${f.baseline.high}, ${f.baseline.name})`)}"/>`,
         ]
       : []),
   ]);

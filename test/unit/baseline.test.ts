@@ -4,10 +4,12 @@ import test from 'ava';
 import {
   type Baseline,
   baselineFrom,
+  combinedDf,
   judge,
   median,
   parseBaseline,
   robustSigma,
+  tFor,
   verdictOf,
 } from '../../src/report/baseline.ts';
 import type { AssertionResult, Figure } from '../../src/report/events.ts';
@@ -66,19 +68,50 @@ test('a baseline pools the samples of every run; figures without samples are not
   t.deepEqual(Object.keys(base.figures), ['tcp']);
   const f = base.figures.tcp!.throughput!;
   t.is(f.samples.length, 6);
-  t.is(f.median, 502.5);
-  t.is(f.band, Number((3 * robustSigma([500, 520, 480, 510, 490, 505])).toFixed(3)));
-  t.true(f.band > 20 && f.band < 60, String(f.band));
+  t.is(f.median, 502.494, 'the median of the logarithms: between 500 and 505');
+  t.is(f.scale, 'log');
+  t.deepEqual(f.runMedians, [500, 505]);
+  // the band is a factor either way of the median (log scale), wide from two runs of three samples
+  t.true(f.low < 502.5 && f.high > 502.5);
+  t.is(Number((f.median / f.low).toFixed(1)), Number((f.high / f.median).toFixed(1)));
+  t.true(f.low > 200 && f.high < 1300, `${f.low}-${f.high}`);
+});
+
+test('the band narrows as runs and samples add up, and widens with the noise between runs', (t) => {
+  const runs = (medians: number[]) =>
+    baselineFrom(
+      'b',
+      medians.map((m, i) => report(`r${i}`, [tput([m * 0.98, m, m * 1.02, m * 0.99, m * 1.01])])),
+    ).figures.tcp!.throughput!;
+  const width = (f: { low: number; high: number }) => f.high / f.low;
+  const three = runs([500, 510, 490]);
+  const ten = runs([500, 510, 490, 505, 495, 500, 510, 490, 505, 495]);
+  t.true(width(ten) < width(three), `${width(ten)} < ${width(three)}`);
+  const noisy = runs([300, 700, 500]);
+  t.true(width(noisy) > width(three) * 2, `${width(noisy)} > 2 x ${width(three)}`);
+  // a linear band where a sample is not positive (a loss of 0 %)
+  const zero = baselineFrom('z', [report('r', [{ ...tput([0, 1, 2]), name: 'loss' }])]).figures.tcp!.loss!;
+  t.is(zero.scale, 'linear');
+});
+
+test("Student's t at 3 sigma, and Welch-Satterthwaite's degrees of freedom", (t) => {
+  t.is(tFor(2), 19.21);
+  t.is(tFor(10), 3.96);
+  t.true(tFor(1000) > 3 && tFor(1000) < 3.01);
+  t.is(tFor(0), Number.POSITIVE_INFINITY);
+  t.is(combinedDf(1, 10, 0, 2), 10);
+  const df = combinedDf(1, 27, 1, 2);
+  t.true(df > 2 && df < 27, String(df));
 });
 
 test('within the band, below it (a regression), above it (an improvement)', (t) => {
   const b = base.figures.tcp!.throughput!;
   t.is(verdictOf(tput([495, 505, 500]), b, 'main').verdict, 'within');
   t.is(verdictOf(tput([20, 21, 19]), b, 'main').verdict, 'regression');
-  t.is(verdictOf(tput([900, 910, 905]), b, 'main').verdict, 'improvement');
+  t.is(verdictOf(tput([2900, 2910, 2905]), b, 'main').verdict, 'improvement');
   // for a figure where lower is better (round trips), higher is the regression
   const rtt = { ...b, better: 'lower' as const };
-  t.is(verdictOf({ ...tput([900, 910, 905]), better: 'lower' }, rtt, 'main').verdict, 'regression');
+  t.is(verdictOf({ ...tput([2900, 2910, 2905]), better: 'lower' }, rtt, 'main').verdict, 'regression');
   // too few samples: no band, never judged
   const one = baselineFrom('x', [report('r', [tput([500])])]).figures.tcp!.throughput!;
   t.is(verdictOf(tput([1]), one, 'x').verdict, 'no-band');
@@ -89,7 +122,7 @@ test('judge: a regression fails a passing assertion and says what and by how muc
   t.is(slow.status, 'fail');
   t.regex(
     slow.reason,
-    /regression: throughput 20 Mbit\/s \(median\) is below baseline main's 502\.5 ± [\d.]+ Mbit\/s$/,
+    /regression: throughput 20 Mbit\/s \(median\) is below baseline main's 502\.494 Mbit\/s \([\d.]+–[\d.]+\)$/,
   );
   t.is(slow.figures![0]!.baseline!.verdict, 'regression');
   const fine = judge(result('tcp', [tput([500, 501, 499])]), base);
@@ -104,9 +137,9 @@ test('judge: a regression fails a passing assertion and says what and by how muc
 test('baseline files: what a judge needs is checked', (t) => {
   t.deepEqual(parseBaseline(JSON.stringify(base)), JSON.parse(JSON.stringify(base)) as Baseline);
   t.regex((parseBaseline('{') as { error: string }).error, /^not JSON/);
-  t.deepEqual(parseBaseline(JSON.stringify({ ...base, version: 9 })), { error: 'version 9, not 1' });
+  t.deepEqual(parseBaseline(JSON.stringify({ ...base, version: 9 })), { error: 'version 9, not 2' });
   const broken = { ...base, figures: { tcp: { throughput: { median: 'fast' } } } };
   t.deepEqual(parseBaseline(JSON.stringify(broken)), {
-    error: 'figure throughput of tcp lacks median, band, samples or better',
+    error: 'figure throughput of tcp lacks median, low, high, samples or better',
   });
 });

@@ -373,7 +373,7 @@ test('measured figures: report.html table and bar chart, junit properties, the m
     unit: 'Mbit/s',
     better: 'higher' as const,
     samples: [value],
-    ...(verdict ? { baseline: { name: 'main', median: 500, measured: value, band: 60, verdict } } : {}),
+    ...(verdict ? { baseline: { name: 'main', median: 500, measured: value, low: 440, high: 560, verdict } } : {}),
   });
   const tput = (id: string, value: number, verdict?: 'within' | 'regression'): AssertionResult => ({
     id,
@@ -398,7 +398,7 @@ test('measured figures: report.html table and bar chart, junit properties, the m
   t.regex(html, /<h2>Measurements<\/h2>/);
   t.regex(
     html,
-    /<td><b>1480 Mbit\/s<\/b><\/td><td>retransmits 2 segments<\/td><td><span class="v-within">within<\/span> \(500 ± 60\)/,
+    /<td><b>1480 Mbit\/s<\/b><\/td><td>retransmits 2 segments<\/td><td><span class="v-within">within<\/span> 500 \(440–560\)/,
   );
   const bars = [...html.matchAll(/<rect x="170" y="[\d.]+" width="([\d.]+)" height="16" class="(bar-\w+)"/g)];
   t.deepEqual(
@@ -411,7 +411,7 @@ test('measured figures: report.html table and bar chart, junit properties, the m
   );
   const junit = junitXml('throughput-modes', results, 6000);
   t.regex(junit, /<property name="throughput" value="1480 Mbit\/s"\/>/);
-  t.regex(junit, /<property name="throughput.baseline" value="regression: 20 vs 500 ± 60 \(main\)"\/>/);
+  t.regex(junit, /<property name="throughput.baseline" value="regression: 20 vs 500 \(440–560, main\)"\/>/);
   t.regex(junit, /<failure message="20 Mbit\/s" type="regression">/);
   const a: RunReport = { ...REPORT, assertions: [results[0]!] };
   const b: RunReport = { ...REPORT, assertions: [{ ...results[0]!, figures: [fig(1100)] }] };

@@ -117,7 +117,9 @@ test('the lab resolves a throughput assertion with its defaults', (t) => {
 
 function session(clientOut: string) {
   const remote = new FakeExecutor('remote-01', [{ when: /^iperf3 -s/, stdout: '' }, { when: /^sh -c/ }]);
-  const guest = new FakeExecutor('bridge-a', [{ when: /^iperf3 -c 192\.168\.100\.102/, stdout: clientOut }]);
+  const guest = new FakeExecutor('bridge-a', [
+    { when: /^timeout -s KILL 18 iperf3 -c 192\.168\.100\.102/, stdout: clientOut },
+  ]);
   const s = fakeSession(lab, { 'remote-01': remote });
   s.consoles.set('bridge-a', guest);
   return { s, remote, guest };
@@ -167,4 +169,30 @@ test('preflight: iperf3 missing on this host is named with its package, only whe
     missingTools(lab, ns, () => true),
     [],
   );
+});
+
+test('a client that stalls is killed by its own deadline and measured once more; twice is reported', async (t) => {
+  let hangs = 1;
+  const remote = new FakeExecutor('remote-01', [{ when: /^iperf3 -s/, stdout: '' }, { when: /^sh -c/ }]);
+  const guest = new FakeExecutor('bridge-a', [
+    {
+      when: /^timeout -s KILL 18 iperf3 -c/,
+      get exitCode() {
+        return hangs-- > 0 ? 137 : 0;
+      },
+      get stdout() {
+        return hangs >= 0 ? '' : captured('iperf3-tcp.json');
+      },
+    },
+  ]);
+  const s = fakeSession(lab, { 'remote-01': remote });
+  s.consoles.set('bridge-a', guest);
+  const r = await runAssertion(external, s);
+  t.is(r.status, 'pass', r.reason);
+  t.is(guest.calls.length, 2);
+  t.is(remote.calls.filter((c) => c[0] === 'iperf3').length, 2, 'a fresh server for the second attempt');
+  hangs = 5;
+  const stuck = await runAssertion(external, s);
+  t.is(stuck.status, 'fail');
+  t.is(stuck.reason, 'cannot check: iperf3 did not finish within 18 s (killed)');
 });

@@ -47,6 +47,11 @@ export function clientArgv(t: IperfTest, server: string, bind?: string): string[
   ];
 }
 
+/** A command killed after `seconds` (coreutils and busybox `timeout` both take -s). */
+export function withDeadline(seconds: number, argv: string[]): string[] {
+  return ['timeout', '-s', 'KILL', String(Math.ceil(seconds)), ...argv];
+}
+
 /** Stops the server by its pid file if it still runs (it exits by itself after one test), and removes the file. */
 export function stopServerArgv(pidFile: string): string[] {
   const script = 'p=$(cat "$0" 2>/dev/null) && [ -n "$p" ] && kill "$p" 2>/dev/null; rm -f "$0"; true';
