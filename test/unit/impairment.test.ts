@@ -7,6 +7,9 @@ import { brokenBounds, parseBound, parseRtts, rttFigures, rttSummary, stat } fro
 import type { NetemStep } from '../../src/kinds/steps/netem.ts';
 import { netemArgv, netemParams } from '../../src/kinds/steps/netem.ts';
 import { loadLab } from '../../src/lab/load.ts';
+import type { Lab } from '../../src/lab/model.ts';
+import { createProvider } from '../../src/providers/index.ts';
+import { hostNeeds, requirementProblems } from '../../src/runner/requirements.ts';
 import { captured } from '../helpers/fakes.ts';
 
 const delayed = parseRtts(captured('ping-busybox-delayed.txt'));
@@ -92,4 +95,19 @@ test('netem parameters in the order tc wants them; a rate in tc units', (t) => {
     ['delay', '100ms', '10ms', 'loss', '1%', 'duplicate', '0.5%', 'reorder', '25%', 'rate', '10Mbit', 'limit', '500'],
   );
   t.deepEqual(netemParams({ on: 'r', rate: '512kbit' }), ['rate', '512kbit']);
+});
+
+test('preflight: netem on a namespace machine needs it of this host; on a VM machine it does not', async (t) => {
+  const netns = createProvider('netns');
+  // the impairment lab makes remote-01 a VM: nothing is asked of this host's kernel
+  t.deepEqual(hostNeeds(lab, netns), []);
+  const asNamespace = { ...lab, machines: lab.machines.map((m) => ({ ...m, provider: undefined })) } as Lab;
+  const problems = await requirementProblems(asNamespace, netns, async () => new Map([['netem' as const, false]]));
+  t.deepEqual(
+    problems.map((p) => p.what),
+    [
+      "step delay (netem) on remote-01 needs netem (delay, loss, rate: sch_netem), which this host's kernel lacks (remote-01 is a namespace sharing it)",
+    ],
+  );
+  t.regex(problems[0]!.hint!, /^make remote-01 a VM for this lab/);
 });

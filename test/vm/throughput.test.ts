@@ -61,7 +61,7 @@ test.serial(
     const saved = virtlab(['baseline', 'save', ...runs, '--name', base]);
     t.is(saved.code, 0, saved.out);
     t.regex(saved.stdout, /saved baseline impairment of lab impairment from 3 run\(s\)/);
-    t.regex(saved.stdout, /tcp-after throughput: [\d.]+ ± [\d.]+ Mbit\/s \(15 samples/);
+    t.regex(saved.stdout, /tcp-after throughput: [\d.]+ Mbit\/s \([\d.]+–[\d.]+\), 15 samples/);
 
     const again = tmp();
     const rerun = virtlab(
