@@ -118,7 +118,7 @@ test('the lab resolves a throughput assertion with its defaults', (t) => {
 function session(clientOut: string) {
   const remote = new FakeExecutor('remote-01', [{ when: /^iperf3 -s/, stdout: '' }, { when: /^sh -c/ }]);
   const guest = new FakeExecutor('bridge-a', [
-    { when: /^timeout -s KILL 18 iperf3 -c 192\.168\.100\.102/, stdout: clientOut },
+    { when: /^timeout -s KILL 15 iperf3 -c 192\.168\.100\.102/, stdout: clientOut },
   ]);
   const s = fakeSession(lab, { 'remote-01': remote });
   s.consoles.set('bridge-a', guest);
@@ -158,7 +158,7 @@ test('preflight: iperf3 missing on this host is named with its package, only whe
   // guest-to-guest checks use the guest image's iperf3; the others run the host's on remote-01
   t.is(
     p!.what,
-    "assertions bridge-external, vepa-external, lbr-external run iperf3 on a namespace machine, which runs this host's programs, and this host lacks it",
+    "assertions bridge-external, vepa-external, lbr-external, ovs-external run iperf3 on a namespace machine, which runs this host's programs, and this host lacks it",
   );
   t.is(p!.hint, 'apt-get install -y iperf3');
   t.deepEqual(
@@ -176,7 +176,7 @@ test('a client that stalls is killed by its own deadline and measured once more;
   const remote = new FakeExecutor('remote-01', [{ when: /^iperf3 -s/, stdout: '' }, { when: /^sh -c/ }]);
   const guest = new FakeExecutor('bridge-a', [
     {
-      when: /^timeout -s KILL 18 iperf3 -c/,
+      when: /^timeout -s KILL 15 iperf3 -c/,
       get exitCode() {
         return hangs-- > 0 ? 137 : 0;
       },
@@ -194,5 +194,5 @@ test('a client that stalls is killed by its own deadline and measured once more;
   hangs = 5;
   const stuck = await runAssertion(external, s);
   t.is(stuck.status, 'fail');
-  t.is(stuck.reason, 'cannot check: iperf3 did not finish within 18 s (killed)');
+  t.is(stuck.reason, 'cannot check: iperf3 did not finish within 15 s (killed)');
 });
