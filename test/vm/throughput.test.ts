@@ -58,6 +58,10 @@ test.serial(
     t.true(capped > 2 && capped < 10.5, a['tcp-delayed'].reason);
     t.true(figure(a['tcp-before'], 'throughput').value > 5 * capped, a['tcp-before'].reason);
     t.true(figure(a['rtt-after'], 'rtt-p50').value < 50, a['rtt-after'].reason);
+    // UDP waits for no acknowledgement: the delayed link carries what it is sent at, with its loss and jitter
+    t.true(figure(a['udp-delayed'], 'throughput').value > 16, a['udp-delayed'].reason);
+    t.true(figure(a['udp-delayed'], 'loss').value <= 5, a['udp-delayed'].reason);
+    t.true(figure(a['udp-delayed'], 'jitter').value >= 0, a['udp-delayed'].reason);
 
     const base = join(tmp(), 'impairment.json');
     const saved = virtlab(['baseline', 'save', ...runs, '--name', base]);
