@@ -171,7 +171,7 @@ test('preflight: iperf3 missing on this host is named with its package, only whe
   );
 });
 
-test('a client that stalls is killed by its own deadline and measured once more; twice is reported', async (t) => {
+test('a client that stalls is killed by its own deadline and measured again; stalling every time is reported', async (t) => {
   let hangs = 1;
   const remote = new FakeExecutor('remote-01', [{ when: /^iperf3 -s/, stdout: '' }, { when: /^sh -c/ }]);
   const guest = new FakeExecutor('bridge-a', [

@@ -160,8 +160,12 @@ function bounds(a: ThroughputAssertion): string {
   return b.length ? ` is ${b.join(' and ')}` : '';
 }
 
-/** Attempts at a measurement: a client that hangs (a stalled test never ends) is killed and measured once more. */
-const ATTEMPTS = 2;
+/**
+ * Attempts at a measurement: a client that stalls (a test that never ends, or a connection that times out right
+ * after such a stall) is killed and measured again after a pause. Seen here a few times in a hundred measurements.
+ */
+const ATTEMPTS = 3;
+const PAUSE_AFTER_FAILURE_MS = 2000;
 
 async function measure(a: ThroughputAssertion, s: Session): Promise<Observation> {
   const serverNode = endpointNode(a.to)[0]!;
@@ -173,8 +177,10 @@ async function measure(a: ThroughputAssertion, s: Session): Promise<Observation>
   if (bind && !bind.ip) return { ok: false, seen: bind.why!, evidence: [], inconclusive: true };
   const evidence: Evidence[] = [];
   let out: { ok: false; seen: string; inconclusive: boolean } | { result: IperfResult } | undefined;
-  for (let i = 0; i < ATTEMPTS && !(out && 'result' in out); i++)
+  for (let i = 0; i < ATTEMPTS && !(out && 'result' in out); i++) {
+    if (i > 0) await new Promise((ok) => setTimeout(ok, PAUSE_AFTER_FAILURE_MS));
     out = await attempt(a, s, serverNode, target.ip, bind?.ip, evidence);
+  }
   if (!out || !('result' in out)) return { ...out!, evidence };
   const res = out.result;
   const short = a.atLeast !== undefined && res.mbps < a.atLeast;
