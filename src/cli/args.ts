@@ -41,6 +41,8 @@ export interface Options {
   olderThan?: string;
   /** run / matrix: the baseline figures are judged against */
   baseline?: string;
+  /** matrix: i/n, the targets of one shard */
+  shard?: string;
   /** up --until: print the commands of the steps left to the student (for a teacher) */
   showSolution: boolean;
   /** up --break: a break-fix exercise */

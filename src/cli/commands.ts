@@ -20,6 +20,7 @@ export const COMMANDS = [
   'graph',
   'matrix',
   'diff',
+  'merge',
   'baseline',
   'runs',
   'prune',
@@ -103,6 +104,10 @@ export const OPTIONS: Record<string, OptionDef> = {
     flags: '--baseline <name>',
     description:
       'judge measured figures (throughput, RTT) against a saved baseline (baselines/<name>.json); a regression fails',
+  },
+  '--shard': {
+    flags: '--shard <i/n>',
+    description: 'matrix: only every n-th target from the i-th on (1/3, 2/3, 3/3: one CI job each); merge joins them',
   },
   '--older-than': { flags: '--older-than <age>', description: 'prune: runs older than this (30m, 12h, 7d)' },
 };
@@ -254,13 +259,20 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   matrix: {
     args: ['<lab>'],
     summary: 'run the lab on every target; a table of assertions x targets with versions',
-    options: ['--targets', '--report-dir', '--variant', '--project', '--baseline'],
+    options: ['--targets', '--report-dir', '--variant', '--project', '--baseline', '--shard'],
     root: true,
   },
   diff: {
     args: ['<report-a>', '<report-b>'],
     summary: 'assertions that flipped and versions that differ between two runs',
     options: [],
+  },
+  merge: {
+    args: ['<report-dir...>'],
+    summary: "runs' report folders (one per CI job, or matrices) into one matrix: matrix.md, .json, .html, junit.xml",
+    details:
+      'virtlab merge reports/kvm-macvtap-k61 reports/kvm-macvtap-k612 --report-dir merged   (columns: folder names)',
+    options: ['--report-dir'],
   },
   baseline: {
     args: ['<action>', '[arg...]'],

@@ -1,5 +1,5 @@
 // virtlab matrix (one lab on several targets) and virtlab diff (what changed between two runs).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse } from 'yaml';
@@ -13,19 +13,12 @@ import { providerDef } from '../providers/index.ts';
 import type { ProviderOptions } from '../providers/port.ts';
 import type { Baseline } from '../report/baseline.ts';
 import { createConsoleReporter } from '../report/console.ts';
-import {
-  diffReports,
-  diffText,
-  type MatrixColumn,
-  matrixJson,
-  matrixJunit,
-  matrixMarkdown,
-  matrixText,
-} from '../report/matrix.ts';
+import { diffReports, diffText, type MatrixColumn, matrixJson, matrixText } from '../report/matrix.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { Options } from './args.ts';
 import { baselineFor } from './baseline.ts';
 import { interrupts } from './interrupts.ts';
+import { matrixExit, writeMatrixFiles } from './matrix-files.ts';
 import { readReport } from './read-report.ts';
 
 export interface Target {
@@ -139,12 +132,29 @@ async function runTarget(
   }
 }
 
+/** The targets of shard i of n (1-based): the i-th, (i+n)-th, ... in the file's order; all without a shard. */
+export function shardOf<T>(targets: T[], spec: string | undefined): T[] {
+  if (spec === undefined) return targets;
+  const m = /^(\d+)\/(\d+)$/.exec(spec);
+  const i = Number(m?.[1]);
+  const n = Number(m?.[2]);
+  if (!m || n < 1 || i < 1 || i > n)
+    throw new UsageError(`--shard ${spec} is not i/n with 1 <= i <= n`, 'e.g. --shard 2/3: the second of three shards');
+  const mine = targets.filter((_, k) => k % n === i - 1);
+  if (!mine.length)
+    throw new UsageError(
+      `shard ${spec} has no targets (the file lists ${targets.length})`,
+      `use at most ${targets.length} shards`,
+    );
+  return mine;
+}
+
 export async function commandMatrix(o: Options): Promise<number> {
   if (o.args.length !== 1 || !o.targets)
     throw new UsageError('matrix needs a lab and a targets file', 'virtlab matrix <lab> --targets targets.yml');
   const lab = loadLab(o.args[0]!, undefined, o.variant);
   const baseline = baselineFor(o.baseline, lab);
-  const targets = loadTargets(o.targets);
+  const targets = shardOf(loadTargets(o.targets), o.shard);
   const dir = o.reportDir ?? join(home().runs, `matrix-${lab.name}-${Date.now().toString(36)}`);
   claimReportDir(dir);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -159,18 +169,13 @@ export async function commandMatrix(o: Options): Promise<number> {
     dispose();
   }
   cols.sort((a, b) => targets.findIndex((t) => t.name === a.target) - targets.findIndex((t) => t.name === b.target));
-  writeFileSync(join(dir, 'matrix.md'), matrixMarkdown(lab.name, cols), { mode: 0o600 });
-  writeFileSync(join(dir, 'matrix.json'), `${JSON.stringify(matrixJson(lab.name, cols), null, 2)}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'junit.xml'), matrixJunit(cols), { mode: 0o600 });
+  writeMatrixFiles(dir, lab.name, cols);
   if (o.json) console.log(JSON.stringify(matrixJson(lab.name, cols), null, 2));
   else
     process.stdout.write(
-      `\n${matrixText(lab.name, cols)}report: ${dir} (matrix.md, matrix.json, junit.xml, one folder per target)\n`,
+      `\n${matrixText(lab.name, cols)}report: ${dir} (matrix.md, matrix.json, matrix.html, junit.xml, one folder per target)\n`,
     );
-  return (
-    stopped() ??
-    (cols.some((c) => !c.report) ? EXIT.host : cols.some((c) => c.report!.result !== 'pass') ? EXIT.assertion : EXIT.ok)
-  );
+  return stopped() ?? matrixExit(cols);
 }
 
 export function commandDiff(o: Options): number {

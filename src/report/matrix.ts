@@ -1,7 +1,7 @@
 // A lab across targets: assertions x targets with versions in the header (console, Markdown, JSON, junit), and
 // the difference between two reports (assertions that flipped, versions that differ).
 
-import { junitXml } from './junit.ts';
+import { xmlEscape as esc, junitXml } from './junit.ts';
 import type { RunReport } from './run-report.ts';
 
 export interface MatrixColumn {
@@ -50,7 +50,12 @@ export function matrixMarkdown(lab: string, cols: MatrixColumn[]): string {
 
 export function matrixText(lab: string, cols: MatrixColumn[]): string {
   const w = Math.max(10, ...ids(cols).map((i) => i.length)) + 2;
-  const cw = Math.max(12, ...cols.map((c) => c.target.length)) + 2;
+  const cw =
+    Math.max(
+      12,
+      ...cols.map((c) => c.target.length),
+      ...cols.flatMap((c) => ids(cols).map((id) => cell(c, id).replace(' (expected failure)', '*').length)),
+    ) + 2;
   const lines = [`${lab} across ${cols.length} targets`];
   for (const c of cols)
     lines.push(`  ${c.target}: ${c.report?.result.toUpperCase() ?? `ERROR ${c.error}`}  ${versions(c.report)}`);
@@ -79,6 +84,37 @@ export function matrixJson(lab: string, cols: MatrixColumn[]): unknown {
       ),
     })),
   };
+}
+
+/** A self-contained HTML table: targets with their versions as columns, assertions as rows, coloured by result. */
+export function matrixHtml(lab: string, cols: MatrixColumn[]): string {
+  const head = cols
+    .map(
+      (c) =>
+        `<th>${esc(c.target)}<div class="v">${esc(c.report ? `${c.report.result}: ${versions(c.report)}` : `error: ${c.error ?? ''}`)}</div></th>`,
+    )
+    .join('');
+  const rows = ids(cols)
+    .map((id) => {
+      const cells = cols
+        .map((c) => {
+          const text = cell(c, id);
+          const cls = text.startsWith('pass') ? 'pass' : text === '-' ? 'none' : 'fail';
+          return `<td class="${cls}">${esc(text)}</td>`;
+        })
+        .join('');
+      return `<tr><th>${esc(id)}</th>${cells}</tr>`;
+    })
+    .join('\n');
+  return `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>virtlab matrix: ${esc(lab)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;color:#1f2328} table{border-collapse:collapse}
+td,th{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left;vertical-align:top} .v{font-weight:normal;font-size:12px;color:#57606a;max-width:22rem}
+td.pass{background:#dafbe1} td.fail{background:#ffebe9;font-weight:bold} td.none{color:#8c959f}</style></head>
+<body><h1>${esc(lab)} across ${cols.length} targets</h1>
+<table id="matrix"><tr><th>assertion</th>${head}</tr>
+${rows}</table></body></html>
+`;
 }
 
 /** One testsuite per target. */
