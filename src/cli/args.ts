@@ -43,6 +43,8 @@ export interface Options {
   baseline?: string;
   /** matrix: i/n, the targets of one shard */
   shard?: string;
+  /** ci: jobs per lab, each a shard */
+  shards?: string;
   /** up --until: print the commands of the steps left to the student (for a teacher) */
   showSolution: boolean;
   /** up --break: a break-fix exercise */

@@ -21,6 +21,7 @@ export const COMMANDS = [
   'matrix',
   'diff',
   'merge',
+  'ci',
   'baseline',
   'runs',
   'prune',
@@ -108,6 +109,10 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--shard': {
     flags: '--shard <i/n>',
     description: 'matrix: only every n-th target from the i-th on (1/3, 2/3, 3/3: one CI job each); merge joins them',
+  },
+  '--shards': {
+    flags: '--shards <n>',
+    description: 'ci: n jobs per lab, each running one shard of the targets (default: one job per lab and target)',
   },
   '--older-than': { flags: '--older-than <age>', description: 'prune: runs older than this (30m, 12h, 7d)' },
 };
@@ -273,6 +278,14 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     details:
       'virtlab merge reports/kvm-macvtap-k61 reports/kvm-macvtap-k612 --report-dir merged   (columns: folder names)',
     options: ['--report-dir'],
+  },
+  ci: {
+    args: ['<engine>', '<lab...>'],
+    summary: 'a CI pipeline (github or gitlab): a job per lab and target running virtlab run, then virtlab merge',
+    details:
+      'virtlab ci github kvm-macvtap kvm-routed --targets targets.yml --out .github/workflows/virtlab.yml\n' +
+      'virtlab ci gitlab kvm-macvtap --targets targets.yml --shards 3 --out .gitlab-ci.yml',
+    options: ['--targets', '--shards', '--out', '--project'],
   },
   baseline: {
     args: ['<action>', '[arg...]'],
