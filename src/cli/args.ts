@@ -45,6 +45,8 @@ export interface Options {
   shard?: string;
   /** ci: jobs per lab, each a shard */
   shards?: string;
+  /** bisect: the assertion to follow */
+  assertion?: string;
   /** up --until: print the commands of the steps left to the student (for a teacher) */
   showSolution: boolean;
   /** up --break: a break-fix exercise */

@@ -27,6 +27,7 @@ export function targetFlags(t: Target, cwd = process.cwd()): string[] {
     const v = t.options[o.key];
     if (v !== undefined) flags.push(o.flag, o.file ? relative(cwd, v) || '.' : v);
   }
+  if (t.variant) flags.push('--variant', t.variant);
   return flags;
 }
 
@@ -47,10 +48,13 @@ function mergeScript(labs: string[]): string[] {
   return [
     'mkdir -p by-lab merged',
     // a job's folder is <lab>__<target>: the column of the merged matrix is <target>
-    'for d in reports/*__*; do [ -d "$d" ] || continue; n=${d#reports/}; mkdir -p "by-lab/${n%%__*}"; cp -r "$d" "by-lab/${n%%__*}/${n#*__}"; done',
+    `for d in reports/*__*; do [ -d "$d" ] || continue; n=\${d#reports/}; mkdir -p "by-lab/\${n%%__*}"; cp -r "$d" "by-lab/\${n%%__*}/\${n#*__}"; done`,
     ...labs.map((lab) => `npm run lab -- merge by-lab/${lab}/* --report-dir merged/${lab} || true`),
   ];
 }
+
+/** A GitHub Actions expression: ${{ expr }} */
+const gh = (expr: string) => `\${{ ${expr} }}`;
 
 const HEADER = (labs: string[]) =>
   `# Written by: virtlab ci ... ${labs.join(' ')} (regenerate it rather than editing it by hand)\n`;
@@ -61,7 +65,7 @@ export function githubWorkflow(labs: string[], jobs: CiJob[]): string {
     on: { workflow_dispatch: {}, schedule: [{ cron: '0 3 * * *' }] },
     jobs: {
       lab: {
-        name: '${{ matrix.folder }}',
+        name: gh('matrix.folder'),
         // KVM-capable Linux with root: a self-hosted runner (hosted runners lack nested virtualisation)
         'runs-on': ['self-hosted', 'linux', 'kvm'],
         'timeout-minutes': 90,
@@ -72,11 +76,11 @@ export function githubWorkflow(labs: string[], jobs: CiJob[]): string {
         steps: [
           { uses: 'actions/checkout@v4' },
           { run: 'sudo bash scripts/install-deps.sh' },
-          { run: 'sudo npm run lab -- ${{ matrix.args }} --report-dir reports/${{ matrix.folder }}' },
+          { run: `sudo npm run lab -- ${gh('matrix.args')} --report-dir reports/${gh('matrix.folder')}` },
           {
             uses: 'actions/upload-artifact@v4',
             if: 'always()',
-            with: { name: '${{ matrix.folder }}', path: 'reports/${{ matrix.folder }}' },
+            with: { name: gh('matrix.folder'), path: `reports/${gh('matrix.folder')}` },
           },
         ],
       },

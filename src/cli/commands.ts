@@ -22,6 +22,7 @@ export const COMMANDS = [
   'diff',
   'merge',
   'ci',
+  'bisect',
   'baseline',
   'runs',
   'prune',
@@ -113,6 +114,10 @@ export const OPTIONS: Record<string, OptionDef> = {
   '--shards': {
     flags: '--shards <n>',
     description: 'ci: n jobs per lab, each running one shard of the targets (default: one job per lab and target)',
+  },
+  '--assertion': {
+    flags: '--assertion <id>',
+    description: "bisect: follow one assertion's status instead of the lab's result",
   },
   '--older-than': { flags: '--older-than <age>', description: 'prune: runs older than this (30m, 12h, 7d)' },
 };
@@ -278,6 +283,14 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     details:
       'virtlab merge reports/kvm-macvtap-k61 reports/kvm-macvtap-k612 --report-dir merged   (columns: folder names)',
     options: ['--report-dir'],
+  },
+  bisect: {
+    args: ['<lab>'],
+    summary: "the first target of an ordered list where the lab's outcome (or one assertion's) flips, by binary search",
+    details:
+      'virtlab bisect kvm-macvtap --targets kernels-in-order.yml [--assertion ping-remote]   ceil(log2 n)+1 runs',
+    options: ['--targets', '--assertion', '--report-dir', '--variant', '--project'],
+    root: true,
   },
   ci: {
     args: ['<engine>', '<lab...>'],

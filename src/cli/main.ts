@@ -50,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./matrix.ts')).commandMatrix(o);
     case 'diff':
       return (await import('./matrix.ts')).commandDiff(o);
+    case 'bisect':
+      return (await import('./bisect.ts')).commandBisect(o);
     case 'ci':
       return (await import('./ci.ts')).commandCi(o);
     case 'merge':

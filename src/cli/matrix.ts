@@ -13,19 +13,22 @@ import { providerDef } from '../providers/index.ts';
 import type { ProviderOptions } from '../providers/port.ts';
 import type { Baseline } from '../report/baseline.ts';
 import { createConsoleReporter } from '../report/console.ts';
+import { diffHostState, stateDiffText } from '../report/host-state.ts';
 import { diffReports, diffText, type MatrixColumn, matrixJson, matrixText } from '../report/matrix.ts';
 import { runWithRetry } from '../runner/retry.ts';
 import type { Options } from './args.ts';
 import { baselineFor } from './baseline.ts';
 import { interrupts } from './interrupts.ts';
 import { matrixExit, writeMatrixFiles } from './matrix-files.ts';
-import { readReport } from './read-report.ts';
+import { readHostState, readReport } from './read-report.ts';
 
 export interface Target {
   name: string;
   provider: string;
   /** the provider's own options (inventory, kernel) */
   options: ProviderOptions;
+  /** a variant of the lab this target runs (a synthetic change along an ordered list of targets) */
+  variant?: string;
 }
 
 const OPTION_VALUE = /^[A-Za-z0-9_./+-][A-Za-z0-9_./+ -]{0,199}$/;
@@ -51,7 +54,7 @@ export function loadTargets(file: string): Target[] {
     }
     const provider = String(t?.provider ?? 'netns');
     const def = providerDef(provider);
-    const known = ['provider', ...def.options.map((x) => x.key)];
+    const known = ['provider', 'variant', ...def.options.map((x) => x.key)];
     for (const k of Object.keys(t ?? {})) {
       if (!known.includes(k))
         throw new UsageError(`target ${name}: unknown field "${k}"`, `a ${provider} target takes: ${known.join(', ')}`);
@@ -64,7 +67,10 @@ export function loadTargets(file: string): Target[] {
         throw new UsageError(`target ${name}: ${opt.key} must be ${opt.value}`, opt.help);
       options[opt.key] = opt.file && !isAbsolute(v) ? join(dirname(resolve(file)), v) : v;
     }
-    return { name, provider, options };
+    const variant = t?.variant;
+    if (variant !== undefined && (typeof variant !== 'string' || !/^[a-z0-9][a-z0-9-]*$/.test(variant)))
+      throw new UsageError(`target ${name}: variant must be a variant name of the lab`);
+    return { name, provider, options, ...(variant ? { variant } : {}) };
   });
 }
 
@@ -94,17 +100,26 @@ function targetHosts(t: Target): string[] {
 
 const quiet = createConsoleReporter({ color: false, tty: false, verbose: false, write: () => {} });
 
-async function runTarget(
-  lab: Lab,
+export async function runTarget(
+  labOfFile: Lab,
   t: Target,
   reportDir: string,
   signal: AbortSignal,
   baseline?: Baseline,
 ): Promise<MatrixColumn> {
+  // a target may run a variant of the lab: checked here (an unknown variant is that target's error)
+  let lab = labOfFile;
+  try {
+    if (t.variant) lab = loadLab(labOfFile.file, undefined, t.variant);
+  } catch (e) {
+    return { target: t.name, error: oneLine((e as Error).message) };
+  }
   const opts = Object.entries(t.options)
     .map(([k, v]) => `, ${k} ${v}`)
     .join('');
-  process.stdout.write(`${t.name}: running ${lab.name} (${t.provider}${opts})\n`);
+  process.stdout.write(
+    `${t.name}: running ${lab.name}${t.variant ? `, variant ${t.variant}` : ''} (${t.provider}${opts})\n`,
+  );
   try {
     const out = await runWithRetry(
       lab,
@@ -185,8 +200,15 @@ export function commandDiff(o: Options): number {
       'virtlab diff <report-a> <report-b>   (report.json files or their folders)',
     );
   const d = diffReports(readReport(o.args[0]!), readReport(o.args[1]!));
-  if (o.json) console.log(JSON.stringify(d, null, 2));
-  else process.stdout.write(diffText(d, o.args[0]!, o.args[1]!));
+  const [sa, sb] = [readHostState(o.args[0]!), readHostState(o.args[1]!)];
+  const state = sa && sb ? diffHostState(sa, sb) : undefined;
+  if (o.json) console.log(JSON.stringify({ ...d, ...(state ? { hostState: state } : {}) }, null, 2));
+  else {
+    process.stdout.write(diffText(d, o.args[0]!, o.args[1]!));
+    if (!state) console.log('host state: not kept by both runs (host-state.json, from a run that reached its checks)');
+    else if (!state.length) console.log('host state: the same');
+    else console.log(['host state that differs:', ...stateDiffText(state)].join('\n'));
+  }
   return d.flipped.length ? EXIT.assertion : EXIT.ok;
 }
 

@@ -1,7 +1,8 @@
 // A run's report.json, given as the file or the folder that holds it (diff, baseline save).
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.ts';
+import type { HostState } from '../report/host-state.ts';
 import type { RunReport } from '../report/run-report.ts';
 
 export function readReport(p: string): RunReport {
@@ -13,5 +14,15 @@ export function readReport(p: string): RunReport {
       `cannot read report ${file}: ${(e as Error).message}`,
       'give a report.json or the folder that holds it',
     );
+  }
+}
+
+/** The host-state.json next to a report (undefined when the run kept none, or it cannot be read). */
+export function readHostState(p: string): Record<string, HostState> | undefined {
+  const dir = existsSync(p) && statSync(p).isDirectory() ? p : dirname(p);
+  try {
+    return JSON.parse(readFileSync(join(dir, 'host-state.json'), 'utf8')) as Record<string, HostState>;
+  } catch {
+    return undefined;
   }
 }

@@ -10,6 +10,7 @@ import type { Lab } from '../lab/model.ts';
 import type { Provider, ProviderOptions } from '../providers/port.ts';
 import { type Baseline, judge } from '../report/baseline.ts';
 import type { AssertionResult, Emit, RunEvent, Stage } from '../report/events.ts';
+import type { HostState } from '../report/host-state.ts';
 import type { ReportStep } from '../report/run-report.ts';
 import type { MachineVersions } from './collect.ts';
 
@@ -94,6 +95,9 @@ export class Run {
   current?: Stage;
   versions: Record<string, MachineVersions> = {};
   versionsDone: Promise<void> = Promise.resolve();
+  /** each hypervisor's state, taken while the checks run (host-state.json) */
+  hostState: Record<string, HostState> = {};
+  hostStateDone: Promise<void> = Promise.resolve();
 
   constructor(
     readonly lab: Lab,

@@ -8,6 +8,7 @@ import { closeAll, inVm } from '../kinds/session.ts';
 import { executeStep, stepTitle } from '../kinds/steps/index.ts';
 import { collectConsoles, collectEvidence, troubledGuests } from './collect.ts';
 import type { Run, RunOutcome, Unstable } from './context.ts';
+import { writeHostState } from './host-state.ts';
 import { runReport } from './report-build.ts';
 import { writeReports } from './report-files.ts';
 import { inStage } from './stages.ts';
@@ -16,6 +17,7 @@ import { traceLine, tracePing } from './trace.ts';
 
 export async function finishRun(r: Run): Promise<RunOutcome> {
   await r.versionsDone;
+  await r.hostStateDone;
   logVersions(r);
   const failed = r.error !== undefined || r.rec.results.some((x) => x.status === 'fail');
   const died = r.died.signal.aborted;
@@ -55,6 +57,8 @@ export async function finishRun(r: Run): Promise<RunOutcome> {
       message = `${message ? `${message}\n` : ''}teardown left resources behind: ${left.join(', ')}\n${hint}`;
     }
   }
+  const stateFile = writeHostState(r);
+  if (stateFile) r.rec.files.push(stateFile);
   const report = runReport(r, result, exitCode, message);
   try {
     r.rec.files.push(...writeReports(r.reportDir, report, r.lab, r.o.reportFormats));

@@ -10,6 +10,7 @@ import type { StepBase } from '../lab/model.ts';
 import type { Stage } from '../report/events.ts';
 import { machineVersions } from './collect.ts';
 import type { Run } from './context.ts';
+import { snapshotHostState } from './host-state.ts';
 import { runProvisioning } from './provision.ts';
 
 interface StageDef {
@@ -199,5 +200,7 @@ async function runChecks(r: Run): Promise<void> {
   // checks that a check step ran already (a phase of the lab) are not run again
   const done = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).flatMap(stepChecks));
   const todo = r.lab.assertions.filter((a) => !done.has(a.id));
+  // the hypervisors' state after setup, for `virtlab diff`: taken alongside the checks (they change none of it)
+  r.hostStateDone = snapshotHostState(r).catch(() => {});
   await runAssertions(todo, r.session!, (result) => r.emit({ type: 'assertion', result }));
 }
