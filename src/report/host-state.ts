@@ -109,7 +109,10 @@ export function libvirtLines(out: string): string[] {
     if (/^<uuid>|^<seclabel|^<\/seclabel|^<label>|^<imagelabel>/.test(l)) continue;
     if (what.startsWith('network') && /^<mac address=/.test(l)) continue;
     lines.push(
-      `${what}: ${l.replace(/\/dev\/pts\/\d+/g, '/dev/pts/*').replace(/ portid='[^']*'/, '').replace(/^<domain type='(\w+)' id='\d+'/, "<domain type='$1'")}`,
+      `${what}: ${l
+        .replace(/\/dev\/pts\/\d+/g, '/dev/pts/*')
+        .replace(/ portid='[^']*'/, '')
+        .replace(/^<domain type='(\w+)' id='\d+'/, "<domain type='$1'")}`,
     );
   }
   return lines;
