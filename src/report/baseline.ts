@@ -3,8 +3,8 @@
 // no fixed percentage: 3 standard deviations either side of its median, where the variance is the samples' own
 // within a run (robust: 1.4826 × the median absolute deviation, around each run's median) plus the variance of the
 // runs' medians (from two runs on, times 1 + 1/n: the next run's own noise). How many standard deviations is
-// Student's t at the 3-sigma level (99.865 %) for the degrees of freedom of both parts together (Welch-
-// Satterthwaite): a spread known from few runs gets a wider band (3 runs: about 4 to 8 σ), many runs 3 σ.
+// Student's t at 99 % (one side) for the degrees of freedom of both parts together (Welch-Satterthwaite), never
+// fewer than 3: a spread known from few runs gets a wider band (3 runs: up to 7 σ), many runs 3 σ.
 // Rates and times vary by factors (a run at half the speed is as likely as one at
 // twice), so the band is taken on their logarithms: it is a factor either way (400–1600 around 800), never a
 // negative rate. A noisy figure gets a wide band and a steady one a narrow band; one run knows only its own spread,
@@ -16,17 +16,17 @@ export const BASELINE_VERSION = 2;
 /** How many standard deviations from the median a figure may stray before it is flagged: 3 for many runs. */
 export const BAND_SIGMAS = 3;
 
-/** Student's t at 99.865 % (one side of 3 σ) by degrees of freedom, 1 to 30. */
-const T_3SIGMA = [
-  235.8, 19.21, 9.22, 6.62, 5.51, 4.9, 4.53, 4.28, 4.09, 3.96, 3.85, 3.76, 3.69, 3.63, 3.59, 3.55, 3.51, 3.48, 3.45,
-  3.42, 3.4, 3.38, 3.36, 3.34, 3.33, 3.31, 3.3, 3.29, 3.28, 3.27,
-];
+/** Student's t at 99 % (one side) by degrees of freedom, 1 to 8 (from 7 on it is below 3). */
+const T_99 = [31.82, 6.965, 4.541, 3.747, 3.365, 3.143, 2.998, 2.896];
 
-/** Student's t at the 3-sigma level for these degrees of freedom (fewer than 1: no band can be drawn). */
+/**
+ * How many standard deviations the band spans for these degrees of freedom: Student's t at 99 % (one side), so that
+ * a figure from the baseline's own noise falls outside it less than once in a hundred, and never fewer than 3.
+ * Fewer than 1: no band can be drawn.
+ */
 export function tFor(df: number): number {
   if (!(df >= 1)) return Number.POSITIVE_INFINITY;
-  const d = Math.floor(df);
-  return d <= 30 ? T_3SIGMA[d - 1]! : BAND_SIGMAS + ((T_3SIGMA[29]! - BAND_SIGMAS) * 30) / d;
+  return Math.max(BAND_SIGMAS, T_99[Math.floor(df) - 1] ?? BAND_SIGMAS);
 }
 
 /** Welch-Satterthwaite: the degrees of freedom of a sum of two variances estimated with df1 and df2. */

@@ -94,10 +94,11 @@ test('the band narrows as runs and samples add up, and widens with the noise bet
   t.is(zero.scale, 'linear');
 });
 
-test("Student's t at 3 sigma, and Welch-Satterthwaite's degrees of freedom", (t) => {
-  t.is(tFor(2), 19.21);
-  t.is(tFor(10), 3.96);
-  t.true(tFor(1000) > 3 && tFor(1000) < 3.01);
+test("Student's t at 99 %, never under 3 sigma, and Welch-Satterthwaite's degrees of freedom", (t) => {
+  t.is(tFor(2), 6.965);
+  t.is(tFor(4), 3.747);
+  t.is(tFor(10), 3);
+  t.is(tFor(1000), 3);
   t.is(tFor(0), Number.POSITIVE_INFINITY);
   t.is(combinedDf(1, 10, 0, 2), 10);
   const df = combinedDf(1, 27, 1, 2);

@@ -115,7 +115,10 @@ export function parseIperf(out: string, protocol: 'tcp' | 'udp'): IperfResult | 
 
 /** The figures a result reports, named as baselines keep them. */
 export function iperfFigures(r: IperfResult): Figure[] {
-  const f: Figure[] = [{ name: 'throughput', value: r.mbps, unit: 'Mbit/s', better: 'higher', samples: r.samples }];
+  // UDP sends at the rate it is asked for: its rate is no measure of the path (its loss and jitter are), so it keeps
+  // no samples and no baseline judges it
+  const samples = r.retransmits !== undefined ? { samples: r.samples } : {};
+  const f: Figure[] = [{ name: 'throughput', value: r.mbps, unit: 'Mbit/s', better: 'higher', ...samples }];
   if (r.retransmits !== undefined)
     f.push({ name: 'retransmits', value: r.retransmits, unit: 'segments', better: 'lower' });
   if (r.lossPct !== undefined) f.push({ name: 'loss', value: r.lossPct, unit: '%', better: 'lower' });
