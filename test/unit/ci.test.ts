@@ -1,5 +1,6 @@
 // virtlab ci: pipelines for GitHub Actions (checked by GitHub's own workflow parser) and GitLab CI, a job per lab
 // and target (or per shard), each keeping its report folder, and a merge job per lab.
+import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from '@actions/workflow-parser';
 import test from 'ava';
 import { parse } from 'yaml';
 import { ciJobs, githubWorkflow, gitlabPipeline, targetFlags } from '../../src/cli/ci.ts';
@@ -48,4 +49,35 @@ test('GitHub: the same jobs as a strategy matrix; artifacts per job, downloaded 
   );
   t.is(wf.jobs.merge.needs, 'lab');
   t.deepEqual(wf.jobs.lab['runs-on'], ['self-hosted', 'linux', 'kvm']);
+});
+
+test("GitHub's own workflow parser reads the generated workflow without an error, and does find one in a broken copy", async (t) => {
+  const labs = ['kvm-macvtap', 'kvm-routed'];
+  const content = githubWorkflow(labs, ciJobs(labs, targets, 'targets/kernels.yml', 2));
+  const parse = (text: string) => parseWorkflow({ name: 'virtlab.yml', content: text }, new NoOperationTraceWriter());
+  const parsed = parse(content);
+  t.deepEqual(
+    parsed.context.errors.getErrors().map((e) => e.message),
+    [],
+  );
+  const wf = await convertWorkflowTemplate(parsed.context, parsed.value!);
+  t.deepEqual(wf.errors ?? [], []);
+  t.deepEqual(
+    wf.jobs.map((j) => j.id.value),
+    ['lab', 'merge'],
+  );
+  // the parser is not a rubber stamp: a job that needs one that does not exist, a key Actions does not know
+  const errorsOf = async (text: string) => {
+    const p = parse(text);
+    await convertWorkflowTemplate(p.context, p.value!);
+    return p.context.errors
+      .getErrors()
+      .map((e) => e.message)
+      .join('\n');
+  };
+  t.regex(await errorsOf(content.replace('needs: lab', 'needs: labs')), /Job 'merge' depends on unknown job 'labs'/);
+  t.regex(
+    await errorsOf(content.replace('timeout-minutes: 90', 'timeout-minute: 90')),
+    /Unexpected value 'timeout-minute'/,
+  );
 });
