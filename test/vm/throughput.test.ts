@@ -69,20 +69,19 @@ test.serial(
     t.regex(saved.stdout, /saved baseline impairment of lab impairment from 3 run\(s\)/);
     t.regex(saved.stdout, /tcp-after throughput: [\d.]+ Mbit\/s \([\d.]+–[\d.]+\), 15 samples/);
 
+    const judgedRun = (variant: string, dir: string) =>
+      virtlab(
+        ['run', 'impairment', '--variant', variant, '--name', 'vm-imp', '--baseline', base, '--report-dir', dir],
+        LONG,
+      );
     const again = tmp();
-    const rerun = virtlab(
-      ['run', 'impairment', '--variant', 'normal', '--name', 'vm-imp', '--baseline', base, '--report-dir', again],
-      LONG,
-    );
+    const rerun = judgedRun('normal', again);
     t.is(rerun.code, 0, rerun.out);
     const judged = byId(report(again));
     t.is(figure(judged['tcp-after'], 'throughput').baseline.verdict, 'within', judged['tcp-after'].reason);
 
     const slow = tmp();
-    const throttled = virtlab(
-      ['run', 'impairment', '--variant', 'throttled', '--name', 'vm-imp', '--baseline', base, '--report-dir', slow],
-      LONG,
-    );
+    const throttled = judgedRun('throttled', slow);
     t.is(throttled.code, 1, throttled.out);
     const s = byId(report(slow));
     t.is(s['tcp-after'].status, 'fail');
