@@ -200,7 +200,8 @@ async function runChecks(r: Run): Promise<void> {
   // checks that a check step ran already (a phase of the lab) are not run again
   const done = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).flatMap(stepChecks));
   const todo = r.lab.assertions.filter((a) => !done.has(a.id));
-  // the hypervisors' state after setup, for `virtlab diff`: taken alongside the checks (they change none of it)
-  r.hostStateDone = snapshotHostState(r).catch(() => {});
   await runAssertions(todo, r.session!, (result) => r.emit({ type: 'assertion', result }));
+  // the hypervisors' state, for `virtlab diff`: taken after the checks (which change none of it), so that its
+  // commands never load the machines while a check waits for a reply (a 1 s ping under three labs at once)
+  r.hostStateDone = snapshotHostState(r).catch(() => {});
 }
