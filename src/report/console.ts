@@ -1,4 +1,5 @@
 // Live console view: stages and steps with durations, a line per assertion, a summary. Plain lines when not a TTY.
+import { bandText } from './baseline.ts';
 import type { AssertionResult, Figure, RunEvent } from './events.ts';
 import { visible, visibleDeep } from './visible.ts';
 
@@ -306,6 +307,6 @@ export function baselineLine(f: Figure): string {
   const what =
     b.verdict === 'no-band'
       ? `baseline ${b.name} has too few samples for a band (median ${b.median} ${f.unit})`
-      : `${b.verdict === 'within' ? 'within' : `${b.verdict} against`} baseline ${b.name}: ${b.median} ${f.unit} (${b.low}–${b.high})`;
+      : `${b.verdict === 'within' ? 'within' : `${b.verdict} against`} baseline ${b.name}: ${bandText(b, f.unit)}`;
   return `${f.name} ${b.measured} ${f.unit}${f.samples?.length ? ' (median)' : ''}: ${what}`;
 }
