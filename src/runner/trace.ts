@@ -115,7 +115,7 @@ export async function tracePing(
   const captures = hops.map((h, i) => capture(h, target.ip!, `/tmp/virtlab-trace-${tag}-${i}.pcap`));
   // tcpdump needs a moment to listen before the pings leave
   await new Promise((r) => setTimeout(r, 1500));
-  await pingOnce(s, a.from, a.to, 2, a.fromDev).catch(() => undefined);
+  await pingOnce(s, a.from, a.to, { count: 2, fromDev: a.fromDev }).catch(() => undefined);
   const pcaps = await Promise.all(captures);
   const seen = hops.map((h, i) => {
     const data = pcaps[i];

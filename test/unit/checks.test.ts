@@ -25,7 +25,8 @@ function session(o: { leases?: string; kvm?: Reply[]; remote?: Reply[]; guest?: 
   ]);
   const remote = new FakeExecutor('remote-01', [
     ...(o.remote ?? []),
-    { when: /^ping -c 1 -W 1 192\.168\.100\.183$/, stdout: captured('ping-iputils-ok.txt') },
+    // expected to pass, a machine's ping may go on for a late reply (-w)
+    { when: /^ping -c 1 -W 1 (-w 3 )?192\.168\.100\.183$/, stdout: captured('ping-iputils-ok.txt') },
     { when: /^ip -j -4 neigh show to 192\.168\.100\.183$/, stdout: captured('ip-neigh-remote.json') },
   ]);
   const guest = new FakeExecutor('cirros (console)', [
@@ -50,7 +51,7 @@ const SLAAC = 'fd00:100::5054:ff:feac:66b0';
 function dualSession(o: { neigh?: string; console?: string } = {}): Session {
   const esc = SLAAC.replace(/\./g, '\\.');
   const remote = new FakeExecutor('remote-01', [
-    { when: new RegExp(`^ping -c 1 -W 1 ${esc}$`), stdout: captured('ping6-iputils-ok.txt') },
+    { when: new RegExp(`^ping -c 1 -W 1 (-w 3 )?${esc}$`), stdout: captured('ping6-iputils-ok.txt') },
     { when: new RegExp(`^ip -j -6 neigh show to ${esc}$`), stdout: o.neigh ?? captured('ip-neigh6-remote.json') },
   ]);
   const kvm = new FakeExecutor('kvm-01', [
@@ -99,6 +100,16 @@ const cases: { name: string; a: AssertionBase; s: () => Session; status: 'pass' 
     s: session,
     status: 'pass',
     reason: new RegExp(`^1/1 replies from ${GUEST_IP}$`),
+  },
+  {
+    name: 'ping: a late reply (the first echoes lost while the path settles) still passes',
+    a: byId('ping-remote'),
+    s: () =>
+      session({
+        remote: [{ when: /^ping -c 1 -W 1 -w 3 192\.168\.100\.183$/, stdout: captured('ping-iputils-late.txt') }],
+      }),
+    status: 'pass',
+    reason: new RegExp(`^1/3 replies from ${GUEST_IP}$`),
   },
   {
     name: 'ping: expected failure holds',
@@ -393,6 +404,19 @@ for (const c of cases) {
     golden[c.name] = { status: r.status, observed: r.observed, reason: r.reason };
   });
 }
+
+test.serial(
+  'a ping expected to pass waits for a late reply (-w); an expected failure and a guest wait for one',
+  async (t) => {
+    const s = session();
+    const argvOf = async (a: AssertionBase) =>
+      (await runAssertion(a, s)).evidence.find((e) => e.argv[0] === 'ping')?.argv.join(' ');
+    t.is(await argvOf(byId('ping-remote')), `ping -c 1 -W 1 -w 3 ${GUEST_IP}`);
+    t.is(await argvOf({ ...byId('ping-remote'), expect: 'fail' }), `ping -c 1 -W 1 ${GUEST_IP}`);
+    t.is(await argvOf(byId('ping-host')), `ping -c 1 -W 1 ${GUEST_IP}`);
+    t.is(await argvOf(byId('guest-ping-remote')), 'ping -c 1 -W 1 192.168.100.102');
+  },
+);
 
 test.serial('every assertion kind is covered, and the lines match the golden file', (t) => {
   const kinds = new Set(cases.map((c) => c.a.kind));

@@ -104,28 +104,41 @@ export function parsePing(out: string): { sent: number; received: number } | und
   return m ? { sent: Number(m[1]), received: Number(m[2]) } : undefined;
 }
 
+export interface PingOptions {
+  /** echo requests (default 1) */
+  count?: number;
+  /** the NIC or device the pings leave by */
+  fromDev?: string;
+  family?: Family;
+  /** bounds on the round-trip times (echoes 0.2 s apart) */
+  rtt?: RttBound[];
+  /**
+   * Expected to pass: a machine keeps sending, one echo a second, until `count` replies or a deadline
+   * (`ping -w`), so a first echo held back while the path resolves its neighbours on a loaded host is not a
+   * failure; it costs nothing when the reply comes at once. An expected failure still waits for one reply only.
+   */
+  patient?: boolean;
+}
+
+/** Seconds a patient ping may go on beyond its reply wait (`ping -w`: wait × count + this). */
+const PATIENCE_S = 2;
+
 /** One ping from a node to an endpoint; shared with reachability grids. */
-export async function pingOnce(
-  s: Session,
-  from: string,
-  to: Endpoint,
-  count: number,
-  fromDev?: string,
-  family: Family = 4,
-  rtt?: RttBound[],
-): Promise<Observation> {
+export async function pingOnce(s: Session, from: string, to: Endpoint, o: PingOptions = {}): Promise<Observation> {
+  const { count = 1, fromDev, family = 4, rtt, patient = false } = o;
   const target = await endpointIp(to, s, family);
   if (!target.ip) return { ok: false, seen: target.why!, evidence: [], inconclusive: true };
   // a reply through an emulated machine (a VM, or a guest inside one) may take longer
   const vm = inVm(s, from) || endpointNode(to).some((n) => inVm(s, n));
-  const wait = String(scaled(TIMEOUTS.pingReplyS, vm));
-  const timeoutMs = scaled(TIMEOUTS.pingBaseMs + count * TIMEOUTS.pingPerEchoMs, vm);
+  const wait = scaled(TIMEOUTS.pingReplyS, vm);
+  // guests ping with busybox, whose -w does not send again: patience is for machines (iputils)
+  const deadline = patient && !rtt && s.machines.has(from) ? wait * count + PATIENCE_S : 0;
+  const timeoutMs = scaled(TIMEOUTS.pingBaseMs + count * TIMEOUTS.pingPerEchoMs, vm) + deadline * 1000;
   const via = fromDev ? ['-I', fromDev] : [];
   const often = rtt && count > 1 ? ['-i', '0.2'] : [];
-  const r = await nodeExec(s, from).run(['ping', ...via, ...often, '-c', String(count), '-W', wait, target.ip], {
-    check: false,
-    timeoutMs,
-  });
+  const until = deadline ? ['-w', String(deadline)] : [];
+  const argv = ['ping', ...via, ...often, '-c', String(count), '-W', String(wait), ...until, target.ip];
+  const r = await nodeExec(s, from).run(argv, { check: false, timeoutMs });
   const p = parsePing(r.stdout);
   const seen = p
     ? `${p.received}/${p.sent} replies from ${target.ip}`
@@ -187,5 +200,12 @@ export const ping = defineCheck<PingAssertion, Raw>({
     (a.rtt ? `, round trips ${a.rtt.map((b) => `${b.stat} ${b.op} ${b.ms} ms`).join(', ')}` : ''),
   nodes: (a) => [a.from, ...endpointNode(a.to)],
   edge: (a) => ({ from: a.fromDev ? `${a.from}:${a.fromDev}` : a.from, to: endpointName(a.to) }),
-  check: (a, s) => pingOnce(s, a.from, a.to, a.count, a.fromDev, a.family, a.rtt),
+  check: (a, s) =>
+    pingOnce(s, a.from, a.to, {
+      count: a.count,
+      fromDev: a.fromDev,
+      family: a.family,
+      rtt: a.rtt,
+      patient: a.expect === 'pass',
+    }),
 });

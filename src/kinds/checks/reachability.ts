@@ -63,7 +63,7 @@ export const reachability = defineCheck<ReachabilityAssertion, Raw>({
     const evidence: Evidence[] = [];
     const cells: GridCell[] = await Promise.all(
       a.cells.map(async (c) => {
-        const o = await pingOnce(s, c.from, c.to, 1, undefined, a.family ?? 4);
+        const o = await pingOnce(s, c.from, c.to, { family: a.family ?? 4, patient: c.expect === 'pass' });
         evidence.push(...o.evidence);
         const observed = o.ok ? 'pass' : 'fail';
         const status = !o.inconclusive && observed === c.expect ? 'pass' : 'fail';
