@@ -1,31 +1,66 @@
 #!/usr/bin/env bash
-# Builds the machine image of the `vm` provider offline from Debian packages: Debian 12 (bookworm) with systemd,
-# openssh-server, libvirt, QEMU and virtinst, Open vSwitch, iperf3, tcpdump and ethtool, and every requested Debian kernel package. No loop mounts: mmdebstrap
-# makes a root folder, `mkfs.ext4 -d` turns it into a filesystem, qemu-img into a qcow2. The kernels and their
-# initramfs are copied out next to it, since the VM boots them directly (-kernel/-initrd). Downloaded .debs are kept
-# between builds. Cached by its inputs (this script, the files under vm-image/, the kernel list).
+# Builds the machine image of the `vm` provider offline from Debian packages: Debian with systemd, openssh-server,
+# libvirt, QEMU and virtinst, Open vSwitch, iperf3, tcpdump and ethtool, and every requested Debian kernel package.
+# No loop mounts: mmdebstrap makes a root folder, `mkfs.ext4 -d` turns it into a filesystem, qemu-img into a qcow2.
+# The kernels and their initramfs are copied out next to it, since the VM boots them directly (-kernel/-initrd).
+# Downloaded .debs are kept between builds. Cached by its inputs (this script, the files under vm-image/, the suite,
+# the kernel list).
 #
-# usage: scripts/build-vm-image.sh [--force] [KERNEL_PACKAGE ...]    prints the image folder on stdout
-#   default kernels: linux-image-cloud-amd64 (6.1) and linux-image-6.12-cloud-amd64 (6.12)
+# usage: scripts/build-vm-image.sh [--force] [--suite SUITE] [KERNEL_PACKAGE ...]    prints the image folder on stdout
+#   suites: bookworm (default: libvirt 9.0, QEMU 7.2, kernels 6.1 and 6.12), bookworm-backports (bookworm with
+#           libvirt 11.3, QEMU 10.0 and kernel 6.12 from backports), trixie (Debian 13: libvirt 11.3, QEMU 10.0,
+#           kernel 6.12)
+#   default kernels: bookworm linux-image-cloud-amd64 (6.1) and linux-image-6.12-cloud-amd64; otherwise
+#           linux-image-cloud-amd64
 # env:   VIRTLAB_CACHE (default $VIRTLAB_HOME/cache, VIRTLAB_HOME defaulting to /var/lib/virtlab)
 #        VIRTLAB_MIRROR (default http://deb.debian.org/debian), VIRTLAB_SECURITY_MIRROR
 #
-# The folder holds disk.qcow2, vmlinuz-<version>, initrd.img-<version> and kernels.tsv: one line per kernel,
-# "<version>\t<package>\t<meta packages that chose it>".
+# The folder holds disk.qcow2, vmlinuz-<version>, initrd.img-<version>, kernels.tsv: one line per kernel,
+# "<version>\t<package>\t<meta packages that chose it>", and packages.tsv: "<package>\t<version>" of libvirt, QEMU
+# and the other packages a lab's outcome depends on.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE_DIR=${VIRTLAB_CACHE:-${VIRTLAB_HOME:-/var/lib/virtlab}/cache}
-DEBS=$CACHE_DIR/debs/bookworm
 MIRROR=${VIRTLAB_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${VIRTLAB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 say() { echo "vm-image: $*" >&2; }
 die() { echo "vm-image: error: $*" >&2; exit 3; }
 
 FORCE=
-if [ "${1:-}" = --force ]; then FORCE=1; shift; fi
+SUITE=bookworm
+while [ $# -gt 0 ]; do
+  case $1 in
+    --force) FORCE=1; shift ;;
+    --suite) [ $# -ge 2 ] || die "--suite needs a value"; SUITE=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+# the suite: where its packages come from, which release apt prefers, what it adds, its default kernels
+APT_DEFAULT=
+EXTRA=
+case $SUITE in
+  bookworm)
+    DIST=bookworm
+    SOURCES=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY bookworm-security main")
+    DEFAULT_KERNELS=(linux-image-cloud-amd64 linux-image-6.12-cloud-amd64) ;;
+  bookworm-backports)
+    DIST=bookworm
+    SOURCES=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY bookworm-security main"
+      "deb $MIRROR bookworm-backports main")
+    APT_DEFAULT=bookworm-backports
+    DEFAULT_KERNELS=(linux-image-cloud-amd64) ;;
+  trixie)
+    DIST=trixie
+    SOURCES=("deb $MIRROR trixie main" "deb $MIRROR trixie-updates main" "deb $SECURITY trixie-security main")
+    DEFAULT_KERNELS=(linux-image-cloud-amd64) ;;
+  *) die "unknown suite \"$SUITE\" (bookworm, bookworm-backports or trixie)" ;;
+esac
+# libvirt 10.4 and later pick nftables for their firewall rules when nft is installed, as a distribution install has it
+[ "$SUITE" = bookworm ] || EXTRA=nftables,
+DEBS=$CACHE_DIR/debs/$DIST
 KERNELS=("$@")
-[ ${#KERNELS[@]} -gt 0 ] || KERNELS=(linux-image-cloud-amd64 linux-image-6.12-cloud-amd64)
+[ ${#KERNELS[@]} -gt 0 ] || KERNELS=("${DEFAULT_KERNELS[@]}")
 for k in "${KERNELS[@]}"; do
   [[ $k =~ ^linux-image-[a-z0-9.+-]+$ ]] || die "\"$k\" is not a Debian kernel package name (linux-image-...)"
 done
@@ -34,10 +69,10 @@ for b in mmdebstrap mkfs.ext4 qemu-img tar sha256sum; do
 done
 
 SORTED=$(printf '%s\n' "${KERNELS[@]}" | sort -u | tr '\n' ' ')
-INPUTS="script=$(cat "$0" "$HERE"/vm-image/* | sha256sum | cut -c1-16) kernels=$SORTED"
+INPUTS="script=$(cat "$0" "$HERE"/vm-image/* | sha256sum | cut -c1-16) suite=$SUITE kernels=$SORTED"
 KEY=$(echo "$INPUTS" | sha256sum | cut -c1-12)
 OUT=$CACHE_DIR/vm-images/$KEY
-up_to_date() { [ -z "$FORCE" ] && [ -f "$OUT/disk.qcow2" ] && [ -s "$OUT/kernels.tsv" ]; }
+up_to_date() { [ -z "$FORCE" ] && [ -f "$OUT/disk.qcow2" ] && [ -s "$OUT/kernels.tsv" ] && [ -s "$OUT/packages.tsv" ]; }
 if up_to_date; then
   say "up to date ($OUT)"
   echo "$OUT"
@@ -54,7 +89,7 @@ if ! flock -n 9; then
 fi
 WORK=$(mktemp -d "$CACHE_DIR/vm-images/.build-$KEY.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
-say "building the machine image with kernels: $SORTED(about a minute; packages are kept in $DEBS)"
+say "building the $SUITE machine image with kernels: $SORTED(a few minutes on a cold cache; packages are kept in $DEBS)"
 T0=$(date +%s)
 
 PKGS=systemd-sysv,udev,dbus,kmod,initramfs-tools,openssh-server,openssh-sftp-server,iproute2,iputils-ping,procps,
@@ -63,9 +98,12 @@ PKGS+=dnsmasq-base,iptables,ebtables,tcpdump,libvirt-daemon-system,libvirt-clien
 PKGS+=openvswitch-switch,iperf3,ethtool,bridge-utils,
 # what real Ansible needs on a machine it provisions (provisioner: ansible)
 PKGS+=python3,python3-apt,sudo,
+PKGS+=$EXTRA
 PKGS+=$(IFS=,; echo "${KERNELS[*]}")
 
-mmdebstrap --mode=root --variant=minbase --format=directory --aptopt='APT::Install-Recommends "false"' \
+APTOPTS=(--aptopt='APT::Install-Recommends "false"')
+[ -z "$APT_DEFAULT" ] || APTOPTS+=(--aptopt="APT::Default-Release \"$APT_DEFAULT\"")
+mmdebstrap --mode=root --variant=minbase --format=directory "${APTOPTS[@]}" \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
   --include="$PKGS" --skip=essential/unlink \
@@ -76,8 +114,7 @@ mmdebstrap --mode=root --variant=minbase --format=directory --aptopt='APT::Insta
   --customize-hook="copy-in $HERE/vm-image/virtlab-seed.service /etc/systemd/system/" \
   --customize-hook="upload $HERE/vm-image/customize.sh /tmp/customize.sh" \
   --customize-hook='chroot "$1" sh /tmp/customize.sh && rm "$1"/tmp/customize.sh' \
-  bookworm "$WORK/root" \
-  "deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY bookworm-security main" >&2 \
+  "$DIST" "$WORK/root" "${SOURCES[@]}" >&2 \
   || die "mmdebstrap failed (see above)"
 
 # the kernels: which package each /boot/vmlinuz-* came from, and which of the requested meta packages chose it
@@ -95,6 +132,10 @@ for v in "$WORK"/root/boot/vmlinuz-*; do
   cp "$WORK/root/boot/initrd.img-$ver" "$WORK/initrd.img-$ver" || die "no initramfs for $ver"
 done
 [ -s "$WORK/kernels.tsv" ] || die "no kernel was installed"
+# the exact versions of what a lab's outcome depends on (the report names them; `virtlab doctor` lists them)
+chroot "$WORK/root" dpkg-query -W -f='${Package}\t${Version}\n' libvirt-daemon qemu-system-x86 iptables nftables \
+  dnsmasq-base openvswitch-switch 2>/dev/null | awk -F'\t' '$2 != ""' > "$WORK/packages.tsv" || true
+[ -s "$WORK/packages.tsv" ] || die "cannot read the installed packages' versions"
 
 SIZE_MB=$(( $(du -sm "$WORK/root" | cut -f1) * 13 / 10 + 600 ))
 mkfs.ext4 -q -F -L virtlab-root -d "$WORK/root" "$WORK/disk.raw" "${SIZE_MB}M" || die "mkfs.ext4 -d failed"
@@ -106,11 +147,14 @@ rm -rf "$OUT"
 mv "$WORK" "$OUT"
 trap - EXIT
 chmod 755 "$OUT"
-# older builds of the same kernel list (an earlier version of this script) go, unless a live lab uses them
+# older builds of the same suite and kernel list (an earlier version of this script) go, unless a live lab uses them
+# (a build from before suites were named is a bookworm one)
 for d in "$CACHE_DIR"/vm-images/*/; do
   d=${d%/}
   [ "$d" = "$OUT" ] && continue
-  [ "$(sed -n 's/.* kernels=/kernels=/p' "$d/inputs" 2>/dev/null)" = "kernels=$SORTED" ] || continue
+  other=$(sed -n 's/^script=[^ ]* //p' "$d/inputs" 2>/dev/null)
+  [[ $other == kernels=* ]] && other="suite=bookworm $other"
+  [ "$other" = "suite=$SUITE kernels=$SORTED" ] || continue
   if grep -qsF "$d" "${VIRTLAB_HOME:-/var/lib/virtlab}"/state/*.json; then continue; fi
   say "removing the outdated image $d"
   rm -rf "$d"

@@ -30,6 +30,7 @@ export interface Options {
   reportFormat?: string;
   inventory?: string;
   kernel?: string;
+  image?: string;
   provisioner?: string;
   targets?: string;
   project?: string;

@@ -181,6 +181,7 @@ function upOne(o: Options, lab: string, name: string): Promise<number> {
   for (const [flag, v] of [
     ['--provider', o.provider],
     ['--kernel', o.kernel],
+    ['--image', o.image],
     ['--inventory', o.inventory],
     ['--provisioner', o.provisioner],
     ['--until', o.until],

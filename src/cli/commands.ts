@@ -50,6 +50,10 @@ export const OPTIONS: Record<string, OptionDef> = {
     description: 'machine provider: netns (default: namespaces on this host), vm (hypervisors as QEMU VMs) or ssh',
   },
   '--kernel': { flags: '--kernel <package>', description: 'vm provider: the Debian kernel hypervisor VMs boot' },
+  '--image': {
+    flags: '--image <suite>',
+    description: 'vm provider: the Debian suite VM machines are built from (bookworm, bookworm-backports, trixie)',
+  },
   '--inventory': { flags: '--inventory <file>', description: 'ssh provider: the existing hosts' },
   '--provisioner': {
     flags: '--provisioner <who>',
@@ -140,7 +144,7 @@ export interface CommandDef {
   root?: boolean;
 }
 
-const PROVIDER = ['--provider', '--kernel', '--inventory'];
+const PROVIDER = ['--provider', '--kernel', '--image', '--inventory'];
 const RUN = [
   ...PROVIDER,
   '--provisioner',

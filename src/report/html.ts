@@ -24,6 +24,8 @@ export interface HtmlInput {
     distribution?: string;
     libvirt?: string;
     qemu?: string;
+    /** exact Debian package versions (libvirt-daemon, qemu-system-x86, iptables, nftables, dnsmasq-base) */
+    packages?: Record<string, string>;
     kind?: string;
     guests?: string;
   }[];
@@ -44,6 +46,11 @@ const rank = (r: AssertionResult) => (r.status === 'pass' ? 2 : inconclusive(r) 
 const withCode = (s: string) => esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
 
 /** Guest addresses the run saw (its ready steps say "ip, mac"), for the topology. */
+/** "11.3.0 (11.3.0-3+deb13u3)": the upstream version with the exact package that carried it. */
+function withPackage(version: string | undefined, pkg: string | undefined): string {
+  return [version, pkg && pkg !== version ? `(${pkg})` : ''].filter(Boolean).join(' ');
+}
+
 function guestAddresses(steps: ReportStep[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const s of steps) {
@@ -164,7 +171,7 @@ ${stepsTable(i.steps)}
     .join('')}</table>
 <h2>Machines and versions</h2>
 <table id="versions"><tr><th>machine</th><th>role</th><th>runs as</th><th>kernel</th><th>distribution</th><th>libvirt</th><th>QEMU</th></tr>
-${i.machines.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.role)}</td><td>${esc([m.kind, m.guests ? `guests under ${m.guests}` : ''].filter(Boolean).join(', '))}</td><td>${esc(m.kernel ?? '')}</td><td>${esc(m.distribution ?? '')}</td><td>${esc(m.libvirt ?? '')}</td><td>${esc(m.qemu ?? '')}</td></tr>`).join('')}</table>
+${i.machines.map((m) => `<tr><td>${esc(m.name)}</td><td>${esc(m.role)}</td><td>${esc([m.kind, m.guests ? `guests under ${m.guests}` : ''].filter(Boolean).join(', '))}</td><td>${esc(m.kernel ?? '')}</td><td>${esc(m.distribution ?? '')}</td><td>${esc(withPackage(m.libvirt, m.packages?.['libvirt-daemon']))}</td><td>${esc(withPackage(m.qemu, m.packages?.['qemu-system-x86']))}</td></tr>`).join('')}</table>
 <p>Images: ${i.images.map((im) => `<code>${esc(im.ref)}</code>: ${esc(im.source)}`).join('; ') || 'none'}</p>
 <h2>Files</h2><ul id="files">${files || '<li>none</li>'}</ul>
 </body></html>

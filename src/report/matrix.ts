@@ -163,6 +163,11 @@ export function diffReports(a: RunReport, b: RunReport): Difference {
     const n = b.machines.find((x) => x.name === m.name);
     for (const f of ['kernel', 'distribution', 'libvirt', 'qemu', 'kind', 'guests'] as const)
       if (m[f] !== n?.[f]) vers.push({ machine: m.name, field: f, a: m[f], b: n?.[f] });
+    // the exact packages (iptables, nftables, dnsmasq... as well as libvirt's and QEMU's Debian revisions)
+    const pa = m.packages ?? {};
+    const pb = n?.packages ?? {};
+    for (const p of [...new Set([...Object.keys(pa), ...Object.keys(pb)])].sort())
+      if (pa[p] !== pb[p]) vers.push({ machine: m.name, field: `package ${p}`, a: pa[p], b: pb[p] });
   }
   const figures: Difference['figures'] = [];
   for (const x of a.assertions) {

@@ -33,6 +33,8 @@ export interface RunReport {
     distribution?: string;
     libvirt?: string;
     qemu?: string;
+    /** exact Debian package versions (libvirt-daemon, qemu-system-x86, iptables, nftables, dnsmasq-base) */
+    packages?: Record<string, string>;
     kind?: string;
     guests?: string;
   }[];

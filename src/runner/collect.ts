@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { consoleText } from '../hypervisor/ops.ts';
+import { dpkgVersionsArgv, parsePackages } from '../hypervisor/parse/packages.ts';
 import { bootCount } from '../hypervisor/parse/virsh.ts';
 import type { Session } from '../kinds/session.ts';
 
@@ -79,21 +80,26 @@ export interface MachineVersions {
   distribution: string;
   libvirt?: string;
   qemu?: string;
+  /** hypervisors: the exact Debian package versions of libvirt, QEMU, iptables, nftables, dnsmasq */
+  packages?: Record<string, string>;
 }
 
 export async function machineVersions(s: Session, machine: string): Promise<MachineVersions> {
   const x = s.machines.get(machine)!.exec;
-  const [k, os, v] = await Promise.all([
+  const hv = s.machines.get(machine)!.role === 'hypervisor';
+  const [k, os, v, d] = await Promise.all([
     x.run(['uname', '-r'], { check: false }),
     x.run(['cat', '/etc/os-release'], { check: false }),
-    s.machines.get(machine)!.role === 'hypervisor'
-      ? x.run(['virsh', 'version'], { check: false })
-      : Promise.resolve(undefined),
+    hv ? x.run(['virsh', 'version'], { check: false }) : undefined,
+    // not a Debian machine (an ssh host): no dpkg, no package versions
+    hv ? x.run(dpkgVersionsArgv(), { check: false }) : undefined,
   ]);
+  const packages = d ? parsePackages(d.stdout) : {};
   return {
     kernel: k.stdout.trim(),
     distribution: /PRETTY_NAME="?([^"\n]+)/.exec(os.stdout)?.[1] ?? 'unknown',
     libvirt: v ? /Using library: libvirt ([\d.]+)/.exec(v.stdout)?.[1] : undefined,
     qemu: v ? /Running hypervisor: QEMU ([\d.]+)/.exec(v.stdout)?.[1] : undefined,
+    ...(Object.keys(packages).length ? { packages } : {}),
   };
 }

@@ -5,6 +5,7 @@ import test from 'ava';
 import { parse } from 'yaml';
 import { ciJobs, githubWorkflow, gitlabPipeline, targetFlags } from '../../src/cli/ci.ts';
 import { loadTargets } from '../../src/cli/matrix.ts';
+import { createProvider } from '../../src/providers/index.ts';
 
 const targets = loadTargets('targets/kernels.yml');
 
@@ -24,6 +25,19 @@ test('a target as flags of virtlab run; a job per lab and target, or per shard',
       'matrix kvm-macvtap --targets targets/kernels.yml --shard 2/2',
     ],
   );
+});
+
+test('a target names the Debian suite its VM machines are built from; an unknown one is refused when the run starts', (t) => {
+  const suites = loadTargets('targets/suites.yml');
+  t.deepEqual(
+    suites.map((x) => [x.name, targetFlags(x).join(' ')]),
+    [
+      ['bookworm', '--provider vm --image bookworm'],
+      ['trixie', '--provider vm --image trixie'],
+    ],
+  );
+  const e = t.throws(() => createProvider('vm', { image: 'sid' }));
+  t.is(e?.message, 'no machine image "sid"');
 });
 
 test('GitLab: a parallel matrix of lab jobs keeping reports/<folder> (junit too), then a merge per lab', (t) => {

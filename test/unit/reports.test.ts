@@ -182,6 +182,11 @@ const REPORT: RunReport = {
       distribution: 'Debian GNU/Linux 12 (bookworm)',
       libvirt: '9.0.0',
       qemu: '7.2.22',
+      packages: {
+        'libvirt-daemon': '9.0.0-4+deb12u2',
+        'qemu-system-x86': '1:7.2+dfsg-7+deb12u18+b3',
+        iptables: '1.8.9-2',
+      },
       kind: 'namespace',
       guests: 'TCG',
     },
@@ -284,7 +289,15 @@ test('matrix and diff: tables, JSON and junit across targets, flipped assertions
   };
   const newer: RunReport = {
     ...REPORT,
-    machines: REPORT.machines.map((m) => (m.kernel ? { ...m, kernel: '6.12.57-cloud-amd64' } : m)),
+    machines: REPORT.machines.map((m) =>
+      m.kernel
+        ? {
+            ...m,
+            kernel: '6.12.57-cloud-amd64',
+            packages: { ...m.packages, iptables: '1.8.11-2', nftables: '1.1.3-1' },
+          }
+        : m,
+    ),
   };
   const cols = [
     { target: 'k61', report: passing },

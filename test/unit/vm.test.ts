@@ -2,8 +2,16 @@
 import test from 'ava';
 import { type Target, waves } from '../../src/cli/matrix.ts';
 import { readConfig, vmSlotCount } from '../../src/host/config.ts';
+import { parsePackages } from '../../src/hypervisor/parse/packages.ts';
 import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
-import { DEFAULT_KERNELS, imageKernels, parseKernels, pickKernel } from '../../src/providers/netns/vm/image.ts';
+import {
+  imageKernels,
+  imageSuite,
+  parseKernels,
+  pickKernel,
+  SUITES,
+  suiteOf,
+} from '../../src/providers/netns/vm/image.ts';
 import { mgmtMac, vmLinks } from '../../src/providers/netns/vm/machine.ts';
 import { qemuArgv } from '../../src/providers/netns/vm/qemu.ts';
 import { nicsFile } from '../../src/providers/netns/vm/seed.ts';
@@ -24,13 +32,41 @@ test('a kernel is found by package, meta package, version or version prefix', (t
   t.is(pickKernel(ks, '6'), undefined, 'a bare major number is ambiguous, not a prefix match');
 });
 
+const DEFAULT_KERNELS = ['linux-image-cloud-amd64', 'linux-image-6.12-cloud-amd64'];
+
 test('the image holds the default kernels plus every requested package, and nothing for version requests', (t) => {
   t.deepEqual(imageKernels([]), DEFAULT_KERNELS);
+  t.deepEqual(imageKernels([], 'trixie'), ['linux-image-cloud-amd64'], "trixie's own kernel (6.12) is its default");
+  t.deepEqual(imageKernels(['linux-image-6.12-cloud-amd64'], 'bookworm-backports'), [
+    'linux-image-cloud-amd64',
+    'linux-image-6.12-cloud-amd64',
+  ]);
   t.deepEqual(imageKernels(['6.12', 'linux-image-cloud-amd64']), DEFAULT_KERNELS);
   t.deepEqual(imageKernels(['linux-image-6.1.0-50-cloud-amd64', 'linux-image-6.1.0-50-cloud-amd64']), [
     ...DEFAULT_KERNELS,
     'linux-image-6.1.0-50-cloud-amd64',
   ]);
+});
+
+test('an image is built from a named suite; an unknown one is refused with the list', (t) => {
+  t.is(suiteOf(undefined), 'bookworm');
+  t.is(suiteOf('trixie'), 'trixie');
+  t.is(suiteOf('bookworm-backports'), 'bookworm-backports');
+  const e = t.throws(() => suiteOf('sid'));
+  t.is(e?.message, 'no machine image "sid"');
+  t.regex(
+    (e as { hint?: string }).hint ?? '',
+    /images: bookworm \(Debian 12: libvirt 9\.0.*\), bookworm-backports .*, trixie \(Debian 13: libvirt 11\.3/,
+  );
+  t.throws(() => suiteOf('constructor'), undefined, 'an inherited property is not a suite');
+  t.is(Object.keys(SUITES).length, 3);
+  // the inputs file of the build script names the suite; builds from before suites were named are bookworm
+  t.is(imageSuite('script=0123456789abcdef suite=trixie kernels=linux-image-cloud-amd64 '), 'trixie');
+  t.is(imageSuite('script=0123456789abcdef kernels=linux-image-cloud-amd64 '), 'bookworm');
+  t.deepEqual(parsePackages('libvirt-daemon\t11.3.0-3+deb13u3\nqemu-system-x86\t1:10.0.13+ds-0+deb13u1\n\nbroken\n'), {
+    'libvirt-daemon': '11.3.0-3+deb13u3',
+    'qemu-system-x86': '1:10.0.13+ds-0+deb13u1',
+  });
 });
 
 test('QEMU: TCG with -cpu max (SVM for KVM inside) unless KVM is there; NICs in order with their MACs and ids; QMP on loopback; seed by serial', (t) => {

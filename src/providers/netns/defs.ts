@@ -17,6 +17,13 @@ const kernel = {
   help: 'the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64; also linux-image-6.12-cloud-amd64, or any linux-image-* package: added to the image)',
 };
 
+const image = {
+  key: 'image',
+  flag: '--image',
+  value: '<suite>',
+  help: 'the Debian suite VM machines are built from: bookworm (default; libvirt 9.0, QEMU 7.2), bookworm-backports or trixie (libvirt 11.3, QEMU 10.0, kernel 6.12)',
+};
+
 /** doctor: the host's tools and kernel, how VMs run here, the images built. */
 async function doctor() {
   const h = home();
@@ -33,7 +40,7 @@ async function doctor() {
     "netns provider:  machines share this host's kernel; their guests run under QEMU TCG (virt-install --virt-type qemu)",
     ...nestedReport(),
     `guest image:     ${existsSync(guest) ? guest : 'not built yet (built on first run: scripts/build-guest-image.sh)'}`,
-    `machine image:   ${images.length ? images.map((i) => `${i.dir} (kernels ${i.kernels.map((k) => k.version).join(', ')})`).join('; ') : 'not built yet (built on first vm run, about 1.5 min: scripts/build-vm-image.sh)'}`,
+    `machine image:   ${images.length ? images.map((i) => `${i.dir} (${i.suite}: kernels ${i.kernels.map((k) => k.version).join(', ')}${i.packages['libvirt-daemon'] ? `, libvirt ${i.packages['libvirt-daemon']}` : ''})`).join('; ') : 'not built yet (built on first vm run, about 1.5 min: scripts/build-vm-image.sh)'}`,
   ];
   const data = { kvm, vm: { accel: accel.accel, why: accel.why, problems: vm, images } };
   return { lines, problems: [...problems, ...vm.map((p) => ({ ...p, what: `vm provider: ${p.what}` }))], data };
@@ -42,15 +49,15 @@ async function doctor() {
 export const netnsDef: ProviderDef = {
   name: 'netns',
   summary: 'machines are network namespaces on this host (machines.yml may make one a VM)',
-  options: [kernel],
-  create: (o) => new NetnsProvider({ kernel: o.kernel }),
+  options: [kernel, image],
+  create: (o) => new NetnsProvider({ kernel: o.kernel, image: o.image }),
   doctor,
 };
 
 export const vmDef: ProviderDef = {
   name: 'vm',
   summary: 'hypervisors are QEMU VMs with their own kernel and KVM inside them (nested); peers stay namespaces',
-  options: [kernel],
-  create: (o) => new NetnsProvider({ kernel: o.kernel, vms: 'hypervisors', name: 'vm' }),
+  options: [kernel, image],
+  create: (o) => new NetnsProvider({ kernel: o.kernel, image: o.image, vms: 'hypervisors', name: 'vm' }),
   bootsVms: () => true,
 };

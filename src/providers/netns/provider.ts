@@ -27,7 +27,7 @@ import { macFiltering, tail, upNetwork } from './network.ts';
 import { hostProblems } from './preflight.ts';
 import { isNsState, type NsMachine, nsData, nsMachines, setNsData } from './state.ts';
 import { removeAll, scan } from './teardown.ts';
-import { DEFAULT_KERNEL, type MachineImage, machineImage } from './vm/image.ts';
+import { DEFAULT_KERNEL, type MachineImage, machineImage, SUITES, type Suite, suiteOf } from './vm/image.ts';
 import { qemuStderrFile, vmState } from './vm/machine.ts';
 import { vmProblems } from './vm/preflight.ts';
 import { claimVmSlot } from './vm/slots.ts';
@@ -37,18 +37,23 @@ export interface NetnsOptions {
   vms?: 'requested' | 'hypervisors';
   /** the kernel VM hypervisors boot unless machines.yml names one */
   kernel?: string;
+  /** the Debian suite VM machines are built from (bookworm, bookworm-backports, trixie) */
+  image?: string;
   name?: string;
 }
 
 export class NetnsProvider implements Provider {
   readonly name: string;
   private readonly opts: NetnsOptions;
+  private readonly suite: Suite;
   /** connections opened while bringing machines up, handed on to the session (saves a connection per machine) */
   private readonly live = new Map<string, SshExecutor>();
 
   constructor(o: NetnsOptions = {}) {
     this.opts = o;
     this.name = o.name ?? 'netns';
+    // an unknown suite is refused before anything is made
+    this.suite = suiteOf(o.image);
   }
 
   /** Is this machine a QEMU VM under this provider? */
@@ -165,9 +170,9 @@ export class NetnsProvider implements Provider {
   private async image(vms: Machine[], ctx: ProviderContext): Promise<MachineImage> {
     const t0 = performance.now();
     const requests = [...new Set(vms.map((m) => m.kernel ?? this.opts.kernel ?? DEFAULT_KERNEL))];
-    const title = `machine image (Debian 12 with libvirt and QEMU; booting ${requests.join(', ')})`;
+    const title = `machine image ${this.suite} (${SUITES[this.suite].title}; booting ${requests.join(', ')})`;
     ctx.emit({ type: 'step-start', stage: 'up', id: 'machine-image', title });
-    const img = await machineImage(ctx.home, requests, ctx.emit, ctx.signal);
+    const img = await machineImage(ctx.home, requests, ctx.emit, ctx.signal, this.suite);
     const durationMs = Math.round(performance.now() - t0);
     const status = durationMs > 5000 ? 'changed' : 'ok';
     ctx.emit({ type: 'step-end', stage: 'up', id: 'machine-image', status, durationMs, detail: img.dir });

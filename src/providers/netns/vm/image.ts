@@ -1,19 +1,44 @@
-// The machine image of VM machines: built by scripts/build-vm-image.sh (cached by its inputs), holding every kernel
-// the lab asks for. A kernel is named by its Debian package (linux-image-6.12-cloud-amd64), the meta package that
-// chose it, or its version (6.12.117+deb12-cloud-amd64).
+// The machine image of VM machines: built by scripts/build-vm-image.sh from a Debian suite (cached by its inputs),
+// holding every kernel the lab asks for. A kernel is named by its Debian package (linux-image-6.12-cloud-amd64), the
+// meta package that chose it, or its version (6.12.117+deb12-cloud-amd64).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError, UsageError } from '../../../errors.ts';
 import type { Home } from '../../../host/home.ts';
+import { parsePackages } from '../../../hypervisor/parse/packages.ts';
 import type { Emit } from '../../../report/events.ts';
 import { LocalExecutor } from '../../../transport/local.ts';
 
 const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/build-vm-image.sh', import.meta.url));
 
-/** Kernels every image holds (both install offline from bookworm and bookworm-security). */
-export const DEFAULT_KERNELS = ['linux-image-cloud-amd64', 'linux-image-6.12-cloud-amd64'];
-export const DEFAULT_KERNEL = DEFAULT_KERNELS[0]!;
+/** The Debian suites a machine image is built from: what each brings, and the kernels every image of it holds. */
+export const SUITES = {
+  bookworm: {
+    title: 'Debian 12: libvirt 9.0, QEMU 7.2, kernels 6.1 and 6.12',
+    kernels: ['linux-image-cloud-amd64', 'linux-image-6.12-cloud-amd64'],
+  },
+  'bookworm-backports': {
+    title: 'Debian 12 with backports: libvirt 11.3, QEMU 10.0, kernel 6.12',
+    kernels: ['linux-image-cloud-amd64'],
+  },
+  trixie: { title: 'Debian 13: libvirt 11.3, QEMU 10.0, kernel 6.12', kernels: ['linux-image-cloud-amd64'] },
+} as const;
+export type Suite = keyof typeof SUITES;
+export const DEFAULT_SUITE: Suite = 'bookworm';
+export const DEFAULT_KERNEL = 'linux-image-cloud-amd64';
+
+/** The suite a name picks (undefined: the default), or a UsageError listing the suites. */
+export function suiteOf(name: string | undefined): Suite {
+  if (name === undefined) return DEFAULT_SUITE;
+  if (Object.hasOwn(SUITES, name)) return name as Suite;
+  throw new UsageError(
+    `no machine image "${name}"`,
+    `images: ${Object.entries(SUITES)
+      .map(([k, v]) => `${k} (${v.title})`)
+      .join(', ')}`,
+  );
+}
 
 export interface KernelEntry {
   version: string;
@@ -24,7 +49,16 @@ export interface KernelEntry {
 
 export interface MachineImage {
   dir: string;
+  suite: Suite;
   kernels: KernelEntry[];
+  /** the exact versions of libvirt, QEMU, iptables, nftables... in the image, by package */
+  packages: Record<string, string>;
+}
+
+/** The suite an image folder was built from (its inputs file; a build from before suites were named is bookworm). */
+export function imageSuite(inputs: string): Suite {
+  const name = /\bsuite=(\S+)/.exec(inputs)?.[1];
+  return name && Object.hasOwn(SUITES, name) ? (name as Suite) : DEFAULT_SUITE;
 }
 
 export function parseKernels(tsv: string): KernelEntry[] {
@@ -56,10 +90,22 @@ export function requireKernel(kernels: KernelEntry[], name: string): KernelEntry
   return k;
 }
 
-/** The packages an image must hold for these requests: the defaults, plus any request that is a package name. */
-export function imageKernels(requests: string[]): string[] {
-  const extra = requests.filter((r) => r.startsWith('linux-image-') && !DEFAULT_KERNELS.includes(r));
-  return [...DEFAULT_KERNELS, ...new Set(extra)];
+/** The packages an image must hold for these requests: the suite's, plus any request that is a package name. */
+export function imageKernels(requests: string[], suite: Suite = DEFAULT_SUITE): string[] {
+  const defaults: readonly string[] = SUITES[suite].kernels;
+  const extra = requests.filter((r) => r.startsWith('linux-image-') && !defaults.includes(r));
+  return [...defaults, ...new Set(extra)];
+}
+
+/** Reads a built image's folder. */
+function readImage(dir: string): MachineImage {
+  const file = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '');
+  return {
+    dir,
+    suite: imageSuite(file('inputs')),
+    kernels: parseKernels(file('kernels.tsv')),
+    packages: parsePackages(file('packages.tsv')),
+  };
 }
 
 export async function machineImage(
@@ -67,10 +113,11 @@ export async function machineImage(
   requests: string[],
   emit: Emit,
   signal?: AbortSignal,
+  suite: Suite = DEFAULT_SUITE,
 ): Promise<MachineImage> {
-  const pkgs = imageKernels(requests);
+  const pkgs = imageKernels(requests, suite);
   const t0 = performance.now();
-  const r = await new LocalExecutor('host').run(['bash', BUILD_SCRIPT, ...pkgs], {
+  const r = await new LocalExecutor('host').run(['bash', BUILD_SCRIPT, '--suite', suite, ...pkgs], {
     env: { VIRTLAB_HOME: home.root, VIRTLAB_CACHE: home.cache },
     check: false,
     timeoutMs: 1_800_000,
@@ -83,28 +130,27 @@ export async function machineImage(
   if (r.exitCode !== 0) {
     throw new HostError(
       `cannot build the machine image: ${r.stderr.trim().split('\n').slice(-4).join(' | ')}`,
-      `run bash scripts/build-vm-image.sh ${pkgs.join(' ')} by hand to see why`,
+      `run bash scripts/build-vm-image.sh --suite ${suite} ${pkgs.join(' ')} by hand to see why`,
     );
   }
-  const dir = r.stdout.trim().split('\n').pop()!;
-  const kernels = parseKernels(readFileSync(join(dir, 'kernels.tsv'), 'utf8'));
+  const img = readImage(r.stdout.trim().split('\n').pop()!);
   if (performance.now() - t0 > 5000)
     emit({
       type: 'log',
       level: 'info',
-      message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${dir})`,
+      message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${img.dir})`,
     });
-  for (const q of requests) requireKernel(kernels, q);
-  return { dir, kernels };
+  for (const q of requests) requireKernel(img.kernels, q);
+  return img;
 }
 
 /** The machine images already built (for `virtlab doctor`). */
-export function machineImages(home: Home): { dir: string; kernels: KernelEntry[] }[] {
+export function machineImages(home: Home): MachineImage[] {
   const root = join(home.cache, 'vm-images');
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .filter(
       (d) => !d.startsWith('.') && existsSync(join(root, d, 'kernels.tsv')) && existsSync(join(root, d, 'disk.qcow2')),
     )
-    .map((d) => ({ dir: join(root, d), kernels: parseKernels(readFileSync(join(root, d, 'kernels.tsv'), 'utf8')) }));
+    .map((d) => readImage(join(root, d)));
 }
