@@ -32,14 +32,19 @@ export function targetFlags(t: Target, cwd = process.cwd()): string[] {
 }
 
 export function ciJobs(labs: string[], targets: Target[], targetsFile: string, shards?: number): CiJob[] {
-  return labs.flatMap((lab) =>
+  return labs.flatMap((lab, l) =>
     shards
       ? Array.from({ length: shards }, (_, k) => ({
           lab,
           folder: `${lab}__shard-${k + 1}`,
           args: ['matrix', lab, '--targets', targetsFile, '--shard', `${k + 1}/${shards}`],
         }))
-      : targets.map((t) => ({ lab, folder: `${lab}__${t.name}`, args: ['run', lab, ...targetFlags(t)] })),
+      : targets.map((t) => ({
+          lab,
+          folder: `${lab}__${t.name}`,
+          // a runner may run several jobs at once: each instance gets its own name (the lab's would collide)
+          args: ['run', lab, ...targetFlags(t), '--name', `ci${l + 1}-${t.name}`],
+        })),
   );
 }
 
@@ -116,7 +121,11 @@ export function gitlabPipeline(labs: string[], jobs: CiJob[]): string {
     merge: {
       stage: 'merge',
       when: 'always',
-      script: ['npm ci', ...mergeScript(labs)],
+      // a shell runner may keep node_modules between jobs: installed only when missing or older than the lock file
+      script: [
+        '[ -d node_modules ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] || npm ci --no-audit --no-fund',
+        ...mergeScript(labs),
+      ],
       artifacts: { when: 'always', paths: ['merged/'] },
     },
   };

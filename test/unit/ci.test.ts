@@ -16,7 +16,21 @@ test('a target as flags of virtlab run; a job per lab and target, or per shard',
     jobs.map((j) => j.folder),
     ['kvm-macvtap__linux-6-1', 'kvm-macvtap__linux-6-12', 'kvm-routed__linux-6-1', 'kvm-routed__linux-6-12'],
   );
-  t.deepEqual(jobs[1]!.args, ['run', 'kvm-macvtap', '--provider', 'vm', '--kernel', 'linux-image-6.12-cloud-amd64']);
+  t.deepEqual(jobs[1]!.args, [
+    'run',
+    'kvm-macvtap',
+    '--provider',
+    'vm',
+    '--kernel',
+    'linux-image-6.12-cloud-amd64',
+    '--name',
+    'ci1-linux-6-12',
+  ]);
+  // jobs that may share a runner never share an instance name
+  t.deepEqual(
+    jobs.map((j) => j.args.at(-1)),
+    ['ci1-linux-6-1', 'ci1-linux-6-12', 'ci2-linux-6-1', 'ci2-linux-6-12'],
+  );
   const sharded = ciJobs(['kvm-macvtap'], targets, 'targets/kernels.yml', 2);
   t.deepEqual(
     sharded.map((j) => j.args.join(' ')),
@@ -45,8 +59,14 @@ test('GitLab: a parallel matrix of lab jobs keeping reports/<folder> (junit too)
   const p = parse(gitlabPipeline(['kvm-macvtap'], jobs));
   t.deepEqual(p.stages, ['lab', 'merge']);
   t.deepEqual(p.lab.parallel.matrix, [
-    { FOLDER: 'kvm-macvtap__linux-6-1', ARGS: 'run kvm-macvtap --provider vm --kernel linux-image-cloud-amd64' },
-    { FOLDER: 'kvm-macvtap__linux-6-12', ARGS: 'run kvm-macvtap --provider vm --kernel linux-image-6.12-cloud-amd64' },
+    {
+      FOLDER: 'kvm-macvtap__linux-6-1',
+      ARGS: 'run kvm-macvtap --provider vm --kernel linux-image-cloud-amd64 --name ci1-linux-6-1',
+    },
+    {
+      FOLDER: 'kvm-macvtap__linux-6-12',
+      ARGS: 'run kvm-macvtap --provider vm --kernel linux-image-6.12-cloud-amd64 --name ci1-linux-6-12',
+    },
   ]);
   t.is(p.lab.script.at(-1), 'npm run lab -- $ARGS --report-dir "reports/$FOLDER"');
   t.deepEqual(p.lab.artifacts, { when: 'always', paths: ['reports/'], reports: { junit: 'reports/*/junit.xml' } });
