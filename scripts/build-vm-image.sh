@@ -6,7 +6,9 @@
 # Downloaded .debs are kept between builds. Cached by its inputs (this script, the files under vm-image/, the suite,
 # the kernel list).
 #
-# usage: scripts/build-vm-image.sh [--force] [--suite SUITE] [KERNEL_PACKAGE ...]    prints the image folder on stdout
+# usage: scripts/build-vm-image.sh [--force] [--suite SUITE] [KERNEL ...]    prints the image folder on stdout
+#   KERNEL: a Debian kernel package (linux-image-...), or the absolute path of a kernel .deb of your own (make
+#           bindeb-pkg): installed into the image with its modules, its initramfs made there
 #   suites: bookworm (default: libvirt 9.0, QEMU 7.2, kernels 6.1 and 6.12), bookworm-backports (bookworm with
 #           libvirt 11.3, QEMU 10.0 and kernel 6.12 from backports), trixie (Debian 13: libvirt 11.3, QEMU 10.0,
 #           kernel 6.12)
@@ -61,15 +63,27 @@ esac
 DEBS=$CACHE_DIR/debs/$DIST
 KERNELS=("$@")
 [ ${#KERNELS[@]} -gt 0 ] || KERNELS=("${DEFAULT_KERNELS[@]}")
+NAMES=()
+LOCAL_DEBS=()
 for k in "${KERNELS[@]}"; do
-  [[ $k =~ ^linux-image-[a-z0-9.+-]+$ ]] || die "\"$k\" is not a Debian kernel package name (linux-image-...)"
+  if [[ $k == /*.deb ]]; then
+    [[ $k =~ ^/[A-Za-z0-9._/+~-]+$ ]] || die "\"$k\": a kernel .deb's path may hold letters, digits and ._/+~- only"
+    [ -f "$k" ] && [ -r "$k" ] || die "no kernel package file $k"
+    [[ $(dpkg-deb -f "$k" Package 2>/dev/null) == linux-image-* ]] || die "$k is not a kernel package (its Package field is not linux-image-...)"
+    LOCAL_DEBS+=("$k")
+  else
+    [[ $k =~ ^linux-image-[a-z0-9.+-]+$ ]] || die "\"$k\" is not a Debian kernel package name (linux-image-...) nor the absolute path of a .deb"
+    NAMES+=("$k")
+  fi
 done
-for b in mmdebstrap mkfs.ext4 qemu-img tar sha256sum; do
+for b in mmdebstrap mkfs.ext4 qemu-img tar sha256sum dpkg-deb; do
   command -v "$b" >/dev/null || die "missing $b (bash scripts/install-deps.sh installs it)"
 done
 
 SORTED=$(printf '%s\n' "${KERNELS[@]}" | sort -u | tr '\n' ' ')
-INPUTS="script=$(cat "$0" "$HERE"/vm-image/* | sha256sum | cut -c1-16) suite=$SUITE kernels=$SORTED"
+# a local .deb counts by its content, not its path
+LOCAL_SUMS=$(for d in "${LOCAL_DEBS[@]}"; do sha256sum "$d" | cut -c1-16; done | sort | tr '\n' ' ')
+INPUTS="script=$(cat "$0" "$HERE"/vm-image/* | sha256sum | cut -c1-16) suite=$SUITE kernels=$SORTED${LOCAL_SUMS:+debs=$LOCAL_SUMS}"
 KEY=$(echo "$INPUTS" | sha256sum | cut -c1-12)
 OUT=$CACHE_DIR/vm-images/$KEY
 up_to_date() { [ -z "$FORCE" ] && [ -f "$OUT/disk.qcow2" ] && [ -s "$OUT/kernels.tsv" ] && [ -s "$OUT/packages.tsv" ]; }
@@ -88,7 +102,22 @@ if ! flock -n 9; then
   if up_to_date; then echo "$OUT"; exit 0; fi
 fi
 WORK=$(mktemp -d "$CACHE_DIR/vm-images/.build-$KEY.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# local kernel .debs: copied (frozen for this build) to a folder that has the same path inside the new root, where
+# dpkg reads them; removed from the image afterwards
+STAGE=/tmp/virtlab-kernel-debs-$KEY
+trap 'rm -rf "$WORK" "$STAGE"' EXIT
+LOCAL_ARGS=()
+if [ ${#LOCAL_DEBS[@]} -gt 0 ]; then
+  rm -rf "$STAGE"; mkdir -p "$STAGE"
+  staged=
+  for d in "${LOCAL_DEBS[@]}"; do
+    cp "$d" "$STAGE/"
+    LOCAL_ARGS+=(--include="$STAGE/${d##*/}")
+    staged+="$STAGE/${d##*/} "
+  done
+  LOCAL_ARGS+=(--setup-hook="mkdir -p \"\$1$STAGE\"" --setup-hook="copy-in $staged$STAGE"
+    --customize-hook="rm -rf \"\$1$STAGE\"")
+fi
 say "building the $SUITE machine image with kernels: $SORTED(a few minutes on a cold cache; packages are kept in $DEBS)"
 T0=$(date +%s)
 
@@ -99,14 +128,14 @@ PKGS+=openvswitch-switch,iperf3,ethtool,bridge-utils,
 # what real Ansible needs on a machine it provisions (provisioner: ansible)
 PKGS+=python3,python3-apt,sudo,
 PKGS+=$EXTRA
-PKGS+=$(IFS=,; echo "${KERNELS[*]}")
+PKGS+=$(IFS=,; echo "${NAMES[*]}")
 
 APTOPTS=(--aptopt='APT::Install-Recommends "false"')
 [ -z "$APT_DEFAULT" ] || APTOPTS+=(--aptopt="APT::Default-Release \"$APT_DEFAULT\"")
 mmdebstrap --mode=root --variant=minbase --format=directory "${APTOPTS[@]}" \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
-  --include="$PKGS" --skip=essential/unlink \
+  --include="$PKGS" "${LOCAL_ARGS[@]}" --skip=essential/unlink \
   --setup-hook='mkdir -p "$1"/var/cache/apt/archives/' \
   --setup-hook="sync-in $DEBS /var/cache/apt/archives/" \
   --customize-hook="sync-out /var/cache/apt/archives $DEBS" \
@@ -125,6 +154,11 @@ for v in "$WORK"/root/boot/vmlinuz-*; do
   metas=
   for k in "${KERNELS[@]}"; do
     [ "$k" = "$pkg" ] && continue
+    # a local .deb chose the kernel its Package names
+    if [[ $k == /*.deb ]]; then
+      [ "$(dpkg-deb -f "$k" Package)" = "$pkg" ] && metas+="$k,"
+      continue
+    fi
     chroot "$WORK/root" dpkg-query -W -f='${Depends}\n' "$k" 2>/dev/null | tr ',|' '\n\n' | awk '{print $1}' | grep -qx "$pkg" && metas+="$k,"
   done
   printf '%s\t%s\t%s\n' "$ver" "$pkg" "${metas%,}" >> "$WORK/kernels.tsv"

@@ -3,7 +3,7 @@
 // each lab's targets a job running `virtlab matrix --shard`), keeping its report folder as an artifact; a final job
 // runs `virtlab merge` per lab. Runners need KVM-capable Linux as root (self-hosted): see docs/regression.md.
 import { writeFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { basename, relative } from 'node:path';
 import { stringify } from 'yaml';
 import { EXIT, UsageError } from '../errors.ts';
 import { loadLab } from '../lab/load.ts';
@@ -31,17 +31,22 @@ export function targetFlags(t: Target, cwd = process.cwd()): string[] {
   return flags;
 }
 
+/** A lab's name as the folders name it: a lab of the project by its name, a file by its base name. */
+export function labName(lab: string): string {
+  return basename(lab).replace(/\.ya?ml$/, '');
+}
+
 export function ciJobs(labs: string[], targets: Target[], targetsFile: string, shards?: number): CiJob[] {
   return labs.flatMap((lab, l) =>
     shards
       ? Array.from({ length: shards }, (_, k) => ({
           lab,
-          folder: `${lab}__shard-${k + 1}`,
+          folder: `${labName(lab)}__shard-${k + 1}`,
           args: ['matrix', lab, '--targets', targetsFile, '--shard', `${k + 1}/${shards}`],
         }))
       : targets.map((t) => ({
           lab,
-          folder: `${lab}__${t.name}`,
+          folder: `${labName(lab)}__${t.name}`,
           // a runner may run several jobs at once: each instance gets its own name (the lab's would collide)
           args: ['run', lab, ...targetFlags(t), '--name', `ci${l + 1}-${t.name}`],
         })),
@@ -54,7 +59,7 @@ function mergeScript(labs: string[]): string[] {
     'mkdir -p by-lab merged',
     // a job's folder is <lab>__<target>: the column of the merged matrix is <target>
     `for d in reports/*__*; do [ -d "$d" ] || continue; n=\${d#reports/}; mkdir -p "by-lab/\${n%%__*}"; cp -r "$d" "by-lab/\${n%%__*}/\${n#*__}"; done`,
-    ...labs.map((lab) => `npm run lab -- merge by-lab/${lab}/* --report-dir merged/${lab} || true`),
+    ...labs.map(labName).map((n) => `npm run lab -- merge by-lab/${n}/* --report-dir merged/${n} || true`),
   ];
 }
 
@@ -139,6 +144,8 @@ export function commandCi(o: Options): number {
   if (!labs.length || !o.targets)
     throw new UsageError('ci needs labs and a targets file', `virtlab ci ${engine} kvm-macvtap --targets targets.yml`);
   for (const lab of labs) loadLab(lab); // every lab must be valid before a pipeline names it
+  const twice = labs.find((l, i) => labs.findIndex((m) => labName(m) === labName(l)) !== i);
+  if (twice) throw new UsageError(`two labs are named ${labName(twice)}: their report folders would collide`);
   const targets = loadTargets(o.targets);
   const shards = o.shards === undefined ? undefined : Number(o.shards);
   if (shards !== undefined && !(Number.isInteger(shards) && shards >= 1 && shards <= targets.length))

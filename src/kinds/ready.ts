@@ -30,6 +30,11 @@ export interface Readiness {
   ms: number;
 }
 
+/** How long a guest is waited for: the base, longer for a guest inside a VM hypervisor (emulated, slower). */
+export function readyDeadlineMs(s: Session, g: Guest, baseDeadlineMs: number): number {
+  return scaled(baseDeadlineMs, inVm(s, g.name));
+}
+
 export async function waitReady(
   s: Session,
   g: Guest,
@@ -39,7 +44,7 @@ export async function waitReady(
 ): Promise<Readiness> {
   const t0 = performance.now();
   const emulated = inVm(s, g.name);
-  const deadlineMs = scaled(baseDeadlineMs, emulated);
+  const deadlineMs = readyDeadlineMs(s, g, baseDeadlineMs);
   let last = 'nothing yet';
   const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
   const want6 = guestIp6(s.lab, g).ip;

@@ -38,6 +38,21 @@ export function troubledGuests(consoleFiles: string[]): { rebooted: string[]; si
   };
 }
 
+/**
+ * What a machine's kernel says when it stops working as a machine: a CPU stalled (RCU), locked up or a task
+ * blocked for minutes, or a panic. Nested KVM under TCG does this now and then to a VM hypervisor.
+ */
+const KERNEL_STALL =
+  /rcu: INFO: rcu_\w+ detected (?:expedited )?stalls|watchdog: BUG: soft lockup|INFO: task \S+ blocked for more than|Kernel panic - not syncing/;
+
+/** The machines whose console (the kernel's own log) shows a stall, a lockup or a panic, with the first such line. */
+export function stalledMachines(consoles: { machine: string; text: string }[]): { machine: string; line: string }[] {
+  return consoles.flatMap((c) => {
+    const line = c.text.split('\n').find((l) => KERNEL_STALL.test(l));
+    return line ? [{ machine: c.machine, line: line.replace(/^\[\s*[\d.]+\]\s*/, '').trim() }] : [];
+  });
+}
+
 export async function collectEvidence(s: Session, reportDir: string): Promise<string[]> {
   const base = join(reportDir, 'evidence');
   const jobs: Promise<string | undefined>[] = [];

@@ -1,12 +1,12 @@
 // The end of every run, whatever happened before: the lab's own teardown steps, evidence, the machines' consoles,
 // whether the run is worth a retry, teardown and the leak check, the exit code, and the report.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, exitCodeFor, InterruptedError, MachineDiedError, VirtlabError } from '../errors.ts';
 import type { PingAssertion } from '../kinds/checks/ping.ts';
 import { closeAll, inVm } from '../kinds/session.ts';
 import { executeStep, stepTitle } from '../kinds/steps/index.ts';
-import { collectConsoles, collectEvidence, troubledGuests } from './collect.ts';
+import { collectConsoles, collectEvidence, stalledMachines, troubledGuests } from './collect.ts';
 import type { Run, RunOutcome, Unstable } from './context.ts';
 import { writeHostState } from './host-state.ts';
 import { runReport } from './report-build.ts';
@@ -187,15 +187,35 @@ function keepMachineLogs(r: Run): void {
   }
 }
 
+/** The VM machines' own consoles (their kernels' logs), as the provider keeps them. */
+function machineConsoles(r: Run): { machine: string; text: string }[] {
+  return (r.provider.logs?.(r.store) ?? []).flatMap((l) => {
+    const m = /^machine-(.+)\.log$/.exec(l.file);
+    if (!m || l.file.endsWith('-qemu-stderr.log')) return [];
+    try {
+      return [{ machine: m[1]!, text: readFileSync(l.path, 'utf8') }];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /**
- * Failed checks say little about the lab when a machine died, a guest rebooted unasked, or a nested guest (inside
- * a VM) hung at its first boot: nested KVM under TCG does each now and then.
+ * Failed checks say little about the lab when a machine died or its kernel stalled, a guest rebooted unasked, or a
+ * nested guest (inside a VM) hung at its first boot: nested KVM under TCG does each now and then.
  */
 function classify(r: Run, failed: boolean, troubled: ReturnType<typeof troubledGuests>): Unstable | undefined {
   if (r.error instanceof MachineDiedError) {
     return { reason: 'machine-died', message: `machine ${r.error.machine} died during the run` };
   }
-  if (!failed || r.error) return undefined;
+  if (!failed || r.error instanceof InterruptedError || r.signal.aborted) return undefined;
+  // a hypervisor VM whose kernel stalled: whatever failed (a check or a step) failed on a broken machine
+  const stalled = stalledMachines(machineConsoles(r));
+  if (stalled.length) {
+    const message = `machine ${stalled.map((s) => `${s.machine} stalled ("${s.line}" on its console)`).join(', ')}`;
+    return { reason: 'machine-stalled', message };
+  }
+  if (r.error) return undefined;
   if (troubled.rebooted.length) {
     const message = `guest ${troubled.rebooted.join(', ')} rebooted during the run without being asked (its console shows the boot twice)`;
     return { reason: 'guest-rebooted', message };

@@ -3,7 +3,7 @@
 import { InterruptedError, MachineDiedError, UsageError, VirtlabError } from '../errors.ts';
 import { runAssertions } from '../kinds/checks/index.ts';
 import { drawFaults, faultArgv, faultTitle } from '../kinds/faults.ts';
-import { waitReady } from '../kinds/ready.ts';
+import { readyDeadlineMs, waitReady } from '../kinds/ready.ts';
 import { makeSession, nodeExec } from '../kinds/session.ts';
 import { executeStep, stepChecks, stepStage, stepTitle } from '../kinds/steps/index.ts';
 import type { StepBase } from '../lab/model.ts';
@@ -149,7 +149,8 @@ async function waitGuests(r: Run): Promise<void> {
       const ts = performance.now();
       const id = `ready-${g.name}`;
       const title = `${g.name} ready (lease + ready line on its console)`;
-      r.emit({ type: 'step-start', stage: 'ready', id, title, limitMs: r.o.readyTimeoutMs });
+      const limitMs = readyDeadlineMs(s, g, r.o.readyTimeoutMs);
+      r.emit({ type: 'step-start', stage: 'ready', id, title, limitMs });
       try {
         const ready = await waitReady(s, g, r.o.readyTimeoutMs, ran, waiting.length);
         r.emit({

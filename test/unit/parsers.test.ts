@@ -12,7 +12,7 @@ import {
   parseReadyLine,
 } from '../../src/hypervisor/parse/virsh.ts';
 import { parseNetworkXml } from '../../src/lab/netxml.ts';
-import { troubledGuests } from '../../src/runner/collect.ts';
+import { stalledMachines, troubledGuests } from '../../src/runner/collect.ts';
 
 const cap = (f: string) => readFileSync(`test/fixtures/captured/${f}`, 'utf8');
 
@@ -98,6 +98,23 @@ test('a guest that rebooted during the checks (captured in CI: nested KVM under 
     ]),
     { rebooted: ['console-cirros-rebooted'], silent: ['console-empty'] },
   );
+});
+
+test('a VM machine whose kernel stalled (RCU stall in CI, nested KVM under TCG) is named with the line; a healthy one is not', (t) => {
+  t.deepEqual(
+    stalledMachines([
+      { machine: 'kvm-01', text: cap('console-vm-rcu-stall.log') },
+      { machine: 'kvm-02', text: cap('console-cirros.log') },
+    ]),
+    [{ machine: 'kvm-01', line: 'rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:' }],
+  );
+  const panic = '[   12.5] Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009\n';
+  t.is(
+    stalledMachines([{ machine: 'm', text: panic }])[0]?.line,
+    'Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000009',
+  );
+  const lockup = '[  52.1] watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [qemu-system-x86:812]\n';
+  t.is(stalledMachines([{ machine: 'm', text: lockup }]).length, 1);
 });
 
 test('libvirt network XML: name, forward mode, device', (t) => {

@@ -1,4 +1,7 @@
 // Pure logic of the vm provider: kernel choice, the QEMU command line, the namespace links, the seed, matrix waves.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { type Target, waves } from '../../src/cli/matrix.ts';
 import { readConfig, vmSlotCount } from '../../src/host/config.ts';
@@ -7,6 +10,7 @@ import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
 import {
   imageKernels,
   imageSuite,
+  kernelRequest,
   parseKernels,
   pickKernel,
   SUITES,
@@ -46,6 +50,23 @@ test('the image holds the default kernels plus every requested package, and noth
     ...DEFAULT_KERNELS,
     'linux-image-6.1.0-50-cloud-amd64',
   ]);
+});
+
+test('a kernel .deb of your own: taken by its absolute path, added to the image; a missing file is refused', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-kdeb-'));
+  writeFileSync(join(dir, 'linux-image-6.13.0-mine_amd64.deb'), 'not read here');
+  t.is(kernelRequest('linux-image-6.12-cloud-amd64'), 'linux-image-6.12-cloud-amd64');
+  t.is(kernelRequest('linux-image-6.13.0-mine_amd64.deb', dir), join(dir, 'linux-image-6.13.0-mine_amd64.deb'));
+  t.deepEqual(imageKernels([join(dir, 'linux-image-6.13.0-mine_amd64.deb')], 'trixie'), [
+    'linux-image-cloud-amd64',
+    join(dir, 'linux-image-6.13.0-mine_amd64.deb'),
+  ]);
+  t.is(t.throws(() => kernelRequest('nosuch.deb', dir))?.message, `no kernel package file ${join(dir, 'nosuch.deb')}`);
+  writeFileSync(join(dir, 'a b.deb'), '');
+  t.regex(t.throws(() => kernelRequest('a b.deb', dir))?.message ?? '', /only letters, digits/);
+  // a .deb's kernel is found by the path that asked for it (the build script lists it among the requests)
+  const ks = parseKernels(`6.13.0-mine\tlinux-image-6.13.0-mine\t${join(dir, 'linux-image-6.13.0-mine_amd64.deb')}\n`);
+  t.is(pickKernel(ks, join(dir, 'linux-image-6.13.0-mine_amd64.deb'))?.version, '6.13.0-mine');
 });
 
 test('an image is built from a named suite; an unknown one is refused with the list', (t) => {

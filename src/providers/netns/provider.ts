@@ -27,7 +27,15 @@ import { macFiltering, tail, upNetwork } from './network.ts';
 import { hostProblems } from './preflight.ts';
 import { isNsState, type NsMachine, nsData, nsMachines, setNsData } from './state.ts';
 import { removeAll, scan } from './teardown.ts';
-import { DEFAULT_KERNEL, type MachineImage, machineImage, SUITES, type Suite, suiteOf } from './vm/image.ts';
+import {
+  DEFAULT_KERNEL,
+  kernelRequest,
+  type MachineImage,
+  machineImage,
+  SUITES,
+  type Suite,
+  suiteOf,
+} from './vm/image.ts';
 import { qemuStderrFile, vmState } from './vm/machine.ts';
 import { vmProblems } from './vm/preflight.ts';
 import { claimVmSlot } from './vm/slots.ts';
@@ -50,7 +58,8 @@ export class NetnsProvider implements Provider {
   private readonly live = new Map<string, SshExecutor>();
 
   constructor(o: NetnsOptions = {}) {
-    this.opts = o;
+    // a kernel .deb of one's own is taken by its absolute path, and must be there
+    this.opts = o.kernel ? { ...o, kernel: kernelRequest(o.kernel) } : o;
     this.name = o.name ?? 'netns';
     // an unknown suite is refused before anything is made
     this.suite = suiteOf(o.image);

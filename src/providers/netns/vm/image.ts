@@ -1,8 +1,8 @@
 // The machine image of VM machines: built by scripts/build-vm-image.sh from a Debian suite (cached by its inputs),
 // holding every kernel the lab asks for. A kernel is named by its Debian package (linux-image-6.12-cloud-amd64), the
 // meta package that chose it, or its version (6.12.117+deb12-cloud-amd64).
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError, UsageError } from '../../../errors.ts';
 import type { Home } from '../../../host/home.ts';
@@ -90,10 +90,29 @@ export function requireKernel(kernels: KernelEntry[], name: string): KernelEntry
   return k;
 }
 
-/** The packages an image must hold for these requests: the suite's, plus any request that is a package name. */
+/** A kernel request that is a .deb of one's own (make bindeb-pkg): its absolute path. */
+export function isKernelDeb(request: string): boolean {
+  return request.endsWith('.deb');
+}
+
+/**
+ * A --kernel value as the image build takes it: a package name as it is, a .deb by its absolute path (relative
+ * to the current folder), which must be there; anything else is refused before anything is made.
+ */
+export function kernelRequest(value: string, cwd = process.cwd()): string {
+  if (!isKernelDeb(value)) return value;
+  const path = resolve(cwd, value);
+  if (!existsSync(path) || !statSync(path).isFile())
+    throw new UsageError(`no kernel package file ${path}`, 'give the path of a linux-image-*.deb (make bindeb-pkg)');
+  if (!/^\/[A-Za-z0-9._/+~-]+$/.test(path))
+    throw new UsageError(`kernel package path ${path}: only letters, digits and ._/+~- are allowed in it`);
+  return path;
+}
+
+/** The packages an image must hold for these requests: the suite's, plus any package name or .deb requested. */
 export function imageKernels(requests: string[], suite: Suite = DEFAULT_SUITE): string[] {
   const defaults: readonly string[] = SUITES[suite].kernels;
-  const extra = requests.filter((r) => r.startsWith('linux-image-') && !defaults.includes(r));
+  const extra = requests.filter((r) => (r.startsWith('linux-image-') || isKernelDeb(r)) && !defaults.includes(r));
   return [...defaults, ...new Set(extra)];
 }
 
