@@ -12,11 +12,12 @@ PACKAGES=(
 )
 
 # --test: also what the test suite needs (headless Chromium renders the HTML reports; the slow tier boots VMs
-# from the machine image; the Ansible tests run ansible-playbook). --vm: the machine image of the vm provider
+# from the machine image; the Ansible tests run ansible-playbook; gitlab-ci-local, which runs the generated GitLab
+# pipeline in a test, copies the project with rsync). --vm: the machine image of the vm provider
 # (otherwise built on the first vm run); python3-jsonschema checks the published lab schema with another validator.
 # --ansible: ansible-core, for labs whose playbooks run with real Ansible.
 MODE=${1:-}
-[ "$MODE" = "--test" ] && PACKAGES+=(chromium ansible-core sudo python3-jsonschema)
+[ "$MODE" = "--test" ] && PACKAGES+=(chromium ansible-core sudo python3-jsonschema rsync)
 [ "$MODE" = "--ansible" ] && PACKAGES+=(ansible-core sudo)
 
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run this as root (it installs Debian packages)" >&2; exit 3; fi
