@@ -78,11 +78,19 @@ export function nftLines(out: string): string[] {
   return lines;
 }
 
-/** iptables-save: each rule and chain policy with its table, counters taken out. */
+/**
+ * iptables -V, then iptables-save: which kernel interface iptables writes to (`backend: nf_tables` or `legacy`),
+ * then each rule and chain policy with its table, counters taken out.
+ */
 export function iptablesLines(out: string): string[] {
   const lines: string[] = [];
   let table = '';
   for (const l of trimmed(out)) {
+    const v = /^iptables v[\d.]+ \(([\w-]+)\)/.exec(l);
+    if (v) {
+      lines.push(`backend: ${v[1]}`);
+      continue;
+    }
     if (l.startsWith('#') || l === 'COMMIT') continue;
     if (l.startsWith('*')) table = l.slice(1);
     else lines.push(`${table}: ${l.replace(/ \[\d+:\d+\]$/, '')}`);
@@ -126,10 +134,11 @@ export const HOST_SECTIONS: readonly HostSection[] = [
     argv: ['sh', '-c', 'ip route show table all; ip -6 route show table all'],
     lines: routeLines,
   },
-  { name: 'nftables', argv: ['sh', '-c', 'command -v nft >/dev/null && nft list ruleset; true'], lines: nftLines },
+  // a machine without the tool cannot say: the section is left out (exit 3), not shown empty
+  { name: 'nftables', argv: ['sh', '-c', 'command -v nft >/dev/null || exit 3; nft list ruleset'], lines: nftLines },
   {
     name: 'iptables',
-    argv: ['sh', '-c', 'command -v iptables-save >/dev/null && iptables-save; true'],
+    argv: ['sh', '-c', 'command -v iptables-save >/dev/null || exit 3; iptables -V; iptables-save'],
     lines: iptablesLines,
   },
   { name: 'libvirt', argv: ['sh', '-c', LIBVIRT_SCRIPT], lines: libvirtLines },
@@ -140,19 +149,27 @@ export interface StateDifference {
   section: string;
   onlyA: string[];
   onlyB: string[];
+  /** the section only one run could read (its machine lacked the tool, such as nft) */
+  readIn?: 'a' | 'b';
 }
 
-/** What differs between two runs' states, per machine and section (sections only one run has are skipped). */
+/** What differs between two runs' states, per machine and section; a section only one run could read is named. */
 export function diffHostState(a: Record<string, HostState>, b: Record<string, HostState>): StateDifference[] {
   const out: StateDifference[] = [];
-  for (const machine of Object.keys(a).filter((m) => b[m]))
-    for (const section of Object.keys(a[machine]!).filter((s) => b[machine]![s])) {
+  for (const machine of Object.keys(a).filter((m) => b[m])) {
+    const [sa, sb] = [a[machine]!, b[machine]!];
+    for (const section of Object.keys(sa).filter((s) => !sb[s]))
+      out.push({ machine, section, onlyA: [], onlyB: [], readIn: 'a' });
+    for (const section of Object.keys(sb).filter((s) => !sa[s]))
+      out.push({ machine, section, onlyA: [], onlyB: [], readIn: 'b' });
+    for (const section of Object.keys(sa).filter((s) => sb[s])) {
       const x = new Set(a[machine]![section]);
       const y = new Set(b[machine]![section]);
       const onlyA = [...x].filter((l) => !y.has(l));
       const onlyB = [...y].filter((l) => !x.has(l));
       if (onlyA.length || onlyB.length) out.push({ machine, section, onlyA, onlyB });
     }
+  }
   return out;
 }
 
@@ -160,6 +177,11 @@ export function diffHostState(a: Record<string, HostState>, b: Record<string, Ho
 export function stateDiffText(d: StateDifference[], most = 12): string[] {
   const lines: string[] = [];
   for (const x of d) {
+    if (x.readIn) {
+      const [has, lacks] = x.readIn === 'a' ? ['first', 'second'] : ['second', 'first'];
+      lines.push(`  ${x.machine} ${x.section}: read in the ${has} run only (the ${lacks} machine lacks the tool)`);
+      continue;
+    }
     lines.push(
       `  ${x.machine} ${x.section}: ${x.onlyA.length} only in the first, ${x.onlyB.length} only in the second`,
     );

@@ -35,6 +35,12 @@ test('nftables and iptables: rules with their table and chain, no counters or ha
     ipt.join('\n'),
   );
   t.false(ipt.some((l) => /\[\d+:\d+\]|^#|COMMIT/.test(l)));
+  // which kernel interface iptables writes to: iptables -V comes first
+  t.deepEqual(iptablesLines('iptables v1.8.9 (nf_tables)\n*nat\n:POSTROUTING ACCEPT [0:0]\nCOMMIT\n'), [
+    'backend: nf_tables',
+    'nat: :POSTROUTING ACCEPT',
+  ]);
+  t.is(iptablesLines('iptables v1.8.7 (legacy)\n')[0], 'backend: legacy');
 });
 
 test("libvirt's XML: per network and domain, without UUIDs, port ids, ptys, the domain's id, a NAT bridge's MAC", (t) => {
@@ -52,8 +58,12 @@ test('the difference: per machine and section, lines only in one run; the text s
     'kvm-01': { iptables: ['filter: :INPUT ACCEPT'], nftables: ['ip libvirt_network n: masquerade'], routes: ['r1'] },
   };
   const d = diffHostState(a, b);
-  t.deepEqual(d, [{ machine: 'kvm-01', section: 'iptables', onlyA: ['nat: -A P -j MASQUERADE'], onlyB: [] }]);
+  t.deepEqual(d, [
+    { machine: 'kvm-01', section: 'nftables', onlyA: [], onlyB: [], readIn: 'b' },
+    { machine: 'kvm-01', section: 'iptables', onlyA: ['nat: -A P -j MASQUERADE'], onlyB: [] },
+  ]);
   t.deepEqual(stateDiffText(d), [
+    '  kvm-01 nftables: read in the second run only (the first machine lacks the tool)',
     '  kvm-01 iptables: 1 only in the first, 0 only in the second',
     '    - nat: -A P -j MASQUERADE',
   ]);
