@@ -1,10 +1,10 @@
 // The slow tier: machine images per Debian suite and a kernel of one's own. kvm-nat-hostonly across a bookworm and
 // a trixie image (libvirt 9.0 / 11.3, QEMU 7.2 / 10.0, kernel 6.1 / 6.12), the table, the diff and the host state
-// naming what changed; kvm-macvtap with kvm-01 booting a kernel from a local .deb. The first run builds the trixie
+// naming what changed; kvm-macvtap with kvm-01 booting a kernel from a local .deb, then a bare bzImage. The first run builds the trixie
 // image (about 1.5 minutes, 300 MB of packages on a cold cache).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { leftovers, virtlab } from '../helpers/host.ts';
@@ -80,4 +80,24 @@ test.serial('a kernel from a local .deb: the image takes it, kvm-01 boots it, th
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
   t.is(report.machines.find((m: any) => m.name === 'kvm-01').kernel, '6.12.43+deb12-cloud-amd64');
   t.deepEqual(leftovers('own-kernel'), []);
+});
+
+test.serial("a bzImage of one's own: kvm-01 boots it with the image's modules of the same version", (t) => {
+  // the image's own 6.12 kernel, copied out as a bare bzImage elsewhere, stands in for one's own build
+  const img = spawnSync('bash', ['scripts/build-vm-image.sh'], { encoding: 'utf8' }).stdout.trim().split('\n').pop()!;
+  const vmlinuz = readdirSync(img).find((f) => /^vmlinuz-6\.12\./.test(f))!;
+  const own = join(tmp(), 'bzImage');
+  copyFileSync(join(img, vmlinuz), own);
+  removeAfter(t, 'own-bz');
+  const dir = tmp();
+  const r = virtlab(
+    ['run', 'kvm-macvtap', '--provider', 'vm', '--kernel', own, '--name', 'own-bz', '--report-dir', dir],
+    LONG,
+  );
+  t.is(r.code, 0, r.out);
+  const version = vmlinuz.replace(/^vmlinuz-/, '');
+  t.true(r.stdout.includes(`hypervisor kvm-01 (VM, kernel ${version} from ${own},`), r.stdout);
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  t.is(report.machines.find((m: any) => m.name === 'kvm-01').kernel, version);
+  t.deepEqual(leftovers('own-bz'), []);
 });

@@ -8,8 +8,10 @@ import { readConfig, vmSlotCount } from '../../src/host/config.ts';
 import { parsePackages } from '../../src/hypervisor/parse/packages.ts';
 import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
 import {
+  bzImageVersion,
   imageKernels,
   imageSuite,
+  kernelFor,
   kernelRequest,
   parseKernels,
   pickKernel,
@@ -67,6 +69,33 @@ test('a kernel .deb of your own: taken by its absolute path, added to the image;
   // a .deb's kernel is found by the path that asked for it (the build script lists it among the requests)
   const ks = parseKernels(`6.13.0-mine\tlinux-image-6.13.0-mine\t${join(dir, 'linux-image-6.13.0-mine_amd64.deb')}\n`);
   t.is(pickKernel(ks, join(dir, 'linux-image-6.13.0-mine_amd64.deb'))?.version, '6.13.0-mine');
+});
+
+/** The first bytes of a bzImage: the setup header's magic and the offset of its version string. */
+function bzImageHead(version: string): Buffer {
+  const b = Buffer.alloc(0x400);
+  b.write('HdrS', 0x202, 'latin1');
+  b.writeUInt16LE(0x300 - 0x200, 0x20e);
+  b.write(`${version} (builder@host) #1 SMP PREEMPT_DYNAMIC\0`, 0x300, 'latin1');
+  return b;
+}
+
+test("a bzImage of your own: its version read from its header; it boots with the image's modules of that version only", (t) => {
+  t.is(bzImageVersion(bzImageHead('6.12.117+deb12-cloud-amd64')), '6.12.117+deb12-cloud-amd64');
+  t.is(bzImageVersion(Buffer.from('not a kernel')), undefined);
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-bz-'));
+  writeFileSync(join(dir, 'bzImage'), bzImageHead('6.12.117+deb12-cloud-amd64'));
+  writeFileSync(join(dir, 'other'), bzImageHead('6.13.0-rc1'));
+  writeFileSync(join(dir, 'notes.txt'), 'hello');
+  t.is(kernelRequest('./bzImage', dir), join(dir, 'bzImage'));
+  t.regex(t.throws(() => kernelRequest('./notes.txt', dir))?.message ?? '', /is not a Linux kernel image/);
+  const ks = parseKernels(TSV);
+  t.is(kernelFor(ks, join(dir, 'bzImage')).version, '6.12.117+deb12-cloud-amd64');
+  const e = t.throws(() => kernelFor(ks, join(dir, 'other')));
+  t.regex(e?.message ?? '', /holds no modules for 6\.13\.0-rc1/);
+  t.regex((e as { hint?: string }).hint ?? '', /make bindeb-pkg/);
+  // a bzImage adds nothing to the image
+  t.deepEqual(imageKernels([join(dir, 'bzImage')]), DEFAULT_KERNELS);
 });
 
 test('an image is built from a named suite; an unknown one is refused with the list', (t) => {

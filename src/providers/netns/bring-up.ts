@@ -43,7 +43,9 @@ export async function upMachine(
   const hv = m.role === 'hypervisor';
   const { vm, dir } = m.data;
   const t0 = performance.now();
-  const what = vm ? `VM, kernel ${vm.kernel}, ${vm.accel.toUpperCase()}, ` : '';
+  const what = vm
+    ? `VM, kernel ${vm.kernel}${vm.kernelFile ? ` from ${vm.kernelFile}` : ''}, ${vm.accel.toUpperCase()}, `
+    : '';
   const title = `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})`;
   emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title });
   await plumb(spec, m, index, store, local);

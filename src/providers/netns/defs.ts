@@ -14,7 +14,7 @@ const kernel = {
   key: 'kernel',
   flag: '--kernel',
   value: '<package>',
-  help: 'the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64; also linux-image-6.12-cloud-amd64, or any linux-image-* package, or the path of a kernel .deb of your own: added to the image)',
+  help: 'the Debian kernel hypervisor VMs boot (default linux-image-cloud-amd64; also linux-image-6.12-cloud-amd64, or any linux-image-* package, or the path of a kernel .deb of your own: added to the image; or a bzImage of a version the image holds)',
 };
 
 const image = {

@@ -9,6 +9,8 @@ export interface VmState {
   /** the kernel it boots: its version and the Debian package it came from */
   kernel: string;
   kernelPackage: string;
+  /** a bzImage of one's own booted instead of the image's kernel of the same version */
+  kernelFile?: string;
   accel: Accel;
   console: string;
   /** inside the VM: does /dev/kvm work (guests then run under KVM)? */

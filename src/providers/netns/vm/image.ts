@@ -1,7 +1,7 @@
 // The machine image of VM machines: built by scripts/build-vm-image.sh from a Debian suite (cached by its inputs),
 // holding every kernel the lab asks for. A kernel is named by its Debian package (linux-image-6.12-cloud-amd64), the
 // meta package that chose it, or its version (6.12.117+deb12-cloud-amd64).
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError, UsageError } from '../../../errors.ts';
@@ -95,18 +95,61 @@ export function isKernelDeb(request: string): boolean {
   return request.endsWith('.deb');
 }
 
+/** A kernel request that is a bare kernel image (bzImage) of one's own: a path that is not a .deb. */
+export function isBzImage(request: string): boolean {
+  return request.includes('/') && !isKernelDeb(request);
+}
+
+/** A bzImage's version, from the kernel's own setup header ("HdrS", the version string's offset at 0x20E). */
+export function bzImageVersion(head: Buffer): string | undefined {
+  if (head.length < 0x210 || head.toString('latin1', 0x202, 0x206) !== 'HdrS') return undefined;
+  const at = head.readUInt16LE(0x20e) + 0x200;
+  const end = head.indexOf(0, at);
+  if (at >= head.length || end < 0) return undefined;
+  return head.toString('latin1', at, end).split(' ')[0] || undefined;
+}
+
+function readHead(path: string, bytes = 65536): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(bytes);
+    return b.subarray(0, readSync(fd, b, 0, bytes, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
- * A --kernel value as the image build takes it: a package name as it is, a .deb by its absolute path (relative
- * to the current folder), which must be there; anything else is refused before anything is made.
+ * A --kernel value as the image build takes it: a package name as it is; a .deb or a bzImage by its absolute path
+ * (relative to the current folder), which must be there; anything else is refused before anything is made.
  */
 export function kernelRequest(value: string, cwd = process.cwd()): string {
-  if (!isKernelDeb(value)) return value;
+  if (!isKernelDeb(value) && !isBzImage(value)) return value;
   const path = resolve(cwd, value);
+  const what = isKernelDeb(value) ? 'kernel package file' : 'kernel image';
   if (!existsSync(path) || !statSync(path).isFile())
-    throw new UsageError(`no kernel package file ${path}`, 'give the path of a linux-image-*.deb (make bindeb-pkg)');
+    throw new UsageError(`no ${what} ${path}`, 'give the path of a linux-image-*.deb (make bindeb-pkg) or a bzImage');
   if (!/^\/[A-Za-z0-9._/+~-]+$/.test(path))
-    throw new UsageError(`kernel package path ${path}: only letters, digits and ._/+~- are allowed in it`);
+    throw new UsageError(`${what} path ${path}: only letters, digits and ._/+~- are allowed in it`);
+  if (isBzImage(path) && !bzImageVersion(readHead(path)))
+    throw new UsageError(`${path} is not a Linux kernel image (no bzImage header)`, 'give a bzImage or a .deb');
   return path;
+}
+
+/**
+ * The kernel of the image a request boots with: a bzImage boots with the image's initramfs and modules of its own
+ * version, so the image must hold that version; anything else names a kernel of the image.
+ */
+export function kernelFor(kernels: KernelEntry[], request: string): KernelEntry {
+  if (!isBzImage(request)) return requireKernel(kernels, request);
+  const version = bzImageVersion(readHead(request)) ?? '?';
+  const k = kernels.find((x) => x.version === version);
+  if (!k)
+    throw new UsageError(
+      `the machine image holds no modules for ${version}, the version of ${request}`,
+      `a bzImage boots with the image's initramfs and modules of its own version (${kernels.map((x) => x.version).join(', ')}); package your build as a .deb (make bindeb-pkg) to bring its modules`,
+    );
+  return k;
 }
 
 /** The packages an image must hold for these requests: the suite's, plus any package name or .deb requested. */
@@ -159,7 +202,7 @@ export async function machineImage(
       level: 'info',
       message: `machine image ready in ${((performance.now() - t0) / 1000).toFixed(0)} s (${img.dir})`,
     });
-  for (const q of requests) requireKernel(img.kernels, q);
+  for (const q of requests) kernelFor(img.kernels, q);
   return img;
 }
 

@@ -9,7 +9,7 @@ import { LocalExecutor } from '../../../transport/local.ts';
 import { MGMT_NIC } from '../names.ts';
 import type { NsMachine, VmState } from '../state.ts';
 import { hostAccel } from './accel.ts';
-import { DEFAULT_KERNEL, type MachineImage, requireKernel } from './image.ts';
+import { DEFAULT_KERNEL, isBzImage, kernelFor, type MachineImage } from './image.ts';
 import { qemuArgv, vmBridge, vmTap } from './qemu.ts';
 import { writeSeed } from './seed.ts';
 
@@ -96,10 +96,13 @@ export async function startVm(
 
 /** What a VM machine will boot: its kernel picked from the image, the accelerator this host offers. */
 export function vmState(m: Machine, img: MachineImage, defaultKernel: string | undefined, dir: string): VmState {
-  const k = requireKernel(img.kernels, m.kernel ?? defaultKernel ?? DEFAULT_KERNEL);
+  const request = m.kernel ?? defaultKernel ?? DEFAULT_KERNEL;
+  const k = kernelFor(img.kernels, request);
   return {
     kernel: k.version,
     kernelPackage: k.package,
+    // a bzImage of one's own boots in place of the image's kernel of the same version
+    ...(isBzImage(request) ? { kernelFile: request } : {}),
     accel: hostAccel(readConfig()).accel,
     image: img.dir,
     console: join(dir, 'console.log'),
@@ -107,5 +110,8 @@ export function vmState(m: Machine, img: MachineImage, defaultKernel: string | u
 }
 
 export function vmImageFiles(vm: VmState): { kernelFile: string; initrdFile: string } {
-  return { kernelFile: join(vm.image, `vmlinuz-${vm.kernel}`), initrdFile: join(vm.image, `initrd.img-${vm.kernel}`) };
+  return {
+    kernelFile: vm.kernelFile ?? join(vm.image, `vmlinuz-${vm.kernel}`),
+    initrdFile: join(vm.image, `initrd.img-${vm.kernel}`),
+  };
 }
