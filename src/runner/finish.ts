@@ -212,7 +212,7 @@ function classify(r: Run, failed: boolean, troubled: ReturnType<typeof troubledG
   // a hypervisor VM whose kernel stalled: whatever failed (a check or a step) failed on a broken machine
   const stalled = stalledMachines(machineConsoles(r));
   if (stalled.length) {
-    const message = `machine ${stalled.map((s) => `${s.machine} stalled ("${s.line}" on its console)`).join(', ')}`;
+    const message = `the kernel of ${stalled.map((s) => `${s.machine} broke down ("${s.line}" on its console)`).join(', ')}`;
     return { reason: 'machine-stalled', message };
   }
   if (r.error) return undefined;
