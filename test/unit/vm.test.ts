@@ -7,17 +7,14 @@ import { type Target, waves } from '../../src/cli/matrix.ts';
 import { readConfig, vmSlotCount } from '../../src/host/config.ts';
 import { parsePackages } from '../../src/hypervisor/parse/packages.ts';
 import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
+import { imageKernels, imageSuite, SUITES, suiteOf } from '../../src/providers/netns/vm/image.ts';
 import {
   bzImageVersion,
-  imageKernels,
-  imageSuite,
   kernelFor,
   kernelRequest,
   parseKernels,
   pickKernel,
-  SUITES,
-  suiteOf,
-} from '../../src/providers/netns/vm/image.ts';
+} from '../../src/providers/netns/vm/kernels.ts';
 import { mgmtMac, vmLinks } from '../../src/providers/netns/vm/machine.ts';
 import { qemuArgv } from '../../src/providers/netns/vm/qemu.ts';
 import { nicsFile } from '../../src/providers/netns/vm/seed.ts';

@@ -27,15 +27,8 @@ import { macFiltering, tail, upNetwork } from './network.ts';
 import { hostProblems } from './preflight.ts';
 import { isNsState, type NsMachine, nsData, nsMachines, setNsData } from './state.ts';
 import { removeAll, scan } from './teardown.ts';
-import {
-  DEFAULT_KERNEL,
-  kernelRequest,
-  type MachineImage,
-  machineImage,
-  SUITES,
-  type Suite,
-  suiteOf,
-} from './vm/image.ts';
+import { DEFAULT_KERNEL, type MachineImage, machineImage, SUITES, type Suite, suiteOf } from './vm/image.ts';
+import { kernelRequest } from './vm/kernels.ts';
 import { qemuStderrFile, vmState } from './vm/machine.ts';
 import { vmProblems } from './vm/preflight.ts';
 import { claimVmSlot } from './vm/slots.ts';

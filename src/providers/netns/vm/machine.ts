@@ -9,7 +9,8 @@ import { LocalExecutor } from '../../../transport/local.ts';
 import { MGMT_NIC } from '../names.ts';
 import type { NsMachine, VmState } from '../state.ts';
 import { hostAccel } from './accel.ts';
-import { DEFAULT_KERNEL, isBzImage, kernelFor, type MachineImage } from './image.ts';
+import { DEFAULT_KERNEL, type MachineImage } from './image.ts';
+import { isBzImage, kernelFor } from './kernels.ts';
 import { qemuArgv, vmBridge, vmTap } from './qemu.ts';
 import { writeSeed } from './seed.ts';
 
