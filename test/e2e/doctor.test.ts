@@ -20,10 +20,11 @@ test('doctor explains how VM machines run here and whether KVM works inside them
     if (existsSync('/dev/kvm')) t.regex(r.stdout, /^\/dev\/kvm: {8}present but not usable for ordinary guests/m);
   }
   t.regex(r.stdout, /^inside each VM: {2}`virtlab up` probes \/dev\/kvm in every hypervisor VM/m);
-  // install-deps --test built the machine image: doctor names its kernels
+  // install-deps --test built the bookworm machine image: doctor names its suite, kernels and libvirt (other images
+  // built before are listed on the same line)
   t.regex(
     r.stdout,
-    /^machine image: {3}\S+vm-images\/[0-9a-f]{12} \(kernels [^)]*6\.1\.0-\d+-cloud-amd64[^)]*6\.12\.\d+\+deb12-cloud-amd64/m,
+    /^machine image: {3}.*vm-images\/[0-9a-f]{12} \(bookworm: kernels [^)]*6\.1\.0-\d+-cloud-amd64[^)]*6\.12\.\d+\+deb12-cloud-amd64, libvirt 9\.0\.0-[^)]*\)/m,
   );
 });
 
