@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { home } from '../src/host/home.ts';
 import { StateStore } from '../src/host/state.ts';
 import { NetnsProvider } from '../src/providers/netns/provider.ts';
+import { writeReadmeTable } from './readme.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
@@ -349,3 +350,5 @@ console.log(
 );
 for (const [k, v, target] of rows) console.log(`${k.padEnd(42)} ${v.padStart(8)}  ${target}`);
 console.log('written: bench/results.json');
+writeReadmeTable();
+console.log("written: README.md's performance table");
