@@ -1,6 +1,7 @@
 // The slow tier: machine images per Debian suite and a kernel of one's own. kvm-nat-hostonly across a bookworm and
 // a trixie image (libvirt 9.0 / 11.3, QEMU 7.2 / 10.0, kernel 6.1 / 6.12), the table, the diff and the host state
-// naming what changed; kvm-macvtap with kvm-01 booting a kernel from a local .deb, then a bare bzImage. The first run builds the trixie
+// naming what changed; kvm-macvtap on both; kvm-macvtap with kvm-01 booting a kernel from a local .deb, then a bare
+// bzImage. The first run builds the trixie
 // image (about 1.5 minutes, 300 MB of packages on a cold cache).
 
 import { spawnSync } from 'node:child_process';
@@ -49,6 +50,25 @@ test.serial(
     t.false(
       b.nftables.some((l: string) => l.includes('libvirt_network')),
       b.nftables.join('\n'),
+    );
+    t.deepEqual(leftovers('mx-bookworm'), []);
+    t.deepEqual(leftovers('mx-trixie'), []);
+  },
+);
+
+test.serial(
+  'kvm-macvtap on a bookworm and a trixie image: both pass, the table names both libvirt and QEMU versions',
+  (t) => {
+    removeAfter(t, 'mx-bookworm', 'mx-trixie');
+    const dir = tmp();
+    const r = virtlab(['matrix', 'kvm-macvtap', '--targets', 'targets/suites.yml', '--report-dir', dir], LONG);
+    t.is(r.code, 0, r.out);
+    t.regex(r.stdout, /bookworm: PASS {2}kvm-01 .*libvirt 9\.0\.0, QEMU 7\.2\.\d+/);
+    t.regex(r.stdout, /trixie: PASS {2}kvm-01 .*libvirt 11\.3\.0, QEMU 10\.0\.\d+/);
+    const m = JSON.parse(readFileSync(join(dir, 'matrix.json'), 'utf8'));
+    t.true(
+      m.assertions.every((a: any) => a.results.bookworm === a.results.trixie),
+      JSON.stringify(m.assertions),
     );
     t.deepEqual(leftovers('mx-bookworm'), []);
     t.deepEqual(leftovers('mx-trixie'), []);
