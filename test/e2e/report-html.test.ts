@@ -59,7 +59,7 @@ test.serial(
     t.regex(dom, /<table id="stages">.*ready/s);
     t.regex(
       dom,
-      /<td>kvm-01<\/td><td>hypervisor<\/td><td>namespace, guests under TCG<\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>9\.0\.0<\/td>/,
+      /<td>kvm-01<\/td><td>hypervisor<\/td><td>namespace, guests under TCG<\/td><td>[^<]+<\/td><td>[^<]+<\/td><td>9\.0\.0 \(9\.0\.0-[^<)]+\)<\/td>/,
     );
     t.regex(dom, /<a href="consoles\/cirros\.log">/);
   },
