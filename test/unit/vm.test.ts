@@ -6,10 +6,12 @@ import test from 'ava';
 import { type Target, waves } from '../../src/cli/matrix.ts';
 import { readConfig, vmSlotCount } from '../../src/host/config.ts';
 import { parsePackages } from '../../src/hypervisor/parse/packages.ts';
+import { createProvider } from '../../src/providers/index.ts';
 import { hostAccel } from '../../src/providers/netns/vm/accel.ts';
 import { imageKernels, imageSuite, SUITES, suiteOf } from '../../src/providers/netns/vm/image.ts';
 import {
   bzImageVersion,
+  kernelFileProblem,
   kernelFor,
   kernelRequest,
   parseKernels,
@@ -61,6 +63,11 @@ test('a kernel .deb of your own: taken by its absolute path, added to the image;
     join(dir, 'linux-image-6.13.0-mine_amd64.deb'),
   ]);
   t.is(t.throws(() => kernelRequest('nosuch.deb', dir))?.message, `no kernel package file ${join(dir, 'nosuch.deb')}`);
+  // a provider is made with a kernel file that is gone (down of a lab whose .deb was deleted since): preflight says so
+  const gone = join(dir, 'gone.deb');
+  t.notThrows(() => createProvider('vm', { kernel: gone }));
+  t.is(kernelFileProblem(gone)?.what, `no kernel package file ${gone}`);
+  t.is(kernelFileProblem('linux-image-6.12-cloud-amd64'), undefined);
   writeFileSync(join(dir, 'a b.deb'), '');
   t.regex(t.throws(() => kernelRequest('a b.deb', dir))?.message ?? '', /only letters, digits/);
   // a .deb's kernel is found by the path that asked for it (the build script lists it among the requests)

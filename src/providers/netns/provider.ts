@@ -28,7 +28,7 @@ import { hostProblems } from './preflight.ts';
 import { isNsState, type NsMachine, nsData, nsMachines, setNsData } from './state.ts';
 import { removeAll, scan } from './teardown.ts';
 import { DEFAULT_KERNEL, type MachineImage, machineImage, SUITES, type Suite, suiteOf } from './vm/image.ts';
-import { kernelRequest } from './vm/kernels.ts';
+import { kernelFileProblem, kernelPath } from './vm/kernels.ts';
 import { qemuStderrFile, vmState } from './vm/machine.ts';
 import { vmProblems } from './vm/preflight.ts';
 import { claimVmSlot } from './vm/slots.ts';
@@ -51,8 +51,8 @@ export class NetnsProvider implements Provider {
   private readonly live = new Map<string, SshExecutor>();
 
   constructor(o: NetnsOptions = {}) {
-    // a kernel .deb of one's own is taken by its absolute path, and must be there
-    this.opts = o.kernel ? { ...o, kernel: kernelRequest(o.kernel) } : o;
+    // a kernel .deb or bzImage of one's own is taken by its absolute path (whether it is there: preflight)
+    this.opts = o.kernel ? { ...o, kernel: kernelPath(o.kernel) } : o;
     this.name = o.name ?? 'netns';
     // an unknown suite is refused before anything is made
     this.suite = suiteOf(o.image);
@@ -67,7 +67,12 @@ export class NetnsProvider implements Provider {
   async preflight(lab: Lab, _home: Home): Promise<Problem[]> {
     const vms = lab.machines.filter((m) => this.isVm(m));
     const local = lab.machines.filter((m) => !this.isVm(m));
-    return [...(await hostProblems(local.some((m) => m.role === 'hypervisor'))), ...vmProblems(vms)];
+    const kernels = [...new Set(vms.map((m) => m.kernel ?? this.opts.kernel ?? DEFAULT_KERNEL))];
+    return [
+      ...(await hostProblems(local.some((m) => m.role === 'hypervisor'))),
+      ...vmProblems(vms),
+      ...kernels.flatMap((k) => kernelFileProblem(k) ?? []),
+    ];
   }
 
   async up(lab: Lab, ctx: ProviderContext): Promise<void> {

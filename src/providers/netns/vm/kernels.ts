@@ -4,6 +4,7 @@
 import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../../../errors.ts';
+import type { Problem } from '../../port.ts';
 
 export interface KernelEntry {
   version: string;
@@ -70,20 +71,36 @@ function readHead(path: string, bytes = 65536): Buffer {
   }
 }
 
+/** A --kernel value as the image build takes it: a package name as it is; a .deb or a bzImage by its absolute path. */
+export function kernelPath(value: string, cwd = process.cwd()): string {
+  return isKernelDeb(value) || isBzImage(value) ? resolve(cwd, value) : value;
+}
+
 /**
- * A --kernel value as the image build takes it: a package name as it is; a .deb or a bzImage by its absolute path
- * (relative to the current folder), which must be there; anything else is refused before anything is made.
+ * What is wrong with a kernel file a request names (a .deb or a bzImage): missing, a path the image build cannot
+ * take, or not a kernel. Checked in preflight, not when the provider is made: `down` of a lab whose kernel file is
+ * gone since must still work.
  */
+export function kernelFileProblem(request: string): Problem | undefined {
+  if (!isKernelDeb(request) && !isBzImage(request)) return undefined;
+  const what = isKernelDeb(request) ? 'kernel package file' : 'kernel image';
+  if (!existsSync(request) || !statSync(request).isFile())
+    return {
+      what: `no ${what} ${request}`,
+      hint: 'give the path of a linux-image-*.deb (make bindeb-pkg) or a bzImage',
+    };
+  if (!/^\/[A-Za-z0-9._/+~-]+$/.test(request))
+    return { what: `${what} path ${request}: only letters, digits and ._/+~- are allowed in it` };
+  if (isBzImage(request) && !bzImageVersion(readHead(request)))
+    return { what: `${request} is not a Linux kernel image (no bzImage header)`, hint: 'give a bzImage or a .deb' };
+  return undefined;
+}
+
+/** kernelPath, refusing a kernel file with a problem (UsageError). */
 export function kernelRequest(value: string, cwd = process.cwd()): string {
-  if (!isKernelDeb(value) && !isBzImage(value)) return value;
-  const path = resolve(cwd, value);
-  const what = isKernelDeb(value) ? 'kernel package file' : 'kernel image';
-  if (!existsSync(path) || !statSync(path).isFile())
-    throw new UsageError(`no ${what} ${path}`, 'give the path of a linux-image-*.deb (make bindeb-pkg) or a bzImage');
-  if (!/^\/[A-Za-z0-9._/+~-]+$/.test(path))
-    throw new UsageError(`${what} path ${path}: only letters, digits and ._/+~- are allowed in it`);
-  if (isBzImage(path) && !bzImageVersion(readHead(path)))
-    throw new UsageError(`${path} is not a Linux kernel image (no bzImage header)`, 'give a bzImage or a .deb');
+  const path = kernelPath(value, cwd);
+  const p = kernelFileProblem(path);
+  if (p) throw new UsageError(p.what, p.hint);
   return path;
 }
 
