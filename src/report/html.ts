@@ -45,12 +45,12 @@ const rank = (r: AssertionResult) => (r.status === 'pass' ? 2 : inconclusive(r) 
 /** Text with `code spans`, as lab hints write them. */
 const withCode = (s: string) => esc(s).replace(/`([^`]+)`/g, '<code>$1</code>');
 
-/** Guest addresses the run saw (its ready steps say "ip, mac"), for the topology. */
 /** "11.3.0 (11.3.0-3+deb13u3)": the upstream version with the exact package that carried it. */
 function withPackage(version: string | undefined, pkg: string | undefined): string {
   return [version, pkg && pkg !== version ? `(${pkg})` : ''].filter(Boolean).join(' ');
 }
 
+/** Guest addresses the run saw (its ready steps say "ip, mac"), for the topology. */
 function guestAddresses(steps: ReportStep[] = []): Record<string, string> {
   const out: Record<string, string> = {};
   for (const s of steps) {
