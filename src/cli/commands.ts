@@ -292,7 +292,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
     args: ['<lab>'],
     summary: "the first target of an ordered list where the lab's outcome (or one assertion's) flips, by binary search",
     details:
-      'virtlab bisect kvm-macvtap --targets kernels-in-order.yml [--assertion ping-remote]   ceil(log2 n)+1 runs',
+      'virtlab bisect kvm-macvtap --targets kernels-in-order.yml [--assertion ping-remote]   at most ceil(log2(n-1))+2 runs',
     options: ['--targets', '--assertion', '--report-dir', '--variant', '--project'],
     root: true,
   },
