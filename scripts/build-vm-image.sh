@@ -102,13 +102,13 @@ if ! flock -n 9; then
   if up_to_date; then echo "$OUT"; exit 0; fi
 fi
 WORK=$(mktemp -d "$CACHE_DIR/vm-images/.build-$KEY.XXXXXX")
-# local kernel .debs: copied (frozen for this build) to a folder that has the same path inside the new root, where
-# dpkg reads them; removed from the image afterwards
-STAGE=/tmp/virtlab-kernel-debs-$KEY
-trap 'rm -rf "$WORK" "$STAGE"' EXIT
+# local kernel .debs: copied (frozen for this build) to a folder of this build's own that has the same path inside the
+# new root, where dpkg reads them; removed from the image afterwards
+STAGE=
+trap 'rm -rf "$WORK" ${STAGE:+"$STAGE"}' EXIT
 LOCAL_ARGS=()
 if [ ${#LOCAL_DEBS[@]} -gt 0 ]; then
-  rm -rf "$STAGE"; mkdir -p "$STAGE"
+  STAGE=$(mktemp -d /tmp/virtlab-kernel-debs-XXXXXX)
   staged=
   for d in "${LOCAL_DEBS[@]}"; do
     cp "$d" "$STAGE/"
@@ -179,14 +179,15 @@ rm -f "$WORK/disk.raw"
 echo "$INPUTS" > "$WORK/inputs"
 rm -rf "$OUT"
 mv "$WORK" "$OUT"
+[ -z "$STAGE" ] || rm -rf "$STAGE"
 trap - EXIT
 chmod 755 "$OUT"
-# older builds of the same suite and kernel list (an earlier version of this script) go, unless a live lab uses them
-# (a build from before suites were named is a bookworm one)
+# older builds of the same suite and kernel list (an earlier version of this script, or an earlier content of a local
+# kernel .deb at the same path) go, unless a live lab uses them (a build from before suites were named is bookworm)
 for d in "$CACHE_DIR"/vm-images/*/; do
   d=${d%/}
   [ "$d" = "$OUT" ] && continue
-  other=$(sed -n 's/^script=[^ ]* //p' "$d/inputs" 2>/dev/null)
+  other=$(sed -n 's/^script=[^ ]* //p' "$d/inputs" 2>/dev/null | sed 's/debs=.*//')
   [[ $other == kernels=* ]] && other="suite=bookworm $other"
   [ "$other" = "suite=$SUITE kernels=$SORTED" ] || continue
   if grep -qsF "$d" "${VIRTLAB_HOME:-/var/lib/virtlab}"/state/*.json; then continue; fi
