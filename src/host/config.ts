@@ -40,6 +40,11 @@ export const ENVIRONMENT: readonly EnvVar[] = [
     meaning: 'how the VM machines are accelerated: tcg or kvm',
   },
   {
+    name: 'VIRTLAB_VM_SNAPSHOTS',
+    default: '1',
+    meaning: '0: VM machines always boot, never start from (or save) a snapshot of a booted VM',
+  },
+  {
     name: 'VIRTLAB_GUEST_VIRT',
     default: 'kvm where it works inside a VM machine',
     meaning: 'qemu: guests inside VM machines always run under TCG',
@@ -72,6 +77,8 @@ export interface Config {
   /** forced number of VM slots */
   vmSlots?: number;
   vmAccel?: 'tcg' | 'kvm';
+  /** VM machines start from a saved booted state when the cache has one (and save one after a cold boot) */
+  vmSnapshots: boolean;
   /** 'qemu' forces TCG for guests inside VM machines */
   guestVirt?: 'qemu';
   cirrosMirror: string;
@@ -91,6 +98,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retry: env.VIRTLAB_RETRY !== '0',
     vmSlots: Number.isInteger(slots) && slots > 0 ? slots : undefined,
     vmAccel: accel === 'tcg' || accel === 'kvm' ? accel : undefined,
+    vmSnapshots: env.VIRTLAB_VM_SNAPSHOTS !== '0',
     guestVirt: env.VIRTLAB_GUEST_VIRT === 'qemu' ? 'qemu' : undefined,
     cirrosMirror: env.VIRTLAB_CIRROS_MIRROR || 'https://download.cirros-cloud.net',
     noColor: !!env.NO_COLOR,

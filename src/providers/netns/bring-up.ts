@@ -17,8 +17,9 @@ import { addNamespace, ipBatch, tail } from './network.ts';
 import { linkMark } from './ownership.ts';
 import { type NsMachine, nsData } from './state.ts';
 import { KVM_PROBE } from './vm/accel.ts';
-import { saveWarmCaps, warmCapsFile } from './vm/caps.ts';
-import { qemuStderrFile, startVm, vmImageFiles, vmLinks, vmVeths } from './vm/machine.ts';
+import { bootVm, saveAfterBoot, type VmBoot, type VmMachine } from './vm/boot.ts';
+import { saveWarmCaps } from './vm/caps.ts';
+import { qemuStderrFile, vmLinks, vmVeths } from './vm/machine.ts';
 
 const IFB_GROUP = 7777;
 
@@ -63,9 +64,19 @@ export async function upMachine(
   const label = vm ? `VM ${m.name} (QEMU)` : `init of ${m.name}`;
   const res = store.record({ kind: 'process', label, owner: m.name }) as Extract<Resource, { kind: 'process' }>;
   let proc: OwnedProcess;
+  let boot: VmBoot | undefined;
   if (vm) {
-    const files = { hostKeyFile, authorizedKeyFile: `${store.state.keyFile}.pub`, caps: warmCapsFile(home, vm) };
-    proc = await startVm({ ...m, vm }, spec, { ...files, ...vmImageFiles(vm) });
+    const keys = { hostKeyFile, authorizedKeyFile: `${store.state.keyFile}.pub` };
+    boot = await bootVm(spec, m as VmMachine, ctx, keys, (p) =>
+      store.update(() => {
+        res.proc = p;
+      }),
+    );
+    proc = boot.proc;
+    if (boot.restored)
+      store.update(() => {
+        vm.snapshot = boot!.key;
+      });
   } else {
     writeMachineFiles(l, m.name, hv, m.address, readFileSync(`${store.state.keyFile}.pub`, 'utf8'));
     const unshare = ['unshare', '--mount', '--uts', '--pid', '--fork', '--kill-child', '--mount-proc'];
@@ -78,7 +89,9 @@ export async function upMachine(
   const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx);
   if (hv && !vm) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
   if (vm && hv) await saveWarmCaps(exec, home, vm);
+  if (boot) await saveAfterBoot(boot, m as VmMachine, spec, exec, ctx);
   const guests = vm && hv ? `, guests under ${vm.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
+  const from = boot?.restored ? `, started from snapshot ${boot.key}` : '';
   const durationMs = Math.round(performance.now() - t0);
   emit({
     type: 'step-end',
@@ -86,7 +99,7 @@ export async function upMachine(
     id: `up-${m.name}`,
     status: 'changed',
     durationMs,
-    detail: `ssh root@${m.address}${guests}`,
+    detail: `ssh root@${m.address}${guests}${from}`,
   });
   return exec;
 }

@@ -13,6 +13,8 @@ export interface VmState {
   kernelFile?: string;
   accel: Accel;
   console: string;
+  /** the snapshot this VM started from (snapshot.ts), or undefined for a boot */
+  snapshot?: string;
   /** inside the VM: does /dev/kvm work (guests then run under KVM)? */
   guestVirt?: 'kvm' | 'qemu';
 }

@@ -13,6 +13,7 @@ import { DEFAULT_KERNEL, type MachineImage } from './image.ts';
 import { isBzImage, kernelFor } from './kernels.ts';
 import { qemuArgv, vmBridge, vmTap } from './qemu.ts';
 import { writeSeed } from './seed.ts';
+import { type Snapshot, snapshotFiles } from './snapshot.ts';
 
 /** QEMU's own stderr (kept in the report, quoted when the VM dies). */
 export const qemuStderrFile = (machineDir: string) => join(machineDir, 'qemu.out');
@@ -43,15 +44,28 @@ export function vmLinks(veths: string[]): string[] {
 
 export const vmVeths = (spec: Machine) => [MGMT_NIC, ...spec.nics.map((n) => n.name)];
 
-/** Writes the seed and starts QEMU inside the namespace; returns the QEMU process. */
+export interface VmStart {
+  hostKeyFile: string;
+  authorizedKeyFile: string;
+  kernelFile: string;
+  initrdFile: string;
+  caps?: string;
+  /** the host's own monitor (none when the machine's folder is too deep for a unix socket) */
+  qmpSocket?: string;
+  /** start from this snapshot instead of booting (its disk under this run's overlay, its NICs' MACs until reseeded) */
+  restore?: Snapshot;
+}
+
+/** Writes the seed and starts QEMU inside the namespace; returns the QEMU process and the seed. */
 export async function startVm(
   m: NsMachine & { vm: VmState },
   spec: Machine,
-  o: { hostKeyFile: string; authorizedKeyFile: string; kernelFile: string; initrdFile: string; caps?: string },
-): Promise<OwnedProcess> {
+  o: VmStart,
+): Promise<{ proc: OwnedProcess; seedTar: string }> {
   const { dir, ns } = m.data;
   const disk = join(dir, 'disk.qcow2');
   const mac = mgmtMac(ns);
+  const from = o.restore ? snapshotFiles(o.restore) : undefined;
   await new LocalExecutor('host').run([
     'qemu-img',
     'create',
@@ -61,7 +75,7 @@ export async function startVm(
     '-F',
     'qcow2',
     '-b',
-    join(m.vm.image, 'disk.qcow2'),
+    from?.disk ?? join(m.vm.image, 'disk.qcow2'),
     disk,
   ]);
   const seed = await writeSeed(dir, {
@@ -90,9 +104,12 @@ export async function startVm(
     seed,
     console: m.vm.console,
     pidFile: join(dir, 'qemu.pid'),
-    nics: [{ tap: vmTap(0), mac }, ...spec.nics.map((n, i) => ({ tap: vmTap(i + 1), mac: n.mac }))],
+    // a restored VM's NICs keep the snapshot's MACs until reseed.sh sets this run's
+    nics: [mac, ...spec.nics.map((n) => n.mac)].map((x, i) => ({ tap: vmTap(i), mac: o.restore?.macs[i] ?? x })),
+    qmpSocket: o.qmpSocket,
+    incoming: from?.state,
   });
-  return spawnDetached(['ip', 'netns', 'exec', ns, ...argv], qemuStderrFile(dir));
+  return { proc: spawnDetached(['ip', 'netns', 'exec', ns, ...argv], qemuStderrFile(dir)), seedTar: seed };
 }
 
 /** What a VM machine will boot: its kernel picked from the image, the accelerator this host offers. */

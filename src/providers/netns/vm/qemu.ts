@@ -1,5 +1,6 @@
 // The QEMU command line of a VM machine. It runs inside the machine's namespace, where each NIC's tap sits on a
 // bridge with that NIC's veth (the same underlay plumbing as netns machines).
+import { quoteArg } from '../../../transport/quote.ts';
 import type { Accel } from './accel.ts';
 
 export interface VmSpec {
@@ -15,6 +16,10 @@ export interface VmSpec {
   pidFile: string;
   /** in order: the management NIC first, then the lab's NICs */
   nics: { tap: string; mac: string }[];
+  /** the host's own monitor (a unix socket): saving a snapshot goes through it */
+  qmpSocket?: string;
+  /** start from a saved state (snapshot.ts) instead of booting */
+  incoming?: string;
 }
 
 export const vmTap = (i: number) => `vmtap${i}`;
@@ -63,6 +68,8 @@ export function qemuArgv(v: VmSpec): string[] {
     ]),
     '-qmp',
     `tcp:127.0.0.1:${VM_QMP_PORT},server=on,wait=off`,
+    ...(v.qmpSocket ? ['-qmp', `unix:${v.qmpSocket},server=on,wait=off`] : []),
+    ...(v.incoming ? ['-incoming', `exec:cat ${quoteArg(v.incoming)}`] : []),
     '-chardev',
     `file,id=con,path=${v.console}`,
     '-serial',

@@ -1,5 +1,6 @@
 // The per-boot seed of a VM machine: a plain tar (attached as a raw read-only disk) that the image's
 // virtlab-seed service applies before networking and sshd start. Only data, no script text.
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalExecutor } from '../../../transport/local.ts';
@@ -37,6 +38,8 @@ export async function writeSeed(dir: string, seed: Seed): Promise<string> {
   copyFileSync(seed.hostKeyFile, join(d, 'ssh_host_ed25519_key'));
   copyFileSync(`${seed.hostKeyFile}.pub`, join(d, 'ssh_host_ed25519_key.pub'));
   writeFileSync(join(d, 'nics'), nicsFile(seed.nics));
+  // entropy of the host's, mixed into a VM restored from a snapshot (reseed.sh)
+  writeFileSync(join(d, 'random'), randomBytes(64), { mode: 0o600 });
   if (seed.libvirtCaps && existsSync(seed.libvirtCaps)) copyFileSync(seed.libvirtCaps, join(d, 'libvirt-caps.tar'));
   const tar = join(dir, 'seed.tar');
   await new LocalExecutor('host').run(['tar', '-cf', tar, '--owner=0', '--group=0', '-C', d, '.']);
