@@ -56,6 +56,7 @@ export function runReport(r: Run, result: RunOutcome['result'], exitCode: number
         ...r.versions[m.name],
         ...(h?.kind ? { kind: h.kind } : {}),
         ...guests,
+        ...(h?.snapshot ? { snapshot: h.snapshot } : {}),
       };
     }),
     images: [...r.images.values()].map((i) => ({ ref: i.ref, source: i.source })),

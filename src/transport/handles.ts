@@ -19,6 +19,8 @@ export interface MachineHandle {
   kind?: string;
   /** the machine is a VM (its commands, and its guests, answer slower than a namespace's) */
   vm?: boolean;
+  /** a VM started from a snapshot of its booted state (not booted): the snapshot's key */
+  snapshot?: string;
 }
 
 /** Read access to an underlay network's own DHCP server (the LAN of the original lab). */

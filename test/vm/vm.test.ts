@@ -20,7 +20,7 @@ test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM i
   t.is(r.code, 0, r.out);
   t.regex(
     r.stdout,
-    /ok hypervisor kvm-01 \(VM, kernel 6\.1\.0-\d+-cloud-amd64, TCG, 2048 MiB, 2 vCPU, libvirtd\) \(ssh root@100\.127\.\d+\.\d+, guests under KVM \(nested\)\)/,
+    /ok hypervisor kvm-01 \(VM, kernel 6\.1\.0-\d+-cloud-amd64, TCG, 2048 MiB, 2 vCPU, libvirtd\) \(ssh root@100\.127\.\d+\.\d+, guests under KVM \(nested\)(, started from snapshot [0-9a-f]{16})?\)/,
   );
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
   t.is(report.provider, 'vm');
@@ -66,7 +66,10 @@ test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM i
   t.like(sj.machines.find((m: any) => m.name === 'kvm-01').vm, { kernel: kvm01.kernel, accel: 'tcg', guests: 'kvm' });
   t.false('vm' in sj.machines.find((m: any) => m.name === 'remote-01'));
   // the machine's own console is kept in the report
-  t.regex(readFileSync(join(dir, 'consoles', 'machine-kvm-01.log'), 'utf8'), /virtlab-seed: applied for kvm-01/);
+  t.regex(
+    readFileSync(join(dir, 'consoles', 'machine-kvm-01.log'), 'utf8'),
+    /virtlab-seed: (applied for|restored as) kvm-01/,
+  );
 
   const state = JSON.parse(readFileSync('/var/lib/virtlab/state/vm-e2e.json', 'utf8'));
   const qemu = state.resources.find((x: any) => x.kind === 'process' && x.label === 'VM kvm-01 (QEMU)').proc.pid;

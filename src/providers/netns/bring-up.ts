@@ -17,7 +17,7 @@ import { addNamespace, ipBatch, tail } from './network.ts';
 import { linkMark } from './ownership.ts';
 import { type NsMachine, nsData } from './state.ts';
 import { KVM_PROBE } from './vm/accel.ts';
-import { bootVm, saveAfterBoot, type VmBoot, type VmMachine } from './vm/boot.ts';
+import { bootVm, didNotComeUp, saveAfterBoot, type VmBoot, type VmMachine } from './vm/boot.ts';
 import { saveWarmCaps } from './vm/caps.ts';
 import { qemuStderrFile, vmLinks, vmVeths } from './vm/machine.ts';
 
@@ -180,10 +180,7 @@ async function reach(m: NsMachine, proc: OwnedProcess, log: string, ctx: Provide
     if (ctx.signal.aborted) throw e;
     const stderr = vm ? `: ${tail(qemuStderrFile(m.data.dir), 3)}` : '';
     const why = died.signal.aborted ? `${(died.signal.reason as Error).message}${stderr}` : (e as Error).message;
-    throw new HostError(
-      `${m.name} did not come up: ${why}\n--- last lines of ${log} ---\n${tail(log, 20)}`,
-      vm ? 'the whole console is kept in the report folder (consoles/)' : undefined,
-    );
+    throw didNotComeUp(m.name, why, log, !!vm);
   } finally {
     clearInterval(watch);
   }

@@ -9,6 +9,7 @@ import { NetnsProvider } from './provider.ts';
 import { hostAccel } from './vm/accel.ts';
 import { machineImages } from './vm/image.ts';
 import { nestedReport, vmProblems } from './vm/preflight.ts';
+import { listSnapshots } from './vm/snapshot.ts';
 
 const kernel = {
   key: 'kernel',
@@ -31,6 +32,7 @@ async function doctor() {
   const accel = hostAccel();
   const vm = vmProblems([{ name: 'kvm-01', role: 'hypervisor', ram: 2048, vcpu: 2, nested: true, nics: [] }]);
   const images = machineImages(h);
+  const snapshots = listSnapshots(h);
   const kvm = existsSync('/dev/kvm');
   const guest = join(h.images, 'cirros.qcow2');
   const pvm =
@@ -41,8 +43,9 @@ async function doctor() {
     ...nestedReport(),
     `guest image:     ${existsSync(guest) ? guest : 'not built yet (built on first run: scripts/build-guest-image.sh)'}`,
     `machine image:   ${images.length ? images.map((i) => `${i.dir} (${i.suite}: kernels ${i.kernels.map((k) => k.version).join(', ')}${i.packages['libvirt-daemon'] ? `, libvirt ${i.packages['libvirt-daemon']}` : ''})`).join('; ') : 'not built yet (built on first vm run, about 1.5 min: scripts/build-vm-image.sh)'}`,
+    `VM snapshots:    ${snapshots.length ? snapshots.map((s) => `${s.dir} (kernel ${s.kernel}, ${s.shape.role}, ${s.shape.ram} MiB, ${s.shape.vcpu} vCPU, ${s.shape.nics} NIC(s), ${Math.round(s.bytes / 2 ** 20)} MiB)`).join('; ') : "none yet (a VM machine's first boot saves one; VIRTLAB_VM_SNAPSHOTS=0 turns them off)"}`,
   ];
-  const data = { kvm, vm: { accel: accel.accel, why: accel.why, problems: vm, images } };
+  const data = { kvm, vm: { accel: accel.accel, why: accel.why, problems: vm, images, snapshots } };
   return { lines, problems: [...problems, ...vm.map((p) => ({ ...p, what: `vm provider: ${p.what}` }))], data };
 }
 

@@ -208,6 +208,7 @@ export class NetnsProvider implements Provider {
         consoleLog: vm?.console,
         kind: vm ? `VM (${vm.accel.toUpperCase()})` : 'namespace',
         vm: !!vm,
+        ...(vm?.snapshot ? { snapshot: vm.snapshot } : {}),
       };
     });
     const underlays = nsData(store).networks.map(
@@ -297,10 +298,19 @@ export class NetnsProvider implements Provider {
     const vm = (m.data as NsMachine['data'] | undefined)?.vm;
     if (!vm) return { kind: 'namespace' };
     const guests = vm.guestVirt ? `, guests under ${vm.guestVirt === 'kvm' ? 'KVM' : 'TCG'}` : '';
+    const from = vm.snapshot ? `, from snapshot ${vm.snapshot}` : '';
     return {
       kind: `VM (${vm.accel.toUpperCase()})`,
-      detail: `kernel ${vm.kernel}${guests}, console ${vm.console}`,
-      data: { vm: { kernel: vm.kernel, accel: vm.accel, guests: vm.guestVirt, console: vm.console } },
+      detail: `kernel ${vm.kernel}${guests}${from}, console ${vm.console}`,
+      data: {
+        vm: {
+          kernel: vm.kernel,
+          accel: vm.accel,
+          guests: vm.guestVirt,
+          console: vm.console,
+          ...(vm.snapshot ? { snapshot: vm.snapshot } : {}),
+        },
+      },
     };
   }
 }

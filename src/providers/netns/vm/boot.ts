@@ -20,8 +20,20 @@ import {
   resumeRestored,
   type Snapshot,
   saveSnapshot,
+  snapshotInputs,
   snapshotKey,
 } from './snapshot.ts';
+
+/** What QEMU says of a saved state it cannot load (another QEMU's, a truncated file). */
+const UNREADABLE = /migration|savevm|section|vmstate|incoming|No such file|Input\/output/i;
+
+/** A machine that did not answer: why, with the last lines of its console (or its init's log). */
+export function didNotComeUp(name: string, why: string, log: string, vm: boolean): HostError {
+  return new HostError(
+    `${name} did not come up: ${why}\n--- last lines of ${log} ---\n${tail(log, 20)}`,
+    vm ? 'the whole console is kept in the report folder (consoles/)' : undefined,
+  );
+}
 
 /** How long a restored VM may take to answer on its link-local address and take this run's identity. */
 const RESTORE_MS = 60_000;
@@ -30,6 +42,7 @@ export interface VmBoot {
   proc: OwnedProcess;
   /** the snapshot key of this machine (none: snapshots are off, or no host monitor) */
   key?: string;
+  inputs?: ReturnType<typeof snapshotInputs>;
   restored?: Snapshot;
 }
 
@@ -49,7 +62,8 @@ export async function bootVm(
   const { vm, dir } = m.data;
   const monitor = hasHostMonitor(dir) ? qmpSocketPath(dir) : undefined;
   const shape = { role: m.role, ram: m.ram, vcpu: m.vcpu, nics: spec.nics.length };
-  const key = monitor && readConfig().vmSnapshots ? snapshotKey(vm, shape) : undefined;
+  const inputs = monitor && readConfig().vmSnapshots ? snapshotInputs(vm, shape) : undefined;
+  const key = inputs && snapshotKey(inputs);
   const base = { ...keys, caps: warmCapsFile(ctx.home, vm), qmpSocket: monitor, ...vmImageFiles(vm) };
   const snap = key ? findSnapshot(ctx.home, key) : undefined;
   if (snap) {
@@ -68,9 +82,13 @@ export async function bootVm(
         qmp.close();
       }
       await reseed(snap, { machine: m.name, mgmtLink: m.data.mgmtLink, seedTar, deadlineMs: RESTORE_MS, signal });
-      return { proc, key, restored: snap };
+      return { proc, key, inputs, restored: snap };
     } catch (e) {
       if (ctx.signal.aborted) throw e;
+      const stderr = tail(qemuStderrFile(dir), 3);
+      // killed, or out of memory: as a boot that dies (a snapshot QEMU cannot read says so on its stderr)
+      if (died.signal.aborted && !UNREADABLE.test(stderr))
+        throw didNotComeUp(m.name, `QEMU exited${stderr ? `: ${stderr}` : ''}`, vm.console, true);
       const why = died.signal.aborted ? (died.signal.reason as Error).message : (e as Error).message;
       ctx.emit({
         type: 'log',
@@ -85,7 +103,7 @@ export async function bootVm(
   }
   const { proc } = await startVm({ ...m, vm }, spec, base);
   started(proc);
-  return { proc, key };
+  return { proc, key, inputs };
 }
 
 /** After a cold boot answered: saves its state for later runs (best effort: a run never fails for it). */
@@ -96,13 +114,13 @@ export async function saveAfterBoot(
   exec: Executor,
   ctx: ProviderContext,
 ): Promise<void> {
-  if (!boot.key || boot.restored || findSnapshot(ctx.home, boot.key)) return;
+  if (!boot.key || !boot.inputs || boot.restored || findSnapshot(ctx.home, boot.key)) return;
   let qmp: Qmp | undefined;
   try {
     qmp = await Qmp.connect(qmpSocketPath(m.data.dir));
     const r = await saveSnapshot(qmp, exec, {
       home: ctx.home,
-      key: boot.key,
+      inputs: boot.inputs,
       machineDir: m.data.dir,
       macs: [mgmtMac(m.data.ns), ...spec.nics.map((n) => n.mac)],
       hostKey: m.hostKey!,

@@ -22,6 +22,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostError } from '../../../errors.ts';
 import type { Home } from '../../../host/home.ts';
+import { pidExists } from '../../../host/proc.ts';
 import type { Executor } from '../../../transport/executor.ts';
 import { quoteArg } from '../../../transport/quote.ts';
 import { SshExecutor } from '../../../transport/ssh.ts';
@@ -37,6 +38,13 @@ export interface Snapshot {
   dir: string;
   key: string;
   created: string;
+  format: number;
+  /** the machine image's disk under the snapshot's overlay, and the QEMU binary that saved it (stat identities) */
+  image: string;
+  qemu: string;
+  /** what the machine was: for doctor */
+  kernel: string;
+  shape: Shape;
   /** the management NIC's IPv6 link-local address in the snapshot (how a restored VM is reached before reseeding) */
   linkLocal: string;
   /** every NIC's MAC in the snapshot, in QEMU's order (the management NIC first) */
@@ -74,17 +82,60 @@ function qemuBinary(): string {
   throw new HostError('qemu-system-x86_64 is not installed');
 }
 
-export function snapshotKey(vm: VmState, shape: Shape): string {
-  const parts = {
+/** What a snapshot's state depends on: any change makes another key. */
+export function snapshotInputs(vm: VmState, shape: Shape) {
+  return {
     format: FORMAT,
     image: fileId(join(vm.image, 'disk.qcow2')),
     kernel: vm.kernel,
     kernelFile: vm.kernelFile ? fileId(vm.kernelFile) : undefined,
     qemu: fileId(qemuBinary()),
     accel: vm.accel,
-    ...shape,
+    shape,
   };
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+export function snapshotKey(inputs: ReturnType<typeof snapshotInputs>): string {
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex').slice(0, 16);
+}
+
+/**
+ * Removes the snapshots no run can use any more (their image rebuilt or gone, another QEMU binary, an older
+ * format), and copies a crashed save left (`<key>.<pid>` of a dead process). Returns what it removed.
+ */
+export function pruneSnapshots(home: Home): string[] {
+  const root = snapshotsDir(home);
+  if (!existsSync(root)) return [];
+  let qemu: string | undefined;
+  try {
+    qemu = fileId(qemuBinary());
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    const partial = /^[0-9a-f]{16}\.(\d+)$/.exec(name);
+    let stale: boolean;
+    if (partial) stale = !pidExists(Number(partial[1]));
+    else {
+      const s = findSnapshot(home, name);
+      stale = !s || s.format !== FORMAT || s.qemu !== qemu || !sameFile(s.image);
+    }
+    if (!stale) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
+function sameFile(id: string): boolean {
+  const path = id.slice(0, id.indexOf(':'));
+  try {
+    return fileId(path) === id;
+  } catch {
+    return false;
+  }
 }
 
 /** The saved snapshot for this key, if it is whole. */
@@ -92,7 +143,8 @@ export function findSnapshot(home: Home, key: string): Snapshot | undefined {
   const dir = join(snapshotsDir(home), key);
   try {
     const s = JSON.parse(readFileSync(join(dir, 'snapshot.json'), 'utf8')) as Omit<Snapshot, 'dir'>;
-    if (s.key !== key || !['state', 'disk.qcow2', 'key'].every((f) => existsSync(join(dir, f)))) return undefined;
+    const whole = ['state', 'disk.qcow2', 'key'].every((f) => existsSync(join(dir, f)));
+    if (s.key !== key || s.format !== FORMAT || !whole) return undefined;
     return { ...s, dir };
   } catch {
     return undefined;
@@ -128,7 +180,14 @@ async function linkLocalOf(exec: Executor): Promise<string | undefined> {
 export async function saveSnapshot(
   qmp: Qmp,
   exec: Executor,
-  o: { home: Home; key: string; machineDir: string; macs: string[]; hostKey: string; keyFile: string },
+  o: {
+    home: Home;
+    inputs: ReturnType<typeof snapshotInputs>;
+    machineDir: string;
+    macs: string[];
+    hostKey: string;
+    keyFile: string;
+  },
 ): Promise<{ snapshot?: Snapshot; why?: string; pausedMs?: number }> {
   const linkLocal = await linkLocalOf(exec);
   if (!linkLocal) return { why: `${MGMT_NIC} has no IPv6 link-local address to reach a restored copy on` };
@@ -155,21 +214,28 @@ export async function saveSnapshot(
   copyFileSync(o.keyFile, join(tmp, 'key'));
   chmodSync(join(tmp, 'key'), 0o600);
   const bytes = ['state', 'disk.qcow2'].reduce((n, f) => n + statSync(join(tmp, f)).size, 0);
+  const key = snapshotKey(o.inputs);
   const meta: Omit<Snapshot, 'dir'> = {
-    key: o.key,
+    key,
     created: new Date().toISOString(),
+    format: FORMAT,
+    image: o.inputs.image,
+    qemu: o.inputs.qemu,
+    kernel: o.inputs.kernel,
+    shape: o.inputs.shape,
     linkLocal,
     macs: o.macs,
     hostKey: o.hostKey,
     bytes,
   };
   writeFileSync(join(tmp, 'snapshot.json'), `${JSON.stringify(meta, null, 2)}\n`);
-  const dir = join(snapshotsDir(o.home), o.key);
+  pruneSnapshots(o.home);
+  const dir = join(snapshotsDir(o.home), key);
   mkdirSync(snapshotsDir(o.home), { recursive: true, mode: 0o700 });
   if (existsSync(dir)) {
     // another run saved the same snapshot first
     rmSync(tmp, { recursive: true, force: true });
-    return { snapshot: findSnapshot(o.home, o.key), pausedMs };
+    return { snapshot: findSnapshot(o.home, key), pausedMs };
   }
   try {
     renameSync(tmp, dir);
