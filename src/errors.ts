@@ -63,6 +63,21 @@ export class MachineDiedError extends HostError {
   }
 }
 
+/**
+ * A machine's SSH connection went away in the middle of a command (the command's channel closed without an exit
+ * status): the machine stopped answering (ssh2's keepalives give up after ~15 s) or its sshd went.
+ */
+export class ConnectionLostError extends HostError {
+  readonly machine: string;
+  constructor(machine: string, command: string) {
+    super(
+      `${machine} stopped answering over ssh while running \`${command}\` (the connection was lost)`,
+      'a VM machine under TCG with nested KVM stalls now and then: run the lab again',
+    );
+    this.machine = machine;
+  }
+}
+
 /** A bug in virtlab (an impossible state, a kind missing from its table): exit 70 with the trace. */
 export class InternalError extends VirtlabError {
   constructor(message: string, options?: { cause?: unknown }) {

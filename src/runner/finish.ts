@@ -2,7 +2,7 @@
 // whether the run is worth a retry, teardown and the leak check, the exit code, and the report.
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT, exitCodeFor, InterruptedError, MachineDiedError, VirtlabError } from '../errors.ts';
+import { ConnectionLostError, EXIT, exitCodeFor, InterruptedError, MachineDiedError, VirtlabError } from '../errors.ts';
 import type { PingAssertion } from '../kinds/checks/ping.ts';
 import { closeAll, inVm } from '../kinds/session.ts';
 import { executeStep, stepTitle } from '../kinds/steps/index.ts';
@@ -215,6 +215,8 @@ function classify(r: Run, failed: boolean, troubled: ReturnType<typeof troubledG
     const message = `the kernel of ${stalled.map((s) => `${s.machine} broke down ("${s.line}" on its console)`).join(', ')}`;
     return { reason: 'machine-stalled', message };
   }
+  if (r.error instanceof ConnectionLostError && r.session?.machines.get(r.error.machine)?.vm)
+    return { reason: 'machine-stalled', message: `${r.error.machine} (a VM) stopped answering over ssh mid-command` };
   if (r.error) return undefined;
   if (troubled.rebooted.length) {
     const message = `guest ${troubled.rebooted.join(', ')} rebooted during the run without being asked (its console shows the boot twice)`;

@@ -6,7 +6,7 @@ import { type Socket, connect as tcpConnect } from 'node:net';
 import { dirname } from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
-import { HostError } from '../errors.ts';
+import { ConnectionLostError, HostError } from '../errors.ts';
 import {
   type CommandClock,
   CommandError,
@@ -206,6 +206,10 @@ export class SshExecutor implements Executor {
           clearTimeout(timer);
           opts.signal?.removeEventListener('abort', onAbort);
           const stderr = Buffer.concat(errs).toString() + (why === 'abort' ? 'interrupted' : '');
+          // sshd always ends an exec channel with an exit status or signal: none means the connection went (the
+          // machine stopped answering), not that the command failed
+          if (code === undefined && why === undefined)
+            return reject(new ConnectionLostError(this.machine, argv.join(' ')));
           const exitCode = why === 'timeout' ? 124 : why === 'abort' ? 130 : (code ?? 255);
           resolve(result(exitCode, Buffer.concat(out).toString(), stderr, why === 'timeout'));
         };

@@ -1,11 +1,11 @@
-// The ssh Executor's connect path against machines that are not ready yet: a local TCP server that accepts and then
+// The ssh Executor against machines that are not ready yet or stop answering: a local TCP server that accepts and then
 // stays silent, resets or closes the connection before any SSH banner (as a booting VM or a starting sshd can). Every
 // failure must come back as a HostError from connect(), never as an 'error' event that ends the process.
 
 import { createServer, type Server, type Socket } from 'node:net';
 import test from 'ava';
 import ssh2 from 'ssh2';
-import { HostError } from '../../src/errors.ts';
+import { ConnectionLostError, HostError } from '../../src/errors.ts';
 import { SshExecutor } from '../../src/transport/ssh.ts';
 
 const key = ssh2.utils.generateKeyPairSync('ed25519').private;
@@ -70,4 +70,40 @@ test('a connection closed before the banner is retried, then reported', async (t
 
 test('a server that says something other than SSH is retried, then reported', async (t) => {
   await refusedWithin(t, (s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'), /.+/);
+});
+
+test('a connection lost in the middle of a command is a ConnectionLostError, not an exit status; a real exit status stays one', async (t) => {
+  const hostKey = ssh2.utils.generateKeyPairSync('ed25519').private;
+  const server = new ssh2.Server({ hostKeys: [hostKey] }, (client) => {
+    client.on('error', () => {});
+    client.on('authentication', (ctx) => ctx.accept());
+    client.on('session', (accept) => {
+      const session = accept();
+      session.on('exec', (acceptExec, _reject, info) => {
+        const stream = acceptExec();
+        if (info.command === 'exit3') {
+          stream.exit(3);
+          stream.end();
+        } else (client as any)._sock.destroy(); // the machine stops answering: the TCP connection goes
+      });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => server.close());
+  const port = (server.address() as any).port;
+  const open = () =>
+    new SshExecutor({
+      machine: 'vm-01',
+      host: '127.0.0.1',
+      port,
+      privateKey: key,
+      hostKey: (ssh2.utils.parseKey(hostKey) as any).getPublicSSH().toString('base64'),
+    });
+  const ok = open();
+  t.is((await ok.run(['exit3'], { check: false })).exitCode, 3);
+  await ok.close();
+  const lost = open();
+  const e = await t.throwsAsync(lost.run(['virt-install', '--name', 'cirros']), { instanceOf: ConnectionLostError });
+  t.regex(e.message, /^vm-01 stopped answering over ssh while running `virt-install --name cirros`/);
+  await lost.close();
 });
