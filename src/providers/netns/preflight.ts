@@ -1,6 +1,8 @@
 // Host checks for the netns provider (also `virtlab doctor`): all problems at once, each with what to do.
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { home } from '../../host/home.ts';
 import { which } from '../../host/which.ts';
 import { LocalExecutor } from '../../transport/local.ts';
 import type { Problem } from '../port.ts';
@@ -24,7 +26,11 @@ export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }>
   'qemu-img': { pkg: 'qemu-utils', hypervisorOnly: true },
 };
 
-export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> {
+/**
+ * The host's problems for a run. `remember`: the kernel's link types, once they all worked, are not probed again
+ * until the host reboots (six `ip` commands, ~80 ms of every run); doctor always probes.
+ */
+export async function hostProblems(needHypervisor: boolean, remember = false): Promise<Problem[]> {
   const problems: Problem[] = [];
   if (process.getuid?.() !== 0)
     problems.push({
@@ -44,8 +50,45 @@ export async function hostProblems(needHypervisor: boolean): Promise<Problem[]> 
   if (needHypervisor && !existsSync('/dev/net/tun'))
     problems.push({ what: '/dev/net/tun is missing', hint: 'load the tun module (modprobe tun)' });
   if (problems.length || !which('ip')) return problems;
-  problems.push(...(await kernelFeatures(needHypervisor)));
+  const seen = remember ? featuresSeen(needHypervisor) : undefined;
+  if (seen?.known) return problems;
+  const features = await kernelFeatures(needHypervisor);
+  if (!features.length) seen?.remember();
+  problems.push(...features);
   return problems;
+}
+
+/** Whether this boot of the kernel already created every link type a run needs (a file in the cache). */
+function featuresSeen(needHypervisor: boolean): { known: boolean; remember: () => void } {
+  const file = join(home().cache, 'kernel-features');
+  let boot: string;
+  try {
+    boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return { known: false, remember: () => {} };
+  }
+  const line = `${boot} ${needHypervisor ? 'hypervisor' : 'peer'}`;
+  let lines: string[] = [];
+  try {
+    lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(`${boot} `));
+  } catch {
+    /* never probed */
+  }
+  const known = lines.includes(line) || lines.includes(`${boot} hypervisor`);
+  return {
+    known,
+    remember: () => {
+      try {
+        mkdirSync(home().cache, { recursive: true });
+        writeFileSync(`${file}.${process.pid}`, `${[...new Set([...lines, line])].join('\n')}\n`);
+        renameSync(`${file}.${process.pid}`, file);
+      } catch {
+        /* a cache: the next run probes again */
+      }
+    },
+  };
 }
 
 /** Creates each kind of link the labs need in a scratch namespace, and removes it. */

@@ -69,7 +69,10 @@ export class NetnsProvider implements Provider {
     const local = lab.machines.filter((m) => !this.isVm(m));
     const kernels = [...new Set(vms.map((m) => m.kernel ?? this.opts.kernel ?? DEFAULT_KERNEL))];
     return [
-      ...(await hostProblems(local.some((m) => m.role === 'hypervisor'))),
+      ...(await hostProblems(
+        local.some((m) => m.role === 'hypervisor'),
+        true,
+      )),
       ...vmProblems(vms),
       ...kernels.flatMap((k) => kernelFileProblem(k) ?? []),
     ];
