@@ -165,6 +165,14 @@ function scaleLab(hvs: number, per: number): string {
     ],
     assertions: guests.map((g) => ({ kind: 'lease', guest: g })),
   };
+  // the machine catalogue beside the lab: its hypervisors and the peer
+  const catalogue = {
+    machines: {
+      ...Object.fromEntries(hv.map((h) => [`hv-${h}`, { role: 'hypervisor', ram: 2048, vcpu: 2 }])),
+      peer: { role: 'peer', ram: 512, vcpu: 1 },
+    },
+  };
+  writeFileSync(join(dir, 'machines.yml'), JSON.stringify(catalogue, null, 2));
   const file = join(dir, `scale-${hvs}x${per}.yml`);
   writeFileSync(file, JSON.stringify(lab, null, 2));
   return file;
@@ -359,10 +367,12 @@ for (let i = 0; i < Math.min(runs, 3); i++) {
   if (v.code === 0 && value !== undefined) tputV.push(value);
   else
     tputFailures.push(
-      `virtlab: ${v.out
-        .split('\n')
-        .filter((l) => /FAIL|cannot|error/.test(l))
-        .join(' ')}`,
+      `virtlab: ${
+        v.out
+          .split('\n')
+          .filter((l) => /FAIL|cannot|error|unknown/.test(l))
+          .join(' ') || v.out.trim().split('\n').slice(-3).join(' ')
+      }`,
     );
   const f = spawnSync('bash', ['bench/floor.sh', image, warm, 'iperf'], { encoding: 'utf8' });
   const mbps = Number(f.stdout.trim().split(/\s+/)[2]);

@@ -59,7 +59,7 @@ test.serial('kvm-macvtap with kvm-01 as a VM: its own kernel, guests under KVM i
   t.regex(
     st.stdout,
     new RegExp(
-      `kvm-01 +hypervisor +100\\.127\\.\\d+\\.\\d+ +2048 MiB, 2 vCPU, VM \\(TCG\\) kernel ${kvm01.kernel.replace(/\./g, '\\.')}, guests under KVM, console `,
+      `kvm-01 +hypervisor +100\\.127\\.\\d+\\.\\d+ +2048 MiB, 2 vCPU, VM \\(TCG\\) kernel ${kvm01.kernel.replace(/\./g, '\\.')}, guests under KVM, (from snapshot [0-9a-f]+, )?console `,
     ),
   );
   const sj = JSON.parse(virtlab(['status', '--json']).stdout).find((x: any) => x.instance === 'vm-e2e');

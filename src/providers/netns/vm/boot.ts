@@ -89,7 +89,11 @@ export async function bootVm(
       // killed, or out of memory: as a boot that dies (a snapshot QEMU cannot read says so on its stderr)
       if (died.signal.aborted && !UNREADABLE.test(stderr))
         throw didNotComeUp(m.name, `QEMU exited${stderr ? `: ${stderr}` : ''}`, vm.console, true);
-      const why = died.signal.aborted ? (died.signal.reason as Error).message : (e as Error).message;
+      const why = (died.signal.aborted ? (died.signal.reason as Error).message : (e as Error).message)
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .join('; ');
       ctx.emit({
         type: 'log',
         level: 'warn',
