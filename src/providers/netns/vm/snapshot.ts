@@ -31,7 +31,18 @@ import type { VmState } from '../state.ts';
 import { MAX_SOCKET_PATH, type Qmp } from './qmp.ts';
 
 /** Bumped when what a snapshot holds or how it is re-seeded changes: older snapshots are then never used. */
-const FORMAT = 1;
+const FORMAT = 2;
+
+/**
+ * Read into the page cache before a hypervisor's state is saved, so a restored machine has them in RAM: virt-install's
+ * Python modules (imported by --version), QEMU with its libraries and firmware, virsh, qemu-img and sftp-server.
+ * Under TCG this takes a guest's first launch inside the VM from ~11 s to ~6 s.
+ */
+const WARM_PAGE_CACHE = [
+  'virt-install --version; virsh --version; qemu-img --version',
+  'q=$(command -v qemu-system-x86_64) || exit 0',
+  'cat "$q" $(ldd "$q" | awk \'/=>/ { print $3 }\') /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/lib/openssh/sftp-server',
+].join('\n');
 const RESEED = fileURLToPath(new URL('../../../../src/providers/netns/vm/reseed.sh', import.meta.url));
 
 export interface Snapshot {
@@ -191,6 +202,8 @@ export async function saveSnapshot(
 ): Promise<{ snapshot?: Snapshot; why?: string; pausedMs?: number }> {
   const linkLocal = await linkLocalOf(exec);
   if (!linkLocal) return { why: `${MGMT_NIC} has no IPv6 link-local address to reach a restored copy on` };
+  if (o.inputs.shape.role === 'hypervisor')
+    await exec.run(['sh', '-c', `{ ${WARM_PAGE_CACHE}\n} >/dev/null 2>&1; true`], { check: false, timeoutMs: 60_000 });
   const tmp = join(o.machineDir, 'snapshot');
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { mode: 0o700 });
