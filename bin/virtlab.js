@@ -28,7 +28,9 @@ function hasTsx() {
 }
 
 if (existsSync(stamp) && (statSync(stamp).mtimeMs >= newest(join(root, 'src')) || !hasTsx())) {
-  await import(pathToFileURL(join(root, 'dist', 'cli', 'main.js')).href);
+  // the bundle (one module: faster to load) when the build made one
+  const bundle = join(root, 'dist', 'virtlab.mjs');
+  await import(pathToFileURL(existsSync(bundle) ? bundle : join(root, 'dist', 'cli', 'main.js')).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();

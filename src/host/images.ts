@@ -3,13 +3,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HostError } from '../errors.ts';
 import type { Emit } from '../report/events.ts';
 import type { CommandClock } from '../transport/executor.ts';
 import { LocalExecutor } from '../transport/local.ts';
 import { readConfig } from './config.ts';
 import type { Home } from './home.ts';
+import { packagePath } from './package-root.ts';
 
 /** A guest image as a lab names it: cirros, or cirros@0.3.2. */
 export interface ImageName {
@@ -31,7 +31,7 @@ export interface ResolvedImage {
 }
 
 export const CIRROS_MIRROR = 'https://download.cirros-cloud.net';
-const buildScript = fileURLToPath(new URL('../../scripts/build-guest-image.sh', import.meta.url));
+const buildScript = packagePath('scripts', 'build-guest-image.sh');
 
 export function cirrosLogin(version: string): { user: string; password: string } {
   return version.startsWith('0.3.')

@@ -2,12 +2,12 @@
 // and the kinds cannot drift apart. `npm run build` writes it to schema/lab.schema.json (for editors and other
 // validators); a unit test fails when the committed file differs from what the kinds say.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../host/package-root.ts';
 import { CHECK_KINDS } from '../kinds/checks/index.ts';
 import type { KindSchema } from '../kinds/define.ts';
 import { STEP_KINDS } from '../kinds/steps/index.ts';
 
-const schemaDir = fileURLToPath(new URL('../../schema/', import.meta.url));
+const schemaDir = `${packagePath('schema')}/`;
 export const LAB_SCHEMA_FILE = `${schemaDir}lab.schema.json`;
 
 // descriptions and hints are shown on terminals and in reports: no control characters (escape sequences)

@@ -1,10 +1,10 @@
 // Finding and loading labs, machines.yml and playbooks; every problem comes back at once as diagnostics.
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { DefinitionError, type Diagnostic, UsageError } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
+import { PACKAGE_ROOT } from '../host/package-root.ts';
 import { type Catalogue, duplicateNames, normaliseCatalogue } from './catalogue.ts';
 import type { Lab } from './model.ts';
 import { readPlaybook } from './playbook.ts';
@@ -15,7 +15,7 @@ import { didYouMean } from './suggest.ts';
 import { paramsFor, readVariantInfo, render, type VariantInfo, variedParams } from './variants.ts';
 
 /** The folder virtlab is installed in: its own labs are examples every project can run. */
-export const packageRoot = (): string => fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
+export const packageRoot = (): string => PACKAGE_ROOT;
 
 /**
  * The project folder (labs/, machines.yml, playbooks/): --project or VIRTLAB_ROOT, else the current folder when it

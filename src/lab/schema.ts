@@ -1,9 +1,9 @@
 // JSON Schema validation (ajv, allErrors) turned into file:line diagnostics a person can act on.
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from '../errors.ts';
+import { COMPILED, packagePath } from '../host/package-root.ts';
 import { composeLabSchema } from './lab-schema.ts';
 import type { Path } from './model.ts';
 import { diag, type Source } from './source.ts';
@@ -11,7 +11,7 @@ import { didYouMean } from './suggest.ts';
 
 export type SchemaName = 'lab' | 'machines' | 'playbook';
 
-export const schemaDir = fileURLToPath(new URL('../../schema/', import.meta.url));
+export const schemaDir = `${packagePath('schema')}/`;
 
 // ajv is loaded only when the schemas are compiled here (not when the precompiled validators are used)
 const require = createRequire(import.meta.url);
@@ -22,7 +22,7 @@ const require = createRequire(import.meta.url);
 // loads instead while no schema file is newer than it.
 let compiled: Record<SchemaName, ValidateFunction> | undefined;
 const NAMES: SchemaName[] = ['lab', 'machines', 'playbook'];
-const PRECOMPILED = fileURLToPath(new URL('./validators.cjs', import.meta.url));
+const PRECOMPILED = packagePath(COMPILED ? 'dist' : 'src', 'lab', 'validators.cjs');
 
 export function compileSchemas(): Record<SchemaName, ValidateFunction> {
   compiled ??= precompiled() ?? compileFresh();

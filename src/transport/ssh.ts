@@ -71,6 +71,8 @@ export class SshExecutor implements Executor {
   /** Connects, retrying while the machine's sshd comes up, until deadlineMs. */
   async connect(opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Client> {
     if (this.client) return this.client;
+    // waiting for the machine's sshd and the handshake is the transport's time, like a command's
+    const started = performance.now();
     this.connecting ??= pRetry(() => this.connectOnce(), {
       retries: 1000,
       minTimeout: 30,
@@ -80,6 +82,7 @@ export class SshExecutor implements Executor {
       signal: opts.signal,
     }).then(
       (c) => {
+        this.clock?.span(started, performance.now());
         this.client = c;
         c.on('close', () => {
           if (this.client === c) {

@@ -2,8 +2,8 @@
 // lab), and, for a mac-filtering network, ebtables chains and a switch agent that follow each port's PROMISC flag.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HostError } from '../../errors.ts';
+import { packagePath } from '../../host/package-root.ts';
 import { isAlive, spawnDetached } from '../../host/proc.ts';
 import type { Resource, StateStore } from '../../host/state.ts';
 import { formatIp, mask } from '../../lab/ipv4.ts';
@@ -17,7 +17,7 @@ import { type NsNetwork, nsMachines } from './state.ts';
 import { VM_QMP_PORT, vmNicId } from './vm/qemu.ts';
 
 // resolved from the project root so that the compiled dist/ finds it too
-const SWITCH_AGENT = fileURLToPath(new URL('../../../src/providers/netns/switch-agent.sh', import.meta.url));
+const SWITCH_AGENT = packagePath('src', 'providers', 'netns', 'switch-agent.sh');
 
 export async function ipBatch(local: LocalExecutor, ns: string | undefined, cmds: string[]): Promise<void> {
   if (!cmds.length) return;

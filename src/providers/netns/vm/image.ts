@@ -2,15 +2,15 @@
 // holding every kernel the lab asks for (see kernels.ts for how a kernel is named).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HostError, UsageError } from '../../../errors.ts';
 import type { Home } from '../../../host/home.ts';
+import { packagePath } from '../../../host/package-root.ts';
 import { parsePackages } from '../../../hypervisor/parse/packages.ts';
 import type { Emit } from '../../../report/events.ts';
 import { LocalExecutor } from '../../../transport/local.ts';
 import { isKernelDeb, type KernelEntry, kernelFor, parseKernels } from './kernels.ts';
 
-const BUILD_SCRIPT = fileURLToPath(new URL('../../../../scripts/build-vm-image.sh', import.meta.url));
+const BUILD_SCRIPT = packagePath('scripts', 'build-vm-image.sh');
 
 /** The Debian suites a machine image is built from: what each brings, and the kernels every image of it holds. */
 export const SUITES = {

@@ -19,9 +19,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { HostError } from '../../../errors.ts';
 import type { Home } from '../../../host/home.ts';
+import { packagePath } from '../../../host/package-root.ts';
 import { pidExists } from '../../../host/proc.ts';
 import type { Executor } from '../../../transport/executor.ts';
 import { quoteArg } from '../../../transport/quote.ts';
@@ -43,7 +43,7 @@ const WARM_PAGE_CACHE = [
   'q=$(command -v qemu-system-x86_64) || exit 0',
   'cat "$q" $(ldd "$q" | awk \'/=>/ { print $3 }\') /usr/share/seabios/* /usr/lib/ipxe/qemu/* /usr/lib/openssh/sftp-server',
 ].join('\n');
-const RESEED = fileURLToPath(new URL('../../../../src/providers/netns/vm/reseed.sh', import.meta.url));
+const RESEED = packagePath('src', 'providers', 'netns', 'vm', 'reseed.sh');
 
 export interface Snapshot {
   dir: string;
