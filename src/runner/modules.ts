@@ -71,14 +71,24 @@ export function packagesFor(names: string[]): { pkgs: string[]; renamed: string[
   return { pkgs: [...new Set(names.flatMap((n) => PACKAGE_SUCCESSORS[n] ?? [n]))], renamed };
 }
 
+/** Which of the packages are installed: one dpkg-query for all of them (a package it does not know is not listed). */
 async function installed(pkgs: string[], c: ModuleContext): Promise<string[]> {
-  const out: string[] = [];
-  for (const p of pkgs) {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
-    const r = await c.x.run(['dpkg-query', '-W', '-f=${Status}', p], { check: false });
-    if (/install ok installed/.test(r.stdout)) out.push(p);
-  }
-  return out;
+  if (!pkgs.length) return [];
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+  const r = await c.x.run(['dpkg-query', '-W', '-f=${Package}\t${Status}\n', '--', ...pkgs], { check: false });
+  return installedOf(r.stdout, pkgs);
+}
+
+/** The packages `dpkg-query -W -f='${Package}\t${Status}\n'` lists as installed (any architecture). */
+export function installedOf(stdout: string, pkgs: string[]): string[] {
+  const ok = new Set(
+    stdout
+      .split('\n')
+      .map((l) => l.split('\t'))
+      .filter(([, status]) => /install ok installed/.test(status ?? ''))
+      .map(([name]) => name!.replace(/:[a-z0-9]+$/, '')),
+  );
+  return pkgs.filter((p) => ok.has(p.replace(/:[a-z0-9]+$/, '')));
 }
 
 const APT: RunOptions = { check: false, timeoutMs: 900000, env: { DEBIAN_FRONTEND: 'noninteractive' } };

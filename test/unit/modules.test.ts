@@ -6,6 +6,7 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { installedOf } from '../../src/runner/modules.ts';
 import { type ModuleContext, runModule } from '../../src/runner/provision.ts';
 import { LocalExecutor } from '../../src/transport/local.ts';
 
@@ -128,4 +129,20 @@ test('command and shell', async (t) => {
   );
   t.is(r.status, 'failed');
   t.regex(r.detail!, /exit 4: nope/);
+});
+
+test('apt asks dpkg-query once for all packages; removed-but-configured and unknown ones are not installed', (t) => {
+  const out = [
+    'iproute2\tinstall ok installed',
+    'libc6\tinstall ok installed',
+    'nftables\tdeinstall ok config-files',
+    'qemu-system-x86\tinstall ok installed',
+    '',
+  ].join('\n');
+  t.deepEqual(installedOf(out, ['iproute2', 'libc6:amd64', 'nftables', 'virtlab-no-such-package', 'qemu-system-x86']), [
+    'iproute2',
+    'libc6:amd64',
+    'qemu-system-x86',
+  ]);
+  t.deepEqual(installedOf('', ['iproute2']), []);
 });
