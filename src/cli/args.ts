@@ -40,6 +40,8 @@ export interface Options {
   count?: string;
   log: boolean;
   olderThan?: string;
+  /** prune: remove the VM machines' saved states */
+  snapshots?: boolean;
   /** run / matrix: the baseline figures are judged against */
   baseline?: string;
   /** matrix: i/n, the targets of one shard */

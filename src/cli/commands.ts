@@ -124,6 +124,11 @@ export const OPTIONS: Record<string, OptionDef> = {
     description: "bisect: follow one assertion's status instead of the lab's result",
   },
   '--older-than': { flags: '--older-than <age>', description: 'prune: runs older than this (30m, 12h, 7d)' },
+  '--snapshots': {
+    flags: '--snapshots',
+    description:
+      "prune: remove the VM machines' saved states (each image, kernel and machine shape boots once more, and saves a new one); never one a VM that is up started from",
+  },
 };
 
 /** Options every command takes. */
@@ -320,8 +325,8 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   },
   prune: {
     args: [],
-    summary: "remove old run folders (only virtlab's own, never a lab that is up)",
-    options: ['--older-than'],
+    summary: "remove old run folders (only virtlab's own, never a lab that is up), or the VM machines' snapshots",
+    options: ['--older-than', '--snapshots'],
     root: true,
   },
   list: { args: [], summary: 'the labs, each with a one-line description', options: ['--project'] },

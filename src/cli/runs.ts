@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { EXIT, UsageError } from '../errors.ts';
 import { home } from '../host/home.ts';
 import { StateStore } from '../host/state.ts';
+import { PROVIDERS } from '../providers/index.ts';
 import type { Options } from './args.ts';
 
 export interface PastRun {
@@ -95,7 +96,12 @@ export function runs(o: Options): number {
 }
 
 export function prune(o: Options): number {
-  if (!o.olderThan) throw new UsageError('prune needs --older-than <age>', 'virtlab prune --older-than 7d');
+  if (o.snapshots) return pruneSnapshots(o);
+  if (!o.olderThan)
+    throw new UsageError(
+      'prune needs --older-than <age> (run folders) or --snapshots (VM snapshots)',
+      'virtlab prune --older-than 7d',
+    );
   const limit = parseAge(o.olderThan);
   const old = pastRuns().filter((r) => r.ageS > limit && !r.live);
   for (const r of old) rmSync(r.folder, { recursive: true, force: true });
@@ -105,5 +111,21 @@ export function prune(o: Options): number {
     console.log(
       `removed ${old.length} run folder${old.length === 1 ? '' : 's'} older than ${o.olderThan}; ${kept} kept`,
     );
+  return EXIT.ok;
+}
+
+/** `virtlab prune --snapshots`: every provider's saved machine states that no instance up uses. */
+function pruneSnapshots(o: Options): number {
+  if (o.olderThan) throw new UsageError('prune takes --older-than or --snapshots, not both', 'run it twice');
+  const got = PROVIDERS.flatMap((p) => (p.pruneSnapshots ? [p.pruneSnapshots()] : []));
+  const removed = got.flatMap((g) => g.removed);
+  const kept = got.flatMap((g) => g.kept);
+  const bytes = got.reduce((n, g) => n + g.bytes, 0);
+  if (o.json) console.log(JSON.stringify({ removed, kept, bytes }, null, 2));
+  else {
+    const mib = Math.round(bytes / 2 ** 20);
+    console.log(`removed ${removed.length} VM snapshot${removed.length === 1 ? '' : 's'} (${mib} MiB)`);
+    for (const k of kept) console.log(`kept ${k}: a VM of an instance that is up started from it`);
+  }
   return EXIT.ok;
 }

@@ -104,6 +104,8 @@ export interface ProviderDef {
   exclusive?(o: ProviderOptions): string[];
   /** whether a run with these options boots VMs (one of the host's VM slots) */
   bootsVms?(o: ProviderOptions): boolean;
+  /** `virtlab prune --snapshots`: removes the provider's saved machine states that no instance up uses */
+  pruneSnapshots?(): { removed: string[]; kept: string[]; bytes: number };
   /** lines `virtlab doctor` prints for this provider, and the problems that stop it here */
   doctor?(): Promise<{ lines: string[]; problems: Problem[]; data: Record<string, unknown> }>;
 }

@@ -1,6 +1,6 @@
 // VM snapshots as data: what a key depends on, what counts as a whole snapshot, what pruning removes, and the QEMU
 // command line of a restore. (Saving and restoring a real VM: test/vm/snapshot.test.ts.)
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -11,6 +11,7 @@ import {
   findSnapshot,
   listSnapshots,
   pruneSnapshots,
+  removeSnapshots,
   snapshotInputs,
   snapshotKey,
   snapshotsDir,
@@ -102,6 +103,32 @@ test('pruning removes snapshots of a rebuilt image, another QEMU or format, and 
   writeFileSync(join(image, 'disk.qcow2'), 'rebuilt disk');
   t.deepEqual(pruneSnapshots(home), [good.dir]);
   t.deepEqual(listSnapshots(home), []);
+});
+
+test('prune --snapshots removes every snapshot but the ones a VM that is up started from, and a save under way', (t) => {
+  const { root, home, vm, shape } = fixture();
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const used = writeSnapshot(home, snapshotInputs(vm, shape));
+  const other = writeSnapshot(home, snapshotInputs(vm, { ...shape, ram: 4096 }));
+  const dead = join(snapshotsDir(home), `${other.key}.999999999`);
+  mkdirSync(dead);
+  writeFileSync(join(dead, 'state'), 'half a state');
+  const saving = join(snapshotsDir(home), `${other.key}.${process.pid}`);
+  mkdirSync(saving);
+  const meta = statSync(join(other.dir, 'snapshot.json')).size;
+  const r = removeSnapshots(home, new Set([used.key]));
+  t.deepEqual(r.removed.sort(), [other.dir, dead].sort());
+  t.deepEqual(r.kept.sort(), [used.dir, saving].sort());
+  // state + disk.qcow2 + key + snapshot.json of the removed one, and the cut-short state
+  t.is(r.bytes, 'state'.length + 'disk.qcow2'.length + 'key'.length + meta + 'half a state'.length);
+  t.deepEqual(
+    listSnapshots(home).map((x) => x.key),
+    [used.key],
+  );
+  // nothing up any more: the used one goes too; a save under way (its process lives) never does
+  const again = removeSnapshots(home, new Set());
+  t.deepEqual(again.removed, [used.dir]);
+  t.deepEqual(again.kept, [saving]);
 });
 
 test('a restore starts QEMU from the saved state, with a monitor of the host on a unix socket', (t) => {

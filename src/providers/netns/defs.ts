@@ -3,13 +3,15 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { home } from '../../host/home.ts';
+import { StateStore } from '../../host/state.ts';
 import type { ProviderDef } from '../port.ts';
 import { hostProblems } from './preflight.ts';
 import { NetnsProvider } from './provider.ts';
+import { nsMachines } from './state.ts';
 import { hostAccel } from './vm/accel.ts';
 import { machineImages } from './vm/image.ts';
 import { nestedReport, vmProblems } from './vm/preflight.ts';
-import { listSnapshots } from './vm/snapshot.ts';
+import { listSnapshots, removeSnapshots } from './vm/snapshot.ts';
 
 const kernel = {
   key: 'kernel',
@@ -49,12 +51,24 @@ async function doctor() {
   return { lines, problems: [...problems, ...vm.map((p) => ({ ...p, what: `vm provider: ${p.what}` }))], data };
 }
 
+/** The snapshots the VMs of instances that are up started from: never removed under them. */
+function pruneSnapshots() {
+  const h = home();
+  const inUse = new Set(
+    StateStore.list(h).flatMap((st) =>
+      nsMachines(st).flatMap((m) => (m.data.vm?.snapshot ? [m.data.vm.snapshot] : [])),
+    ),
+  );
+  return removeSnapshots(h, inUse);
+}
+
 export const netnsDef: ProviderDef = {
   name: 'netns',
   summary: 'machines are network namespaces on this host (machines.yml may make one a VM)',
   options: [kernel, image],
   create: (o) => new NetnsProvider({ kernel: o.kernel, image: o.image }),
   doctor,
+  pruneSnapshots,
 };
 
 export const vmDef: ProviderDef = {

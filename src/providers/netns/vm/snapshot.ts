@@ -163,6 +163,29 @@ export function findSnapshot(home: Home, key: string): Snapshot | undefined {
 }
 
 /** Every snapshot in the cache (for doctor and the bench). */
+/**
+ * `virtlab prune --snapshots`: removes every saved VM state (whole, or a save cut short) except those a VM of an
+ * instance that is up started from (its disk overlay is backed by the snapshot's disk). The next run of each image,
+ * kernel and machine shape boots, and saves a new one.
+ */
+export function removeSnapshots(home: Home, inUse: Set<string>): { removed: string[]; kept: string[]; bytes: number } {
+  const root = snapshotsDir(home);
+  const out = { removed: [] as string[], kept: [] as string[], bytes: 0 };
+  if (!existsSync(root)) return out;
+  for (const name of readdirSync(root)) {
+    const dir = join(root, name);
+    const partial = /^[0-9a-f]{16}\.(\d+)$/.exec(name);
+    if (inUse.has(name) || (partial && pidExists(Number(partial[1])))) {
+      out.kept.push(dir);
+      continue;
+    }
+    for (const f of readdirSync(dir)) out.bytes += statSync(join(dir, f)).size;
+    rmSync(dir, { recursive: true, force: true });
+    out.removed.push(dir);
+  }
+  return out;
+}
+
 export function listSnapshots(home: Home): Snapshot[] {
   const root = snapshotsDir(home);
   if (!existsSync(root)) return [];
