@@ -87,7 +87,7 @@ export async function upMachine(
     res.proc = proc;
   });
   const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx);
-  if (hv && !vm) saveWarmCache(l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
+  if (hv && !vm) await saveWarmCache(exec, l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
   if (vm && hv) await saveWarmCaps(exec, home, vm);
   if (boot) await saveAfterBoot(boot, m as VmMachine, spec, exec, ctx);
   const guests = vm && hv ? `, guests under ${vm.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
@@ -209,8 +209,15 @@ async function waitForLibvirt(exec: Executor, signal: AbortSignal, ms: number): 
   }
 }
 
-function saveWarmCache(from: string, to: string): void {
-  if (existsSync(join(to, 'qemu', 'capabilities')) || !existsSync(join(from, 'qemu', 'capabilities'))) return;
+/**
+ * The first hypervisor on this host keeps libvirt's QEMU capabilities for the ones after it (prepareDirs copies them
+ * in): `virsh capabilities` makes libvirtd probe QEMU now, which it would otherwise do at the first virt-install,
+ * after this point (so nothing was ever saved: measured, every run probed).
+ */
+async function saveWarmCache(exec: Executor, from: string, to: string): Promise<void> {
+  if (existsSync(join(to, 'qemu', 'capabilities'))) return;
+  await exec.run(['virsh', 'capabilities'], { check: false });
+  if (!existsSync(join(from, 'qemu', 'capabilities'))) return;
   try {
     cpSync(from, to, { recursive: true });
   } catch {
