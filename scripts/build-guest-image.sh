@@ -153,13 +153,14 @@ fi
 # IPv6: once SLAAC's address on eth0 has passed duplicate detection (scope 00 global, flag 40 tentative cleared),
 # say so on the console (/proc/net/if_inet6: address, index, prefix length, scope, flags, name); a LAN without
 # router advertisements never gets one, and the watch ends after a minute
-( i=0; while [ $i -lt 300 ]; do
+( i=0; while [ $i -lt 80 ]; do
     while read -r a _ _ scope flags n; do
       if [ "$n" = eth0 ] && [ "$scope" = 00 ] && [ $((0x$flags & 0x40)) -eq 0 ]; then
         echo "virtlab-guest ipv6 ip6=$a iface=eth0" > /dev/console; exit 0
       fi
     done < /proc/net/if_inet6
-    nap 0.2; i=$((i+1))
+    # every 0.2 s for 5 s (when a router answers, SLAAC is done within a few seconds), then every second
+    if [ $i -lt 25 ]; then nap 0.2; else nap 1; fi; i=$((i+1))
   done ) &
 ( while true; do
     for d in /sys/class/net/eth*; do n=${d##*/}; [ -e "/run/dhcp.$n" ] && continue; : > "/run/dhcp.$n"; dhcp "$n"; done
