@@ -14,15 +14,21 @@ try {
   console.error('bundle: esbuild is not installed; bin/virtlab.js runs dist/cli/main.js');
   process.exit(0);
 }
-await esbuild.build({
-  entryPoints: ['dist/cli/main.js'],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outfile: out,
-  external: ['ssh2'],
-  // CommonJS packages inside an ES module bundle call require
-  banner: { js: "import { createRequire as virtlabRequire } from 'node:module'; const require = virtlabRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
+try {
+  await esbuild.build({
+    entryPoints: ['dist/cli/main.js'],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: out,
+    external: ['ssh2'],
+    // CommonJS packages inside an ES module bundle call require
+    banner: { js: "import { createRequire as virtlabRequire } from 'node:module'; const require = virtlabRequire(import.meta.url);" },
+    logLevel: 'warning',
+  });
+} catch (e) {
+  // never a failed install for it: the compiled modules run instead (slower to load, the same behaviour)
+  rmSync(out, { force: true });
+  console.error(`bundle: not built (${e.message.split('\n')[0]}); bin/virtlab.js runs dist/cli/main.js`);
+}
