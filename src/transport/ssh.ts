@@ -61,6 +61,8 @@ export class SshExecutor implements Executor {
   private connecting?: Promise<Client>;
   private sftpP?: Promise<SFTPWrapper>;
   private readonly channels = new Semaphore(8);
+  /** each client's socket: ssh2's own destroy() does nothing once the socket is half-closed */
+  private readonly sockets = new WeakMap<Client, Socket>();
   constructor(
     private readonly target: SshTarget,
     private readonly clock?: CommandClock,
@@ -73,7 +75,7 @@ export class SshExecutor implements Executor {
     if (this.client) return this.client;
     // waiting for the machine's sshd and the handshake is the transport's time, like a command's
     const started = performance.now();
-    this.connecting ??= pRetry(() => this.connectOnce(), {
+    this.connecting ??= pRetry(() => this.connectOnce(opts.signal), {
       retries: 1000,
       minTimeout: 30,
       maxTimeout: 300,
@@ -104,27 +106,39 @@ export class SshExecutor implements Executor {
     return this.connecting;
   }
 
-  private connectOnce(): Promise<Client> {
+  /**
+   * One attempt. The run's abort ends it at once: p-retry waits for an attempt to settle before it gives up, and an
+   * attempt that settled after the abort (seen: a VM killed while its reseed connection was being made) left a
+   * client nobody closed, whose socket to the dead machine kept the process alive for good.
+   */
+  private connectOnce(signal?: AbortSignal): Promise<Client> {
     return new Promise((resolve, reject) => {
       const sock: Socket = tcpConnect({ host: this.target.host, port: this.target.port ?? 22 });
       sock.setNoDelay(true);
       const c = new Client();
+      this.sockets.set(c, sock);
       let hostKeyMismatch = false;
       let seen = '';
       let settled = false;
+      const onAbort = () => fail(new AbortError(`${this.machine}: the connection was given up`));
       const fail = (e: Error) => {
         if (settled) return;
         settled = true;
+        signal?.removeEventListener('abort', onAbort);
         c.end();
         sock.destroy();
         reject(hostKeyMismatch ? new AbortError(e) : e);
       };
+      if (signal?.aborted) queueMicrotask(onAbort);
+      else signal?.addEventListener('abort', onAbort, { once: true });
       // ssh2 can emit several errors for one failure (a handshake timeout, then "Connection lost before handshake"
       // when the socket goes) and more after `ready` (the machine died); the listeners stay for the client's whole
       // life, because an 'error' without one would end the process. After `ready`, 'close' follows and forgets it.
       sock.on('error', fail);
       c.once('ready', () => {
+        if (settled) return;
         settled = true;
+        signal?.removeEventListener('abort', onAbort);
         resolve(c);
       });
       c.on('error', (e) =>
@@ -277,12 +291,16 @@ export class SshExecutor implements Executor {
     this.client = undefined;
     this.connecting = undefined;
     this.sftpP = undefined;
-    // wait for the close, but never keep the process alive for the fallback timer
+    // wait for the close, but never keep the process alive for the fallback timer; a peer that never answers the
+    // close (a VM killed under it) would leave the socket half-closed for good, keeping the process alive: destroyed
     if (c)
       await new Promise<void>((res) => {
         c.once('close', () => res());
         c.end();
-        setTimeout(res, 500).unref();
+        setTimeout(() => {
+          this.sockets.get(c)?.destroy();
+          res();
+        }, 500).unref();
       });
   }
 }

@@ -107,3 +107,30 @@ test('a connection lost in the middle of a command is a ConnectionLostError, not
   t.regex(e.message, /^vm-01 stopped answering over ssh while running `virt-install --name cirros`/);
   await lost.close();
 });
+
+test('a connection attempt under way when the run gives up (its VM killed) is closed, not left to keep the process alive', async (t) => {
+  // seen in CI: a VM killed while its reseed connection was being made; the run ended but its process never exited,
+  // held by the half-open socket to the dead machine
+  const closed: Promise<void>[] = [];
+  const { server, port } = await listen((s) => {
+    s.resume(); // read, so that the client's end is seen
+    closed.push(new Promise((r) => s.once('close', () => r())));
+  });
+  try {
+    const ex = new SshExecutor({ machine: 'vm-01', host: '127.0.0.1', port, privateKey: key, fingerprint: 'SHA256:x' });
+    const abort = new AbortController();
+    const connecting = ex.connect({ deadlineMs: 10000, signal: abort.signal });
+    while (!closed.length) await new Promise((r) => setTimeout(r, 10));
+    abort.abort(new Error('the VM died'));
+    const e = await t.throwsAsync(connecting, { instanceOf: HostError });
+    t.regex(e!.message, /the connection was given up/, 'at once, not after the handshake timeout');
+    // the server sees its side closed at once (not after the 15 s handshake timeout)
+    const gone = await Promise.race([
+      Promise.all(closed).then(() => true),
+      new Promise((r) => setTimeout(() => r(false), 2000)),
+    ]);
+    t.true(gone, 'the attempt was closed');
+  } finally {
+    server.close();
+  }
+});
