@@ -64,6 +64,8 @@ export interface Options {
   version: boolean;
   /** down: drop a state file that cannot be used, removing nothing it lists */
   forceForget: boolean;
+  /** down: the instances whose run ended without its teardown */
+  stale: boolean;
 }
 
 /** The options each command takes besides the global ones (plan = run --dry-run). */
@@ -126,6 +128,7 @@ function blank(env: Record<string, string | undefined>): Options {
     help: false,
     version: false,
     forceForget: false,
+    stale: false,
   };
 }
 

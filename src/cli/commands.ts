@@ -72,6 +72,11 @@ export const OPTIONS: Record<string, OptionDef> = {
     flags: '--force-forget',
     description: 'drop a state file that cannot be used, removing nothing it lists',
   },
+  '--stale': {
+    flags: '--stale',
+    description:
+      'down: every instance whose run ended without its teardown (a crash, kill -9, a reboot); kept ones stay',
+  },
   '--to': { flags: '--to <step-id>', description: 'the step to go back to (default: where up --until stopped)' },
   '--format': { flags: '--format <format>', description: 'graph: svg (default), mermaid or dot' },
   '--out': { flags: '--out <file>', description: 'where to write the output' },
@@ -190,7 +195,7 @@ export const COMMAND_DEFS: Record<Command, CommandDef> = {
   down: {
     args: ['[instance...]'],
     summary: 'remove everything a lab instance created (also after a crash or kill -9)',
-    options: ['--all', '--force-forget', '--class'],
+    options: ['--all', '--stale', '--force-forget', '--class'],
     root: true,
   },
   check: {

@@ -47,15 +47,22 @@ export async function down(o: Options): Promise<number> {
     return down({ ...o, class: undefined, args: readClass(o.class) });
   }
   const h = home();
-  if (o.all && o.args.length) throw new UsageError('down takes either instance names or --all, not both');
-  if (!o.all && !o.args.length)
-    throw new UsageError('down needs an instance name or --all', 'virtlab down <instance> (see virtlab status)');
+  const picks = [o.all, o.stale, o.args.length > 0].filter(Boolean).length;
+  if (picks > 1) throw new UsageError('down takes one of: instance names, --all or --stale');
+  if (!picks)
+    throw new UsageError(
+      'down needs an instance name, --all or --stale',
+      'virtlab down <instance> (see virtlab status)',
+    );
   if (o.forceForget) return forget(o);
-  const scan = o.all ? StateStore.scan(h) : { stores: o.args.map(instanceStore), broken: [] };
-  const stores = scan.stores;
+  const scan = o.all || o.stale ? StateStore.scan(h) : { stores: o.args.map(instanceStore), broken: [] };
+  // --stale: left by a run that ended without its teardown; a kept instance and a run still going are not stale
+  const stores = o.stale ? scan.stores.filter((st) => st.state.status !== 'kept' && !runnerAlive(st)) : scan.stores;
   for (const b of scan.broken) console.error(`cannot use ${b.path}: ${b.why}`);
   if (!stores.length && !scan.broken.length) {
-    console.log('nothing to remove: no lab instance is up');
+    console.log(
+      o.stale ? 'nothing to remove: no run ended without its teardown' : 'nothing to remove: no lab instance is up',
+    );
     return EXIT.ok;
   }
   const emit = reporter(o);

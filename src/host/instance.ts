@@ -48,7 +48,7 @@ export function createInstance(h: Home, n: NewInstance): StateStore {
     const how = s.status === 'kept' || alive ? 'is up' : 'was left behind by a run that did not finish';
     throw new HostError(
       `lab instance "${instance}" ${how} (run ${s.runId}, started ${s.createdAt}${alive ? `, runner pid ${s.runner.pid}` : ''})`,
-      `remove it with: virtlab down ${instance}${instance === n.lab ? `   (or run another instance alongside with --name ${n.lab}-2)` : ''}`,
+      `remove it with: virtlab down ${instance}${alive || s.status === 'kept' ? '' : ' (virtlab down --stale: every run that did not finish)'}${instance === n.lab ? `   (or run another instance alongside with --name ${n.lab}-2)` : ''}`,
     );
   }
   const runId = newRunId();

@@ -133,8 +133,10 @@ test.serial('virtlab down cleans up after `up` was killed with SIGKILL mid-way',
   const refused = virtlab(['up', 'kvm-macvtap', '--name', 'e2e-kill']);
   t.is(refused.code, 3);
   t.regex(refused.stderr, /lab instance "e2e-kill" was left behind by a run that did not finish/);
-  const d = virtlab(['down', 'e2e-kill']);
+  // after a crash or a reboot: every instance whose run ended without its teardown, and only those
+  const d = virtlab(['down', '--stale']);
   t.is(d.code, 0, d.out);
+  t.regex(d.stdout, /^e2e-kill: removed \(\d+ resources of run \w+\); nothing left$/m);
   t.deepEqual(leftovers('e2e-kill', runId), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
 });

@@ -146,9 +146,12 @@ test.serial(
   },
 );
 
-test.serial('down needs an instance or --all, not both', async (t) => {
-  await t.throwsAsync(down(parseArgs(['down'])), { message: /down needs an instance name or --all/ });
-  await t.throwsAsync(down(parseArgs(['down', 'x', '--all'])), { message: /either instance names or --all/ });
+test.serial('down needs instance names, --all or --stale: one of them', async (t) => {
+  await t.throwsAsync(down(parseArgs(['down'])), { message: /down needs an instance name, --all or --stale/ });
+  await t.throwsAsync(down(parseArgs(['down', 'x', '--all'])), {
+    message: /down takes one of: instance names, --all or --stale/,
+  });
+  await t.throwsAsync(down(parseArgs(['down', '--all', '--stale'])), { message: /down takes one of/ });
 });
 
 test.serial("doctor --json lists every environment variable and the providers' findings", async (t) => {

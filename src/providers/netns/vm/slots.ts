@@ -8,6 +8,7 @@ import { readConfig, vmSlotCount } from '../../../host/config.ts';
 import type { Home } from '../../../host/home.ts';
 import { runnerAlive } from '../../../host/instance.ts';
 import { withHostLock } from '../../../host/lock.ts';
+import { isAlive } from '../../../host/proc.ts';
 import { StateStore } from '../../../host/state.ts';
 import type { Emit } from '../../../report/events.ts';
 import { isNsState, nsData, setNsData } from '../state.ts';
@@ -15,6 +16,16 @@ import { isNsState, nsData, setNsData } from '../state.ts';
 /** One lab of VMs per 4 cores (at least one); VIRTLAB_VM_SLOTS overrides. */
 export function vmSlots(forced = readConfig().vmSlots, cores = availableParallelism()): number {
   return vmSlotCount(forced, cores);
+}
+
+/**
+ * Whether an instance's VMs may still be using the host's cores: its run is going, it is kept, or a process it
+ * started (a VM's QEMU) is still alive. One whose run ended without its teardown and whose processes are all gone
+ * (the host rebooted, or they were killed) holds no slot: `virtlab down` still removes what it left.
+ */
+export function holdsCores(o: StateStore): boolean {
+  if (o.state.status === 'kept' || runnerAlive(o)) return true;
+  return o.state.resources.some((r) => r.kind === 'process' && r.proc !== undefined && isAlive(r.proc));
 }
 
 export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, signal: AbortSignal): Promise<void> {
@@ -25,7 +36,7 @@ export async function claimVmSlot(home: Home, store: StateStore, emit: Emit, sig
     if (signal.aborted) throw signal.reason;
     const holders = await withHostLock(home, () => {
       const others = StateStore.list(home).filter(
-        (o) => o.path !== store.path && isNsState(o) && nsData(o).vmSlot && o.state.status !== 'down',
+        (o) => o.path !== store.path && isNsState(o) && nsData(o).vmSlot && o.state.status !== 'down' && holdsCores(o),
       );
       if (others.length < slots)
         setNsData(store, (d) => {
