@@ -33,6 +33,6 @@ test('the command finds its labs, schemas and validators from any working folder
   t.is(bad.status, 2, bad.stderr);
   t.is(
     bad.stderr.split('\n')[0],
-    PACKAGE_ROOT + '/' + readFileSync(file.replace(/\.yml$/, '.expected'), 'utf8').split('\n')[0],
+    `${PACKAGE_ROOT}/${readFileSync(file.replace(/\.yml$/, '.expected'), 'utf8').split('\n')[0]}`,
   );
 });
