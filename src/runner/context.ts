@@ -95,7 +95,7 @@ export class Run {
   current?: Stage;
   versions: Record<string, MachineVersions> = {};
   versionsDone: Promise<void> = Promise.resolve();
-  /** each hypervisor's state, taken right after the checks (host-state.json) */
+  /** each hypervisor's state after setup, taken while the guests boot (host-state.json) */
   hostState: Record<string, HostState> = {};
   hostStateDone: Promise<void> = Promise.resolve();
 

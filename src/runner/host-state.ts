@@ -1,5 +1,5 @@
 // The hypervisors' state after setup (links, addresses, routes, nftables and iptables rules, the XML libvirt
-// generated), taken right after the checks and kept as host-state.json in the report folder: `virtlab diff` compares
+// generated), taken while the guests boot and kept as host-state.json in the report folder: `virtlab diff` compares
 // it between two runs (the NAT rules moving from iptables to nftables, a device that changed its master).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

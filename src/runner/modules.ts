@@ -19,6 +19,11 @@ export interface ModuleContext {
   privatePaths?: string[];
   playbookDir: string;
   downloads: string;
+  /**
+   * On a shared filesystem: the host's packages as this run already asked dpkg about them (nothing installs any
+   * there, so one answer holds for the run: the refusal check's answers serve the tasks themselves).
+   */
+  hostPackages?: Map<string, Promise<string[]>>;
 }
 
 export interface TaskOutcome {
@@ -74,6 +79,21 @@ export function packagesFor(names: string[]): { pkgs: string[]; renamed: string[
 /** Which of the packages are installed: one dpkg-query for all of them (a package it does not know is not listed). */
 async function installed(pkgs: string[], c: ModuleContext): Promise<string[]> {
   if (!pkgs.length) return [];
+  if (c.sharedFilesystem && c.hostPackages) {
+    const key = pkgs.join(' ');
+    let known = c.hostPackages.get(key);
+    if (!known) {
+      known = dpkgInstalled(pkgs, c);
+      c.hostPackages.set(key, known);
+      // a failed question is asked again, not remembered
+      known.catch(() => c.hostPackages?.delete(key));
+    }
+    return known;
+  }
+  return dpkgInstalled(pkgs, c);
+}
+
+async function dpkgInstalled(pkgs: string[], c: ModuleContext): Promise<string[]> {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const r = await c.x.run(['dpkg-query', '-W', '-f=${Package}\t${Status}\n', '--', ...pkgs], { check: false });
   return installedOf(r.stdout, pkgs);

@@ -103,10 +103,15 @@ export function ansibleHosts(s: Pick<Session, 'store'>): AnsibleHost[] {
   return s.store.state.machines.map((m) => ({ name: m.name, role: m.role, access: provider.access(s.store, m) }));
 }
 
+/** Per session: the host's packages as dpkg said (namespace machines share them; see ModuleContext). */
+const hostPackages = new WeakMap<Session, Map<string, Promise<string[]>>>();
+
 function contextOf(s: Session, m: Machine): Omit<ModuleContext, 'x'> {
   const h = s.machines.get(m.name)!;
+  if (h.sharedFilesystem && !hostPackages.has(s)) hostPackages.set(s, new Map());
   return {
     sharedFilesystem: h.sharedFilesystem ?? false,
+    ...(h.sharedFilesystem ? { hostPackages: hostPackages.get(s)! } : {}),
     ...(h.privatePaths ? { privatePaths: h.privatePaths } : {}),
     playbookDir: dirname(m.provision!),
     downloads: join(home().cache, 'downloads'),
@@ -123,10 +128,9 @@ export async function refusedOnSharedHost(s: Session, m: Machine, who: Provision
     .filter((d) => d.severity !== 'warning' && who === 'ansible')
     .map((d) => `${m.name}: ${formatDiagnostic(d).split('\n')[0]} (cannot tell what it changes)`);
   const ctx = { ...contextOf(s, m), x: h.exec };
-  for (const t of tasksFor(plays, m)) {
-    const why = await hostChange(t, ctx, who);
-    if (why) out.push(`${m.name}: task "${t.name}" (${t.where}): ${why}`);
-  }
+  // every task at once: the questions are dpkg-query and path checks, none changes anything
+  const whys = await Promise.all(tasksFor(plays, m).map(async (t) => [t, await hostChange(t, ctx, who)] as const));
+  for (const [t, why] of whys) if (why) out.push(`${m.name}: task "${t.name}" (${t.where}): ${why}`);
   return out;
 }
 
@@ -177,7 +181,7 @@ async function hostChange(t: Task, c: ModuleContext, who: Provisioner): Promise<
 export async function runPlaybook(
   m: Machine,
   x: Executor,
-  o: Pick<ModuleContext, 'sharedFilesystem' | 'privatePaths'> & { emit: Emit },
+  o: Pick<ModuleContext, 'sharedFilesystem' | 'privatePaths' | 'hostPackages'> & { emit: Emit },
 ): Promise<{ ok: number; changed: number; failed: number }> {
   const { plays, warnings } = loadPlaybook(m.provision!);
   for (const w of warnings) o.emit({ type: 'log', level: 'warn', message: formatDiagnostic(w) });

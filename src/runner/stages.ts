@@ -142,6 +142,9 @@ async function runSteps(r: Run, stage: 'upload' | 'setup'): Promise<void> {
 async function waitGuests(r: Run): Promise<void> {
   const s = r.session!;
   const tw = performance.now();
+  // the hypervisors' state after setup, for `virtlab diff`: taken while the guests boot (the checks change none of
+  // it), never while a check waits for a reply (a 1 s ping under three labs at once)
+  if (r.o.mode === 'run') r.hostStateDone = snapshotHostState(r).catch(() => {});
   const ran = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).map((x) => x.id));
   const waiting = r.lab.guests.filter((g) => g.wait && ran.has(g.step));
   await Promise.all(
@@ -201,8 +204,7 @@ async function runChecks(r: Run): Promise<void> {
   // checks that a check step ran already (a phase of the lab) are not run again
   const done = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).flatMap(stepChecks));
   const todo = r.lab.assertions.filter((a) => !done.has(a.id));
+  // the host state's commands end before the first check (a lab whose guests were ready at once)
+  await r.hostStateDone;
   await runAssertions(todo, r.session!, (result) => r.emit({ type: 'assertion', result }));
-  // the hypervisors' state, for `virtlab diff`: taken after the checks (which change none of it), so that its
-  // commands never load the machines while a check waits for a reply (a 1 s ping under three labs at once)
-  r.hostStateDone = snapshotHostState(r).catch(() => {});
 }
