@@ -39,6 +39,8 @@ export async function upMachine(
   index: number,
   ctx: ProviderContext,
   local: LocalExecutor,
+  /** called once its namespace and links exist */
+  plumbed: () => void = () => {},
 ) {
   const { store, emit, home } = ctx;
   const hv = m.role === 'hypervisor';
@@ -50,6 +52,7 @@ export async function upMachine(
   const title = `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})`;
   emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title });
   await plumb(spec, m, index, store, local);
+  plumbed();
 
   store.record({ kind: 'dir', path: dir, owner: m.name });
   const l = layout(dir);

@@ -25,7 +25,7 @@ import { hostPathOf, layout, privatePaths } from './machine-files.ts';
 import { LAN_BRIDGE, mgmtLink, nsMachine, nsNetwork } from './names.ts';
 import { macFiltering, tail, upNetwork } from './network.ts';
 import { hostProblems } from './preflight.ts';
-import { isNsState, type NsMachine, nsData, nsMachines, setNsData } from './state.ts';
+import { isNsState, type NsMachine, type NsNetwork, nsData, nsMachines, setNsData } from './state.ts';
 import { removeAll, scan } from './teardown.ts';
 import { DEFAULT_KERNEL, type MachineImage, machineImage, SUITES, type Suite, suiteOf } from './vm/image.ts';
 import { kernelFileProblem, kernelPath } from './vm/kernels.ts';
@@ -106,25 +106,30 @@ export class NetnsProvider implements Provider {
         upNetwork(lab, n, store, local, emit).catch((e) => Promise.reject(wrap(`bring up network ${n.name}`, e))),
       ),
     );
-    await allDone(
-      nsMachines(store).map(async (m, i) => {
-        const spec = lab.machines.find((x) => x.name === m.name)!;
-        try {
-          this.live.set(`${store.path}/${m.name}`, await upMachine(spec, m, i, ctx, local));
-        } catch (e) {
-          throw wrap(`bring up machine ${m.name}`, e);
-        }
-      }),
-    );
-    await allDone(
-      networks
-        .filter((n) => n.macFiltering)
-        .map((n) =>
-          macFiltering(lab, n, store, local).catch((e) =>
-            Promise.reject(wrap(`make network ${n.name} mac-filtering`, e)),
-          ),
-        ),
-    );
+    const plumbed: Promise<boolean>[] = [];
+    const machines = nsMachines(store).map(async (m, i) => {
+      const spec = lab.machines.find((x) => x.name === m.name)!;
+      let done: (ok: boolean) => void = () => {};
+      plumbed.push(new Promise<boolean>((res) => (done = res)));
+      try {
+        this.live.set(`${store.path}/${m.name}`, await upMachine(spec, m, i, ctx, local, () => done(true)));
+      } catch (e) {
+        throw wrap(`bring up machine ${m.name}`, e);
+      } finally {
+        done(false); // a machine that failed before its links existed: no agent is started early
+      }
+    });
+    const filter = (n: NsNetwork) =>
+      macFiltering(lab, n, store, local).catch((e) => Promise.reject(wrap(`make network ${n.name} mac-filtering`, e)));
+    // a switch agent watches namespace machines' NICs once they exist (while their daemons start); a VM's NICs only
+    // over its QMP, once its QEMU is up
+    const vmPorts = (n: NsNetwork) => n.ports.some((p) => nsMachines(store).find((m) => m.name === p.machine)?.data.vm);
+    const filtered = networks.filter((n) => n.macFiltering);
+    const early = Promise.all(plumbed).then(async (ok) => {
+      if (ok.every(Boolean)) await allDone(filtered.filter((n) => !vmPorts(n)).map(filter));
+    });
+    await allDone([...machines, early]);
+    await allDone(filtered.filter(vmPorts).map(filter));
   }
 
   /** Names, addresses and slots for every machine and network, recorded under the host lock before anything exists. */
