@@ -81,6 +81,14 @@ function cell(row: Row): [string, string] {
   return [v, `≤ ${row.atMost}${row.unit ? ` ${row.unit}` : ''} ${row.value <= row.atMost ? '✓' : '✗'}`];
 }
 
+/** The same rows as plain text for the console (one source of targets for both). */
+export function benchLines(r: Results): string[] {
+  return benchRows(r).map((row) => {
+    const [v, t] = cell(row);
+    return `${row.figure.replaceAll('`', '').padEnd(72)} ${v.padStart(14)}  ${t}`;
+  });
+}
+
 /** The table with a line naming the bench it comes from. */
 export function benchTable(r: Results): string {
   const h = r.host ?? {};
