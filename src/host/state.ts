@@ -58,6 +58,9 @@ export interface MachineRecord {
 
 export const STATE_VERSION = 2;
 
+/** Resources that do not outlive this host's boot: a namespace, a link in the host's kernel, a process. */
+const ENDS_WITH_BOOT = new Set<Resource['kind']>(['netns', 'link', 'process']);
+
 export interface LabState {
   version: typeof STATE_VERSION;
   instance: string;
@@ -178,10 +181,13 @@ export class StateStore {
     return StateStore.scan(h).stores;
   }
 
-  /** Records a resource before it is created. */
+  /**
+   * Records a resource before it is created. The record is on disk first (a new file renamed over the old one),
+   * and forced to it (fsync) unless the resource ends with this host's boot: then a power loss takes both.
+   */
   record(r: Resource): Resource {
     this.state.resources.push(r);
-    this.save();
+    this.save(!ENDS_WITH_BOOT.has(r.kind));
     return r;
   }
 
@@ -190,14 +196,25 @@ export class StateStore {
     this.save();
   }
 
-  save(): void {
+  /**
+   * A change that matters only while this host stays up (a process's PID, a namespace's inode, a host link's
+   * port): written like any other, not forced to disk. The next durable save carries it too.
+   */
+  note(fn: (s: LabState) => void): void {
+    fn(this.state);
+    this.save(false);
+  }
+
+  save(durable = true): void {
     if (this.removed) return;
     const tmp = `${this.path}.tmp`;
     try {
       writeFileSync(tmp, JSON.stringify(this.state, null, 2), { mode: 0o600 });
-      const fd = openSync(tmp, 'r');
-      fsyncSync(fd);
-      closeSync(fd);
+      if (durable) {
+        const fd = openSync(tmp, 'r');
+        fsyncSync(fd);
+        closeSync(fd);
+      }
       renameSync(tmp, this.path);
     } catch (e) {
       throw new HostError(

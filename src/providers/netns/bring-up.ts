@@ -60,7 +60,7 @@ export async function upMachine(
   const hostKeyFile = join(l.ssh, 'host_ed25519');
   await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', hostKeyFile]);
   const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').split(' ')[1]!;
-  store.update(() => {
+  store.note(() => {
     m.hostKey = hostKey;
   });
 
@@ -71,7 +71,7 @@ export async function upMachine(
   if (vm) {
     const keys = { hostKeyFile, authorizedKeyFile: `${store.state.keyFile}.pub` };
     boot = await bootVm(spec, m as VmMachine, ctx, keys, (p) =>
-      store.update(() => {
+      store.note(() => {
         res.proc = p;
       }),
     );
@@ -86,7 +86,7 @@ export async function upMachine(
     const init = [...unshare, '--propagation', 'private', 'tini', '-s', '-g', '--', '/bin/bash', l.init];
     proc = spawnDetached(['ip', 'netns', 'exec', m.data.ns, ...init], l.initLog);
   }
-  store.update(() => {
+  store.note(() => {
     res.proc = proc;
   });
   const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx);
@@ -144,7 +144,7 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
     if (!vm && nic.address6) inside.push(`addr add ${nic.address6} dev ${nic.name} nodad`);
     if (!vm) inside.push(`link set ${nic.name} up`);
     lans.set(net.ns, [...(lans.get(net.ns) ?? []), `link set ${port} master ${LAN_BRIDGE}`, `link set ${port} up`]);
-    store.update(() => {
+    store.note(() => {
       net.ports.push({ machine: m.name, machineNs: ns, nic: nic.name, port, mac: nic.mac });
     });
   });
@@ -193,7 +193,7 @@ async function reach(m: NsMachine, proc: OwnedProcess, log: string, ctx: Provide
 async function probeKvm(exec: Executor, store: StateStore, m: NsMachine): Promise<void> {
   const works = (await exec.run(KVM_PROBE, { check: false })).exitCode === 0;
   const guestVirt = readConfig().guestVirt === 'qemu' || !works ? 'qemu' : 'kvm';
-  store.update(() => {
+  store.note(() => {
     m.data.vm!.guestVirt = guestVirt;
   });
 }

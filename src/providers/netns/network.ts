@@ -27,7 +27,7 @@ export async function ipBatch(local: LocalExecutor, ns: string | undefined, cmds
 /** Creates a namespace, recording its inode (the identity `down` checks) as soon as it exists. */
 export async function addNamespace(local: LocalExecutor, store: StateStore, r: Extract<Resource, { kind: 'netns' }>) {
   await local.run(['ip', 'netns', 'add', r.name]);
-  store.update(() => {
+  store.note(() => {
     r.ino = netnsInode(r.name);
   });
 }
@@ -93,7 +93,7 @@ async function startDnsmasq(n: NsNetwork, spec: Underlay, store: StateStore): Pr
     ...['--user=root', '--group=root', `--pid-file=${join(n.dir, 'dnsmasq.pid')}`],
   ];
   const proc = spawnDetached(argv, join(n.dir, 'dnsmasq.out'));
-  store.update(() => {
+  store.note(() => {
     res.proc = proc;
   });
   await waitFor(() => existsSync(join(n.dir, 'dnsmasq.pid')) || !isAlive(proc), 5000);
@@ -134,7 +134,7 @@ export async function macFiltering(lab: Lab, n: NsNetwork, store: StateStore, lo
   const log = join(n.dir, 'switch-agent.log');
   const argv = ['ip', 'netns', 'exec', n.ns, 'bash', SWITCH_AGENT, ...watched];
   const proc = spawnDetached(argv, log, { VIRTLAB_QMP_PORT: String(VM_QMP_PORT) }, true);
-  store.update(() => {
+  store.note(() => {
     res.proc = proc;
   });
   await waitFor(() => /switch agent ready/.test(tail(log, 5)) || !isAlive(proc), 5000);
