@@ -29,6 +29,8 @@ export function commandLine(
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the characters $'...' has to escape
+const ESCAPED = /[\\'\u0000-\u001f\u007f-\u009f]/g;
 
 /**
  * An argument as a person should see and paste it: like quoteArg, but control characters (an escape sequence, a
@@ -37,15 +39,13 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
  */
 export function displayArg(arg: string): string {
   if (!CONTROL.test(arg)) return quoteArg(arg);
-  const body = [...arg]
-    .map((c) => {
-      const n = c.codePointAt(0)!;
-      if (c === '\\' || c === "'") return `\\${c}`;
-      if (c === '\n') return '\\n';
-      if (c === '\t') return '\\t';
-      return n < 0x20 || (n >= 0x7f && n <= 0x9f) ? `\\x${n.toString(16).padStart(2, '0')}` : c;
-    })
-    .join('');
+  // one pass over the string (a script or a file's content can be long): only what needs escaping is touched
+  const body = arg.replace(ESCAPED, (c) => {
+    if (c === '\\' || c === "'") return `\\${c}`;
+    if (c === '\n') return '\\n';
+    if (c === '\t') return '\\t';
+    return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+  });
   return `$'${body}'`;
 }
 
