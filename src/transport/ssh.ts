@@ -5,7 +5,7 @@ import { mkdir } from 'node:fs/promises';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { dirname } from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import type { Client, ClientChannel, SFTPWrapper } from 'ssh2';
 import { ConnectionLostError, HostError } from '../errors.ts';
 import {
   type CommandClock,
@@ -16,6 +16,17 @@ import {
   type UploadResult,
 } from './executor.ts';
 import { commandLine } from './quote.ts';
+
+// ssh2 (about 45 ms to load with its dependencies) is loaded at the first connection, not with the command line:
+// plan, validate or list never load it, and a run asks for it early (preloadSsh) so that it loads while the
+// machines' daemons start
+let ssh2: Promise<typeof import('ssh2')> | undefined;
+
+/** Starts loading ssh2 (once); the first connection waits for it. */
+export function preloadSsh(): Promise<typeof import('ssh2')> {
+  ssh2 ??= import('ssh2');
+  return ssh2;
+}
 
 export interface SshTarget {
   machine: string;
@@ -74,8 +85,10 @@ export class SshExecutor implements Executor {
   async connect(opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Client> {
     if (this.client) return this.client;
     // waiting for the machine's sshd and the handshake is the transport's time, like a command's
+    const { Client } = await preloadSsh();
+    if (this.client) return this.client;
     const started = performance.now();
-    this.connecting ??= pRetry(() => this.connectOnce(opts.signal), {
+    this.connecting ??= pRetry(() => this.connectOnce(Client, opts.signal), {
       retries: 1000,
       minTimeout: 30,
       maxTimeout: 300,
@@ -111,11 +124,11 @@ export class SshExecutor implements Executor {
    * attempt that settled after the abort (seen: a VM killed while its reseed connection was being made) left a
    * client nobody closed, whose socket to the dead machine kept the process alive for good.
    */
-  private connectOnce(signal?: AbortSignal): Promise<Client> {
+  private connectOnce(Ssh: typeof Client, signal?: AbortSignal): Promise<Client> {
     return new Promise((resolve, reject) => {
       const sock: Socket = tcpConnect({ host: this.target.host, port: this.target.port ?? 22 });
       sock.setNoDelay(true);
-      const c = new Client();
+      const c = new Ssh();
       this.sockets.set(c, sock);
       let hostKeyMismatch = false;
       let seen = '';
