@@ -63,7 +63,7 @@ export async function killOwned(p: OwnedProcess, timeoutMs = 5000): Promise<bool
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (!isAlive(p)) return true;
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
   return !isAlive(p);
 }

@@ -252,7 +252,7 @@ export class NetnsProvider implements Provider {
     for (;;) {
       const found = scan(store, home);
       if (!found.length || Date.now() > deadline) return found;
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 5));
     }
   }
 

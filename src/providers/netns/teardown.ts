@@ -1,6 +1,7 @@
 // Removing what a netns instance created, newest first, each resource only after it passed the ownership check of
 // ownership.ts; and the independent leak scan that follows.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { Home } from '../../host/home.ts';
 import { isAlive, killOwned, procStart } from '../../host/proc.ts';
 import type { Resource, StateStore } from '../../host/state.ts';
@@ -44,58 +45,70 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
       emit({ type: 'removed', what, ok: await killOwned(r.proc) });
     }),
   );
-  await Promise.all(ours.map((r) => killNamespacePids(local, r.name)));
-  // 2. namespaces (their veths, bridges and macvtaps go with them) and root-namespace links
-  await Promise.all(
-    ours.map(async (r) => {
-      const out = await local.run(['ip', 'netns', 'delete', r.name], { check: false });
-      emit({
-        type: 'removed',
-        what: `namespace ${r.name}`,
-        ok: out.exitCode === 0,
-        detail: out.stderr.trim() || undefined,
-      });
-    }),
+  await killNamespacePids(inodes);
+  // 2. namespaces (their veths, bridges and macvtaps go with them; the kernel finishes that in the background), and
+  // meanwhile the private folders (logs worth keeping were collected into the report folder) and the root links
+  const foldersGone = Promise.all(
+    res
+      .filter((x): x is Of<'dir'> => x.kind === 'dir' && existsSync(x.path))
+      .map(async (r) => {
+        if (refuse(`folder ${r.path}`, dirIsOurs(r.path, s, home))) return;
+        await rm(r.path, { recursive: true, force: true }).catch(() => {});
+        emit({ type: 'removed', what: `folder ${r.path}`, ok: !existsSync(r.path) });
+      }),
   );
-  for (const r of res.filter((x): x is Of<'link'> => x.kind === 'link' && existsSync(`/sys/class/net/${x.name}`))) {
+  // root-namespace links at the same time: a veth deleted on its own goes at once, while one left to its
+  // namespace's deletion lingers until the kernel's background cleanup gets to it (about 0.1 s here)
+  const links = res.filter((x): x is Of<'link'> => x.kind === 'link' && existsSync(`/sys/class/net/${x.name}`));
+  const linksGone = links.map(async (r) => {
     const mine = linkIsOurs(r.name, s);
-    // the kernel removes a veth's root end a moment after its namespace: gone is gone
-    if (!mine.ok && !existsSync(`/sys/class/net/${r.name}`)) continue;
-    if (refuse(`link ${r.name}`, mine)) continue;
+    if (!mine.ok && !existsSync(`/sys/class/net/${r.name}`)) return; // gone meanwhile: gone is gone
+    if (refuse(`link ${r.name}`, mine)) return;
     const out = await local.run(['ip', 'link', 'delete', r.name], { check: false });
     emit({
       type: 'removed',
       what: `link ${r.name}`,
       ok: out.exitCode === 0 || !existsSync(`/sys/class/net/${r.name}`),
     });
-  }
-  // 3. private folders (logs worth keeping were collected into the report folder)
-  for (const r of res.filter((x): x is Of<'dir'> => x.kind === 'dir' && existsSync(x.path))) {
-    if (refuse(`folder ${r.path}`, dirIsOurs(r.path, s, home))) continue;
-    rmSync(r.path, { recursive: true, force: true });
-    emit({ type: 'removed', what: `folder ${r.path}`, ok: !existsSync(r.path) });
-  }
+  });
+  const namespacesGone = ours.map(async (r) => {
+    const out = await local.run(['ip', 'netns', 'delete', r.name], { check: false });
+    emit({
+      type: 'removed',
+      what: `namespace ${r.name}`,
+      ok: out.exitCode === 0,
+      detail: out.stderr.trim() || undefined,
+    });
+  });
+  await Promise.all([...linksGone, ...namespacesGone]);
+  await foldersGone;
   return refused;
 }
 
-async function killNamespacePids(local: LocalExecutor, ns: string): Promise<void> {
-  if (!existsSync(`/run/netns/${ns}`)) return;
-  for (let i = 0; i < 100; i++) {
-    const out = await local.run(['ip', 'netns', 'pids', ns], { check: false });
-    const pids = out.stdout
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number)
-      .filter((p) => procStart(p) !== undefined);
+/** Every process left in one of these network namespaces (by the namespace's inode, read from /proc), killed. */
+async function killNamespacePids(inodes: Set<number>): Promise<void> {
+  if (!inodes.size) return;
+  const links = new Set([...inodes].map((i) => `net:[${i}]`));
+  const inside = () =>
+    readdirSync('/proc').filter((p) => {
+      if (!/^\d+$/.test(p)) return false;
+      try {
+        return links.has(readlinkSync(`/proc/${p}/ns/net`)) && procStart(Number(p)) !== undefined;
+      } catch {
+        return false; // gone, or a kernel thread
+      }
+    });
+  for (let i = 0; i < 400; i++) {
+    const pids = inside();
     if (!pids.length) return;
     for (const p of pids) {
       try {
-        process.kill(p, 'SIGKILL');
+        process.kill(Number(p), 'SIGKILL');
       } catch {
         /* already gone */
       }
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
