@@ -215,8 +215,10 @@ function classify(r: Run, failed: boolean, troubled: ReturnType<typeof troubledG
     const message = `the kernel of ${stalled.map((s) => `${s.machine} broke down ("${s.line}" on its console)`).join(', ')}`;
     return { reason: 'machine-stalled', message };
   }
-  if (r.error instanceof ConnectionLostError && r.session?.machines.get(r.error.machine)?.vm)
-    return { reason: 'machine-stalled', message: `${r.error.machine} (a VM) stopped answering over ssh mid-command` };
+  // a step's or a stage's error wraps the lost connection (its cause)
+  const lost = causeOf(r.error, ConnectionLostError);
+  if (lost && r.session?.machines.get(lost.machine)?.vm)
+    return { reason: 'machine-stalled', message: `${lost.machine} (a VM) stopped answering over ssh mid-command` };
   if (r.error) return undefined;
   if (troubled.rebooted.length) {
     const message = `guest ${troubled.rebooted.join(', ')} rebooted during the run without being asked (its console shows the boot twice)`;
@@ -227,6 +229,12 @@ function classify(r: Run, failed: boolean, troubled: ReturnType<typeof troubledG
     const message = `guest ${hung.join(', ')} never started booting inside its VM hypervisor (its console stayed empty)`;
     return { reason: 'guest-hung', message };
   }
+  return undefined;
+}
+
+/** The error itself or the first error of its cause chain that is a T. */
+export function causeOf<T extends Error>(e: unknown, kind: new (...args: never[]) => T): T | undefined {
+  for (let x = e, depth = 0; x instanceof Error && depth < 10; x = x.cause, depth++) if (x instanceof kind) return x;
   return undefined;
 }
 

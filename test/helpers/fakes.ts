@@ -122,7 +122,14 @@ export class FakeProvider implements Provider {
   casualties?: Provider['casualties'];
   constructor(
     readonly execs: Record<string, FakeExecutor>,
-    readonly o: { problems?: Problem[]; upFails?: unknown; leak?: string; upEffect?: () => void } = {},
+    readonly o: {
+      problems?: Problem[];
+      upFails?: unknown;
+      leak?: string;
+      upEffect?: () => void;
+      /** machines that are VMs (their handles say so) */
+      vms?: string[];
+    } = {},
   ) {}
 
   async preflight(): Promise<Problem[]> {
@@ -156,6 +163,7 @@ export class FakeProvider implements Provider {
       role: m.role,
       exec: this.execs[m.name]!,
       address: m.address,
+      ...(this.o.vms?.includes(m.name) ? { vm: true } : {}),
     }));
     return { machines, underlays: [] };
   }

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { EXIT, exitCodeFor, HostError } from '../../src/errors.ts';
+import { ConnectionLostError, EXIT, exitCodeFor, HostError } from '../../src/errors.ts';
 import { loadLab } from '../../src/lab/load.ts';
 import { type RunEvent, STAGES } from '../../src/report/events.ts';
 import { type LifecycleOptions, runLifecycle } from '../../src/runner/run.ts';
@@ -135,6 +135,26 @@ test('a machine that dies during the setup ends the run as its death, worth one 
   t.is(out.exitCode, EXIT.host);
   t.deepEqual(out.unstable?.reason, 'machine-died');
   t.deepEqual([...p.alive], []);
+});
+
+test('a VM that stops answering in the middle of a step is a stalled machine, worth one more attempt; a namespace is not', async (t) => {
+  for (const vms of [['kvm-01'], []]) {
+    const p = new FakeProvider(machines(), { vms });
+    p.execs['kvm-01'] = new FakeExecutor('kvm-01', [
+      {
+        when: /^sysctl/,
+        effect: () => {
+          throw new ConnectionLostError('kvm-01', 'sysctl -w net.ipv4.ip_forward=1');
+        },
+      },
+    ]);
+    const { out, events } = await run(p);
+    t.is(out.result, 'error');
+    const failed = events.find((e) => e.type === 'step-end' && e.status === 'failed');
+    t.regex(failed?.type === 'step-end' ? (failed.detail ?? '') : '', /kvm-01 stopped answering over ssh/);
+    if (vms.length) t.is(out.unstable?.reason, 'machine-stalled');
+    else t.is(out.unstable, undefined);
+  }
 });
 
 test('--keep and up leave the machines up, recorded as kept', async (t) => {
