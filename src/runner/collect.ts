@@ -53,6 +53,22 @@ export function stalledMachines(consoles: { machine: string; text: string }[]): 
   });
 }
 
+const PROBE_MS = 5000;
+
+async function answers(s: Session, machine: string): Promise<boolean> {
+  // a timer of our own (AbortSignal.timeout's does not keep the process waiting for it)
+  const ac = new AbortController();
+  const signal = ac.signal;
+  const timer = setTimeout(() => ac.abort(), PROBE_MS);
+  const r = await s.machines
+    .get(machine)!
+    .exec.run(['true'], { check: false, timeoutMs: PROBE_MS, signal })
+    .catch(() => undefined)
+    .finally(() => clearTimeout(timer));
+  // any answer counts (a machine without `true` still answers); a timeout or the probe's abort does not
+  return r !== undefined && !r.timedOut && !signal.aborted;
+}
+
 export async function collectEvidence(s: Session, reportDir: string): Promise<string[]> {
   const base = join(reportDir, 'evidence');
   const jobs: Promise<string | undefined>[] = [];
@@ -60,8 +76,14 @@ export async function collectEvidence(s: Session, reportDir: string): Promise<st
     const r = await s.machines.get(machine)!.exec.run(argv, { check: false, timeoutMs: 15000 });
     return r.stdout + (r.stderr ? `\n# stderr:\n${r.stderr}` : '');
   };
-  for (const m of s.lab.machines) {
+  // a machine that does not answer a trivial command at once (a VM that stalled) is named, not waited for
+  const answering = await Promise.all(s.lab.machines.map((m) => answers(s, m.name)));
+  for (const [i, m] of s.lab.machines.entries()) {
     const dir = join(base, m.name);
+    if (!answering[i]) {
+      jobs.push(save(dir, 'NOT-COLLECTED.txt', async () => `${m.name} did not answer within ${PROBE_MS / 1000} s\n`));
+      continue;
+    }
     jobs.push(save(dir, 'ip-addr.json', run(m.name, ['ip', '-j', '-d', 'addr'])));
     jobs.push(save(dir, 'ip-link.json', run(m.name, ['ip', '-j', '-s', 'link'])));
     jobs.push(save(dir, 'ip-neigh.json', run(m.name, ['ip', '-j', 'neigh'])));

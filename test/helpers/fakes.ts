@@ -36,6 +36,8 @@ export interface Reply {
   stderr?: string;
   /** runs when the command does (e.g. abort a signal mid-step) */
   effect?: () => void;
+  /** while this says so, never answers (a stalled machine): ends only when the command's signal aborts */
+  hang?: () => boolean;
 }
 
 export class FakeExecutor implements Executor {
@@ -55,6 +57,12 @@ export class FakeExecutor implements Executor {
     }
     const reply = this.replies.find((x) => x.when.test(argv.join(' ')));
     reply?.effect?.();
+    if (reply?.hang?.()) {
+      await new Promise<void>((res) => opts.signal?.addEventListener('abort', () => res(), { once: true }));
+      const r = { machine: this.machine, argv, exitCode: 255, stdout: '', stderr: 'aborted', durationMs: 0 };
+      if (opts.check !== false) throw new CommandError(r);
+      return r;
+    }
     const result = {
       machine: this.machine,
       argv,

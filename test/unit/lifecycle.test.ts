@@ -25,13 +25,15 @@ const options = (o: Partial<LifecycleOptions> = {}): LifecycleOptions => ({
 const okPing = captured('ping-iputils-ok.txt').replaceAll('192.168.100.183', '192.168.100.101');
 const lostPing = captured('ping-iputils-lost.txt').replaceAll('192.168.100.183', '192.168.100.250');
 
-function machines(o: { remotePingFails?: boolean; onPrepare?: () => void } = {}) {
+function machines(o: { remotePingFails?: boolean; onPrepare?: () => void; kvmStallsAfterChecks?: boolean } = {}) {
+  let checked = false;
   return {
     'kvm-01': new FakeExecutor('kvm-01', [
+      ...(o.kvmStallsAfterChecks ? [{ when: /^true$/, hang: () => checked }] : []),
+      { when: /^ping .* 192\.168\.100\.250$/, exitCode: 1, stdout: lostPing, effect: () => (checked = true) },
       { when: /^sysctl -w/, stdout: 'net.ipv4.ip_forward = 1\n', effect: o.onPrepare },
       { when: /^ip -o link show dev eth1$/, stdout: '3: eth1@if4: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500\n' },
       { when: /^ip link set dev eth1 promisc on$/ },
-      { when: /^ping .* 192\.168\.100\.250$/, exitCode: 1, stdout: lostPing },
       { when: /^(uname|cat \/etc\/os-release|virsh version)/, stdout: '' },
     ]),
     'remote-01': new FakeExecutor('remote-01', [
@@ -155,6 +157,17 @@ test('a VM that stops answering in the middle of a step is a stalled machine, wo
     if (vms.length) t.is(out.unstable?.reason, 'machine-stalled');
     else t.is(out.unstable, undefined);
   }
+});
+
+test('evidence: a machine that does not answer is named in its folder, not waited for; the others are collected', async (t) => {
+  const p = new FakeProvider(machines({ remotePingFails: true, kvmStallsAfterChecks: true }));
+  const { out } = await run(p);
+  t.is(out.result, 'fail');
+  const kvm = out.files.find((f) => f.endsWith('/evidence/kvm-01/NOT-COLLECTED.txt'));
+  t.truthy(kvm, out.files.join('\n'));
+  t.regex(readFileSync(kvm!, 'utf8'), /kvm-01 did not answer within 5 s/);
+  t.false(out.files.some((f) => f.includes('/evidence/kvm-01/ip-')));
+  t.true(out.files.some((f) => f.endsWith('/evidence/remote-01/ip-addr.json')));
 });
 
 test('--keep and up leave the machines up, recorded as kept', async (t) => {
