@@ -26,10 +26,11 @@ export function variedParams(vary: Record<string, string[]>, instance: string): 
 
 const TEMPLATE = /\{\{\s*([a-z][a-z0-9_]*)\s*\}\}/g;
 
-/** Reads `parameters:` and `variants:` from the raw text (they cannot themselves use templates). */
-// the top-level keys readVariantInfo reads; a lab with none of them (most labs) is not parsed a second time
+// the top-level keys readVariantInfo reads (or a flow mapping at the top); a lab with none of them (most labs) is not
+// parsed a second time
 const VARIANT_KEYS = /^["']?(parameters|variants|exercise)["']?[ \t]*:|^[ \t]*\{/m;
 
+/** Reads `parameters:` and `variants:` from the raw text (they cannot themselves use templates). */
 export function readVariantInfo(text: string): VariantInfo {
   if (!VARIANT_KEYS.test(text)) return { defaults: {}, variants: {}, vary: {} };
   let raw: any;

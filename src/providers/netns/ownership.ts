@@ -44,10 +44,11 @@ export function linkIsOurs(name: string, s: LabState): Verdict {
   return alias === linkMark(s) ? { ok: true } : no(`its alias is "${alias}", not this run's mark ${linkMark(s)}`);
 }
 
-/** The network namespace a process lives in (`net:[inode]`), if it is still there. */
-function processNetns(pid: number): string | undefined {
+/** The inode of the network namespace a process lives in, if it is still there. */
+export function processNetnsInode(pid: number): number | undefined {
   try {
-    return readlinkSync(`/proc/${pid}/ns/net`);
+    const ino = Number(/^net:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/ns/net`))?.[1]);
+    return Number.isNaN(ino) ? undefined : ino;
   } catch {
     return undefined;
   }
@@ -64,9 +65,8 @@ export function processMarks(s: LabState, h: Home): string[] {
  */
 export function processIsOurs(p: OwnedProcess, ourNamespaceInodes: Set<number>, marks: string[] = []): Verdict {
   if (!isAlive(p)) return no('it is not running (or its PID now belongs to another process)');
-  const ns = processNetns(p.pid);
-  const ino = Number(/^net:\[(\d+)\]$/.exec(ns ?? '')?.[1]);
-  if (ourNamespaceInodes.has(ino)) return { ok: true };
+  const ino = processNetnsInode(p.pid);
+  if (ino !== undefined && ourNamespaceInodes.has(ino)) return { ok: true };
   const cmd = commandLineOf(p.pid);
   return marks.some((m) => cmd.includes(m)) ? { ok: true } : no('it does not live in a namespace of this run');
 }

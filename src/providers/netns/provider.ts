@@ -123,7 +123,8 @@ export class NetnsProvider implements Provider {
       macFiltering(lab, n, store, local).catch((e) => Promise.reject(wrap(`make network ${n.name} mac-filtering`, e)));
     // a switch agent watches namespace machines' NICs once they exist (while their daemons start); a VM's NICs only
     // over its QMP, once its QEMU is up
-    const vmPorts = (n: NsNetwork) => n.ports.some((p) => nsMachines(store).find((m) => m.name === p.machine)?.data.vm);
+    const vms = new Set(nsMachines(store).flatMap((m) => (m.data.vm ? [m.name] : [])));
+    const vmPorts = (n: NsNetwork) => n.ports.some((p) => vms.has(p.machine));
     const filtered = networks.filter((n) => n.macFiltering);
     const early = Promise.all(plumbed).then(async (ok) => {
       if (ok.every(Boolean)) await allDone(filtered.filter((n) => !vmPorts(n)).map(filter));

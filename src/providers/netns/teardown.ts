@@ -1,6 +1,6 @@
 // Removing what a netns instance created, newest first, each resource only after it passed the ownership check of
 // ownership.ts; and the independent leak scan that follows.
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Home } from '../../host/home.ts';
 import { isAlive, killOwned, procStart } from '../../host/proc.ts';
@@ -15,6 +15,7 @@ import {
   netnsInode,
   processIsOurs,
   processMarks,
+  processNetnsInode,
   type Verdict,
 } from './ownership.ts';
 import { nsMachines } from './state.ts';
@@ -88,15 +89,11 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
 /** Every process left in one of these network namespaces (by the namespace's inode, read from /proc), killed. */
 async function killNamespacePids(inodes: Set<number>): Promise<void> {
   if (!inodes.size) return;
-  const links = new Set([...inodes].map((i) => `net:[${i}]`));
   const inside = () =>
     readdirSync('/proc').filter((p) => {
       if (!/^\d+$/.test(p)) return false;
-      try {
-        return links.has(readlinkSync(`/proc/${p}/ns/net`)) && procStart(Number(p)) !== undefined;
-      } catch {
-        return false; // gone, or a kernel thread
-      }
+      const ino = processNetnsInode(Number(p));
+      return ino !== undefined && inodes.has(ino) && procStart(Number(p)) !== undefined;
     });
   for (let i = 0; i < 400; i++) {
     const pids = inside();
