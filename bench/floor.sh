@@ -53,7 +53,9 @@ mount --bind $W/root /root
 mount --bind $W/etc-libvirt /etc/libvirt; mount --bind $W/var-lib-libvirt /var/lib/libvirt
 mount --bind $W/cache-libvirt /var/cache/libvirt; mount --bind $W/log-libvirt /var/log/libvirt
 mount --bind $W/tmp /tmp   # last: \$W itself lives under /tmp
-/usr/sbin/libvirtd -d </dev/null >/dev/null 2>&1
+# on one CPU, as virtlab starts it: libvirt's capabilities cache records a CPUID leaf that differs between CPUs
+cpu=\$(taskset -pc \$\$); cpu=\${cpu##*: }; cpu=\${cpu%%[,-]*}
+taskset -c "\$cpu" /usr/sbin/libvirtd -d </dev/null >/dev/null 2>&1
 exec sleep infinity
 EOS
 ip netns exec $KVM unshare --mount --uts --pid --fork --kill-child --mount-proc --propagation private tini -s -- bash $W/init.sh </dev/null >$W/init.log 2>&1 &

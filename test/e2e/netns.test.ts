@@ -2,7 +2,7 @@
 // executor, playbook idempotence, and cleanup after the runner is killed with SIGKILL.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -12,7 +12,7 @@ import { loadLab } from '../../src/lab/load.ts';
 import { NetnsProvider } from '../../src/providers/netns/provider.ts';
 import type { RunEvent } from '../../src/report/events.ts';
 import { runPlaybook } from '../../src/runner/provision.ts';
-import { leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
+import { eventually, leftovers, orphanNamespaceProcesses, virtlab } from '../helpers/host.ts';
 import { startVirtlab } from '../helpers/spawn.ts';
 
 const attach = (instance: string) => {
@@ -140,3 +140,37 @@ test.serial('virtlab down cleans up after `up` was killed with SIGKILL mid-way',
   t.deepEqual(leftovers('e2e-kill', runId), []);
   t.deepEqual(orphanNamespaceProcesses(), []);
 });
+
+test.serial(
+  "an outdated warm libvirt cache is replaced by the machine's fresh one; libvirtd on one CPU, QEMU on all",
+  async (t) => {
+    const caps = join(home().cache, 'libvirt-warm', 'qemu', 'capabilities');
+    if (!existsSync(caps)) t.is(virtlab(['run', 'kvm-macvtap', '--name', 'e2e-warm']).code, 0, 'a first run saves it');
+    // what a QEMU upgrade does to the saved cache: libvirt finds it outdated and probes QEMU again
+    const files = readdirSync(caps).filter((f) => f.endsWith('.xml'));
+    t.not(files.length, 0);
+    for (const f of files) {
+      const p = join(caps, f);
+      writeFileSync(p, readFileSync(p, 'utf8').replace(/<qemuctime>\d+</, '<qemuctime>12345<'));
+    }
+    const up = virtlab(['up', 'kvm-macvtap', '--name', 'e2e-warm']);
+    try {
+      t.is(up.code, 0, up.out);
+      const kvm = attach('e2e-warm').machines.find((m) => m.name === 'kvm-01')!.exec;
+      const fresh = await eventually(
+        () => files.every((f) => !readFileSync(join(caps, f), 'utf8').includes('<qemuctime>12345<')),
+        30000,
+      );
+      t.true(fresh, 'the saved cache holds what the machine probed');
+      const affinity = async (pid: string) =>
+        (await kvm.run(['taskset', '-pc', pid])).stdout.trim().replace(/.*: */, '');
+      const libvirtd = (await kvm.run(['cat', '/run/libvirt/libvirtd.pid'])).stdout.trim();
+      t.regex(await affinity(libvirtd), /^\d+$/, 'libvirtd runs on one CPU');
+      const qemu = (await kvm.run(['pgrep', '-o', 'qemu-system'])).stdout.trim();
+      const all = (await kvm.run(['taskset', '-pc', '1'])).stdout.trim().replace(/.*: */, '');
+      t.is(await affinity(qemu), all, 'the guest runs on every CPU the machine may use');
+    } finally {
+      t.is(virtlab(['down', 'e2e-warm']).code, 0);
+    }
+  },
+);

@@ -1,6 +1,6 @@
 // Bringing one machine up: its namespace and links, its private folder and keys, its init (sshd, libvirtd) or its
 // QEMU VM, and waiting until it answers over ssh (and libvirt, for hypervisors).
-import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from '../../errors.ts';
 import { readConfig, TIMEOUTS } from '../../host/config.ts';
@@ -215,15 +215,26 @@ async function waitForLibvirt(exec: Executor, signal: AbortSignal, ms: number): 
 /**
  * The first hypervisor on this host keeps libvirt's QEMU capabilities for the ones after it (prepareDirs copies them
  * in): `virsh capabilities` makes libvirtd probe QEMU now, which it would otherwise do at the first virt-install,
- * after this point (so nothing was ever saved: measured, every run probed).
+ * after this point (so nothing was ever saved: measured, every run probed). Once saved, a later machine asks in the
+ * background (the run goes on), and when its libvirtd found the saved cache outdated (QEMU or libvirt upgraded since,
+ * another host CPU) and probed again, the fresh files replace the saved ones: otherwise every later run would probe.
  */
 async function saveWarmCache(exec: Executor, from: string, to: string): Promise<void> {
-  if (existsSync(join(to, 'qemu', 'capabilities'))) return;
-  await exec.run(['virsh', 'capabilities'], { check: false });
-  if (!existsSync(join(from, 'qemu', 'capabilities'))) return;
-  try {
-    cpSync(from, to, { recursive: true });
-  } catch {
-    /* a cache; best effort */
-  }
+  const caps = (dir: string) => join(dir, 'qemu', 'capabilities');
+  const have = existsSync(caps(to));
+  const asked = exec.run(['virsh', 'capabilities'], { check: false }).then(() => {
+    if (!existsSync(caps(from))) return;
+    if (!have) return cpSync(from, to, { recursive: true });
+    for (const f of readdirSync(caps(from))) {
+      const fresh = readFileSync(join(caps(from), f));
+      const saved = join(caps(to), f);
+      if (existsSync(saved) && fresh.equals(readFileSync(saved))) continue;
+      const tmp = `${saved}.${process.pid}.tmp`;
+      writeFileSync(tmp, fresh, { mode: 0o600 });
+      renameSync(tmp, saved);
+    }
+  });
+  // a cache: best effort (a machine torn down meanwhile takes its files with it)
+  const done = asked.catch(() => {});
+  if (!have) await done;
 }
