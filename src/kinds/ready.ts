@@ -4,6 +4,7 @@ import pRetry from 'p-retry';
 import { HostError, InterruptedError } from '../errors.ts';
 import { scaled } from '../host/config.ts';
 import { consoleText } from '../hypervisor/ops.ts';
+import type { Lease } from '../hypervisor/parse/leases.ts';
 import { CIRROS_READY, parseIpv6Lines, VIRTLAB_GUEST_BOOTED } from '../hypervisor/parse/virsh.ts';
 import { guestIp6 } from '../lab/lease-source.ts';
 import type { Guest } from '../lab/model.ts';
@@ -48,15 +49,20 @@ export async function waitReady(
   let last = 'nothing yet';
   const extra = g.nics.slice(1).filter((n) => !ranSteps || ranSteps.has(n.step));
   const want6 = guestIp6(s.lab, g).ip;
+  // the leases are read once the console says the network is up (the guest prints that after DHCP), and otherwise
+  // once a second (for the messages, and for images that print nothing): a lease read can be a virsh command
+  let leasesReadAt = -Infinity;
+  let leases: { lease?: Lease }[] = [];
   try {
     return await pRetry(
       async () => {
         // the console is read once per round: the ready line, the IPv6 line and CirrOS's own line all come from it
-        const [{ lease }, text, ...others] = await Promise.all([
-          guestLease(s, g),
-          consoleText(exec(s, g.on), g.name),
-          ...extra.map((n) => guestLease(s, g, n.network)),
-        ]);
+        const text = await consoleText(exec(s, g.on), g.name);
+        if (text.includes(CIRROS_READY) || performance.now() - leasesReadAt >= 1000) {
+          leasesReadAt = performance.now();
+          leases = await Promise.all([guestLease(s, g), ...extra.map((n) => guestLease(s, g, n.network))]);
+        }
+        const [{ lease } = {}, ...others] = leases;
         const ready = firstNicReady(text);
         const missing = extra.filter((_, i) => !others[i]!.lease).map((n) => n.network);
         if (lease && ready && missing.length) {
@@ -80,10 +86,11 @@ export async function waitReady(
         throw new NotReady(last);
       },
       {
-        // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do
+        // many guests booting at once on few cores: poll each less often, the guests need the CPU more than we do;
+        // one or two: every 50-100 ms (a round is one `cat` of the console), the time from ready to noticed
         retries: 100000,
-        minTimeout: (emulated ? 300 : 100) * Math.max(1, waiting / 4),
-        maxTimeout: (emulated ? 1000 : 250) * Math.max(1, waiting / 4),
+        minTimeout: (emulated ? 300 : waiting <= 2 ? 50 : 100) * Math.max(1, waiting / 4),
+        maxTimeout: (emulated ? 1000 : waiting <= 2 ? 100 : 250) * Math.max(1, waiting / 4),
         factor: 1.2,
         maxRetryTime: deadlineMs,
         signal: s.signal,

@@ -81,6 +81,8 @@ export function initScript(l: MachineLayout, name: string, hypervisor: boolean):
     // no polkit here: virsh on a terminal would start pkttyagent, which only prints "Authorization not available"
     // (hidden in this machine's own mount namespace; the host keeps it)
     'if [ -x /usr/bin/pkttyagent ]; then mount --bind /dev/null /usr/bin/pkttyagent; fi',
+    // sshd first: virtlab connects while libvirtd initialises (its parent returns once it is ready, ~0.1 s)
+    `/usr/sbin/sshd -f ${q(join(l.ssh, 'sshd_config'))} -E ${q(join(l.ssh, 'sshd.log'))} </dev/null >/dev/null 2>&1`,
     // libvirtd on one CPU (the first this machine may use): its QEMU capabilities cache records the host's CPUID, and
     // a leaf (0x1f: the x2APIC ID of the CPU that asks) differs between CPUs, so a cache written on one CPU and read
     // on another was thrown away and QEMU probed again (1.3 s, every other run). QEMU itself runs on every CPU:
@@ -92,7 +94,6 @@ export function initScript(l: MachineLayout, name: string, hypervisor: boolean):
           'taskset -c "$cpu" /usr/sbin/libvirtd -d -p /run/libvirt/libvirtd.pid </dev/null >/dev/null 2>&1',
         ]
       : []),
-    `/usr/sbin/sshd -f ${q(join(l.ssh, 'sshd_config'))} -E ${q(join(l.ssh, 'sshd.log'))} </dev/null >/dev/null 2>&1`,
     'echo virtlab-machine-ready',
     'exec sleep infinity',
     '',
