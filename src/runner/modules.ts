@@ -183,10 +183,11 @@ async function file(t: Task, a: Args, c: ModuleContext): Promise<TaskOutcome> {
 /** Applies mode/owner/group (to everything below with recurse) when they differ; true when something changed. */
 async function attrs(t: Task, path: string, a: Args, c: ModuleContext): Promise<boolean> {
   const recurse = flag(a.recurse);
-  const [mode, owner, group] = (await c.x.run(['stat', '-c', '%a %U %G', '--', path])).stdout.trim().split(' ');
   const want = octal(a.mode);
   const wantOwner = a.owner === undefined ? (t.user !== 'root' ? t.user : undefined) : String(a.owner);
   const wantGroup = a.group === undefined ? undefined : String(a.group);
+  if (!want && !wantOwner && !wantGroup) return false;
+  const [mode, owner, group] = (await c.x.run(['stat', '-c', '%a %U %G', '--', path])).stdout.trim().split(' ');
   // below the top, only find can tell whether anything differs
   const below = async (test: string[]) =>
     recurse && (await c.x.run(['find', path, ...test, '-print', '-quit'])).stdout.trim() !== '';

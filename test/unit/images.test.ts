@@ -1,12 +1,12 @@
 // The official-CirrOS download path, against a local HTTP server serving an image and its checksum file.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { cirrosLogin, downloadCirros } from '../../src/host/images.ts';
+import { cirrosLogin, downloadCirros, imageInputsStamp, localGuest } from '../../src/host/images.ts';
 
 const image = Buffer.from('not really a qcow2, but bytes all the same\n'.repeat(1000));
 const file = 'cirros-0.3.2-x86_64-disk.img';
@@ -77,4 +77,45 @@ test('offline (nothing listening) fails quickly with the URL', async (t) => {
 test('CirrOS logins by version', (t) => {
   t.deepEqual(cirrosLogin('0.3.2'), { user: 'cirros', password: 'cubswin:)' });
   t.deepEqual(cirrosLogin('0.6.2'), { user: 'cirros', password: 'gocubsgo' });
+});
+
+test('the guest image script is not asked again while nothing it looks at changed', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'virtlab-img-'));
+  const home = {
+    root,
+    state: join(root, 'state'),
+    runs: join(root, 'runs'),
+    cache: join(root, 'cache'),
+    images: join(root, 'cache', 'images'),
+  };
+  mkdirSync(home.images, { recursive: true });
+  mkdirSync(join(home.cache, 'debs'));
+  const image = join(home.images, 'cirros.qcow2');
+  writeFileSync(image, 'an image');
+  writeFileSync(join(home.images, 'cirros.inputs'), 'script=1 kernel=k');
+  // as the script leaves it after finding the image up to date
+  writeFileSync(join(home.images, 'cirros.checked'), imageInputsStamp(home, image));
+  const spans: number[] = [];
+  const clock = { span: (a: number, b: number) => spans.push(b - a) };
+  t.is(await localGuest(home, () => {}, clock), image);
+  t.deepEqual(spans, [], 'no process was started');
+  const before = imageInputsStamp(home, image);
+  const changes: [string, () => void][] = [
+    ['the image', () => appendFileSync(image, '!')],
+    ["the script's inputs", () => writeFileSync(join(home.images, 'cirros.inputs'), 'script=2 kernel=k')],
+    ['a kernel package in the cache', () => writeFileSync(join(home.cache, 'debs', 'linux-image-x.deb'), 'deb')],
+  ];
+  let last = before;
+  for (const [what, change] of changes) {
+    change();
+    const now = imageInputsStamp(home, image);
+    t.not(now, last, `a change of ${what} is seen`);
+    last = now;
+  }
+  process.env.GUEST_KERNEL_PKG = 'linux-image-other';
+  try {
+    t.not(imageInputsStamp(home, image), last, 'another kernel package chosen by the environment is seen');
+  } finally {
+    delete process.env.GUEST_KERNEL_PKG;
+  }
 });

@@ -75,10 +75,10 @@ export const upload = defineStep<UploadStep, Raw>({
     const jobs = uploadJobs(step, s);
     // folders virtlab creates on the machine are removed again at teardown (existing hosts keep nothing)
     const dirs = [...new Set(jobs.flatMap((j) => parents(j.remote)))].sort((a, b) => b.length - a.length);
-    const missing = await Promise.all(
-      dirs.map(async (d) => ((await x.run(['test', '-d', d], { check: false })).exitCode !== 0 ? d : undefined)),
-    );
-    for (const d of missing.filter((m): m is string => !!m).reverse()) {
+    // which of them are missing: one round trip
+    const r = await x.run(['sh', '-c', 'for d; do [ -d "$d" ] || echo "$d"; done', 'sh', ...dirs]);
+    const absent = new Set(r.stdout.split('\n'));
+    for (const d of dirs.filter((d) => absent.has(d)).reverse()) {
       record(s, { kind: 'undo', what: `folder ${d}`, owner: step.to, op: { type: 'rmdir', path: d } });
     }
     const done = await allDone(
