@@ -4,6 +4,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSyn
 import { join } from 'node:path';
 import { HostError } from '../../errors.ts';
 import { readConfig, TIMEOUTS } from '../../host/config.ts';
+import { allDone } from '../../host/parallel.ts';
 import { isAlive, type OwnedProcess, spawnDetached } from '../../host/proc.ts';
 import type { Resource, StateStore } from '../../host/state.ts';
 import { hasStaticAddress, type Machine } from '../../lab/model.ts';
@@ -51,14 +52,20 @@ export async function upMachine(
     : '';
   const title = `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})`;
   emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title });
-  await plumb(spec, m, index, store, local);
-  plumbed();
-
-  store.record({ kind: 'dir', path: dir, owner: m.name });
+  // the links are made (ip commands) while the machine's folders and host key are: nothing of one needs the other
+  const plumbing = plumb(spec, m, index, store, local);
+  plumbing.catch(() => {}); // awaited below, in every case
   const l = layout(dir);
-  prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
   const hostKeyFile = join(l.ssh, 'host_ed25519');
-  await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', hostKeyFile]);
+  try {
+    store.record({ kind: 'dir', path: dir, owner: m.name });
+    prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
+    await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', hostKeyFile]);
+  } finally {
+    // never leave while links are still being made: teardown would miss the ones made after it
+    await allDone([plumbing]);
+  }
+  plumbed();
   const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').split(' ')[1]!;
   store.note(() => {
     m.hostKey = hostKey;
@@ -124,7 +131,8 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
     for (let i = 0; i < ifindexBase; i++) lo.push(`link add vlifb${i} group ${IFB_GROUP} type ifb`);
     lo.push(`link delete group ${IFB_GROUP}`);
   }
-  await ipBatch(local, ns, lo);
+  // the counter is raised (hundreds of links) while the veths are made: only the macvtaps made later need it
+  const raised = ipBatch(local, ns, lo);
   store.record({ kind: 'link', name: mgmtLink, owner: m.name });
   const root = [
     `link add ${mgmtLink} type veth peer name ${MGMT_NIC} netns ${ns}`,
@@ -148,7 +156,7 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
       net.ports.push({ machine: m.name, machineNs: ns, nic: nic.name, port, mac: nic.mac });
     });
   });
-  await ipBatch(local, undefined, root);
+  await allDone([raised, ipBatch(local, undefined, root)]);
   // a NIC with its own IPv6 address takes nothing from the LAN's router advertisements: no second (SLAAC) address,
   // no routes (libvirt refuses to start an IPv6 network while an uplink holds RA routes with accept_ra 1: measured)
   const fixed6 = vm
