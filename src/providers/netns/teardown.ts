@@ -72,7 +72,11 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
       ok: out.exitCode === 0 || !existsSync(`/sys/class/net/${r.name}`),
     });
   });
+  // a hypervisor's macvtaps are deleted before its namespace: their /dev/tapN go with them at once, where the
+  // namespace's cleanup in the kernel's background keeps them about 50 ms longer (and the leak check waits for them)
+  const sharing = new Set(nsMachines(store).flatMap((m) => (m.data.ifindexBase ? [m.data.ns] : [])));
   const namespacesGone = ours.map(async (r) => {
+    if (sharing.has(r.name)) await deleteMacvtaps(local, r.name);
     const out = await local.run(['ip', 'netns', 'delete', r.name], { check: false });
     emit({
       type: 'removed',
@@ -84,6 +88,17 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
   await Promise.all([...linksGone, ...namespacesGone]);
   await foldersGone;
   return refused;
+}
+
+/** The macvtap links of a namespace (best effort: the namespace's deletion takes what is left). */
+async function deleteMacvtaps(local: LocalExecutor, ns: string): Promise<void> {
+  const r = await local.run(['ip', '-n', ns, '-o', 'link', 'show', 'type', 'macvtap'], { check: false });
+  const names = r.stdout.split('\n').flatMap((l) => /^\d+: ([^@:]+)[@:]/.exec(l)?.[1] ?? []);
+  if (names.length)
+    await local.run(['ip', '-n', ns, '-batch', '-'], {
+      input: names.map((n) => `link delete ${n}\n`).join(''),
+      check: false,
+    });
 }
 
 /** Every process left in one of these network namespaces (by the namespace's inode, read from /proc), killed. */
