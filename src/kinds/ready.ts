@@ -65,7 +65,9 @@ export async function waitReady(
         const [{ lease } = {}, ...others] = leases;
         const ready = firstNicReady(text);
         const missing = extra.filter((_, i) => !others[i]!.lease).map((n) => n.network);
-        if (lease && ready && missing.length) {
+        // a NIC attached later is waited for whichever way the first one is known to be up: by its ready line, or by
+        // CirrOS's own line (also what the virtlab guest prints when its ready line came out garbled on the console)
+        if (lease && (ready || text.includes(CIRROS_READY)) && missing.length) {
           last = `no lease yet for its NIC on ${missing.join(', ')}`;
           throw new NotReady(last);
         }
