@@ -40,7 +40,7 @@ export interface LifecycleOptions {
 
 /** Why a failed run is worth trying once more: something beneath the lab went wrong, not the lab. */
 export interface Unstable {
-  reason: 'machine-died' | 'machine-stalled' | 'guest-rebooted' | 'guest-hung';
+  reason: 'machine-died' | 'machine-stalled' | 'guest-rebooted' | 'guest-hung' | 'guest-stalled';
   message: string;
 }
 

@@ -6,6 +6,8 @@ import { ConnectionLostError, EXIT, exitCodeFor, InterruptedError, MachineDiedEr
 import type { PingAssertion } from '../kinds/checks/ping.ts';
 import { closeAll, inVm } from '../kinds/session.ts';
 import { executeStep, stepTitle } from '../kinds/steps/index.ts';
+import type { AssertionResult } from '../report/events.ts';
+import { consoleGuest, NO_CONSOLE_ANSWER } from '../transport/console.ts';
 import { collectConsoles, collectEvidence, stalledMachines, troubledGuests } from './collect.ts';
 import type { Run, RunOutcome, Unstable } from './context.ts';
 import { writeHostState } from './host-state.ts';
@@ -229,7 +231,22 @@ function classify(r: Run, failed: boolean, troubled: ReturnType<typeof troubledG
     const message = `guest ${hung.join(', ')} never started booting inside its VM hypervisor (its console stayed empty)`;
     return { reason: 'guest-hung', message };
   }
+  const stuck = r.session ? consoleStalls(r.rec.results).filter((g) => inVm(r.session!, g)) : [];
+  if (stuck.length) {
+    const message = `guest ${stuck.join(', ')} stopped answering on its serial console inside its VM hypervisor`;
+    return { reason: 'guest-stalled', message };
+  }
   return undefined;
+}
+
+/** The guests a check typed a command to on the serial console and never heard back from. */
+export function consoleStalls(results: AssertionResult[]): string[] {
+  const names = results.flatMap((x) =>
+    x.evidence.flatMap((e) =>
+      e.exitCode === 124 && e.stderr === NO_CONSOLE_ANSWER ? (consoleGuest(e.machine) ?? []) : [],
+    ),
+  );
+  return [...new Set(names)];
 }
 
 /** The error itself or the first error of its cause chain that is a T. */

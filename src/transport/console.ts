@@ -17,12 +17,19 @@ export interface ConsoleTarget {
   qemuPidFile?: string;
 }
 
+/** What a command's result says when the guest never answered on its serial console. */
+export const NO_CONSOLE_ANSWER = 'no answer on the serial console';
+
+/** The machine name a guest's console commands report, and the guest back from it. */
+export const consoleMachine = (guest: string) => `${guest} (console)`;
+export const consoleGuest = (machine: string) => /^(.+) \(console\)$/.exec(machine)?.[1];
+
 export class ConsoleExecutor implements Executor {
   readonly machine: string;
   private queue: Promise<unknown> = Promise.resolve();
   private pty?: Promise<string>;
   constructor(private readonly t: ConsoleTarget) {
-    this.machine = `${t.guest} (console)`;
+    this.machine = consoleMachine(t.guest);
   }
 
   run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
@@ -139,7 +146,7 @@ export class ConsoleExecutor implements Executor {
         argv,
         exitCode: 124,
         stdout: '',
-        stderr: 'no answer on the serial console',
+        stderr: NO_CONSOLE_ANSWER,
         durationMs,
         timedOut: true,
       };

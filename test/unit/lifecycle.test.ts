@@ -7,6 +7,8 @@ import test from 'ava';
 import { ConnectionLostError, EXIT, exitCodeFor, HostError } from '../../src/errors.ts';
 import { loadLab } from '../../src/lab/load.ts';
 import { type RunEvent, STAGES } from '../../src/report/events.ts';
+import { consoleStalls } from '../../src/runner/finish.ts';
+import { RETRIES, runWithRetry } from '../../src/runner/retry.ts';
 import { type LifecycleOptions, runLifecycle } from '../../src/runner/run.ts';
 import { captured, FakeExecutor, FakeProvider, tmpHome } from '../helpers/fakes.ts';
 
@@ -176,4 +178,87 @@ test('--keep and up leave the machines up, recorded as kept', async (t) => {
   t.is(out.exitCode, EXIT.ok);
   t.deepEqual(p.removed, []);
   t.is(JSON.parse(readFileSync(join(home.state, `${lab.name}.json`), 'utf8')).status, 'kept');
+});
+
+test('a run that breaks beneath the lab is tried up to twice more, each attempt said aloud and its report kept', async (t) => {
+  const events: RunEvent[] = [];
+  const home = tmpHome();
+  const reportDir = join(home.root, 'report');
+  let attempts = 0;
+  // kvm-01 dies during the setup, every attempt
+  const dying = () => {
+    attempts++;
+    const p = new FakeProvider(machines());
+    let dead = false;
+    p.casualties = () => (dead ? [{ machine: 'kvm-01', why: 'its init process exited' }] : []);
+    p.execs['kvm-01'] = new FakeExecutor('kvm-01', [
+      { when: /^sysctl/, exitCode: 255, stderr: 'connection lost', effect: () => (dead = true) },
+    ]);
+    return p;
+  };
+  const out = await runWithRetry(
+    lab,
+    options({ reportDir }),
+    (e) => events.push(e),
+    new AbortController().signal,
+    home,
+    dying,
+  );
+  t.is(attempts, 1 + RETRIES);
+  t.is(out.result, 'error');
+  const said = events.filter((e) => e.type === 'log' && /running the lab once more/.test(e.message));
+  t.is(said.length, RETRIES);
+  for (let n = 1; n <= RETRIES; n++) {
+    t.is(JSON.parse(readFileSync(join(reportDir, `attempt-${n}`, 'report.json'), 'utf8')).result, 'error');
+  }
+  t.false(existsSync(join(reportDir, `attempt-${RETRIES + 1}`)));
+  t.is(JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')).result, 'error');
+  // a run that passes is not tried again
+  attempts = 0;
+  const ok = await runWithRetry(
+    lab,
+    options(),
+    () => {},
+    new AbortController().signal,
+    tmpHome(),
+    () => {
+      attempts++;
+      return new FakeProvider(machines());
+    },
+  );
+  t.is(ok.result, 'pass');
+  t.is(attempts, 1);
+});
+
+test('a guest that never answered a command on its serial console is named; other failures are not', (t) => {
+  const evidence = (machine: string, exitCode: number, stderr: string) => ({
+    machine,
+    argv: ['cat', '/proc/net/arp'],
+    exitCode,
+    stdout: '',
+    stderr,
+  });
+  const result = (ev: ReturnType<typeof evidence>[]) =>
+    ({
+      id: 'x',
+      kind: 'arp',
+      title: '',
+      expect: 'pass',
+      observed: 'fail',
+      status: 'fail',
+      reason: '',
+      durationMs: 1,
+      evidence: ev,
+    }) as never;
+  t.deepEqual(
+    consoleStalls([
+      result([evidence('cirros (console)', 124, 'no answer on the serial console')]),
+      result([
+        evidence('cirros (console)', 124, 'no answer on the serial console'),
+        evidence('g2 (console)', 1, 'ping failed'),
+      ]),
+      result([evidence('kvm-01', 124, 'no answer on the serial console')]),
+    ]),
+    ['cirros'],
+  );
 });
