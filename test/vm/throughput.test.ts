@@ -78,7 +78,12 @@ test.serial(
     const rerun = judgedRun('normal', again);
     t.is(rerun.code, 0, rerun.out);
     const judged = byId(report(again));
-    t.is(figure(judged['tcp-after'], 'throughput').baseline.verdict, 'within', judged['tcp-after'].reason);
+    // a fourth run of the same variant passes the baseline: inside its band, or above it (TCP under TCG now and then
+    // runs faster than in any of the three saved runs: seen in a CI emulation, 1.15 Gbit/s); never a regression
+    t.true(
+      ['within', 'improvement'].includes(figure(judged['tcp-after'], 'throughput').baseline.verdict),
+      judged['tcp-after'].reason,
+    );
 
     const slow = tmp();
     const throttled = judgedRun('throttled', slow);
