@@ -124,12 +124,14 @@ export interface MachineVersions {
 export async function machineVersions(s: Session, machine: string): Promise<MachineVersions> {
   const x = s.machines.get(machine)!.exec;
   const hv = s.machines.get(machine)!.role === 'hypervisor';
+  // never long: a machine that does not answer leaves its versions out of the report
+  const o = { check: false, timeoutMs: 15_000 };
   const [k, os, v, d] = await Promise.all([
-    x.run(['uname', '-r'], { check: false }),
-    x.run(['cat', '/etc/os-release'], { check: false }),
-    hv ? x.run(['virsh', 'version'], { check: false }) : undefined,
+    x.run(['uname', '-r'], o),
+    x.run(['cat', '/etc/os-release'], o),
+    hv ? x.run(['virsh', 'version'], o) : undefined,
     // not a Debian machine (an ssh host): no dpkg, no package versions
-    hv ? x.run(dpkgVersionsArgv(), { check: false }) : undefined,
+    hv ? x.run(dpkgVersionsArgv(), o) : undefined,
   ]);
   const packages = d ? parsePackages(d.stdout) : {};
   return {

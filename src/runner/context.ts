@@ -94,7 +94,8 @@ export class Run {
   error?: unknown;
   current?: Stage;
   versions: Record<string, MachineVersions> = {};
-  versionsDone: Promise<void> = Promise.resolve();
+  /** set once they are asked (gatherVersions) */
+  versionsDone?: Promise<void>;
   /** each hypervisor's state after setup, taken while the guests boot (host-state.json) */
   hostState: Record<string, HostState> = {};
   hostStateDone: Promise<void> = Promise.resolve();

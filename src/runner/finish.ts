@@ -13,11 +13,13 @@ import type { Run, RunOutcome, Unstable } from './context.ts';
 import { writeHostState } from './host-state.ts';
 import { runReport } from './report-build.ts';
 import { writeReports } from './report-files.ts';
-import { inStage } from './stages.ts';
+import { gatherVersions, inStage } from './stages.ts';
 import { teardown } from './teardown.ts';
 import { traceLine, tracePing } from './trace.ts';
 
 export async function finishRun(r: Run): Promise<RunOutcome> {
+  // a run stopped before its guests booted asks now, unless nothing answers any more
+  if (!r.died.signal.aborted && !r.signal.aborted) await gatherVersions(r);
   await r.versionsDone;
   await r.hostStateDone;
   logVersions(r);

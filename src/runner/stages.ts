@@ -87,14 +87,25 @@ async function bringUp(r: Run): Promise<void> {
   r.store.update((st) => {
     st.status = 'up';
   });
-  // versions are for the report: gather them while the next stages run
-  const all = r.lab.machines.map(async (m) => {
-    r.versions[m.name] = await machineVersions(s, m.name);
-  });
-  r.versionsDone = Promise.all(all).then(
+}
+
+/**
+ * The machines' versions, for the report: asked once, while the guests boot (a core is idle then; before, the
+ * questions would compete with the machines' daemons starting and delay the guests' launch), or at the end of a run
+ * that stopped before its guests booted.
+ */
+export function gatherVersions(r: Run): Promise<void> {
+  const s = r.session;
+  if (!s) return Promise.resolve();
+  r.versionsDone ??= Promise.all(
+    r.lab.machines.map(async (m) => {
+      r.versions[m.name] = await machineVersions(s, m.name);
+    }),
+  ).then(
     () => {},
     () => {},
   );
+  return r.versionsDone;
 }
 
 /** A machine whose own process died (a VM's QEMU, a namespace's init) ends the run as that machine's death. */
@@ -148,6 +159,7 @@ async function waitGuests(r: Run): Promise<void> {
   // the hypervisors' state after setup, for `virtlab diff`: taken while the guests boot (the checks change none of
   // it), never while a check waits for a reply (a 1 s ping under three labs at once)
   if (r.o.mode === 'run') r.hostStateDone = snapshotHostState(r).catch(() => {});
+  gatherVersions(r);
   const ran = new Set(r.todo.filter((x) => !r.o.skip.includes(x.id)).map((x) => x.id));
   const waiting = r.lab.guests.filter((g) => g.wait && ran.has(g.step));
   await Promise.all(

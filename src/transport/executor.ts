@@ -26,7 +26,8 @@ export interface CommandResult {
 export interface UploadResult {
   skipped: boolean;
   bytes: number;
-  sha256: string;
+  /** the content's hash, when the transfer computed one (a host-side copy into a fresh file does not) */
+  sha256?: string;
 }
 
 export interface Executor {

@@ -74,7 +74,9 @@ export class ObservedExecutor implements Executor {
   async upload(local: string, remote: string, opts?: { mode?: number }): Promise<UploadResult> {
     const t0 = performance.now();
     const r = await this.inner.upload(local, remote, opts);
-    const what = r.skipped ? 'unchanged, not sent' : `${r.bytes} bytes, sha256 ${r.sha256.slice(0, 12)}`;
+    const what = r.skipped
+      ? 'unchanged, not sent'
+      : `${r.bytes} bytes${r.sha256 ? `, sha256 ${r.sha256.slice(0, 12)}` : ', copied on the host'}`;
     this.report({
       machine: this.machine,
       argv: ['(upload)', local, remote],

@@ -2,6 +2,7 @@
 // executor, playbook idempotence, and cleanup after the runner is killed with SIGKILL.
 
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +77,8 @@ test.serial('two labs up at once: machines see only their own guests, names and 
     const second = await kvm.upload(f, '/root/lab/payload.bin');
     t.false(first.skipped);
     t.true(second.skipped);
-    t.is((await kvm.run(['sha256sum', '/root/lab/payload.bin'])).stdout.split(' ')[0], first.sha256);
+    const want = createHash('sha256').update(readFileSync(f)).digest('hex');
+    t.is((await kvm.run(['sha256sum', '/root/lab/payload.bin'])).stdout.split(' ')[0], want);
     // a failed command keeps the shape of a result, plus the machine
     const err = await t.throwsAsync(kvm.run(['sh', '-c', 'echo oops >&2; exit 3']));
     t.regex(err!.message, /^kvm-01: `sh -c echo oops >&2; exit 3` failed \(exit 3\): oops/);

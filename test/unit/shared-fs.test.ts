@@ -33,6 +33,13 @@ test('an upload there is a host copy (skipped when unchanged); a symlink out of 
   t.false(first.skipped);
   t.is(readFileSync(join(l.varLibLibvirt, 'images', 'cirros.qcow2'), 'utf8'), 'qcow2 bytes');
   t.true((await x.upload(src, '/var/lib/libvirt/images/cirros.qcow2')).skipped);
+  // a changed source is copied again: of the same size (compared by content) and of another size
+  writeFileSync(src, 'QCOW2 BYTES');
+  t.false((await x.upload(src, '/var/lib/libvirt/images/cirros.qcow2')).skipped);
+  t.is(readFileSync(join(l.varLibLibvirt, 'images', 'cirros.qcow2'), 'utf8'), 'QCOW2 BYTES');
+  writeFileSync(src, 'qcow2');
+  t.false((await x.upload(src, '/var/lib/libvirt/images/cirros.qcow2')).skipped);
+  t.is(readFileSync(join(l.varLibLibvirt, 'images', 'cirros.qcow2'), 'utf8'), 'qcow2');
   // elsewhere (a tmpfs of the machine's own): over SFTP, as before
   await x.upload(src, '/run/x');
   t.deepEqual(

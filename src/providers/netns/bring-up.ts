@@ -4,7 +4,6 @@ import { cpSync, existsSync, readdirSync, readFileSync, renameSync, writeFileSyn
 import { join } from 'node:path';
 import { HostError } from '../../errors.ts';
 import { readConfig, TIMEOUTS } from '../../host/config.ts';
-import { allDone } from '../../host/parallel.ts';
 import { isAlive, type OwnedProcess, spawnDetached } from '../../host/proc.ts';
 import type { Resource, StateStore } from '../../host/state.ts';
 import { hasStaticAddress, type Machine } from '../../lab/model.ts';
@@ -57,15 +56,53 @@ export async function upMachine(
   plumbing.catch(() => {}); // awaited below, in every case
   const l = layout(dir);
   const hostKeyFile = join(l.ssh, 'host_ed25519');
+  let raised: Promise<void> | undefined;
   try {
-    store.record({ kind: 'dir', path: dir, owner: m.name });
-    prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
-    await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', `virtlab-host-${m.name}`, '-f', hostKeyFile]);
+    try {
+      store.record({ kind: 'dir', path: dir, owner: m.name });
+      prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
+      await local.run([
+        'ssh-keygen',
+        '-q',
+        '-t',
+        'ed25519',
+        '-N',
+        '',
+        '-C',
+        `virtlab-host-${m.name}`,
+        '-f',
+        hostKeyFile,
+      ]);
+    } finally {
+      // never leave while links are still being made: teardown would miss the ones made after it
+      ({ raised } = await plumbing);
+    }
+    plumbed();
+    const exec = await start(spec, m, ctx, l, hostKeyFile);
+    // the tap slot is raised before anything can make a macvtap in the namespace
+    await raised?.catch(async (e) => {
+      await exec.exec.close();
+      throw e;
+    });
+    const durationMs = Math.round(performance.now() - t0);
+    emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs, detail: exec.detail });
+    return exec.exec;
   } finally {
-    // never leave while links are still being made: teardown would miss the ones made after it
-    await allDone([plumbing]);
+    await raised?.catch(() => {});
   }
-  plumbed();
+}
+
+/** Starts the machine's init (sshd, libvirtd) or its VM, and waits until it answers. */
+async function start(
+  spec: Machine,
+  m: NsMachine,
+  ctx: ProviderContext,
+  l: ReturnType<typeof layout>,
+  hostKeyFile: string,
+) {
+  const { store, home } = ctx;
+  const hv = m.role === 'hypervisor';
+  const { vm } = m.data;
   const hostKey = readFileSync(`${hostKeyFile}.pub`, 'utf8').split(' ')[1]!;
   store.note(() => {
     m.hostKey = hostKey;
@@ -102,23 +139,20 @@ export async function upMachine(
   if (boot) await saveAfterBoot(boot, m as VmMachine, spec, exec, ctx);
   const guests = vm && hv ? `, guests under ${vm.guestVirt === 'kvm' ? 'KVM (nested)' : 'TCG'}` : '';
   const from = boot?.restored ? `, started from snapshot ${boot.key}` : '';
-  const durationMs = Math.round(performance.now() - t0);
-  emit({
-    type: 'step-end',
-    stage: 'up',
-    id: `up-${m.name}`,
-    status: 'changed',
-    durationMs,
-    detail: `ssh root@${m.address}${guests}${from}`,
-  });
-  return exec;
+  return { exec, detail: `ssh root@${m.address}${guests}${from}` };
 }
 
 /**
  * The machine's namespace and links: its management veth to the host (marked with the run's alias) and a veth per
  * NIC into the underlay's bridge. A namespace machine's NICs carry its addresses; a VM's only bridge them to QEMU.
  */
-async function plumb(spec: Machine, m: NsMachine, index: number, store: StateStore, local: LocalExecutor) {
+async function plumb(
+  spec: Machine,
+  m: NsMachine,
+  index: number,
+  store: StateStore,
+  local: LocalExecutor,
+): Promise<{ raised: Promise<void> }> {
   const { ns, vm, ifindexBase, mgmtLink, mgmtLocal } = m.data;
   await addNamespace(
     local,
@@ -156,7 +190,26 @@ async function plumb(spec: Machine, m: NsMachine, index: number, store: StateSto
       net.ports.push({ machine: m.name, machineNs: ns, nic: nic.name, port, mac: nic.mac });
     });
   });
-  await allDone([raised, ipBatch(local, undefined, root)]);
+  raised.catch(() => {}); // handed to the caller, or awaited below when the links fail
+  try {
+    await ipBatch(local, undefined, root);
+    await linksInside(spec, m, local, vm, inside, lans);
+  } catch (e) {
+    await raised.catch(() => {});
+    throw e;
+  }
+  return { raised };
+}
+
+async function linksInside(
+  spec: Machine,
+  m: NsMachine,
+  local: LocalExecutor,
+  vm: NsMachine['data']['vm'],
+  inside: string[],
+  lans: Map<string, string[]>,
+) {
+  const { ns } = m.data;
   // a NIC with its own IPv6 address takes nothing from the LAN's router advertisements: no second (SLAAC) address,
   // no routes (libvirt refuses to start an IPv6 network while an uplink holds RA routes with accept_ra 1: measured)
   const fixed6 = vm
