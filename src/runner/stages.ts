@@ -8,7 +8,6 @@ import { makeSession, nodeExec } from '../kinds/session.ts';
 import { executeStep, stepChecks, stepStage, stepTitle } from '../kinds/steps/index.ts';
 import type { StepBase } from '../lab/model.ts';
 import type { Stage } from '../report/events.ts';
-import { preloadSsh } from '../transport/ssh.ts';
 import { machineVersions } from './collect.ts';
 import type { Run } from './context.ts';
 import { snapshotHostState } from './host-state.ts';
@@ -79,8 +78,6 @@ export async function inStage(r: Run, name: Stage, fn: () => Promise<void>): Pro
 }
 
 async function bringUp(r: Run): Promise<void> {
-  // ssh2 loads while the machines' daemons start (their first connection waits for it)
-  preloadSsh().catch(() => {});
   await r.provider.up(r.lab, { store: r.store, home: r.home, emit: r.emit, signal: r.signal, clock: r.clock });
   const s = makeSession(r.lab, r.store, r.provider.attach(r.store, r.clock), r.emit, r.runSignal, r.images);
   r.session = s;
