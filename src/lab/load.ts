@@ -1,16 +1,18 @@
 // Finding and loading labs, machines.yml and playbooks; every problem comes back at once as diagnostics.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve as resolvePath } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { DefinitionError, type Diagnostic, UsageError } from '../errors.ts';
 import { readConfig } from '../host/config.ts';
-import { PACKAGE_ROOT } from '../host/package-root.ts';
+import { COMPILED, PACKAGE_ROOT } from '../host/package-root.ts';
 import { type Catalogue, duplicateNames, normaliseCatalogue } from './catalogue.ts';
 import type { Lab } from './model.ts';
 import { readPlaybook } from './playbook.ts';
 import { resolveLab } from './resolve.ts';
+import { resolvedLab } from './resolved-cache.ts';
 import { compileSchemas, type SchemaName, validateAgainst } from './schema.ts';
-import { diag, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
+import { diag, pathExists, readSource, readTextFile, type Source, statPath, type Transform } from './source.ts';
 import { didYouMean } from './suggest.ts';
 import { paramsFor, readVariantInfo, render, type VariantInfo, variedParams } from './variants.ts';
 
@@ -102,7 +104,7 @@ export function catalogueFor(
 ): { catalogue?: Catalogue; diagnostics: Diagnostic[] } {
   // a lab outside the project may bring its own machines.yml beside it
   const beside = join(dirname(labFile), 'machines.yml');
-  const path = existsSync(beside) && dirname(labFile) !== labsDir(root) ? beside : join(root, 'machines.yml');
+  const path = pathExists(beside) && dirname(labFile) !== labsDir(root) ? beside : join(root, 'machines.yml');
   const { source, diagnostics } = loadValidated(path, 'machines', v, 'machine catalogue');
   return { catalogue: source ? normaliseCatalogue(source) : undefined, diagnostics };
 }
@@ -149,9 +151,38 @@ function resolveFile(
 /** Loads and resolves one lab or throws DefinitionError with every problem. */
 export function loadLab(ref: string, root?: string, variant?: string, params?: Record<string, string>): Lab {
   const file = labPath(ref, root ?? projectRoot());
-  const { lab, diagnostics } = resolveFile(file, root ?? rootOf(file), compileSchemas(), variant, params);
+  const at = root ?? rootOf(file);
+  const { lab, diagnostics } = resolvedLab(labCacheDir(), labCacheKey(file, at, variant, params), () =>
+    resolveLabFile(file, at, variant, params),
+  );
   if (!lab) throw new DefinitionError(diagnostics);
   return lab;
+}
+
+/** One lab file resolved now (loadLab keeps the result: lab/resolved-cache.ts). */
+export function resolveLabFile(file: string, root: string, variant?: string, params?: Record<string, string>) {
+  return resolveFile(file, root, compileSchemas(), variant, params);
+}
+
+/** Where resolved labs are kept: only by a compiled virtlab (run from its sources, every command resolves anew). */
+function labCacheDir(): string | undefined {
+  return COMPILED ? join(readConfig().cache, 'labs') : undefined;
+}
+
+/** Everything besides the files that decides what a lab resolves to. */
+function labCacheKey(file: string, root: string, variant?: string, params?: Record<string, string>): object {
+  let build = '';
+  try {
+    // the running virtlab (the bundle or a compiled module) and the build's stamp: a rebuild is another virtlab
+    const self = fileURLToPath(import.meta.url);
+    build = `${self}:${statSync(self).mtimeMs}:${statSync(join(PACKAGE_ROOT, 'dist', '.stamp'), { throwIfNoEntry: false })?.mtimeMs}`;
+  } catch {
+    /* no build to name: the key still differs per file and folder */
+  }
+  const env = Object.entries(process.env)
+    .filter(([k]) => k.startsWith('VIRTLAB_'))
+    .sort();
+  return { build, node: process.version, cwd: process.cwd(), file, root, variant, params, env };
 }
 
 /** The lab of an instance that is up, as it was rendered for it (its variant, a student's parameters). */

@@ -1,6 +1,6 @@
 // A parsed YAML file that remembers where every value came from, so any problem can be reported as file:line:col.
-import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { relative, resolve as resolvePath } from 'node:path';
 import { type Document, isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import type { Diagnostic } from '../errors.ts';
 import type { Path } from './model.ts';
@@ -27,8 +27,35 @@ export const MAX_FILE_MIB = 4;
 /** YAML aliases a file may expand (anchors are for reuse; thousands of them are an attack). */
 export const MAX_ALIASES = 100;
 
+/** The paths looked at while recordPaths runs (what a resolved lab depends on: lab/resolved-cache.ts). */
+let looked: Set<string> | undefined;
+
+/** Runs fn and says which paths the definitions' readers (below) looked at meanwhile. */
+export function recordPaths<T>(fn: () => T): { value: T; paths: string[] } {
+  const outer = looked;
+  looked = new Set();
+  try {
+    const value = fn();
+    return { value, paths: [...looked] };
+  } finally {
+    // a recording inside another: what the inner one looked at, the outer one looked at too
+    const inner = looked;
+    looked = outer;
+    if (outer) for (const p of inner) outer.add(p);
+  }
+}
+
+const look = (path: string) => looked?.add(resolvePath(path));
+
+/** Whether a path exists (a definition's reader's question, recorded like the others). */
+export function pathExists(path: string): boolean {
+  look(path);
+  return existsSync(path);
+}
+
 /** Why a path cannot be read as a definition: not there, not a regular file, or too large. */
 export function fileProblem(path: string): string | undefined {
+  look(path);
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(path);
@@ -78,6 +105,7 @@ function tooDeep(text: string): number | undefined {
 
 /** What a path is, following links (its real path and type); undefined when it does not exist. */
 export function statPath(path: string): { real: string; type: 'file' | 'dir' | 'other' } | undefined {
+  look(path);
   try {
     const st = statSync(path);
     return { real: realpathSync(path), type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other' };

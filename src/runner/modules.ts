@@ -149,8 +149,10 @@ const octal = (m: unknown) =>
 async function file(t: Task, a: Args, c: ModuleContext): Promise<TaskOutcome> {
   const path = String(a.path ?? a.dest ?? a.name);
   const state = String(a.state ?? (a.src !== undefined ? 'link' : 'file'));
-  const st = await c.x.run(['stat', '-c', '%F', path], { check: false });
+  // what it is, and its mode and owners (for attrs): one round trip
+  const st = await c.x.run(['stat', '-c', '%F|%a|%U|%G', '--', path], { check: false });
   const exists = st.exitCode === 0;
+  const [kind = '', ...known] = st.stdout.trim().split('|');
   if (state === 'absent') {
     if (!exists) return { status: 'ok' };
     await c.x.run(['rm', '-rf', '--', path]);
@@ -160,34 +162,42 @@ async function file(t: Task, a: Args, c: ModuleContext): Promise<TaskOutcome> {
   if (state === 'link') {
     const cur = await c.x.run(['readlink', '--', path], { check: false });
     if (cur.stdout.trim() !== String(a.src)) {
-      if (exists && !st.stdout.startsWith('symbolic link') && !flag(a.force))
+      if (exists && kind !== 'symbolic link' && !flag(a.force))
         return { status: 'failed', detail: `${path} exists and is not a link (force: yes replaces it)` };
       await c.x.run(as(t, ['ln', '-sfnT', String(a.src), path]));
       return { status: 'changed' };
     }
     return { status: 'ok' };
   }
-  if (state === 'directory' && (!exists || !st.stdout.startsWith('directory'))) {
-    await c.x.run(as(t, ['mkdir', '-p', '--', path]));
+  let now: string[] | undefined = exists ? known : undefined;
+  if (state === 'directory' && (!exists || kind !== 'directory')) {
+    // made with its mode (mkdir -m is not masked by the umask): nothing to ask afterwards unless owners are wanted
+    const want = octal(a.mode);
+    await c.x.run(as(t, ['mkdir', '-p', ...(want ? ['-m', want] : []), '--', path]));
+    now = want && !exists && a.owner === undefined && a.group === undefined && t.user === 'root' ? [want] : undefined;
     changed = true;
   } else if (state === 'touch') {
     await c.x.run(as(t, ['touch', '--', path]));
+    now = undefined;
     changed = true;
   } else if (state === 'file' && !exists) {
     return { status: 'failed', detail: `${path} does not exist (use state=touch to create it)` };
   }
-  changed = (await attrs(t, path, a, c)) || changed;
+  changed = (await attrs(t, path, a, c, now)) || changed;
   return { status: changed ? 'changed' : 'ok' };
 }
 
-/** Applies mode/owner/group (to everything below with recurse) when they differ; true when something changed. */
-async function attrs(t: Task, path: string, a: Args, c: ModuleContext): Promise<boolean> {
+/**
+ * Applies mode/owner/group (to everything below with recurse) when they differ; true when something changed.
+ * `now`: its mode, owner and group as a stat the caller made already said (asked again when not given).
+ */
+async function attrs(t: Task, path: string, a: Args, c: ModuleContext, now?: string[]): Promise<boolean> {
   const recurse = flag(a.recurse);
   const want = octal(a.mode);
   const wantOwner = a.owner === undefined ? (t.user !== 'root' ? t.user : undefined) : String(a.owner);
   const wantGroup = a.group === undefined ? undefined : String(a.group);
   if (!want && !wantOwner && !wantGroup) return false;
-  const [mode, owner, group] = (await c.x.run(['stat', '-c', '%a %U %G', '--', path])).stdout.trim().split(' ');
+  const [mode, owner, group] = now ?? (await c.x.run(['stat', '-c', '%a %U %G', '--', path])).stdout.trim().split(' ');
   // below the top, only find can tell whether anything differs
   const below = async (test: string[]) =>
     recurse && (await c.x.run(['find', path, ...test, '-print', '-quit'])).stdout.trim() !== '';
@@ -284,14 +294,30 @@ async function getUrl(t: Task, a: Args, c: ModuleContext): Promise<TaskOutcome> 
 async function sysctl(a: Args, c: ModuleContext): Promise<TaskOutcome> {
   const name = String(a.name);
   const value = String(a.value);
-  const cur = await c.x.run(['sysctl', '-n', name], { check: false });
   const ignore = flag(a.ignoreerrors);
-  if (cur.exitCode !== 0) return { status: ignore ? 'ok' : 'failed', detail: `unknown sysctl ${name}` };
-  if (cur.stdout.trim() === value) return { status: 'ok' };
-  if (c.sharedFilesystem && !name.startsWith('net.'))
+  // on a namespace machine only net.* is its own: anything else is only read (and its change refused below)
+  const mayWrite = !c.sharedFilesystem || name.startsWith('net.');
+  // read, and write when it differs: one round trip ("=" marks a value that could be read)
+  const r = await c.x.run(
+    mayWrite
+      ? [
+          'sh',
+          '-c',
+          'v=$(sysctl -n "$1") || exit 3; echo "=$v"; [ "$v" = "$2" ] || sysctl -q -w "$1=$2"',
+          'sh',
+          name,
+          value,
+        ]
+      : ['sh', '-c', 'v=$(sysctl -n "$1") || exit 3; echo "=$v"', 'sh', name],
+    { check: false },
+  );
+  if (!r.stdout.startsWith('=')) return { status: ignore ? 'ok' : 'failed', detail: `unknown sysctl ${name}` };
+  const cur = r.stdout.slice(1).trim();
+  if (cur === value) return { status: 'ok' };
+  if (!mayWrite)
     return { status: 'failed', detail: `refused: ${name} is the control host's (only net.* is per namespace)` };
-  await c.x.run(['sysctl', '-q', '-w', `${name}=${value}`]);
-  return { status: 'changed', detail: `${cur.stdout.trim()} -> ${value}` };
+  if (r.exitCode !== 0) return { status: 'failed', detail: `sysctl -w ${name}=${value}: ${lastLine(r)}` };
+  return { status: 'changed', detail: `${cur} -> ${value}` };
 }
 
 async function command(t: Task, a: Args, c: ModuleContext): Promise<TaskOutcome> {

@@ -1,13 +1,14 @@
 // Playbook modules against a real local executor and a local HTTP server: ok/changed/failed and idempotence.
 
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { installedOf } from '../../src/runner/modules.ts';
 import { type ModuleContext, runModule } from '../../src/runner/provision.ts';
+import type { RunOptions } from '../../src/transport/executor.ts';
 import { LocalExecutor } from '../../src/transport/local.ts';
 
 const ctx = (): ModuleContext & { dir: string } => {
@@ -41,6 +42,88 @@ test('file: directory and mode, then nothing to change', async (t) => {
   t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args }, c)).status, 'changed');
   t.is(statSync(args.path).mode & 0o777, 0o750);
   t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args }, c)).status, 'ok');
+});
+
+/** The local executor, counting its commands, with a PATH that can put fakes of host tools first. */
+function counting(c: ModuleContext, path?: string): string[][] {
+  const calls: string[][] = [];
+  const inner = c.x;
+  c.x = Object.assign(Object.create(inner), {
+    run: (argv: string[], o?: RunOptions) => {
+      calls.push(argv);
+      return inner.run(argv, path ? { ...o, env: { ...o?.env, PATH: `${path}:${process.env.PATH}` } } : o);
+    },
+  });
+  return calls;
+}
+
+test('file: an existing folder is asked about once (kind, mode and owners), a new one made with its mode', async (t) => {
+  const c = ctx();
+  const calls = counting(c);
+  const args = { path: join(c.dir, 'new'), state: 'directory', mode: '0700' };
+  t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args }, c)).status, 'changed');
+  t.is(statSync(args.path).mode & 0o777, 0o700);
+  t.deepEqual(
+    calls.map((x) => x[0]),
+    ['stat', 'mkdir'],
+  );
+  calls.length = 0;
+  t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args }, c)).status, 'ok');
+  t.is(calls.length, 1);
+  // another mode on the existing folder: changed with one chmod, after the same single question
+  calls.length = 0;
+  const wider = { ...args, mode: '0755' };
+  t.is((await runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args: wider }, c)).status, 'changed');
+  t.is(statSync(args.path).mode & 0o777, 0o755);
+  t.deepEqual(
+    calls.map((x) => x[0]),
+    ['stat', 'chmod'],
+  );
+  // a file where a folder is wanted fails, and is left as it is
+  writeFileSync(join(c.dir, 'plain'), 'x');
+  const onFile = { path: join(c.dir, 'plain'), state: 'directory' };
+  await t.throwsAsync(runModule({ name: 'f', module: 'file', user: 'root', where: 'x:1', args: onFile }, c), {
+    message: /File exists/,
+  });
+  t.is(readFileSync(join(c.dir, 'plain'), 'utf8'), 'x');
+});
+
+test('sysctl: read and written in one round trip; unknown, unchanged and refused host values', async (t) => {
+  const c = ctx();
+  // a sysctl of its own on PATH: the host's values are never read or written by this test
+  const bin = join(c.dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(c.dir, 'values'), 'net.ipv4.ip_forward=0\nkernel.pid_max=4194304\n');
+  writeFileSync(
+    join(bin, 'sysctl'),
+    `#!/bin/sh
+f=${c.dir}/values
+if [ "$1" = -n ]; then grep -q "^$2=" "$f" || { echo "sysctl: cannot stat /proc/sys/$2" >&2; exit 255; }; sed -n "s/^$2=//p" "$f"; exit 0; fi
+[ "$1" = -q ] && [ "$2" = -w ] || exit 2
+k=\${3%%=*}; sed -i "s/^$k=.*/$3/" "$f"; echo "$3" >> ${c.dir}/writes
+`,
+    { mode: 0o755 },
+  );
+  const calls = counting(c, bin);
+  const task = (name: string, value: string) => ({
+    name: 's',
+    module: 'sysctl' as const,
+    user: 'root',
+    where: 'x:1',
+    args: { name, value },
+  });
+  const r = await runModule(task('net.ipv4.ip_forward', '1'), c);
+  t.deepEqual([r.status, r.detail], ['changed', '0 -> 1']);
+  t.is(calls.length, 1);
+  t.regex(readFileSync(join(c.dir, 'values'), 'utf8'), /^net\.ipv4\.ip_forward=1$/m);
+  t.is((await runModule(task('net.ipv4.ip_forward', '1'), c)).status, 'ok');
+  const unknown = await runModule(task('net.no.such', '1'), c);
+  t.deepEqual([unknown.status, unknown.detail], ['failed', 'unknown sysctl net.no.such']);
+  // a namespace machine's kernel.* is the control host's: never written
+  const host = await runModule(task('kernel.pid_max', '32768'), c);
+  t.is(host.status, 'failed');
+  t.regex(host.detail!, /refused: kernel\.pid_max is the control host's/);
+  t.deepEqual(readFileSync(join(c.dir, 'writes'), 'utf8').trim().split('\n'), ['net.ipv4.ip_forward=1']);
 });
 
 test('copy: changed, then ok; content is supported', async (t) => {
