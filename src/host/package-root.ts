@@ -1,5 +1,5 @@
 // The folder virtlab is installed in (package.json, schema/, scripts/, src/, dist/), found by walking up from this
-// module's own file: the same answer from the sources (tsx), from dist/ and from the bundle (dist/virtlab.mjs),
+// module's own file: the same answer from the sources (tsx), from dist/ and from the bundle (dist/virtlab.cjs),
 // which sit at different depths. Every file of the installation is named from here, never relative to a module.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

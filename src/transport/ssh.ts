@@ -2,6 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { dirname } from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
@@ -17,14 +18,23 @@ import {
 } from './executor.ts';
 import { commandLine } from './quote.ts';
 
-// ssh2 (about 45 ms to load with its dependencies) is loaded at the first connection, not with the command line:
-// plan, validate or list never load it, and a run asks for it early (preloadSsh) so that it loads while the
-// machines' daemons start
+// ssh2 (about 40 ms to load with its dependencies) is loaded at the first connection, not with the command line:
+// plan, validate or list never load it, and a run's first connection asks for it while the machine's sshd starts. It
+// is a CommonJS package: required (the bundle is a script, where import() has no loader), a turn after it is asked.
+const requireHere = createRequire(import.meta.url);
 let ssh2: Promise<typeof import('ssh2')> | undefined;
 
 /** Starts loading ssh2 (once); the first connection waits for it. */
 export function preloadSsh(): Promise<typeof import('ssh2')> {
-  ssh2 ??= import('ssh2');
+  ssh2 ??= new Promise((resolve, reject) =>
+    setImmediate(() => {
+      try {
+        resolve(requireHere('ssh2') as typeof import('ssh2'));
+      } catch (e) {
+        reject(e);
+      }
+    }),
+  );
   return ssh2;
 }
 
