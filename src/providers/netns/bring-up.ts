@@ -41,6 +41,8 @@ export async function upMachine(
   local: LocalExecutor,
   /** called once its namespace and links exist */
   plumbed: () => void = () => {},
+  /** the underlay networks its NICs join: its LAN links are made once they are up */
+  networksUp: Promise<unknown> = Promise.resolve(),
 ) {
   const { store, emit, home } = ctx;
   const hv = m.role === 'hypervisor';
@@ -52,11 +54,12 @@ export async function upMachine(
   const title = `${m.role} ${m.name} (${what}${m.ram} MiB, ${m.vcpu} vCPU${hv ? ', libvirtd' : ''})`;
   emit({ type: 'step-start', stage: 'up', id: `up-${m.name}`, title });
   // the links are made (ip commands) while the machine's folders and host key are: nothing of one needs the other
-  const plumbing = plumb(spec, m, index, store, local);
+  const plumbing = plumb(spec, m, index, store, local, networksUp);
   plumbing.catch(() => {}); // awaited below, in every case
   const l = layout(dir);
   const hostKeyFile = join(l.ssh, 'host_ed25519');
   let raised: Promise<void> | undefined;
+  let lans: Promise<void> | undefined;
   try {
     try {
       store.record({ kind: 'dir', path: dir, owner: m.name });
@@ -75,12 +78,12 @@ export async function upMachine(
       ]);
     } finally {
       // never leave while links are still being made: teardown would miss the ones made after it
-      ({ raised } = await plumbing);
+      ({ raised, lans } = await plumbing);
     }
-    plumbed();
+    lans.then(plumbed, () => {});
     const exec = await start(spec, m, ctx, l, hostKeyFile);
-    // the tap slot is raised before anything can make a macvtap in the namespace
-    await raised?.catch(async (e) => {
+    // the LAN links are there and the tap slot raised before anything can make a macvtap in the namespace
+    await Promise.all([raised, lans]).catch(async (e) => {
       await exec.exec.close();
       throw e;
     });
@@ -88,7 +91,7 @@ export async function upMachine(
     emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs, detail: exec.detail });
     return exec.exec;
   } finally {
-    await raised?.catch(() => {});
+    await Promise.all([raised?.catch(() => {}), lans?.catch(() => {})]);
   }
 }
 
@@ -145,6 +148,10 @@ async function start(
 /**
  * The machine's namespace and links: its management veth to the host (marked with the run's alias) and a veth per
  * NIC into the underlay's bridge. A namespace machine's NICs carry its addresses; a VM's only bridge them to QEMU.
+ * Returns once the namespace and its management link are there, with what is still being made: the ifindex slot
+ * (`raised`) and, for a namespace machine, its LAN links (`lans`, made once the underlay networks are up: its daemons
+ * need only the management link, so they start meanwhile). A VM's LAN links are there before it returns (QEMU opens
+ * them at its start). When it fails, nothing it started is still running.
  */
 async function plumb(
   spec: Machine,
@@ -152,7 +159,8 @@ async function plumb(
   index: number,
   store: StateStore,
   local: LocalExecutor,
-): Promise<{ raised: Promise<void> }> {
+  networksUp: Promise<unknown>,
+): Promise<{ raised: Promise<void>; lans: Promise<void> }> {
   const { ns, vm, ifindexBase, mgmtLink, mgmtLocal } = m.data;
   await addNamespace(
     local,
@@ -167,14 +175,33 @@ async function plumb(
   }
   // the counter is raised (hundreds of links) while the veths are made: only the macvtaps made later need it
   const raised = ipBatch(local, ns, lo);
+  raised.catch(() => {}); // handed to the caller, or awaited below when the links fail
   store.record({ kind: 'link', name: mgmtLink, owner: m.name });
-  const root = [
+  const mgmt = [
     `link add ${mgmtLink} type veth peer name ${MGMT_NIC} netns ${ns}`,
     `link set ${mgmtLink} alias ${linkMark(store.state)}`,
     `addr add ${mgmtLocal}/30 dev ${mgmtLink}`,
     `link set ${mgmtLink} up`,
   ];
-  const inside = vm ? [] : [`addr add ${m.address}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`];
+  let lans: Promise<void> = Promise.resolve();
+  try {
+    await ipBatch(local, undefined, mgmt);
+    if (!vm) await ipBatch(local, ns, [`addr add ${m.address}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`]);
+    lans = networksUp.then(() => lanLinks(spec, m, index, store, local));
+    lans.catch(() => {}); // handed to the caller, or awaited below
+    if (vm) await lans;
+  } catch (e) {
+    await Promise.all([raised.catch(() => {}), lans.catch(() => {})]);
+    throw e;
+  }
+  return { raised, lans };
+}
+
+/** A veth per NIC from the machine into its underlay's bridge, with the NIC's addresses (a namespace machine). */
+async function lanLinks(spec: Machine, m: NsMachine, index: number, store: StateStore, local: LocalExecutor) {
+  const { ns, vm } = m.data;
+  const root: string[] = [];
+  const inside: string[] = [];
   const lans = new Map<string, string[]>();
   const networks = nsData(store).networks;
   spec.nics.forEach((nic, j) => {
@@ -190,26 +217,7 @@ async function plumb(
       net.ports.push({ machine: m.name, machineNs: ns, nic: nic.name, port, mac: nic.mac });
     });
   });
-  raised.catch(() => {}); // handed to the caller, or awaited below when the links fail
-  try {
-    await ipBatch(local, undefined, root);
-    await linksInside(spec, m, local, vm, inside, lans);
-  } catch (e) {
-    await raised.catch(() => {});
-    throw e;
-  }
-  return { raised };
-}
-
-async function linksInside(
-  spec: Machine,
-  m: NsMachine,
-  local: LocalExecutor,
-  vm: NsMachine['data']['vm'],
-  inside: string[],
-  lans: Map<string, string[]>,
-) {
-  const { ns } = m.data;
+  await ipBatch(local, undefined, root);
   // a NIC with its own IPv6 address takes nothing from the LAN's router advertisements: no second (SLAAC) address,
   // no routes (libvirt refuses to start an IPv6 network while an uplink holds RA routes with accept_ra 1: measured)
   const fixed6 = vm

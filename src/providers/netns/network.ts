@@ -10,7 +10,6 @@ import { formatIp, mask } from '../../lab/ipv4.ts';
 import type { Lab, Underlay } from '../../lab/model.ts';
 import type { Emit } from '../../report/events.ts';
 import type { LocalExecutor } from '../../transport/local.ts';
-import { commandLine } from '../../transport/quote.ts';
 import { LAN_BRIDGE } from './names.ts';
 import { netnsInode } from './ownership.ts';
 import { type NsNetwork, nsMachines } from './state.ts';
@@ -107,26 +106,31 @@ async function startDnsmasq(n: NsNetwork, spec: Underlay, store: StateStore): Pr
  */
 export async function macFiltering(lab: Lab, n: NsNetwork, store: StateStore, local: LocalExecutor): Promise<void> {
   if (!n.ports.length) return;
-  // one shell for all rules (each ebtables call costs ~30 ms); every word goes through the quoting function
-  const rules: string[][] = [];
+  // the switch's filter table in one ebtables-restore (the namespace is new: nothing else is in it). One ebtables call
+  // costs ~10 ms of CPU; the ten of a two-port LAN took ~100 ms while the machines' daemons started, this ~15 ms.
+  // Ports, chains and MACs are names virtlab made and MACs the lab's schema checked.
+  const chains: string[] = [];
+  const forward: string[] = [];
+  const output: string[] = [];
+  const accept: string[] = [];
   const watched: string[] = [];
   const machines = nsMachines(store);
   for (const p of n.ports) {
     const chain = `vl-${p.port}`;
-    rules.push(
-      ['ebtables', '-N', chain, '-P', 'DROP'],
-      ['ebtables', '-A', chain, '-d', p.mac, '-j', 'ACCEPT'],
-      ['ebtables', '-A', chain, '-d', 'Multicast', '-j', 'ACCEPT'],
-      ['ebtables', '-A', 'FORWARD', '-o', p.port, '-j', chain],
-      ['ebtables', '-A', 'OUTPUT', '-o', p.port, '-j', chain],
-    );
+    chains.push(`:${chain} DROP`);
+    forward.push(`-A FORWARD -o ${p.port} -j ${chain}`);
+    output.push(`-A OUTPUT -o ${p.port} -j ${chain}`);
+    accept.push(`-A ${chain} -d ${p.mac} -j ACCEPT`, `-A ${chain} -d Multicast -j ACCEPT`);
     if (machines.find((m) => m.name === p.machine)?.data.vm) {
       // QEMU's NIC 0 is the management NIC; the lab's NICs follow in order
       const nic = lab.machines.find((m) => m.name === p.machine)!.nics.findIndex((x) => x.name === p.nic) + 1;
       watched.push(`vm:${p.machineNs}`, vmNicId(nic), chain);
     } else watched.push(p.machineNs, p.nic, chain);
   }
-  await local.run(['ip', 'netns', 'exec', n.ns, 'sh', '-e', '-c', rules.map((r) => commandLine(r)).join('\n')]);
+  const table = ['*filter', ':INPUT ACCEPT', ':FORWARD ACCEPT', ':OUTPUT ACCEPT', ...chains, ...forward, ...output];
+  await local.run(['ip', 'netns', 'exec', n.ns, 'ebtables-restore'], {
+    input: `${[...table, ...accept, 'COMMIT'].join('\n')}\n`,
+  });
   const res = store.record({ kind: 'process', label: `switch agent for ${n.name}`, owner: n.name }) as Extract<
     Resource,
     { kind: 'process' }

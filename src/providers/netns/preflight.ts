@@ -17,6 +17,7 @@ export const BINARIES: Record<string, { pkg: string; hypervisorOnly?: boolean }>
   tini: { pkg: 'tini' },
   tcpdump: { pkg: 'tcpdump' },
   ebtables: { pkg: 'iptables' },
+  'ebtables-restore': { pkg: 'iptables' },
   bridge: { pkg: 'iproute2' },
   ping: { pkg: 'iputils-ping' },
   libvirtd: { pkg: 'libvirt-daemon-system', hypervisorOnly: true },

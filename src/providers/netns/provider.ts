@@ -101,18 +101,21 @@ export class NetnsProvider implements Provider {
       keyFile,
     ]);
     const networks = nsData(store).networks;
-    await allDone(
+    // the machines start while the networks come up: a machine's daemons need only its management link, and its LAN
+    // links wait for the networks (upMachine)
+    const networksUp = allDone(
       networks.map((n) =>
         upNetwork(lab, n, store, local, emit).catch((e) => Promise.reject(wrap(`bring up network ${n.name}`, e))),
       ),
     );
+    networksUp.catch(() => {}); // awaited below, first
     const plumbed: Promise<boolean>[] = [];
     const machines = nsMachines(store).map(async (m, i) => {
       const spec = lab.machines.find((x) => x.name === m.name)!;
       let done: (ok: boolean) => void = () => {};
       plumbed.push(new Promise<boolean>((res) => (done = res)));
       try {
-        this.live.set(`${store.path}/${m.name}`, await upMachine(spec, m, i, ctx, local, () => done(true)));
+        this.live.set(`${store.path}/${m.name}`, await upMachine(spec, m, i, ctx, local, () => done(true), networksUp));
       } catch (e) {
         throw wrap(`bring up machine ${m.name}`, e);
       } finally {
@@ -129,7 +132,7 @@ export class NetnsProvider implements Provider {
     const early = Promise.all(plumbed).then(async (ok) => {
       if (ok.every(Boolean)) await allDone(filtered.filter((n) => !vmPorts(n)).map(filter));
     });
-    await allDone([...machines, early]);
+    await allDone<unknown>([networksUp, ...machines, early]);
     await allDone(filtered.filter(vmPorts).map(filter));
   }
 
