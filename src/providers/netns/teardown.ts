@@ -37,6 +37,12 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
   const ours = namespaces.filter((r) => !refuse(`namespace ${r.name}`, namespaceIsOurs(r, s)));
   const inodes = new Set(ours.map((r) => netnsInode(r.name)).filter((i): i is number => i !== undefined));
   const marks = processMarks(s, home);
+  // a hypervisor's macvtaps are deleted before its namespace: their /dev/tapN go with them at once, where the
+  // namespace's cleanup in the kernel's background keeps them about 50 ms longer (and the leak check waits for them).
+  // Deleted while its processes are killed (a guest's QEMU loses its tap either way): each deletion waits ~20 ms on
+  // the kernel, which the kills do not need
+  const sharing = new Set(nsMachines(store).flatMap((m) => (m.data.ifindexBase ? [m.data.ns] : [])));
+  const tapsGone = Promise.all(ours.filter((r) => sharing.has(r.name)).map((r) => deleteMacvtaps(local, r.name)));
   // 1. processes: the recorded ones, then anything still inside our namespaces (covers a kill -9 mid-start)
   await Promise.all(
     res.map(async (r) => {
@@ -72,11 +78,8 @@ export async function removeAll(store: StateStore, home: Home, local: LocalExecu
       ok: out.exitCode === 0 || !existsSync(`/sys/class/net/${r.name}`),
     });
   });
-  // a hypervisor's macvtaps are deleted before its namespace: their /dev/tapN go with them at once, where the
-  // namespace's cleanup in the kernel's background keeps them about 50 ms longer (and the leak check waits for them)
-  const sharing = new Set(nsMachines(store).flatMap((m) => (m.data.ifindexBase ? [m.data.ns] : [])));
   const namespacesGone = ours.map(async (r) => {
-    if (sharing.has(r.name)) await deleteMacvtaps(local, r.name);
+    if (sharing.has(r.name)) await tapsGone;
     const out = await local.run(['ip', 'netns', 'delete', r.name], { check: false });
     emit({
       type: 'removed',
