@@ -44,8 +44,11 @@ test.serial(
     // 1. the first run boots kvm-01 and saves it once sshd and libvirtd answer
     const cold = run('vm-snap', tmp(), env);
     t.is(cold.code, 0, cold.out);
-    t.regex(cold.stdout, /kvm-01: saved its booted state \(\d+ MiB, paused [\d.]+ s\)/);
-    t.notRegex(cold.stdout, /started from snapshot/);
+    // its first attempt booted (an unstable attempt is run again, and that retry rightly starts from the snapshot
+    // the first one saved: a nested guest's console stall was seen once in a CI emulation)
+    const first = cold.stdout.split(/running the lab once more/)[0]!;
+    t.regex(first, /kvm-01: saved its booted state \(\d+ MiB, paused [\d.]+ s\)/);
+    t.notRegex(first, /started from snapshot/);
     t.is(snapshots().length, 1);
     const key = snapshots()[0]!;
     const meta = JSON.parse(readFileSync(join(cache, 'vm-snapshots', key, 'snapshot.json'), 'utf8'));
