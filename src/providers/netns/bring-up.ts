@@ -33,6 +33,11 @@ export function sshExecutor(store: StateStore, m: NsMachine, clock?: ProviderCon
   return new SshExecutor(target, clock);
 }
 
+/** An ed25519 key pair without a passphrase: file and file.pub. */
+export async function sshKeygen(local: LocalExecutor, comment: string, file: string): Promise<void> {
+  await local.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file]);
+}
+
 export async function upMachine(
   spec: Machine,
   m: NsMachine,
@@ -64,18 +69,7 @@ export async function upMachine(
     try {
       store.record({ kind: 'dir', path: dir, owner: m.name });
       prepareDirs(l, hv && !vm, join(home.cache, 'libvirt-warm'));
-      await local.run([
-        'ssh-keygen',
-        '-q',
-        '-t',
-        'ed25519',
-        '-N',
-        '',
-        '-C',
-        `virtlab-host-${m.name}`,
-        '-f',
-        hostKeyFile,
-      ]);
+      await sshKeygen(local, `virtlab-host-${m.name}`, hostKeyFile);
     } finally {
       // never leave while links are still being made: teardown would miss the ones made after it
       ({ raised, lans } = await plumbing);

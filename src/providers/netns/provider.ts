@@ -20,7 +20,7 @@ import { SharedFsExecutor } from '../../transport/shared-fs.ts';
 import type { SshExecutor } from '../../transport/ssh.ts';
 import type { MachineDescription, Problem, Provider, ProviderContext, SshAccess, TeardownContext } from '../port.ts';
 import { allocateMgmt, allocateSlots, SLOT_WIDTH, tapNumbers, usedHostAddresses } from './alloc.ts';
-import { sshExecutor, upMachine } from './bring-up.ts';
+import { sshExecutor, sshKeygen, upMachine } from './bring-up.ts';
 import { hostPathOf, layout, privatePaths } from './machine-files.ts';
 import { LAN_BRIDGE, mgmtLink, nsMachine, nsNetwork } from './names.ts';
 import { macFiltering, tail, upNetwork } from './network.ts';
@@ -88,18 +88,7 @@ export class NetnsProvider implements Provider {
 
     const { instance, runId, keyFile } = store.state;
     mkdirSync(join(store.state.runDir, 'keys'), { recursive: true, mode: 0o700 });
-    await local.run([
-      'ssh-keygen',
-      '-q',
-      '-t',
-      'ed25519',
-      '-N',
-      '',
-      '-C',
-      `virtlab-${instance}-${runId}`,
-      '-f',
-      keyFile,
-    ]);
+    await sshKeygen(local, `virtlab-${instance}-${runId}`, keyFile);
     const networks = nsData(store).networks;
     // the machines start while the networks come up: a machine's daemons need only its management link, and its LAN
     // links wait for the networks (upMachine)
