@@ -2,7 +2,8 @@
 // ~50 ms of each command's start on the 2-core host, and the same files always resolve to the same lab: a lab is
 // kept per lab file, variant, parameters, project folder, working folder and virtlab build, and used only while every
 // path the resolution looked at is as it was then (a file's content, a path's type and real path, or its absence).
-// A lab that resolved with problems is never kept: its diagnostics come from a fresh resolution every time.
+// A lab that resolved with problems is never kept: its diagnostics come from a fresh resolution every time. A kept lab
+// is read only from a folder and file this user alone can write (a lab names commands a run executes as root).
 import { createHash } from 'node:crypto';
 import {
   mkdirSync,
@@ -14,7 +15,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Diagnostic } from '../errors.ts';
 import type { Lab } from './model.ts';
 import { MAX_FILE_MIB, recordPaths } from './source.ts';
@@ -64,7 +65,14 @@ export function resolvedLab(dir: string | undefined, key: object, resolve: () =>
   return { lab, diagnostics: value.diagnostics };
 }
 
+/** A folder or file only this user can write: a kept lab names the commands a run executes, as root. */
+function privateToMe(path: string): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return !!st && st.uid === process.getuid?.() && (st.mode & 0o022) === 0;
+}
+
 function read(file: string): Entry | undefined {
+  if (!privateToMe(dirname(file)) || !privateToMe(file)) return undefined;
   try {
     const e = JSON.parse(readFileSync(file, 'utf8')) as Entry;
     return Array.isArray(e?.inputs) && e.lab && Array.isArray(e.diagnostics) ? e : undefined;
@@ -77,6 +85,7 @@ function read(file: string): Entry | undefined {
 function write(dir: string, file: string, e: Entry): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!privateToMe(dir)) return;
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify(e), { mode: 0o600 });
     renameSync(tmp, file);

@@ -1,5 +1,15 @@
 // Resolved labs kept between commands: used only while every file the resolution looked at is unchanged.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -98,4 +108,24 @@ test("a path's signature: a file by content, a link by where it leads, a missing
   symlinkSync(join(d, 'b'), join(d, 'link'));
   t.not(pathSignature(join(d, 'link')), viaA, 'a link that now leads elsewhere');
   t.regex(pathSignature(d), /^dir:/);
+});
+
+test('a kept lab in a folder or file others can write is neither read nor written (it names commands run as root)', (t) => {
+  const p = project();
+  t.truthy(p.load().lab);
+  const [name] = readdirSync(p.cache);
+  const kept = join(p.cache, name!);
+  // a planted entry: the same inputs, another lab
+  const entry = JSON.parse(readFileSync(kept, 'utf8'));
+  entry.lab.description = 'planted';
+  writeFileSync(kept, JSON.stringify(entry));
+  t.is(p.load().lab!.description, 'planted', 'an entry of this user alone is used');
+  chmodSync(kept, 0o666);
+  t.not(p.load().lab!.description, 'planted', 'a file others can write is not read');
+  t.is(p.resolutions(), 2);
+  chmodSync(kept, 0o600);
+  chmodSync(p.cache, 0o777);
+  writeFileSync(kept, JSON.stringify(entry));
+  t.not(p.load().lab!.description, 'planted', 'nor one in a folder others can write');
+  t.is(readFileSync(kept, 'utf8'), JSON.stringify(entry), 'and nothing is written there');
 });
