@@ -24,10 +24,27 @@ flag() { # ns nic -> on|off: promiscuous, or a port of a bridge, bond or Open vS
   if ip -n "$1" -o link show dev "$2" 2>/dev/null | grep -qE '<[^>]*PROMISC| master '; then echo on; else echo off; fi
 }
 
-watch() { # one namespace machine's NIC: re-check on every link event of its namespace
-  local ns=$1 nic=$2 chain=$3 last
+listening() { # pid -> true once that process's rtnetlink socket is subscribed to a group (in its own namespace)
+  local _sk eth pid groups _rest
+  while read -r _sk eth pid groups _rest; do
+    if [ "$eth" = 0 ] && [ "$pid" = "$1" ] && [ "$groups" != 00000000 ]; then return 0; fi
+  done <"/proc/$1/net/netlink"
+  return 1
+}
+
+watch() { # one namespace machine's NIC: its flag once the link monitor listens, then again on every link event
+  # `ip monitor` subscribes a moment after it starts. A flag read before that and set in between (a busy host, a
+  # promisc step right after up) would be missed for good, the port dropping the guests' frames for the rest of the run
+  # (CI saw it: a guest without its DHCP lease). So the first read waits until the monitor listens (at most 3 s).
+  local ns=$1 nic=$2 chain=$3 last events mon i
+  exec {events}< <(exec ip -n "$ns" monitor link 2>/dev/null)
+  mon=$!
+  for ((i = 0; i < 300; i++)); do
+    listening "$mon" 2>/dev/null && break
+    read -r -t 0.01 _ <&"$events" # a 10 ms pause (an event now is covered by the read below)
+  done
   last=$(policy "$ns $nic" "$chain" "$(flag "$ns" "$nic")" "")
-  ip -n "$ns" monitor link 2>/dev/null | while read -r _; do last=$(policy "$ns $nic" "$chain" "$(flag "$ns" "$nic")" "$last"); done
+  while read -r _ <&"$events"; do last=$(policy "$ns $nic" "$chain" "$(flag "$ns" "$nic")" "$last"); done
 }
 
 qmp_rx_filters() { # port device... (inside the VM's namespace) -> "device on|off" per answer, until QEMU goes
