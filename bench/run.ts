@@ -26,8 +26,8 @@ const quick = argv.includes('--quick');
 // --no-vm: leave out the vm provider's run (it needs the machine image, about 1.5 minutes to build once)
 const noVm = argv.includes('--no-vm');
 const runs = Number(argv[argv.indexOf('--runs') + 1] || 0) || (quick ? 2 : 5);
-// what `npm run lab` runs (the compiled CLI), without npm's own start-up
-const CLI = [process.execPath, 'bin/virtlab.js'];
+// what `npm run lab` runs (bin/virtlab, then the compiled CLI), without npm's own start-up
+const CLI = ['bin/virtlab'];
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;

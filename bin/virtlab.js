@@ -9,6 +9,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
+// bin/virtlab handed node's CA file over under another name (node would parse it at start): child processes get it back
+if (process.env.VIRTLAB_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS)
+  process.env.NODE_EXTRA_CA_CERTS = process.env.VIRTLAB_EXTRA_CA_CERTS;
+
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const stamp = join(root, 'dist', '.stamp');
 

@@ -8,6 +8,7 @@ import type { Emit } from '../report/events.ts';
 import type { CommandClock } from '../transport/executor.ts';
 import { LocalExecutor } from '../transport/local.ts';
 import { readConfig } from './config.ts';
+import { download } from './download.ts';
 import type { Home } from './home.ts';
 import { packagePath } from './package-root.ts';
 
@@ -96,11 +97,7 @@ export async function downloadCirros(
   const dest = join(dir, file);
   if (existsSync(dest)) return dest;
   mkdirSync(dir, { recursive: true });
-  const get = async (url: string) => {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    if (!res.ok) throw new HostError(`download ${url}: HTTP ${res.status}`);
-    return Buffer.from(await res.arrayBuffer());
-  };
+  const get = (url: string) => download(url, timeoutMs);
   let sums: string;
   let algo: 'sha256' | 'md5' = 'sha256';
   try {

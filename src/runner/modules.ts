@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { HostError } from '../errors.ts';
+import { download as fetchUrl } from '../host/download.ts';
 import { ansibleBool, PACKAGE_SUCCESSORS } from '../lab/playbook-vocabulary.ts';
 import type { StepStatus } from '../report/events.ts';
 import type { Executor, RunOptions } from '../transport/executor.ts';
@@ -246,11 +246,9 @@ async function download(url: string, cached: string, a: Args): Promise<string | 
   mkdirSync(join(cached, '..'), { recursive: true });
   let data: Buffer;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(Number(a.timeout ?? 10) * 1000 + 20000) });
-    if (!res.ok) throw new HostError(`HTTP ${res.status}`);
-    data = Buffer.from(await res.arrayBuffer());
+    data = await fetchUrl(url, Number(a.timeout ?? 10) * 1000 + 20000);
   } catch (e) {
-    return `cannot download ${url} (${(e as Error).message}); offline? put the file at ${cached}`;
+    return `${(e as Error).message}; offline? put the file at ${cached}`;
   }
   if (a.checksum) {
     const [algo, want] = String(a.checksum).split(':') as [string, string];

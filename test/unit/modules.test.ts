@@ -192,7 +192,10 @@ test('get_url: downloads once into the cache, verifies the checksum, fails clear
     c,
   );
   t.is(off.status, 'failed');
-  t.regex(off.detail!, /cannot download http:\/\/127\.0\.0\.1:9\/none\.img .*put the file at/);
+  t.regex(
+    off.detail!,
+    /cannot download http:\/\/127\.0\.0\.1:9\/none\.img: connect ECONNREFUSED .*; offline\? put the file at/,
+  );
 });
 
 test('command and shell', async (t) => {

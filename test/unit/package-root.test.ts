@@ -1,7 +1,16 @@
 // Files of the installation are named from the package root, found from one module: the same from the sources,
 // from dist/ and from the bundle (dist/virtlab.cjs), whichever bin/virtlab.js runs.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import test from 'ava';
@@ -78,4 +87,45 @@ test("the bundle starts from V8's code cache, kept per command; a cache others c
   writeFileSync(join(dir, file!), 'planted');
   run();
   t.is(readFileSync(join(dir, file!), 'utf8'), 'planted');
+});
+
+test("the command hands node's CA file over (node would parse it at every start); child processes get it back", (t) => {
+  // bin/virtlab with a `node` that shows how it was started, called directly and through a link (npm i -g)
+  const dir = mkdtempSync(join(tmpdir(), 'virtlab-bin-'));
+  writeFileSync(
+    join(dir, 'node'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansions
+    '#!/bin/sh\necho "NODE_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS-unset} VIRTLAB_EXTRA_CA_CERTS=${VIRTLAB_EXTRA_CA_CERTS-unset} $*"\n',
+  );
+  chmodSync(join(dir, 'node'), 0o755);
+  symlinkSync(resolve('bin/virtlab'), join(dir, 'virtlab'));
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: `${dir}:${process.env.PATH}` };
+  for (const cmd of [resolve('bin/virtlab'), join(dir, 'virtlab')]) {
+    const withCa = spawnSync(cmd, ['run', 'a lab'], {
+      env: { ...env, NODE_EXTRA_CA_CERTS: '/etc/my-ca.pem' },
+      encoding: 'utf8',
+    });
+    t.is(withCa.stdout, `NODE_EXTRA_CA_CERTS=unset VIRTLAB_EXTRA_CA_CERTS=/etc/my-ca.pem ${BIN} run a lab\n`, cmd);
+    const without = { ...env };
+    delete without.NODE_EXTRA_CA_CERTS;
+    delete without.VIRTLAB_EXTRA_CA_CERTS;
+    t.is(
+      spawnSync(cmd, ['list'], { env: without, encoding: 'utf8' }).stdout,
+      `NODE_EXTRA_CA_CERTS=unset VIRTLAB_EXTRA_CA_CERTS=unset ${BIN} list\n`,
+    );
+  }
+  // bin/virtlab.js sets it back for the processes it starts
+  writeFileSync(
+    join(dir, 'show.cjs'),
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the preload's own template
+    "process.on('exit', () => process.stderr.write(`child env: ${process.env.NODE_EXTRA_CA_CERTS}\\n`));\n",
+  );
+  const inner: NodeJS.ProcessEnv = { ...process.env, VIRTLAB_EXTRA_CA_CERTS: '/etc/my-ca.pem' };
+  delete inner.NODE_EXTRA_CA_CERTS;
+  const r = spawnSync(process.execPath, ['-r', join(dir, 'show.cjs'), BIN, '--version'], {
+    env: inner,
+    encoding: 'utf8',
+  });
+  t.is(r.status, 0, r.stderr);
+  t.regex(r.stderr, /child env: \/etc\/my-ca\.pem/);
 });
