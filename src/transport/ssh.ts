@@ -18,9 +18,9 @@ import {
 } from './executor.ts';
 import { commandLine } from './quote.ts';
 
-// ssh2 (about 40 ms to load with its dependencies) is loaded at the first connection, not with the command line:
-// plan, validate or list never load it, and a run's first connection asks for it while the machine's sshd starts. It
-// is a CommonJS package: required (the bundle is a script, where import() has no loader), a turn after it is asked.
+// ssh2 (about 40 ms to load with its dependencies) is loaded when a machine first accepts a TCP connection, not with
+// the command line: plan, validate or list never load it. It is a CommonJS package: required (the bundle is a script,
+// where import() has no loader), a turn after it is asked.
 const requireHere = createRequire(import.meta.url);
 let ssh2: Promise<typeof import('ssh2')> | undefined;
 
@@ -95,14 +95,14 @@ export class SshExecutor implements Executor {
   async connect(opts: { deadlineMs?: number; signal?: AbortSignal } = {}): Promise<Client> {
     if (this.client) return this.client;
     // waiting for the machine's sshd and the handshake is the transport's time, like a command's
-    const { Client } = await preloadSsh();
-    if (this.client) return this.client;
     const started = performance.now();
-    this.connecting ??= pRetry(() => this.connectOnce(Client, opts.signal), {
+    this.connecting ??= pRetry(() => this.connectOnce(opts.signal), {
       retries: 1000,
-      minTimeout: 30,
+      // a namespace machine's sshd listens ~50 ms after its init starts: refused attempts cost little, and
+      // the first ones come often (10, 12, 14... ms apart, up to 300 ms for a booting VM)
+      minTimeout: 10,
       maxTimeout: 300,
-      factor: 1.4,
+      factor: 1.2,
       maxRetryTime: opts.deadlineMs ?? 15000,
       signal: opts.signal,
     }).then(
@@ -134,12 +134,11 @@ export class SshExecutor implements Executor {
    * attempt that settled after the abort (seen: a VM killed while its reseed connection was being made) left a
    * client nobody closed, whose socket to the dead machine kept the process alive for good.
    */
-  private connectOnce(Ssh: typeof Client, signal?: AbortSignal): Promise<Client> {
+  private connectOnce(signal?: AbortSignal): Promise<Client> {
     return new Promise((resolve, reject) => {
       const sock: Socket = tcpConnect({ host: this.target.host, port: this.target.port ?? 22 });
       sock.setNoDelay(true);
-      const c = new Ssh();
-      this.sockets.set(c, sock);
+      let c: Client | undefined;
       let hostKeyMismatch = false;
       let seen = '';
       let settled = false;
@@ -148,33 +147,37 @@ export class SshExecutor implements Executor {
         if (settled) return;
         settled = true;
         signal?.removeEventListener('abort', onAbort);
-        c.end();
+        c?.end();
         sock.destroy();
         reject(hostKeyMismatch ? new AbortError(e) : e);
       };
       if (signal?.aborted) queueMicrotask(onAbort);
       else signal?.addEventListener('abort', onAbort, { once: true });
-      // ssh2 can emit several errors for one failure (a handshake timeout, then "Connection lost before handshake"
-      // when the socket goes) and more after `ready` (the machine died); the listeners stay for the client's whole
-      // life, because an 'error' without one would end the process. After `ready`, 'close' follows and forgets it.
       sock.on('error', fail);
-      c.once('ready', () => {
+      const handshake = (Ssh: typeof Client) => {
         if (settled) return;
-        settled = true;
-        signal?.removeEventListener('abort', onAbort);
-        resolve(c);
-      });
-      c.on('error', (e) =>
-        fail(
-          hostKeyMismatch
-            ? new HostError(
-                `host key of ${this.machine} (${this.target.host}) is ${seen}, not the pinned ${this.target.fingerprint ?? keyFingerprint(this.target.hostKey ?? '')}; if the host really changed, pin ${seen}`,
-              )
-            : e,
-        ),
-      );
-      sock.once('connect', () =>
-        c.connect({
+        const client = new Ssh();
+        c = client;
+        this.sockets.set(client, sock);
+        // ssh2 can emit several errors for one failure (a handshake timeout, then "Connection lost before handshake"
+        // when the socket goes) and more after `ready` (the machine died); the listeners stay for the client's whole
+        // life, because an 'error' without one would end the process. After `ready`, 'close' follows and forgets it.
+        client.once('ready', () => {
+          if (settled) return;
+          settled = true;
+          signal?.removeEventListener('abort', onAbort);
+          resolve(client);
+        });
+        client.on('error', (e) =>
+          fail(
+            hostKeyMismatch
+              ? new HostError(
+                  `host key of ${this.machine} (${this.target.host}) is ${seen}, not the pinned ${this.target.fingerprint ?? keyFingerprint(this.target.hostKey ?? '')}; if the host really changed, pin ${seen}`,
+                )
+              : e,
+          ),
+        );
+        client.connect({
           sock,
           username: this.target.user ?? 'root',
           privateKey: this.target.privateKey,
@@ -193,8 +196,11 @@ export class SshExecutor implements Executor {
             if (!ok) hostKeyMismatch = true;
             return ok;
           },
-        }),
-      );
+        });
+      };
+      // ssh2 is loaded once a machine first accepts a connection, not while the machines' daemons start: its ~40 ms
+      // of loading held back the next machine's init (measured: a hypervisor's libvirtd started ~40 ms later)
+      sock.once('connect', () => preloadSsh().then((m) => handshake(m.Client), fail));
     });
   }
 

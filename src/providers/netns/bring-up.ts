@@ -44,11 +44,16 @@ export async function upMachine(
   index: number,
   ctx: ProviderContext,
   local: LocalExecutor,
-  /** called once its namespace and links exist */
-  plumbed: () => void = () => {},
-  /** the underlay networks its NICs join: its LAN links are made once they are up */
-  networksUp: Promise<unknown> = Promise.resolve(),
+  hooks: {
+    /** called once its namespace and links exist */
+    plumbed?: () => void;
+    /** called once its init (or VM) is started, before it is waited for */
+    started?: () => void;
+    /** the underlay networks its NICs join: its LAN links are made once they are up */
+    networksUp?: Promise<unknown>;
+  } = {},
 ) {
+  const { plumbed = () => {}, started = () => {}, networksUp = Promise.resolve() } = hooks;
   const { store, emit, home } = ctx;
   const hv = m.role === 'hypervisor';
   const { vm, dir } = m.data;
@@ -75,7 +80,7 @@ export async function upMachine(
       ({ raised, lans } = await plumbing);
     }
     lans.then(plumbed, () => {});
-    const exec = await start(spec, m, ctx, l, hostKeyFile);
+    const exec = await start(spec, m, ctx, l, hostKeyFile, started);
     // the LAN links are there and the tap slot raised before anything can make a macvtap in the namespace
     await Promise.all([raised, lans]).catch(async (e) => {
       await exec.exec.close();
@@ -96,6 +101,7 @@ async function start(
   ctx: ProviderContext,
   l: ReturnType<typeof layout>,
   hostKeyFile: string,
+  started: () => void,
 ) {
   const { store, home } = ctx;
   const hv = m.role === 'hypervisor';
@@ -130,6 +136,7 @@ async function start(
   store.note(() => {
     res.proc = proc;
   });
+  started();
   const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx);
   if (hv && !vm) await saveWarmCache(exec, l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
   if (vm && hv) await saveWarmCaps(exec, home, vm);
@@ -161,15 +168,15 @@ async function plumb(
     store,
     store.state.resources.find((r) => r.kind === 'netns' && r.name === ns) as Extract<Resource, { kind: 'netns' }>,
   );
-  const lo = ['link set lo up'];
+  const slot: string[] = [];
   if (ifindexBase) {
     // raise this namespace's ifindex counter into its own slot so /dev/tapN never collides (HOST-NOTES)
-    for (let i = 0; i < ifindexBase; i++) lo.push(`link add vlifb${i} group ${IFB_GROUP} type ifb`);
-    lo.push(`link delete group ${IFB_GROUP}`);
+    for (let i = 0; i < ifindexBase; i++) slot.push(`link add vlifb${i} group ${IFB_GROUP} type ifb`);
+    slot.push(`link delete group ${IFB_GROUP}`);
   }
-  // the counter is raised (hundreds of links) while the veths are made: only the macvtaps made later need it
-  const raised = ipBatch(local, ns, lo);
-  raised.catch(() => {}); // handed to the caller, or awaited below when the links fail
+  // the counter is raised (hundreds of links) once the management link is there, while the machine's daemons start:
+  // only the macvtaps made later need it, and made at the same time it slowed the management link down (~20 ms)
+  let raised: Promise<void> = Promise.resolve();
   store.record({ kind: 'link', name: mgmtLink, owner: m.name });
   const mgmt = [
     `link add ${mgmtLink} type veth peer name ${MGMT_NIC} netns ${ns}`,
@@ -180,7 +187,13 @@ async function plumb(
   let lans: Promise<void> = Promise.resolve();
   try {
     await ipBatch(local, undefined, mgmt);
-    if (!vm) await ipBatch(local, ns, [`addr add ${m.address}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`]);
+    const inside = [
+      'link set lo up',
+      ...(vm ? [] : [`addr add ${m.address}/30 dev ${MGMT_NIC}`, `link set ${MGMT_NIC} up`]),
+    ];
+    await ipBatch(local, ns, inside);
+    raised = slot.length ? ipBatch(local, ns, slot) : Promise.resolve();
+    raised.catch(() => {}); // handed to the caller, or awaited below when the links fail
     lans = networksUp.then(() => lanLinks(spec, m, index, store, local));
     lans.catch(() => {}); // handed to the caller, or awaited below
     if (vm) await lans;
@@ -271,7 +284,8 @@ async function waitForLibvirt(exec: Executor, signal: AbortSignal, ms: number): 
     });
     if (r.exitCode === 0) return;
     if (Date.now() > until) throw new HostError(`libvirtd on ${exec.machine} does not answer: ${r.stderr.trim()}`);
-    await new Promise((res) => setTimeout(res, 50));
+    // a namespace machine's libvirtd answers ~0.1 s after it starts: asked often, it is seen soon (one virsh: ~15 ms)
+    await new Promise((res) => setTimeout(res, 25));
   }
 }
 

@@ -17,7 +17,7 @@ import type { MachineHandle, UnderlayHandle } from '../../transport/handles.ts';
 import { LocalExecutor } from '../../transport/local.ts';
 import { PrefixedExecutor } from '../../transport/prefixed.ts';
 import { SharedFsExecutor } from '../../transport/shared-fs.ts';
-import type { SshExecutor } from '../../transport/ssh.ts';
+import { preloadSsh, type SshExecutor } from '../../transport/ssh.ts';
 import type { MachineDescription, Problem, Provider, ProviderContext, SshAccess, TeardownContext } from '../port.ts';
 import { allocateMgmt, allocateSlots, SLOT_WIDTH, tapNumbers, usedHostAddresses } from './alloc.ts';
 import { sshExecutor, sshKeygen, upMachine } from './bring-up.ts';
@@ -99,12 +99,21 @@ export class NetnsProvider implements Provider {
     );
     networksUp.catch(() => {}); // awaited below, first
     const plumbed: Promise<boolean>[] = [];
+    // ssh2 (~40 ms of loading on node's one thread) loads once every machine's init is started: loaded by the first
+    // connection, it held back the next machine's init; loaded later, the first connection waited for it
+    let starting = nsMachines(store).length;
+    const started = () => {
+      if (--starting === 0) preloadSsh().catch(() => {});
+    };
     const machines = nsMachines(store).map(async (m, i) => {
       const spec = lab.machines.find((x) => x.name === m.name)!;
       let done: (ok: boolean) => void = () => {};
       plumbed.push(new Promise<boolean>((res) => (done = res)));
       try {
-        this.live.set(`${store.path}/${m.name}`, await upMachine(spec, m, i, ctx, local, () => done(true), networksUp));
+        this.live.set(
+          `${store.path}/${m.name}`,
+          await upMachine(spec, m, i, ctx, local, { plumbed: () => done(true), started, networksUp }),
+        );
       } catch (e) {
         throw wrap(`bring up machine ${m.name}`, e);
       } finally {
