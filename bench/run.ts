@@ -258,6 +258,9 @@ interface VmRun {
   guests: string;
   passed: boolean;
   snapshot?: string;
+  /** attempts the run took (an unstable attempt, such as a VM whose kernel panicked, is run again), and the last's time */
+  attempts: number;
+  last_attempt_s: number;
 }
 function vmRun(env: NodeJS.ProcessEnv): Promise<VmRun> {
   return new Promise((resolve, reject) => {
@@ -280,6 +283,8 @@ function vmRun(env: NodeJS.ProcessEnv): Promise<VmRun> {
         const up = rep.steps.find((x: any) => x.id === 'up-kvm-01');
         const kvm01 = rep.machines.find((m: any) => m.name === 'kvm-01');
         resolve({
+          attempts: readdirSync(dir).filter((f) => /^attempt-\d+$/.test(f)).length + 1,
+          last_attempt_s: r2(rep.durationMs / 1000),
           e2e_s: r2((performance.now() - t0) / 1000),
           machine_up_s: r2((up?.durationMs ?? NaN) / 1000),
           peak_rss_mb: Math.round(peak),
@@ -294,7 +299,11 @@ function vmRun(env: NodeJS.ProcessEnv): Promise<VmRun> {
   });
 }
 let vm:
-  | (Omit<VmRun, 'machine_up_s'> & { cold_e2e_s: number; machine_up_s: { cold: number; warm: number } })
+  | (Omit<VmRun, 'machine_up_s'> & {
+      cold_e2e_s: number;
+      cold_attempts: number;
+      machine_up_s: { cold: number; warm: number };
+    })
   | undefined;
 if (!noVm) {
   // the image is built (or found) before the clock starts; the cold run gets a cache of its own with the host's images
@@ -312,6 +321,7 @@ if (!noVm) {
       ...warmRun,
       passed: cold.passed && warmRun.passed,
       cold_e2e_s: cold.e2e_s,
+      cold_attempts: cold.attempts,
       machine_up_s: { cold: cold.machine_up_s, warm: warmRun.machine_up_s },
       peak_rss_mb: Math.max(cold.peak_rss_mb, warmRun.peak_rss_mb),
     };
@@ -321,7 +331,7 @@ if (!noVm) {
 }
 if (vm)
   log(
-    `vm: kvm-macvtap with kvm-01 as a VM ${vm.e2e_s} s from its snapshot, ${vm.cold_e2e_s} s booting it (${vm.passed ? 'passed' : 'FAILED'}); the VM ready in ${vm.machine_up_s.warm} s (booted: ${vm.machine_up_s.cold} s), guests under ${vm.guests}, peak RSS ${vm.peak_rss_mb} MB`,
+    `vm: kvm-macvtap with kvm-01 as a VM ${vm.e2e_s} s from its snapshot${vm.attempts > 1 ? ` (${vm.attempts} attempts, the last ${vm.last_attempt_s} s)` : ''}, ${vm.cold_e2e_s} s booting it${vm.cold_attempts > 1 ? ` (${vm.cold_attempts} attempts)` : ''} (${vm.passed ? 'passed' : 'FAILED'}); the VM ready in ${vm.machine_up_s.warm} s (booted: ${vm.machine_up_s.cold} s), guests under ${vm.guests}, peak RSS ${vm.peak_rss_mb} MB`,
   );
 
 // 5. host networks: linux-bridge end to end, and how fast a lab whose namespace machines need a kernel feature this
