@@ -51,9 +51,13 @@ export async function upMachine(
     started?: () => void;
     /** the underlay networks its NICs join: its LAN links are made once they are up */
     networksUp?: Promise<unknown>;
+    /** its ssh connection is made once this settles (the hypervisors' handshakes first: they are on the run's path) */
+    connectAfter?: Promise<unknown>;
+    /** called once its ssh connection is made, or it failed before: called on every path */
+    connected?: () => void;
   } = {},
 ) {
-  const { plumbed = () => {}, started = () => {}, networksUp = Promise.resolve() } = hooks;
+  const { plumbed = () => {}, started = () => {}, networksUp = Promise.resolve(), connected = () => {} } = hooks;
   const { store, emit, home } = ctx;
   const hv = m.role === 'hypervisor';
   const { vm, dir } = m.data;
@@ -80,7 +84,7 @@ export async function upMachine(
       ({ raised, lans } = await plumbing);
     }
     lans.then(plumbed, () => {});
-    const exec = await start(spec, m, ctx, l, hostKeyFile, started);
+    const exec = await start(spec, m, ctx, l, hostKeyFile, { started, connectAfter: hooks.connectAfter, connected });
     // the LAN links are there and the tap slot raised before anything can make a macvtap in the namespace
     await Promise.all([raised, lans]).catch(async (e) => {
       await exec.exec.close();
@@ -90,6 +94,7 @@ export async function upMachine(
     emit({ type: 'step-end', stage: 'up', id: `up-${m.name}`, status: 'changed', durationMs, detail: exec.detail });
     return exec.exec;
   } finally {
+    connected();
     await Promise.all([raised?.catch(() => {}), lans?.catch(() => {})]);
   }
 }
@@ -101,7 +106,7 @@ async function start(
   ctx: ProviderContext,
   l: ReturnType<typeof layout>,
   hostKeyFile: string,
-  started: () => void,
+  hooks: { started: () => void; connectAfter?: Promise<unknown>; connected: () => void },
 ) {
   const { store, home } = ctx;
   const hv = m.role === 'hypervisor';
@@ -136,8 +141,8 @@ async function start(
   store.note(() => {
     res.proc = proc;
   });
-  started();
-  const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx);
+  hooks.started();
+  const exec = await reach(m, proc, vm ? vm.console : l.initLog, ctx, hooks);
   if (hv && !vm) await saveWarmCache(exec, l.cacheLibvirt, join(home.cache, 'libvirt-warm'));
   if (vm && hv) await saveWarmCaps(exec, home, vm);
   if (boot) await saveAfterBoot(boot, m as VmMachine, spec, exec, ctx);
@@ -241,7 +246,13 @@ async function lanLinks(spec: Machine, m: NsMachine, index: number, store: State
  * Waits until the machine answers over ssh (and its libvirtd, for hypervisors). A VM boots for ~20 s under TCG
  * and its libvirtd probes QEMU for longer: it gets longer, but the wait stops as soon as its process dies.
  */
-async function reach(m: NsMachine, proc: OwnedProcess, log: string, ctx: ProviderContext): Promise<SshExecutor> {
+async function reach(
+  m: NsMachine,
+  proc: OwnedProcess,
+  log: string,
+  ctx: ProviderContext,
+  { connectAfter, connected }: { connectAfter?: Promise<unknown>; connected: () => void },
+): Promise<SshExecutor> {
   const vm = m.data.vm;
   const died = new AbortController();
   const watch = setInterval(() => {
@@ -250,7 +261,9 @@ async function reach(m: NsMachine, proc: OwnedProcess, log: string, ctx: Provide
   const signal = AbortSignal.any([ctx.signal, died.signal]);
   const exec = sshExecutor(ctx.store, m, ctx.clock);
   try {
+    if (connectAfter) await Promise.race([connectAfter.catch(() => {}), aborted(signal)]);
     await exec.connect({ deadlineMs: vm ? TIMEOUTS.vmBootMs : TIMEOUTS.machineConnectMs, signal });
+    connected();
     if (m.role === 'hypervisor') await waitForLibvirt(exec, signal, vm ? TIMEOUTS.vmBootMs : TIMEOUTS.libvirtUpMs);
     if (vm && m.role === 'hypervisor') await probeKvm(exec, ctx.store, m);
     return exec;
@@ -314,4 +327,12 @@ async function saveWarmCache(exec: Executor, from: string, to: string): Promise<
   // a cache: best effort (a machine torn down meanwhile takes its files with it)
   const done = asked.catch(() => {});
   if (!have) await done;
+}
+
+/** Rejects when the signal aborts (with its reason). */
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
 }
