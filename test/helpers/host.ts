@@ -62,23 +62,37 @@ export function orphanNamespaceProcesses(): string[] {
     }
   };
   const host = ino('/proc/self/ns/net');
-  const listed = new Set<string>();
-  if (existsSync('/run/netns'))
-    for (const n of readdirSync('/run/netns')) listed.add(`net:[${statSync(`/run/netns/${n}`).ino}]`);
-  const out: string[] = [];
-  for (const p of readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    const ns = ino(`/proc/${p}/ns/net`);
-    if (ns && ns !== host && !listed.has(ns)) {
-      let cmd = '';
-      try {
-        cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 100);
-      } catch {
-        /* gone */
+  const unlisted = (pids: string[]) => {
+    const listed = new Set<string>();
+    if (existsSync('/run/netns'))
+      for (const n of readdirSync('/run/netns')) {
+        try {
+          listed.add(`net:[${statSync(`/run/netns/${n}`).ino}]`);
+        } catch {
+          /* deleted meanwhile */
+        }
       }
-      out.push(`${p} ${ns} ${cmd}`);
-    }
+    return pids.filter((p) => {
+      const ns = ino(`/proc/${p}/ns/net`);
+      return ns && ns !== host && !listed.has(ns);
+    });
+  };
+  let found = unlisted(readdirSync('/proc').filter((x) => /^\d+$/.test(x)));
+  // a namespace being made by another test (`ip netns add` is in it a moment before it is listed) is not an orphan:
+  // an orphan is still there, still in an unlisted namespace, a moment later
+  if (found.length) {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+    found = unlisted(found);
   }
-  return out;
+  return found.map((p) => {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').slice(0, 100);
+    } catch {
+      /* gone */
+    }
+    return `${p} ${ino(`/proc/${p}/ns/net`)} ${cmd}`;
+  });
 }
 
 /** Polls fn once a second until it holds or ms have passed. */
