@@ -57,7 +57,13 @@ export async function upMachine(
     connected?: () => void;
   } = {},
 ) {
-  const { plumbed = () => {}, started = () => {}, networksUp = Promise.resolve(), connected = () => {} } = hooks;
+  const {
+    plumbed = () => {},
+    started = () => {},
+    networksUp = Promise.resolve(),
+    connectAfter,
+    connected = () => {},
+  } = hooks;
   const { store, emit, home } = ctx;
   const hv = m.role === 'hypervisor';
   const { vm, dir } = m.data;
@@ -84,7 +90,7 @@ export async function upMachine(
       ({ raised, lans } = await plumbing);
     }
     lans.then(plumbed, () => {});
-    const exec = await start(spec, m, ctx, l, hostKeyFile, { started, connectAfter: hooks.connectAfter, connected });
+    const exec = await start(spec, m, ctx, l, hostKeyFile, { started, connectAfter, connected });
     // the LAN links are there and the tap slot raised before anything can make a macvtap in the namespace
     await Promise.all([raised, lans]).catch(async (e) => {
       await exec.exec.close();

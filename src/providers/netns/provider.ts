@@ -111,28 +111,23 @@ export class NetnsProvider implements Provider {
       nsMachines(store)
         .filter((m) => m.role === 'hypervisor')
         .map((m) => {
-          let open: () => void = () => {};
-          return [m.name, { opened: new Promise<void>((r) => (open = r)), open: () => open() }] as const;
+          let open!: () => void;
+          const opened = new Promise<void>((r) => (open = r));
+          return [m.name, { opened, open }] as const;
         }),
     );
     const hypervisorsConnected = Promise.all([...gates.values()].map((g) => g.opened));
     const machines = nsMachines(store).map(async (m, i) => {
       const spec = lab.machines.find((x) => x.name === m.name)!;
+      const gate = gates.get(m.name);
+      // a hypervisor opens its gate; any other machine waits for every hypervisor's (none: it connects at once)
+      const order = gate ? { connected: gate.open } : gates.size ? { connectAfter: hypervisorsConnected } : {};
       let done: (ok: boolean) => void = () => {};
       plumbed.push(new Promise<boolean>((res) => (done = res)));
       try {
         this.live.set(
           `${store.path}/${m.name}`,
-          await upMachine(spec, m, i, ctx, local, {
-            plumbed: () => done(true),
-            started,
-            networksUp,
-            ...(gates.has(m.name)
-              ? { connected: gates.get(m.name)!.open }
-              : gates.size
-                ? { connectAfter: hypervisorsConnected }
-                : {}),
-          }),
+          await upMachine(spec, m, i, ctx, local, { plumbed: () => done(true), started, networksUp, ...order }),
         );
       } catch (e) {
         throw wrap(`bring up machine ${m.name}`, e);
