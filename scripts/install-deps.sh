@@ -17,7 +17,7 @@ PACKAGES=(
 # (otherwise built on the first vm run); python3-jsonschema checks the published lab schema with another validator.
 # --ansible: ansible-core, for labs whose playbooks run with real Ansible.
 MODE=${1:-}
-[ "$MODE" = "--test" ] && PACKAGES+=(chromium ansible-core sudo python3-jsonschema rsync)
+[ "$MODE" = "--test" ] && PACKAGES+=(chromium ansible-core sudo python3-jsonschema rsync openssl)
 [ "$MODE" = "--ansible" ] && PACKAGES+=(ansible-core sudo)
 
 if [ "$(id -u)" != 0 ]; then echo "install-deps: run this as root (it installs Debian packages)" >&2; exit 3; fi
